@@ -1,0 +1,40 @@
+"""pycluster: batteries-included cluster computing on Dask.
+
+>>> from pycluster import HeadNode
+>>> with HeadNode("my-cluster", scheduler_port=0, dashboard_port=0) as head:  # doctest: +SKIP
+...     head.start(n_local_workers=2)["status"]
+'success'
+"""
+
+from __future__ import annotations
+
+from .cluster import ClusterManager, HeadNode, WorkerNode
+from .config import Settings
+from .errors import (
+    ClusterError,
+    ClusterNotRunningError,
+    ConfigError,
+    MissingDependencyError,
+    PortInUseError,
+    PyClusterError,
+    SchedulerUnreachableError,
+    WorkerStartError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClusterError",
+    "ClusterManager",
+    "ClusterNotRunningError",
+    "ConfigError",
+    "HeadNode",
+    "MissingDependencyError",
+    "PortInUseError",
+    "PyClusterError",
+    "SchedulerUnreachableError",
+    "Settings",
+    "WorkerNode",
+    "WorkerStartError",
+    "__version__",
+]

@@ -1,0 +1,271 @@
+"""The ``pycluster`` command (and ``pycluster-head`` / ``pycluster-worker``).
+
+Thin by design: options build the real objects (HeadNode, WorkerOptions,
+ClusterManager) and call them; no logic lives only here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import webbrowser
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Settings
+from .errors import PyClusterError
+
+__all__ = ["cli", "head_main", "main", "worker_main"]
+
+
+def _fail(exc: Exception) -> None:
+    click.secho(f"error: {exc}", fg="red", err=True)
+    sys.exit(1)
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until Ctrl-C, SIGTERM (or Ctrl-Break on Windows)."""
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pycluster")
+def cli() -> None:
+    """pycluster: a head node, workers, a dashboard and a REST API on top of Dask.
+
+    \b
+    Start a head with two local workers:   pycluster head --local-workers 2
+    Join a worker from another machine:    pycluster worker --scheduler tcp://HEAD:8786
+    See what is running:                   pycluster status tcp://HEAD:8786
+    """
+
+
+# ------------------------------------------------------------------------ head
+@cli.command("head")
+@click.option("--cluster-name", help="Name shown in the dashboard and the API.  [default: pycluster]")
+@click.option(
+    "--host", help="Interface to listen on; 0.0.0.0 opens the head to the network.  [default: 127.0.0.1]"
+)
+@click.option("--scheduler-port", type=int, help="Dask scheduler port (0 = any free).  [default: 8786]")
+@click.option(
+    "--dashboard-port", type=int, help="Dashboard and REST API port (0 = any free).  [default: 8787]"
+)
+@click.option("--dask-dashboard-port", help="Dask's diagnostics dashboard port, or 'off'.  [default: 8789]")
+@click.option(
+    "--local-workers",
+    type=int,
+    help="Worker processes to start on this machine.  [default: 2, or DASK_N_WORKERS]",
+)
+@click.option(
+    "--threads-per-worker", type=int, help="Threads in each local worker.  [default: cores / workers]"
+)
+@click.option(
+    "--memory-limit", help="Memory limit per local worker: 2GB, 0.5 (of RAM) or auto.  [default: auto]"
+)
+@click.option("--resources", help="Resources each local worker advertises, e.g. GPU=1.")
+@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="A pycluster.yaml file.  [default: ./pycluster.yaml if present]",
+)
+@click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
+def head_command(config_path: str | None, open_dashboard: bool, **options: Any) -> None:
+    """Start a head node: Dask scheduler, dashboard, REST API and local workers.
+
+    Runs until Ctrl-C or SIGTERM, then stops everything it started.
+    """
+    from .cluster import HeadNode
+
+    try:
+        settings = Settings.load(
+            config_path,
+            name=options["cluster_name"],
+            host=options["host"],
+            scheduler_port=options["scheduler_port"],
+            dashboard_port=options["dashboard_port"],
+            dask_dashboard_port=options["dask_dashboard_port"],
+            api_token=options["api_token"],
+            n_workers=options["local_workers"],
+            threads_per_worker=options["threads_per_worker"],
+            memory_limit=options["memory_limit"],
+        )
+        head = HeadNode(settings=settings)
+        c = settings.cluster
+        info = head.start(
+            n_local_workers=c.n_workers,
+            threads_per_worker=c.threads_per_worker,
+            memory_limit=c.memory_limit,
+            worker_resources=options["resources"],
+        )
+    except (PyClusterError, ValueError) as exc:
+        _fail(exc)
+    _print_head_banner(info, settings)
+    if open_dashboard and info["dashboard_url"]:
+        webbrowser.open(info["dashboard_url"])
+    try:
+        _wait_for_stop_signal()
+    finally:
+        click.echo("Stopping the head node and its local workers...")
+        head.shutdown()
+        click.echo("Stopped.")
+
+
+def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
+    line = click.style
+    click.echo(line(f"pycluster head {info['cluster_name']!r} is running", fg="green", bold=True))
+    rows = [
+        ("scheduler", info["scheduler_address"]),
+        ("dashboard", info["dashboard_url"]),
+        ("REST API docs", info["api_docs_url"]),
+        ("Dask diagnostics", info["dask_dashboard_url"] or "off"),
+        ("local workers", str(info["n_workers"])),
+    ]
+    for label, value in rows:
+        click.echo(f"  {label + ':':<18}{value}")
+    click.echo("Join a worker from another machine:")
+    click.echo(f"  {info['worker_command']}")
+    if settings.cluster.host in {"127.0.0.1", "localhost", "::1"}:
+        click.echo(
+            "  (this head listens on loopback only: start it with --host 0.0.0.0 "
+            "to accept workers from other machines)"
+        )
+    click.echo("Press Ctrl-C to stop.", nl=True)
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------------ worker
+@cli.command("worker")
+@click.option(
+    "--scheduler",
+    "scheduler_address",
+    envvar="PYCLUSTER_SCHEDULER_ADDRESS",
+    required=True,
+    help="Scheduler to join, e.g. tcp://192.168.1.100:8786.",
+)
+@click.option(
+    "--workers", "n_workers", type=int, default=1, show_default=True, help="Worker processes to start."
+)
+@click.option(
+    "--threads", "threads_per_worker", type=int, help="Threads per worker.  [default: cores / workers]"
+)
+@click.option(
+    "--memory-limit", default="auto", show_default=True, help="Per worker: 2GB, 0.5 (of RAM) or auto."
+)
+@click.option("--name", help="Worker name (suffixed -0, -1, ... when several).")
+@click.option("--resources", help="Resources each worker advertises, e.g. GPU=1 or GPU=1,FPGA=2.")
+@click.option(
+    "--host", help="Interface the workers listen on.  [default: the one that reaches the scheduler]"
+)
+@click.option(
+    "--connect-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the scheduler to answer before giving up.",
+)
+@click.option("--death-timeout", type=float, help="Stop after this many seconds without a scheduler.")
+@click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
+def worker_command(watch_pid: int | None, **options: Any) -> None:
+    """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).
+
+    Runs until Ctrl-C or SIGTERM, then closes its workers.
+    """
+    from .cluster.worker_options import WorkerOptions
+    from .cluster.worker_runner import run_workers
+
+    try:
+        worker_options = WorkerOptions.create(**options)
+    except (PyClusterError, ValueError) as exc:
+        _fail(exc)
+    if worker_options.n_workers == 0:
+        _fail(ValueError("--workers must be at least 1"))
+    code = run_workers(worker_options, watch_pid=watch_pid, announce=_announce)
+    sys.exit(code)
+
+
+def _announce(message: str) -> None:
+    # errors to stderr; the ready line to stdout (a parent HeadNode reads both from one log)
+    click.echo(message, err=message.startswith("error: "))
+
+
+# ------------------------------------------------------------------------ status
+@cli.command("status")
+@click.argument("address", required=False)
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the scheduler."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
+def status_command(address: str | None, timeout: float, as_json: bool) -> None:
+    """Show the workers of the cluster at ADDRESS (default tcp://127.0.0.1:8786)."""
+    import json
+
+    from .cluster import ClusterManager
+
+    try:
+        target = address or f"tcp://127.0.0.1:{Settings.load().cluster.scheduler_port}"
+        with ClusterManager.connect(target, timeout=timeout) as manager:
+            info = manager.get_cluster_info()
+    except (PyClusterError, ValueError, OSError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(
+        f"cluster at {info['scheduler_address']}: {info['n_workers']} workers, "
+        f"{info['total_cores']} cores, {info['used_memory']} / {info['total_memory']} memory, "
+        f"{info['active_tasks']} tasks running"
+    )
+    click.echo(_table(info["workers"]))
+
+
+def _table(workers: list[dict[str, Any]]) -> str:
+    from .units import format_bytes
+
+    header = ("NAME", "HOST", "STATUS", "CORES", "CPU%", "MEMORY", "TASKS", "RESOURCES")
+    rows = [header]
+    for w in workers:
+        resources = ",".join(f"{k}={v:g}" for k, v in w["resources"].items()) or "-"
+        memory = f"{format_bytes(w['memory_used'])}/{format_bytes(w['memory_limit'])}"
+        rows.append(
+            (
+                w["name"],
+                str(w["host"]),
+                w["status"],
+                str(w["nthreads"]),
+                f"{w['cpu_percent']:.0f}",
+                memory,
+                str(w["tasks_executing"]),
+                resources,
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+# ------------------------------------------------------------------------ entry points
+def _run(command: Callable[..., Any]) -> None:
+    command(prog_name=os.path.basename(sys.argv[0]) or "pycluster")
+
+
+def main() -> None:
+    _run(cli)
+
+
+def head_main() -> None:
+    _run(head_command)
+
+
+def worker_main() -> None:
+    _run(worker_command)

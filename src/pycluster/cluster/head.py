@@ -1,0 +1,289 @@
+"""HeadNode: the Dask scheduler, the web app and local workers, started from Python.
+
+>>> with HeadNode("my-cluster", scheduler_port=0, dashboard_port=0) as head:  # doctest: +SKIP
+...     info = head.start(n_local_workers=2)
+...     head.cluster_manager.submit_task(lambda x: x**2, 10).result()
+100
+
+The scheduler and the web app (uvicorn) share one event loop in a background
+thread, so ``start()`` returns at once; everything runs until ``shutdown()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import importlib
+import logging
+import threading
+import time
+import weakref
+from typing import Any
+
+from ..config import Settings
+from ..errors import ClusterError, ClusterNotRunningError
+from .loop import LoopThread
+from .manager import ClusterManager
+from .ports import advertised_host, bind_listening_socket, check_port_free
+from .status import cluster_summary
+from .worker_options import WorkerOptions
+
+__all__ = ["HeadNode"]
+
+# The web app is a plug-in of the head (web imports cluster, never the reverse):
+# named here, imported only when a head starts.
+WEB_APP_FACTORY = "pycluster.web.app:create_app"
+
+
+class HeadNode:
+    """A cluster's head: Dask scheduler + dashboard/REST API + optional local workers.
+
+    Arguments left as ``None`` come from settings (pycluster.yaml, ``PYCLUSTER_*``
+    environment variables, then defaults: 127.0.0.1, ports 8786/8787, Dask's
+    diagnostics on 8789). Any port may be 0 to pick a free one.
+    ``dask_dashboard_port=False`` turns Dask's own diagnostics dashboard off.
+    """
+
+    def __init__(
+        self,
+        cluster_name: str | None = None,
+        host: str | None = None,
+        scheduler_port: int | None = None,
+        dashboard_port: int | None = None,
+        *,
+        dask_dashboard_port: int | bool | None = None,
+        api_token: str | None = None,
+        config: str | None = None,
+        settings: Settings | None = None,
+        cluster_manager: ClusterManager | None = None,
+        silence_logs: int | bool = logging.WARNING,
+    ) -> None:
+        self.settings = settings or Settings.load(
+            config,
+            name=cluster_name,
+            host=host,
+            scheduler_port=scheduler_port,
+            dashboard_port=dashboard_port,
+            dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
+            api_token=api_token,
+        )
+        self.cluster_name = self.settings.cluster.name
+        # like LocalCluster: Dask's INFO chatter would drown a user's own output
+        self._log_level = silence_logs if silence_logs is not True else logging.WARNING
+        self.cluster_manager = cluster_manager or ClusterManager(self.cluster_name)
+        self.cluster_manager.cluster_name = self.cluster_name
+        self._lock = threading.RLock()
+        self._loop: LoopThread | None = None
+        self._scheduler: Any = None
+        self._web_server: Any = None
+        self._web_task: asyncio.Task[None] | None = None
+        self._dashboard_port: int | None = None
+        self._started_at: float | None = None
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
+
+    # ----------------------------------------------------------------- start
+    def start(
+        self,
+        n_local_workers: int = 0,
+        worker_resources: dict[str, float] | str | None = None,
+        threads_per_worker: int | None = None,
+        memory_limit: str | int | float = "auto",
+    ) -> dict[str, Any]:
+        """Start the scheduler, the web app and ``n_local_workers`` local worker processes.
+
+        Returns ``{"status": "success", "scheduler_address", "dashboard_address",
+        "dashboard_url", "n_workers", ...}``. Calling it again while running starts
+        nothing and answers ``{"status": "already_running", ...}``.
+        """
+        with self._lock:
+            if self.is_running:
+                return {
+                    "status": "already_running",
+                    "message": f"head node {self.cluster_name!r} is already running; "
+                    "call shutdown() before starting it again",
+                    **self.get_connection_info(),
+                }
+            # validate before anything starts, so a bad argument leaves nothing behind
+            WorkerOptions.create(
+                "tcp://127.0.0.1:8786",
+                n_local_workers,
+                threads_per_worker,
+                memory_limit,
+                worker_resources,
+            )
+            self._check_ports()
+            try:
+                self._start_services()
+                workers = self.cluster_manager.add_worker(
+                    n_workers=n_local_workers,
+                    threads_per_worker=threads_per_worker,
+                    memory_limit=memory_limit,
+                    resources=worker_resources,
+                    timeout=self.settings.cluster.worker_start_timeout,
+                )
+            except BaseException:
+                self.shutdown()
+                raise
+            self._started_at = time.time()
+            info = self.get_connection_info()
+            return {
+                "status": "success",
+                "message": f"head node {self.cluster_name!r} started",
+                **info,
+                "n_workers": workers["n_workers"],
+                "workers": workers["workers"],
+            }
+
+    def _check_ports(self) -> None:
+        c = self.settings.cluster
+        check_port_free(c.host, c.scheduler_port, "scheduler")
+        check_port_free(c.host, c.dashboard_port, "dashboard")
+        if c.dask_dashboard_port:
+            check_port_free(c.host, c.dask_dashboard_port, "Dask diagnostics dashboard")
+        ports = [c.scheduler_port, c.dashboard_port, c.dask_dashboard_port]
+        taken = [p for p in ports if p]
+        if len(taken) != len(set(taken)):
+            raise ClusterError(f"scheduler, dashboard and Dask diagnostics ports must differ: {ports}")
+
+    def _start_services(self) -> None:
+        if self._log_level:
+            logging.getLogger("distributed").setLevel(self._log_level)
+        self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
+        self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)
+        self._loop.run(self._start_web(), timeout=60)
+        self.cluster_manager._attach_head(self, self.settings.cluster.connect_timeout)
+
+    async def _start_scheduler(self) -> Any:
+        from distributed import Scheduler
+
+        c = self.settings.cluster
+        diagnostics = c.dask_dashboard_port
+        scheduler = Scheduler(
+            host=c.host,
+            port=c.scheduler_port,
+            dashboard=diagnostics is not None,
+            # with diagnostics off, Dask still serves /health here; never let it try 8787 (ours)
+            dashboard_address=f"{c.host}:{diagnostics if diagnostics is not None else 0}",
+        )
+        await scheduler
+        return scheduler
+
+    async def _start_web(self) -> None:
+        import uvicorn
+
+        module, _, name = WEB_APP_FACTORY.partition(":")
+        app = getattr(importlib.import_module(module), name)(self)
+        sock = bind_listening_socket(
+            self.settings.cluster.host, self.settings.cluster.dashboard_port, "dashboard"
+        )
+        self._dashboard_port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self._web_server = uvicorn.Server(config)
+        self._web_task = asyncio.create_task(self._web_server.serve(sockets=[sock]))
+        while not self._web_server.started:
+            if self._web_task.done():
+                self._web_task.result()  # raises the start-up error
+                raise ClusterError("the web app stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    # ----------------------------------------------------------------- status
+    @property
+    def is_running(self) -> bool:
+        return self._scheduler is not None and self._loop is not None and self._loop.alive
+
+    @property
+    def scheduler_address(self) -> str:
+        if self._scheduler is None:
+            raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running: call start()")
+        return str(self._scheduler.address)
+
+    @property
+    def dashboard_url(self) -> str | None:
+        if self._dashboard_port is None:
+            return None
+        return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{self._dashboard_port}"
+
+    @property
+    def dask_dashboard_url(self) -> str | None:
+        service = (self._scheduler.services or {}).get("dashboard") if self._scheduler else None
+        if service is None:
+            return None
+        return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{service.port}/status"
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.time() - self._started_at if self._started_at else 0.0
+
+    def get_connection_info(self) -> dict[str, Any]:
+        """How to reach this head: scheduler address, dashboard URL, the worker command."""
+        address = self.scheduler_address
+        return {
+            "cluster_name": self.cluster_name,
+            "scheduler_address": address,
+            "dashboard_address": self.dashboard_url,
+            "dashboard_url": self.dashboard_url,
+            "dask_dashboard_url": self.dask_dashboard_url,
+            "api_docs_url": f"{self.dashboard_url}/docs",
+            "worker_command": f"pycluster worker --scheduler {address}",
+            "host": self.settings.cluster.host,
+        }
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The scheduler's identity (call on the head's loop, as the web app does)."""
+        return self._scheduler.identity()  # type: ignore[no-any-return]
+
+    def get_cluster_status(self) -> dict[str, Any]:
+        """Running or stopped, totals, and one entry per worker."""
+        if not self.is_running or self._loop is None:
+            return {"cluster_name": self.cluster_name, "status": "stopped", "n_workers": 0, "workers": []}
+        identity = self._loop.run(self.snapshot(), timeout=10)
+        return {
+            "cluster_name": self.cluster_name,
+            "status": "running",
+            **self.get_connection_info(),
+            "uptime_seconds": round(self.uptime_seconds, 1),
+            **cluster_summary(identity),
+        }
+
+    # ----------------------------------------------------------------- shutdown
+    def shutdown(self) -> None:
+        """Stop local workers, the web app and the scheduler. Safe to call twice."""
+        with self._lock:
+            self.cluster_manager._release()
+            loop, self._loop = self._loop, None
+            if loop is not None and loop.alive:
+                with contextlib.suppress(Exception):
+                    loop.run(self._stop_services(), timeout=20)
+                loop.stop()
+            self._scheduler = None
+            self._web_server = None
+            self._dashboard_port = None
+            self._started_at = None
+
+    async def _stop_services(self) -> None:
+        if self._web_server is not None and self._web_task is not None:
+            self._web_server.should_exit = True
+            await asyncio.wait({self._web_task}, timeout=5)
+        if self._scheduler is not None:
+            await self._scheduler.close(fast=True)
+
+    def __enter__(self) -> HeadNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        state = f"scheduler={self._scheduler.address}" if self._scheduler else "stopped"
+        return f"<HeadNode {self.cluster_name!r} {state}>"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _shutdown_at_exit(ref: weakref.ReferenceType[HeadNode]) -> None:
+    head = ref()
+    if head is not None and head.is_running:
+        head.shutdown()

@@ -1,0 +1,304 @@
+"""ClusterManager: submit work to a cluster, add and remove local workers.
+
+>>> cm = ClusterManager("demo")                                    # doctest: +SKIP
+>>> cm.start_head_node(scheduler_port=0, dashboard_port=0, n_local_workers=2)  # doctest: +SKIP
+>>> cm.submit_task(pow, 2, 10).result()                             # doctest: +SKIP
+1024
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from distributed import Client, Future
+
+from ..errors import ClusterNotRunningError, SchedulerUnreachableError
+from .batching import BatchItemFuture, auto_batch_size, submit_batches
+from .ports import normalize_scheduler_address, wait_until_reachable
+from .status import cluster_summary
+from .worker_options import WorkerOptions
+from .worker_process import WorkerProcess
+
+if TYPE_CHECKING:
+    from .head import HeadNode
+
+__all__ = ["ClusterManager"]
+
+# Keyword arguments of submit_task/map_tasks that steer Dask instead of reaching the function,
+# as in distributed.Client.submit. Use functools.partial to pass these names to a function.
+DASK_OPTIONS = frozenset({"resources", "priority", "retries", "workers", "allow_other_workers", "key"})
+
+
+class ClusterManager:
+    """Runs tasks on a cluster and manages the worker processes it started.
+
+    Either start a head (``start_head_node``), attach to a running one
+    (``ClusterManager.connect(address)``), or get one from ``HeadNode.cluster_manager``.
+    """
+
+    def __init__(self, cluster_name: str = "pycluster") -> None:
+        self.cluster_name = cluster_name
+        self.scheduler_address: str | None = None
+        self.head: HeadNode | None = None
+        self._client: Client | None = None
+        self._worker_processes: list[WorkerProcess] = []
+        self._log_dir: Path | None = None
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- attach
+    @classmethod
+    def connect(cls, address: str, timeout: float = 10.0, cluster_name: str | None = None) -> ClusterManager:
+        """Attach to any running pycluster head or plain Dask scheduler at ``address``."""
+        manager = cls(cluster_name or "pycluster")
+        manager._attach(address, timeout)
+        return manager
+
+    def _attach(self, address: str, timeout: float) -> None:
+        address = normalize_scheduler_address(address)
+        wait_until_reachable(address, timeout)
+        try:
+            self._client = Client(address, timeout=timeout, set_as_default=False)
+        except OSError as exc:
+            raise SchedulerUnreachableError(
+                f"could not connect a client to {address} within {timeout:g}s: {exc}"
+            ) from None
+        self.scheduler_address = address
+
+    def start_head_node(
+        self,
+        host: str | None = None,
+        scheduler_port: int | None = None,
+        dashboard_port: int | None = None,
+        n_local_workers: int = 0,
+        **head_options: Any,
+    ) -> dict[str, Any]:
+        """Start a head node in this process (see :class:`HeadNode`); its start() dict."""
+        from .head import HeadNode
+
+        head = HeadNode(
+            self.cluster_name,
+            host=host,
+            scheduler_port=scheduler_port,
+            dashboard_port=dashboard_port,
+            cluster_manager=self,
+            **head_options,
+        )
+        return head.start(n_local_workers=n_local_workers)
+
+    @property
+    def client(self) -> Client:
+        """The ``distributed.Client`` underneath, for anything Dask can do."""
+        if self._client is None:
+            raise ClusterNotRunningError(
+                "this ClusterManager is not attached to a cluster: call start_head_node() "
+                "or use ClusterManager.connect('tcp://HOST:8786')"
+            )
+        return self._client
+
+    # ----------------------------------------------------------------- workers
+    def add_worker(
+        self,
+        scheduler_address: str | None = None,
+        n_workers: int = 1,
+        threads_per_worker: int | None = None,
+        memory_limit: str | int | float = "auto",
+        resources: dict[str, float] | str | None = None,
+        name: str | None = None,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
+        """Start ``n_workers`` local worker processes that join ``scheduler_address``.
+
+        Each worker is a Dask Nanny process started as a fresh ``pycluster worker``
+        subprocess; it is restarted if it dies, and ends with this process.
+        """
+        address = scheduler_address or self.scheduler_address
+        if address is None:
+            raise ClusterNotRunningError("no scheduler to join: pass scheduler_address or start a head")
+        options = WorkerOptions.create(
+            address,
+            n_workers,
+            threads_per_worker,
+            memory_limit,
+            resources,
+            name,
+            death_timeout=60.0,
+        )
+        # each process hosts one worker, so share the cores among all of them here
+        options = replace(options, threads_per_worker=options.effective_threads())
+        if options.n_workers == 0:
+            return {"status": "success", "n_workers": 0, "workers": []}
+        processes = [WorkerProcess(_single(options, i), self._logs()) for i in range(options.n_workers)]
+        addresses = self._start_all(processes, timeout)
+        return {
+            "status": "success",
+            "scheduler_address": options.scheduler_address,
+            "n_workers": len(addresses),
+            "workers": addresses,
+            "pids": [p.pid for p in processes],
+        }
+
+    def _start_all(self, processes: list[WorkerProcess], timeout: float) -> list[str]:
+        # start them together so their (slow) interpreter start-ups overlap
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            starts = [pool.submit(p.start, timeout) for p in processes]
+            errors = [e for e in (f.exception() for f in starts) if e is not None]
+        if errors:
+            for p in processes:
+                p.stop(timeout=5)
+            raise errors[0]
+        with self._lock:
+            self._worker_processes.extend(processes)
+        return list(itertools.chain.from_iterable(p.worker_addresses for p in processes))
+
+    def _logs(self) -> Path:
+        if self._log_dir is None:
+            self._log_dir = Path(tempfile.mkdtemp(prefix="pycluster-workers-"))
+        return self._log_dir
+
+    @property
+    def local_worker_processes(self) -> list[WorkerProcess]:
+        """The worker subprocesses this manager started (one Dask worker each)."""
+        with self._lock:
+            return list(self._worker_processes)
+
+    def scale(self, n: int, timeout: float = 60.0) -> dict[str, Any]:
+        """Make the number of local worker processes ``n`` (starting or retiring some)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"scale needs a whole number of workers >= 0, got {n!r}")
+        current = self.local_worker_processes
+        if n > len(current):
+            template = current[-1].options if current else None
+            self.add_worker(
+                n_workers=n - len(current),
+                threads_per_worker=template.threads_per_worker if template else None,
+                memory_limit=template.memory_limit if template else "auto",
+                resources=template.resources if template else None,
+                timeout=timeout,
+            )
+        elif n < len(current):
+            self._retire(current[n:])
+        return {"status": "success", "n_workers": len(self.local_worker_processes)}
+
+    def _retire(self, processes: list[WorkerProcess]) -> None:
+        addresses = [a for p in processes for a in p.worker_addresses]
+        if self._client is not None and addresses:
+            # moves their data elsewhere first, so no result is lost; the processes stop either way
+            with contextlib.suppress(Exception):
+                self._client.retire_workers(workers=addresses, close_workers=False)
+        for p in processes:
+            p.stop()
+        with self._lock:
+            self._worker_processes = [p for p in self._worker_processes if p not in processes]
+
+    # ----------------------------------------------------------------- tasks
+    def submit_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        """Run ``func(*args, **kwargs)`` on the cluster; a future with ``.result(timeout=)``.
+
+        ``resources``, ``priority``, ``retries``, ``workers``, ``allow_other_workers``
+        and ``key`` steer Dask (as in ``Client.submit``) and are not passed to ``func``.
+        """
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in DASK_OPTIONS}
+        return self.client.submit(func, *args, pure=False, **options, **kwargs)
+
+    def map_tasks(
+        self,
+        func: Callable[..., Any],
+        *iterables: Iterable[Any],
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> list[Future | BatchItemFuture]:
+        """Apply ``func`` to each item (zipped across ``iterables``); one future per item, in order.
+
+        Large inputs are sent in batches (``batch_size`` items per Dask task, chosen
+        automatically when None) so 100k small items do not drown the scheduler.
+        """
+        if not iterables:
+            raise ValueError("map_tasks needs at least one iterable of arguments")
+        arg_tuples = list(zip(*iterables))
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in DASK_OPTIONS}
+        size = batch_size or auto_batch_size(len(arg_tuples), self._total_threads())
+        if size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if size == 1 or _has_futures(arg_tuples):
+            columns = list(zip(*arg_tuples)) if arg_tuples else [[] for _ in iterables]
+            return list(self.client.map(func, *columns, pure=False, **options, **kwargs))
+        return submit_batches(self.client, func, arg_tuples, size, kwargs, options)
+
+    def gather(self, futures: Iterable[Future | BatchItemFuture], timeout: float | None = None) -> list[Any]:
+        """Results of ``futures`` in order (raises the first task error)."""
+        return [f.result(timeout=timeout) for f in futures]
+
+    def _total_threads(self) -> int:
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:
+            return 1
+
+    # ----------------------------------------------------------------- status
+    def get_cluster_info(self) -> dict[str, Any]:
+        """Cluster name, addresses, totals and one entry per worker."""
+        if self._client is None:
+            return {"cluster_name": self.cluster_name, "status": "stopped", "n_workers": 0, "workers": []}
+        summary = cluster_summary(self._client.scheduler_info(n_workers=-1))
+        info = {
+            "cluster_name": self.cluster_name,
+            "status": "running",
+            "scheduler_address": self.scheduler_address,
+            "dashboard_url": self.head.dashboard_url if self.head else None,
+            "local_worker_processes": len(self.local_worker_processes),
+        }
+        return {**info, **summary}
+
+    # ----------------------------------------------------------------- shutdown
+    def shutdown(self) -> None:
+        """Stop the workers this manager started, close the client and the head it owns."""
+        if self.head is not None:
+            self.head.shutdown()  # releases this manager first
+        else:
+            self._release()
+
+    def _attach_head(self, head: HeadNode, timeout: float) -> None:
+        self.head = head
+        self._attach(head.scheduler_address, timeout)
+
+    def _release(self) -> None:
+        """Close the client and stop the local worker processes (all at once: each takes ~1 s)."""
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close(timeout=5)
+            self._client = None
+        with self._lock:
+            processes, self._worker_processes = self._worker_processes, []
+        if processes:
+            with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+                list(pool.map(lambda p: p.stop(), processes))
+        if self._log_dir is not None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+            self._log_dir = None
+
+    def __enter__(self) -> ClusterManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"<ClusterManager {self.cluster_name!r} scheduler={self.scheduler_address}>"
+
+
+def _single(options: WorkerOptions, index: int) -> WorkerOptions:
+    name = options.worker_names()[index]
+    return replace(options, n_workers=1, name=name)
+
+
+def _has_futures(arg_tuples: list[tuple[Any, ...]]) -> bool:
+    return any(isinstance(a, Future) for args in arg_tuples[:1000] for a in args)

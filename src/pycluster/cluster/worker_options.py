@@ -1,0 +1,110 @@
+"""Validated options for a set of worker processes, and their command line.
+
+One place checks what a user gives ``WorkerNode.start``, ``HeadNode.start``,
+``ClusterManager.add_worker`` and ``pycluster worker``, so every entry point
+gives the same clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..units import parse_memory_limit, parse_resources
+from .ports import normalize_scheduler_address
+
+__all__ = ["WorkerOptions"]
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    scheduler_address: str
+    n_workers: int = 1
+    threads_per_worker: int | None = None
+    memory_limit: str | int | float = "auto"
+    resources: dict[str, float] = field(default_factory=dict)
+    name: str | None = None
+    host: str | None = None
+    death_timeout: float | None = None
+    connect_timeout: float = 10.0
+
+    @classmethod
+    def create(
+        cls,
+        scheduler_address: str,
+        n_workers: object = 1,
+        threads_per_worker: object = None,
+        memory_limit: object = "auto",
+        resources: object = None,
+        name: str | None = None,
+        host: str | None = None,
+        death_timeout: float | None = None,
+        connect_timeout: float = 10.0,
+    ) -> WorkerOptions:
+        """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one."""
+        try:
+            address = normalize_scheduler_address(scheduler_address)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        return cls(
+            scheduler_address=address,
+            n_workers=_count("n_workers", n_workers, minimum=0),
+            threads_per_worker=None
+            if threads_per_worker is None
+            else _count("threads_per_worker", threads_per_worker, minimum=1),
+            memory_limit=_checked("memory_limit", parse_memory_limit, memory_limit),
+            resources=_checked("resources", parse_resources, resources),
+            name=name,
+            host=host,
+            death_timeout=death_timeout,
+            connect_timeout=connect_timeout,
+        )
+
+    def effective_threads(self) -> int:
+        """Threads per worker; by default the machine's cores shared among the workers (as Dask does)."""
+        if self.threads_per_worker is not None:
+            return self.threads_per_worker
+        return max(1, (os.cpu_count() or 1) // max(1, self.n_workers))
+
+    def worker_names(self) -> list[str | None]:
+        if self.name is None:
+            return [None] * self.n_workers
+        if self.n_workers == 1:
+            return [self.name]
+        return [f"{self.name}-{i}" for i in range(self.n_workers)]
+
+    def to_argv(self) -> list[str]:
+        """The ``pycluster worker`` arguments that reproduce these options."""
+        argv = ["--scheduler", self.scheduler_address, "--workers", str(self.n_workers)]
+        if self.threads_per_worker is not None:
+            argv += ["--threads", str(self.threads_per_worker)]
+        argv += ["--memory-limit", str(self.memory_limit)]
+        if self.resources:
+            argv += ["--resources", ",".join(f"{k}={v:g}" for k, v in self.resources.items())]
+        if self.name is not None:
+            argv += ["--name", self.name]
+        if self.host is not None:
+            argv += ["--host", self.host]
+        if self.death_timeout is not None:
+            argv += ["--death-timeout", f"{self.death_timeout:g}"]
+        argv += ["--connect-timeout", f"{self.connect_timeout:g}"]
+        return argv
+
+
+def _count(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value))
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value}")
+    return value
+
+
+def _checked(name: str, parse, value: object):  # type: ignore[no-untyped-def]
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"bad {name}: {exc}") from None

@@ -1,0 +1,145 @@
+"""A ``pycluster worker`` subprocess: how Python code starts workers.
+
+Starting workers as a fresh interpreter (as distributed's ``SubprocessCluster``
+does) means the user's ``__main__`` is never re-imported, so the seed documents'
+guard-less scripts work under the spawn start method (Windows, macOS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from ..errors import SchedulerUnreachableError, WorkerStartError
+from .worker_options import WorkerOptions
+from .worker_runner import READY_MARKER
+
+__all__ = ["WorkerProcess"]
+
+_IS_WINDOWS = os.name == "nt"
+
+
+class WorkerProcess:
+    """One subprocess hosting ``options.n_workers`` Nanny-supervised Dask workers."""
+
+    def __init__(self, options: WorkerOptions, log_dir: Path, watch_parent: bool = True) -> None:
+        self.options = options
+        self.log_path = Path(log_dir) / f"worker-{time.time_ns()}.log"
+        self.worker_addresses: list[str] = []
+        self._watch_parent = watch_parent
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def command(self) -> list[str]:
+        argv = [sys.executable, "-m", "pycluster", "worker", *self.options.to_argv()]
+        if self._watch_parent:
+            argv += ["--watch-pid", str(os.getpid())]
+        return argv
+
+    def start(self, timeout: float) -> list[str]:
+        """Start the subprocess and wait until its workers have joined; their addresses."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _parent_sys_path()}
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP if _IS_WINDOWS else 0  # type: ignore[attr-defined]
+        with open(self.log_path, "wb") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                creationflags=flags,
+            )
+        try:
+            self.worker_addresses = self._wait_ready(timeout)
+        except BaseException:
+            self.stop(timeout=5)
+            raise
+        return self.worker_addresses
+
+    def _wait_ready(self, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self._log_lines():
+                if line.startswith(READY_MARKER):
+                    return list(json.loads(line[len(READY_MARKER) :])["workers"])
+                if line.startswith("error: "):
+                    raise _start_error(line[len("error: ") :], self.options)
+            if not self.alive:
+                raise WorkerStartError(
+                    f"worker process exited with code {self._proc.returncode if self._proc else '?'} "
+                    f"before joining {self.options.scheduler_address}. Last log lines:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+        raise WorkerStartError(
+            f"workers did not join {self.options.scheduler_address} within {timeout:g}s. "
+            f"Last log lines:\n{self.log_tail()}"
+        )
+
+    def _log_lines(self) -> list[str]:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+
+    def log_tail(self, n: int = 15) -> str:
+        return "\n".join(self._log_lines()[-n:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the process to close its workers; kill the whole tree if it does not in time."""
+        proc = self._proc
+        if proc is None:
+            return
+        family = _process_tree(proc.pid)
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):  # it may have exited just now
+                proc.send_signal(signal.CTRL_BREAK_EVENT if _IS_WINDOWS else signal.SIGTERM)  # type: ignore[attr-defined]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout)
+        _kill_all(family, grace=2.0)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def _parent_sys_path() -> str:
+    """This process's import path, so local workers import what the caller can (as spawn does)."""
+    paths = [p or os.getcwd() for p in sys.path]
+    return os.pathsep.join(dict.fromkeys(paths))
+
+
+def _start_error(message: str, options: WorkerOptions) -> Exception:
+    if "did not answer" in message:
+        return SchedulerUnreachableError(message)
+    return WorkerStartError(f"{message} (scheduler {options.scheduler_address})")
+
+
+def _process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _kill_all(processes: list[psutil.Process], grace: float) -> None:
+    alive = [p for p in processes if p.is_running()]
+    _, alive = psutil.wait_procs(alive, timeout=grace)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(alive, timeout=5)

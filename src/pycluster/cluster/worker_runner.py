@@ -1,0 +1,112 @@
+"""Run Dask Nanny processes in *this* process until told to stop.
+
+This is what ``pycluster worker`` does. Python callers never run it in their own
+process: they start ``pycluster worker`` as a fresh subprocess (see
+``worker_process.py``), so a user's guard-less ``__main__`` is never re-imported
+by a spawned worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from distributed import Nanny
+
+from ..errors import SchedulerUnreachableError, WorkerStartError
+from .ports import wait_until_reachable
+from .worker_options import WorkerOptions
+
+__all__ = ["READY_MARKER", "run_workers"]
+
+# The line a worker process prints once all its workers have joined; its parent waits for it.
+READY_MARKER = "PYCLUSTER-WORKERS-READY"
+
+
+def run_workers(
+    options: WorkerOptions,
+    watch_pid: int | None = None,
+    announce: Callable[[str], None] = print,
+) -> int:
+    """Start ``options.n_workers`` Nannies, announce readiness, block until a signal; exit code."""
+    try:
+        wait_until_reachable(options.scheduler_address, options.connect_timeout)
+    except SchedulerUnreachableError as exc:
+        announce(f"error: {exc}")
+        return 2
+    return asyncio.run(_serve(options, watch_pid, announce))
+
+
+async def _serve(options: WorkerOptions, watch_pid: int | None, announce: Callable[[str], None]) -> int:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    nannies = [_make_nanny(options, name) for name in options.worker_names()]
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(nanny.start() for nanny in nannies)),
+            timeout=options.connect_timeout + 60,
+        )
+    except Exception as exc:
+        announce(f"error: {WorkerStartError(f'workers failed to start: {exc!r}')}")
+        await _close(nannies)
+        return 3
+    ready = {"pid": os.getpid(), "workers": [n.worker_address for n in nannies]}
+    announce(f"{READY_MARKER} {json.dumps(ready)}")
+    sys.stdout.flush()
+    watcher = asyncio.create_task(_watch(nannies, watch_pid, stop))
+    await stop.wait()
+    watcher.cancel()
+    await _close(nannies)
+    return 0
+
+
+def _make_nanny(options: WorkerOptions, name: str | None) -> Nanny:
+    return Nanny(
+        options.scheduler_address,
+        nthreads=options.effective_threads(),
+        memory_limit=options.memory_limit,
+        resources=options.resources or None,
+        name=name,
+        host=options.host,
+        death_timeout=options.death_timeout,
+        silence_logs=False,
+    )
+
+
+async def _watch(nannies: list[Nanny], watch_pid: int | None, stop: asyncio.Event) -> None:
+    """Stop when the parent dies (no orphans on any OS) or when every Nanny has closed."""
+    parent = _process_or_none(watch_pid) if watch_pid else None
+    while not stop.is_set():
+        await asyncio.sleep(0.5)
+        if watch_pid and (parent is None or not parent.is_running()):
+            stop.set()
+        if all(n.status.name in {"closed", "closing", "failed"} for n in nannies):
+            stop.set()
+
+
+def _process_or_none(pid: int):  # type: ignore[no-untyped-def]
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+async def _close(nannies: list[Nanny]) -> None:
+    await asyncio.gather(*(n.close(timeout=10) for n in nannies), return_exceptions=True)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    names = ["SIGINT", "SIGTERM", "SIGBREAK"]  # SIGBREAK: CTRL_BREAK_EVENT on Windows
+    for sig in (getattr(signal, n) for n in names if hasattr(signal, n)):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            # Windows' event loops have no add_signal_handler
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))

@@ -1,0 +1,253 @@
+"""Settings in one place: defaults < pycluster.yaml < environment < arguments.
+
+The YAML file has the sections of the PyCluster v2 document (``cluster``, ``gpu``,
+``llm``, ``monitoring``). It is read from the path given to :meth:`Settings.load`,
+else from ``PYCLUSTER_CONFIG``, else from ``./pycluster.yaml`` when that exists.
+
+Environment variables: ``PYCLUSTER_<KEY>`` for every cluster key (for example
+``PYCLUSTER_SCHEDULER_PORT``), ``PYCLUSTER_<SECTION>_<KEY>`` for the others
+(``PYCLUSTER_GPU_MEMORY_FRACTION``), plus the names the seed documents use
+(``DASK_N_WORKERS``, ``DASK_THREADS_PER_WORKER``, ``DASK_MEMORY_LIMIT``,
+``PYCLUSTER_MODEL_CACHE_DIR``, ...). A bad value raises :class:`ConfigError`
+naming the key, where the value came from and what is allowed.
+
+>>> s = Settings.load(env={"PYCLUSTER_SCHEDULER_PORT": "9000"}, config_path=False)
+>>> s.cluster.scheduler_port
+9000
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .units import (
+    parse_bool,
+    parse_fraction,
+    parse_memory_limit,
+    parse_non_negative_int,
+    parse_port,
+    parse_positive_int,
+    parse_seconds,
+)
+
+__all__ = [
+    "ClusterSettings",
+    "GPUSettings",
+    "LLMSettings",
+    "MonitoringSettings",
+    "Settings",
+]
+
+Parser = Callable[[Any], Any]
+
+
+def _setting(default: Any, parse: Parser, *env: str) -> Any:
+    metadata = {"parse": parse, "env": env}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _optional(parse: Parser) -> Parser:
+    """Also accept none/off/null (turns a feature off)."""
+
+    def parse_optional(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in {"none", "off", "null", ""}):
+            return None
+        return parse(value)
+
+    return parse_optional
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value).strip() == "":
+        raise ValueError(f"{value!r} is not a non-empty text")
+    return str(value).strip()
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value in (None, "") else _text(value)
+
+
+def _precision(value: Any) -> str:
+    allowed = {"fp32", "fp16", "bf16", "int8", "int4"}
+    text = str(value).strip().lower()
+    if text not in allowed:
+        raise ValueError(f"{value!r} is not a precision; allowed: {', '.join(sorted(allowed))}")
+    return text
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _thresholds(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{value!r} is not a mapping of threshold names to numbers")
+    return {str(k): _float(v) for k, v in value.items()}
+
+
+@dataclass
+class ClusterSettings:
+    name: str = _setting("pycluster", _text, "PYCLUSTER_CLUSTER_NAME")
+    host: str = _setting("127.0.0.1", _text, "PYCLUSTER_HOST")
+    scheduler_port: int = _setting(8786, parse_port, "PYCLUSTER_SCHEDULER_PORT")
+    dashboard_port: int = _setting(8787, parse_port, "PYCLUSTER_DASHBOARD_PORT")
+    discovery_port: int | None = _setting(8788, _optional(parse_port), "PYCLUSTER_DISCOVERY_PORT")
+    dask_dashboard_port: int | None = _setting(8789, _optional(parse_port), "PYCLUSTER_DASK_DASHBOARD_PORT")
+    api_port: int = _setting(8001, parse_port, "PYCLUSTER_API_PORT")
+    n_workers: int = _setting(2, parse_non_negative_int, "PYCLUSTER_N_WORKERS", "DASK_N_WORKERS")
+    threads_per_worker: int | None = _setting(
+        None, _optional(parse_positive_int), "PYCLUSTER_THREADS_PER_WORKER", "DASK_THREADS_PER_WORKER"
+    )
+    memory_limit: str | int | float = _setting(
+        "auto", parse_memory_limit, "PYCLUSTER_MEMORY_LIMIT", "DASK_MEMORY_LIMIT"
+    )
+    worker_start_timeout: float = _setting(30.0, parse_seconds, "PYCLUSTER_WORKER_START_TIMEOUT")
+    connect_timeout: float = _setting(10.0, parse_seconds, "PYCLUSTER_CONNECT_TIMEOUT")
+    api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN")
+
+
+@dataclass
+class GPUSettings:
+    memory_fraction: float = _setting(0.9, parse_fraction, "PYCLUSTER_GPU_MEMORY_FRACTION")
+    allow_growth: bool = _setting(True, parse_bool, "PYCLUSTER_GPU_ALLOW_GROWTH")
+    temperature_threshold: float = _setting(85.0, _float, "PYCLUSTER_GPU_TEMPERATURE_THRESHOLD")
+    power_limit_threshold: float = _setting(0.95, parse_fraction, "PYCLUSTER_GPU_POWER_LIMIT_THRESHOLD")
+
+
+@dataclass
+class LLMSettings:
+    model_cache_dir: str | None = _setting(None, _optional_text, "PYCLUSTER_MODEL_CACHE_DIR")
+    default_precision: str = _setting("fp16", _precision, "PYCLUSTER_DEFAULT_PRECISION")
+    max_model_size: str | None = _setting(None, _optional_text, "PYCLUSTER_MAX_MODEL_SIZE")
+    max_concurrent_requests: int = _setting(100, parse_positive_int, "PYCLUSTER_LLM_MAX_CONCURRENT_REQUESTS")
+    request_timeout: float = _setting(300.0, parse_seconds, "PYCLUSTER_LLM_REQUEST_TIMEOUT")
+
+
+@dataclass
+class MonitoringSettings:
+    gpu_interval: float = _setting(1.0, parse_seconds, "PYCLUSTER_MONITORING_GPU_INTERVAL")
+    metrics_interval: float = _setting(2.0, parse_seconds, "PYCLUSTER_MONITORING_METRICS_INTERVAL")
+    metrics_retention: float = _setting(3600.0, parse_seconds, "PYCLUSTER_MONITORING_METRICS_RETENTION")
+    alert_thresholds: dict[str, float] = _setting(
+        {"gpu_temperature": 80.0, "gpu_memory": 0.95, "cluster_memory": 0.90}, _thresholds
+    )
+
+
+_SECTIONS: dict[str, type] = {
+    "cluster": ClusterSettings,
+    "gpu": GPUSettings,
+    "llm": LLMSettings,
+    "monitoring": MonitoringSettings,
+}
+
+
+@dataclass
+class Settings:
+    """All of pycluster's settings, by section."""
+
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    gpu: GPUSettings = field(default_factory=GPUSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    source_file: str | None = None
+
+    @classmethod
+    def load(
+        cls,
+        config_path: str | os.PathLike[str] | bool | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Layer defaults, the YAML file, the environment and ``overrides`` (highest).
+
+        ``overrides`` are ``section__key`` or plain cluster keys (``scheduler_port=0``);
+        ``None`` means "not given". ``config_path=False`` skips every file.
+        """
+        env = os.environ if env is None else env
+        settings = cls()
+        path = _config_file(config_path, env)
+        if path is not None:
+            settings.source_file = str(path)
+            for section, key, value in _read_yaml(path):
+                _apply(settings, section, key, value, f"{path}")
+        for section, key, env_name, value in _env_values(env):
+            _apply(settings, section, key, value, f"environment variable {env_name}")
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            section, _, key = name.rpartition("__")
+            _apply(settings, section or "cluster", key, value, f"argument {key}")
+        return settings
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(vars(getattr(self, name))) for name in _SECTIONS}
+
+
+def _config_file(config_path: Any, env: Mapping[str, str]) -> Path | None:
+    if config_path is False:
+        return None
+    explicit = config_path or env.get("PYCLUSTER_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; check the path or unset PYCLUSTER_CONFIG")
+        return path
+    default = Path.cwd() / "pycluster.yaml"
+    return default if default.is_file() else None
+
+
+def _read_yaml(path: Path) -> list[tuple[str, str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping with sections {', '.join(_SECTIONS)}")
+    items = []
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section {section!r} in {path}; allowed sections: {', '.join(_SECTIONS)}"
+            )
+        if not isinstance(values, dict):
+            raise ConfigError(f"section {section!r} in {path} must be a mapping of keys to values")
+        items.extend((section, str(key), value) for key, value in values.items())
+    return items
+
+
+def _env_values(env: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+    found = []
+    for section, section_cls in _SECTIONS.items():
+        for f in fields(section_cls):
+            # later names in the tuple are the documents' aliases; the PYCLUSTER_ name wins
+            for env_name in reversed(f.metadata["env"]):
+                if env_name in env:
+                    found.append((section, f.name, env_name, env[env_name]))
+    return found
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any, source: str) -> None:
+    if section not in _SECTIONS:
+        raise ConfigError(f"unknown settings section {section!r} (from {source})")
+    target = getattr(settings, section)
+    known = {f.name: f for f in fields(target)}
+    if key not in known:
+        raise ConfigError(
+            f"unknown setting {section}.{key} (from {source}); allowed keys: {', '.join(known)}"
+        )
+    try:
+        parsed = known[key].metadata["parse"](value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad value for {section}.{key} (from {source}): {exc}") from None
+    setattr(target, key, parsed)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from pycluster import HeadNode
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read a pycluster.yaml or PYCLUSTER_* variables from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith(("PYCLUSTER_", "DASK_N_WORKERS", "DASK_THREADS", "DASK_MEMORY")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(scope="module")
+def head() -> Iterator[HeadNode]:
+    """A real head with 2 local worker processes, every port picked free on 127.0.0.1."""
+    node = HeadNode("test-cluster", scheduler_port=0, dashboard_port=0, dask_dashboard_port=0)
+    info = node.start(n_local_workers=2, threads_per_worker=1)
+    assert info["status"] == "success", info
+    yield node
+    node.shutdown()
