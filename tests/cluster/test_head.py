@@ -9,10 +9,10 @@ import traceback
 import httpx
 import psutil
 import pytest
-from tests.helpers import all_gone, descendants, wait_for
 
 from pycluster import ClusterManager, ConfigError, HeadNode, PortInUseError
 from pycluster.cluster.batching import BatchItemFuture
+from tests.helpers import all_gone, descendants, wait_for
 
 
 class InventoryError(Exception):

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 
 from ...cluster.status import cluster_summary, worker_rows
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["cluster"])
 
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 
 from ... import __version__
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["health"])
 
 
