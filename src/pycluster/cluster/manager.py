@@ -66,7 +66,8 @@ class ClusterManager:
         address = normalize_scheduler_address(address)
         wait_until_reachable(address, timeout)
         try:
-            self._client = Client(address, timeout=timeout, set_as_default=False)
+            # the default client, so dask collections, wait() and as_completed() use this cluster
+            self._client = Client(address, timeout=timeout, set_as_default=True)
         except OSError as exc:
             raise SchedulerUnreachableError(
                 f"could not connect a client to {address} within {timeout:g}s: {exc}"
