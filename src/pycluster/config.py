@@ -1,14 +1,16 @@
 """Settings in one place: defaults < pycluster.yaml < environment < arguments.
 
 The YAML file has the sections of the PyCluster v2 document (``cluster``, ``gpu``,
-``llm``, ``monitoring``). It is read from the path given to :meth:`Settings.load`,
+``llm``, ``monitoring``) plus ``jobs`` (the processing cluster's job-queue settings).
+It is read from the path given to :meth:`Settings.load`,
 else from ``PYCLUSTER_CONFIG``, else from ``./pycluster.yaml`` when that exists.
 
 Environment variables: ``PYCLUSTER_<KEY>`` for every cluster key (for example
 ``PYCLUSTER_SCHEDULER_PORT``), ``PYCLUSTER_<SECTION>_<KEY>`` for the others
 (``PYCLUSTER_GPU_MEMORY_FRACTION``), plus the names the seed documents use
 (``DASK_N_WORKERS``, ``DASK_THREADS_PER_WORKER``, ``DASK_MEMORY_LIMIT``,
-``PYCLUSTER_MODEL_CACHE_DIR``, ...). A bad value raises :class:`ConfigError`
+``MAX_CONCURRENT_JOBS``, ``JOB_CHECK_INTERVAL``, ``DEFAULT_MAX_MEMORY_GB``,
+``DEFAULT_MAX_CORES``, ``PYCLUSTER_MODEL_CACHE_DIR``, ...). A bad value raises :class:`ConfigError`
 naming the key, where the value came from and what is allowed.
 
 >>> s = Settings.load(env={"PYCLUSTER_SCHEDULER_PORT": "9000"}, config_path=False)
@@ -40,6 +42,7 @@ from .units import (
 __all__ = [
     "ClusterSettings",
     "GPUSettings",
+    "JobSettings",
     "LLMSettings",
     "MonitoringSettings",
     "Settings",
@@ -115,6 +118,38 @@ class ClusterSettings:
     worker_start_timeout: float = _setting(30.0, parse_seconds, "PYCLUSTER_WORKER_START_TIMEOUT")
     connect_timeout: float = _setting(10.0, parse_seconds, "PYCLUSTER_CONNECT_TIMEOUT")
     api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN")
+    state_dir: str | None = _setting(None, _optional_text, "PYCLUSTER_STATE_DIR")
+
+    def resolved_state_dir(self) -> Path:
+        """Where jobs, datasets and results live: ``state_dir`` or the platform data folder."""
+        if self.state_dir:
+            return Path(self.state_dir).expanduser()
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("pycluster", appauthor=False))
+
+
+def _positive_float(value: Any) -> float:
+    number = _float(value)
+    if not 0 < number <= 1_000_000:
+        raise ValueError(f"{value!r} must be above 0")
+    return number
+
+
+@dataclass
+class JobSettings:
+    max_concurrent_jobs: int = _setting(
+        4, parse_positive_int, "PYCLUSTER_MAX_CONCURRENT_JOBS", "MAX_CONCURRENT_JOBS"
+    )
+    check_interval: float = _setting(5.0, parse_seconds, "PYCLUSTER_JOB_CHECK_INTERVAL", "JOB_CHECK_INTERVAL")
+    default_max_memory_gb: float = _setting(
+        1.0, _positive_float, "PYCLUSTER_DEFAULT_MAX_MEMORY_GB", "DEFAULT_MAX_MEMORY_GB"
+    )
+    default_max_cores: float = _setting(
+        1.0, _positive_float, "PYCLUSTER_DEFAULT_MAX_CORES", "DEFAULT_MAX_CORES"
+    )
+    default_retries: int = _setting(3, parse_non_negative_int, "PYCLUSTER_JOB_RETRIES")
+    aging_interval: float = _setting(60.0, parse_seconds, "PYCLUSTER_JOB_AGING_INTERVAL")
 
 
 @dataclass
@@ -146,6 +181,7 @@ class MonitoringSettings:
 
 _SECTIONS: dict[str, type] = {
     "cluster": ClusterSettings,
+    "jobs": JobSettings,
     "gpu": GPUSettings,
     "llm": LLMSettings,
     "monitoring": MonitoringSettings,
@@ -157,6 +193,7 @@ class Settings:
     """All of pycluster's settings, by section."""
 
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
     gpu: GPUSettings = field(default_factory=GPUSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)

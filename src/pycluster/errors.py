@@ -10,6 +10,11 @@ what happened *and what to do about it*::
     │   ├── ClusterNotRunningError   an action needs a running head or client
     │   ├── SchedulerUnreachableError  a scheduler address does not answer in time
     │   └── WorkerStartError     worker processes failed to start or join
+    ├── JobError                 the job queue cannot do what was asked
+    │   ├── JobNotFoundError     (also a KeyError) no job with that id
+    │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
+    │   ├── JobRejectedError     (also a ValueError) the job can never run here; says why
+    │   └── JobFailedError       a job failed after its retries; result() raises it
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
 
 Errors raised by the code a user submits are *not* wrapped: ``future.result()``
@@ -22,6 +27,11 @@ __all__ = [
     "ClusterError",
     "ClusterNotRunningError",
     "ConfigError",
+    "JobError",
+    "JobFailedError",
+    "JobNotFoundError",
+    "JobRejectedError",
+    "JobStateError",
     "MissingDependencyError",
     "PortInUseError",
     "PyClusterError",
@@ -66,6 +76,29 @@ class SchedulerUnreachableError(ClusterError):
 
 class WorkerStartError(ClusterError):
     """Worker processes failed to start or to join the scheduler."""
+
+
+class JobError(PyClusterError):
+    """The job queue cannot do what was asked."""
+
+
+class JobNotFoundError(JobError, KeyError):
+    """No job with that id (it may be in another state directory)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class JobStateError(JobError):
+    """The job is in the wrong state for the request."""
+
+
+class JobRejectedError(JobError, ValueError):
+    """The job can never run on this cluster (unknown operation, bad parameters, too big)."""
+
+
+class JobFailedError(JobError):
+    """The job failed after its retries; the message carries the last error."""
 
 
 class MissingDependencyError(PyClusterError, ImportError):

@@ -19,21 +19,31 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
 from .loop import LoopThread
 from .manager import ClusterManager
-from .ports import advertised_host, bind_listening_socket, check_port_free
+from .ports import advertised_host, check_port_free
 from .status import cluster_summary
 from .worker_options import WorkerOptions
 
-__all__ = ["HeadNode"]
+__all__ = ["HEAD_SERVICES", "HeadNode"]
 
-# The web app is a plug-in of the head (web imports cluster, never the reverse):
-# named here, imported only when a head starts.
-WEB_APP_FACTORY = "pycluster.web.app:create_app"
+T = TypeVar("T")
+
+# Services a head runs beside its scheduler, started in this order (after the local
+# workers) and stopped in reverse. Each names a factory "module:function" that takes the
+# HeadNode and returns an object with a stop() method. They are imported only when a
+# head starts, so the cluster package never imports the packages built on it.
+HEAD_SERVICES: dict[str, str] = {
+    "metrics": "pycluster.monitor.history:start_metrics_history",
+    "jobs": "pycluster.jobs.service:start_job_queue",
+    "web": "pycluster.web.server:start_web_app",
+}
 
 
 class HeadNode:
@@ -58,6 +68,8 @@ class HeadNode:
         settings: Settings | None = None,
         cluster_manager: ClusterManager | None = None,
         silence_logs: int | bool = logging.WARNING,
+        state_dir: str | None = None,
+        services: tuple[str, ...] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             config,
@@ -67,6 +79,7 @@ class HeadNode:
             dashboard_port=dashboard_port,
             dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
             api_token=api_token,
+            state_dir=str(state_dir) if state_dir is not None else None,
         )
         self.cluster_name = self.settings.cluster.name
         # like LocalCluster: Dask's INFO chatter would drown a user's own output
@@ -76,9 +89,8 @@ class HeadNode:
         self._lock = threading.RLock()
         self._loop: LoopThread | None = None
         self._scheduler: Any = None
-        self._web_server: Any = None
-        self._web_task: asyncio.Task[None] | None = None
-        self._dashboard_port: int | None = None
+        self._service_names = tuple(HEAD_SERVICES) if services is None else tuple(services)
+        self.services: dict[str, Any] = {}
         self._started_at: float | None = None
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
@@ -122,10 +134,11 @@ class HeadNode:
                     resources=worker_resources,
                     timeout=self.settings.cluster.worker_start_timeout,
                 )
+                self._started_at = time.time()
+                self._start_head_services()
             except BaseException:
                 self.shutdown()
                 raise
-            self._started_at = time.time()
             info = self.get_connection_info()
             return {
                 "status": "success",
@@ -151,8 +164,30 @@ class HeadNode:
             logging.getLogger("distributed").setLevel(self._log_level)
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
         self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)
-        self._loop.run(self._start_web(), timeout=60)
         self.cluster_manager._attach_head(self, self.settings.cluster.connect_timeout)
+
+    def _start_head_services(self) -> None:
+        for name in self._service_names:
+            module, _, factory = HEAD_SERVICES[name].partition(":")
+            self.services[name] = getattr(importlib.import_module(module), factory)(self)
+
+    def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
+        """Run ``coro`` on the head's event loop (where the scheduler lives) and wait for it."""
+        if self._loop is None:
+            raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running: call start()")
+        return self._loop.run(coro, timeout)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where this head keeps jobs, datasets and results (``PYCLUSTER_STATE_DIR``)."""
+        return self.settings.cluster.resolved_state_dir()
+
+    @property
+    def jobs(self) -> Any:
+        """The job queue (:class:`pycluster.jobs.JobQueue`): ``head.jobs.submit(func, ...)``."""
+        if "jobs" not in self.services:
+            raise ClusterNotRunningError(f"head node {self.cluster_name!r} has no job queue: call start()")
+        return self.services["jobs"]
 
     async def _start_scheduler(self) -> Any:
         from distributed import Scheduler
@@ -169,24 +204,6 @@ class HeadNode:
         await scheduler
         return scheduler
 
-    async def _start_web(self) -> None:
-        import uvicorn
-
-        module, _, name = WEB_APP_FACTORY.partition(":")
-        app = getattr(importlib.import_module(module), name)(self)
-        sock = bind_listening_socket(
-            self.settings.cluster.host, self.settings.cluster.dashboard_port, "dashboard"
-        )
-        self._dashboard_port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self._web_server = uvicorn.Server(config)
-        self._web_task = asyncio.create_task(self._web_server.serve(sockets=[sock]))
-        while not self._web_server.started:
-            if self._web_task.done():
-                self._web_task.result()  # raises the start-up error
-                raise ClusterError("the web app stopped during start-up")
-            await asyncio.sleep(0.01)
-
     # ----------------------------------------------------------------- status
     @property
     def is_running(self) -> bool:
@@ -200,9 +217,10 @@ class HeadNode:
 
     @property
     def dashboard_url(self) -> str | None:
-        if self._dashboard_port is None:
+        web = self.services.get("web")
+        if web is None:
             return None
-        return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{self._dashboard_port}"
+        return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{web.port}"
 
     @property
     def dask_dashboard_url(self) -> str | None:
@@ -230,8 +248,17 @@ class HeadNode:
         }
 
     async def snapshot(self) -> dict[str, Any]:
-        """The scheduler's identity (call on the head's loop, as the web app does)."""
-        return self._scheduler.identity()  # type: ignore[no-any-return]
+        """The scheduler's identity, read on the head's loop (awaitable from any loop)."""
+        if self._loop is None or self._scheduler is None:
+            raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop.loop:
+            return self._scheduler.identity()  # type: ignore[no-any-return]
+        future = asyncio.run_coroutine_threadsafe(self.snapshot(), self._loop.loop)
+        return await asyncio.wrap_future(future)
 
     def get_cluster_status(self) -> dict[str, Any]:
         """Running or stopped, totals, and one entry per worker."""
@@ -250,23 +277,20 @@ class HeadNode:
     def shutdown(self) -> None:
         """Stop local workers, the web app and the scheduler. Safe to call twice."""
         with self._lock:
+            for name in reversed(list(self.services)):
+                try:
+                    self.services.pop(name).stop()
+                except Exception:  # one broken service must not keep the rest running
+                    logging.getLogger(__name__).exception("stopping the %s service failed", name)
             self.cluster_manager._release()
             loop, self._loop = self._loop, None
             if loop is not None and loop.alive:
-                with contextlib.suppress(Exception):
-                    loop.run(self._stop_services(), timeout=20)
+                if self._scheduler is not None:
+                    with contextlib.suppress(Exception):
+                        loop.run(self._scheduler.close(fast=True), timeout=20)
                 loop.stop()
             self._scheduler = None
-            self._web_server = None
-            self._dashboard_port = None
             self._started_at = None
-
-    async def _stop_services(self) -> None:
-        if self._web_server is not None and self._web_task is not None:
-            self._web_server.should_exit = True
-            await asyncio.wait({self._web_task}, timeout=5)
-        if self._scheduler is not None:
-            await self._scheduler.close(fast=True)
 
     def __enter__(self) -> HeadNode:
         return self

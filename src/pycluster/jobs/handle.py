@@ -1,0 +1,54 @@
+"""JobHandle: what ``head.jobs.submit`` returns."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import JobFailedError, JobStateError
+from .model import JobStatus
+
+if TYPE_CHECKING:
+    from .queue import JobQueue
+
+__all__ = ["JobHandle"]
+
+
+class JobHandle:
+    """A submitted job: ``status()``, ``progress()``, ``result(timeout)``, ``cancel()``.
+
+    >>> handle = head.jobs.submit(sum, [1, 2, 3], priority=Priority.HIGH)  # doctest: +SKIP
+    >>> handle.result(timeout=30)                                          # doctest: +SKIP
+    6
+    """
+
+    def __init__(self, queue: JobQueue, job_id: str) -> None:
+        self._queue = queue
+        self.job_id = job_id
+
+    def status(self) -> JobStatus:
+        return self._queue.get(self.job_id).status
+
+    def progress(self) -> dict[str, Any]:
+        """Percent done, pieces done/total and the ETA in seconds (None until measurable)."""
+        job = self._queue.get(self.job_id)
+        return {
+            "progress": job.progress,
+            "pieces_done": job.pieces_done,
+            "pieces_total": job.pieces_total,
+            "eta_seconds": job.eta_seconds,
+        }
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the job; its result, or JobFailedError with the last error after its retries."""
+        job = self._queue.wait(self.job_id, timeout)
+        if job.status == JobStatus.COMPLETED:
+            return self._queue.results.load(job)
+        if job.status == JobStatus.CANCELLED:
+            raise JobStateError(f"job {self.job_id} was cancelled")
+        raise JobFailedError(f"job {self.job_id} failed after {job.attempts} attempt(s): {job.error}")
+
+    def cancel(self) -> None:
+        self._queue.cancel(self.job_id)
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.job_id} {self.status().value}>"

@@ -1,0 +1,81 @@
+"""The job lifecycle: statuses, priorities and the job record."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any
+
+__all__ = ["FINISHED", "Job", "JobStatus", "Priority", "new_job_id"]
+
+
+class JobStatus(str, Enum):
+    PENDING = "pending"  # accepted, not yet in the queue
+    QUEUED = "queued"  # waiting for a slot and resources
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class Priority(IntEnum):
+    """Higher dispatches first; the value is also passed to Dask as task priority."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    CRITICAL = 3
+
+    @classmethod
+    def parse(cls, value: object) -> Priority:
+        """``Priority.HIGH``, ``"HIGH"``, ``"high"`` or ``2``; ValueError listing the names otherwise."""
+        if isinstance(value, Priority):
+            return value
+        if isinstance(value, str) and value.strip().upper() in cls.__members__:
+            return cls[value.strip().upper()]
+        if isinstance(value, int) and not isinstance(value, bool) and value in {p.value for p in cls}:
+            return cls(value)
+        raise ValueError(f"unknown priority {value!r}; allowed: {', '.join(cls.__members__)}")
+
+
+def new_job_id() -> str:
+    return f"job_{secrets.token_hex(6)}"
+
+
+@dataclass
+class Job:
+    """One job, as stored in SQLite. ``kind`` is "operation" (REST) or "python"."""
+
+    id: str
+    kind: str
+    operation: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    dataset_id: str | None = None
+    priority: Priority = Priority.NORMAL
+    status: JobStatus = JobStatus.PENDING
+    client_id: str = "default"
+    max_cores: float = 1.0
+    max_memory_gb: float = 1.0
+    max_retries: int = 3
+    attempts: int = 0
+    error: str | None = None
+    pieces_total: int = 0
+    pieces_done: int = 0
+    progress: float = 0.0  # percent, 0..100
+    eta_seconds: float | None = None
+    result: Any = None
+    result_path: str | None = None
+    created_at: float = field(default_factory=time.time)
+    queued_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    seq: int = 0  # submission order, for FIFO within a level
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED

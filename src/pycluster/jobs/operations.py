@@ -1,0 +1,178 @@
+"""Operations: the named kinds of work a job can run.
+
+REST jobs name an operation from this registry and never carry code or pickles.
+An operation splits a job into *pieces* (tasks or partitions), runs each piece on
+a worker, and combines the pieces' results. Pieces are what progress counts,
+what retries retry and what checkpoints keep.
+
+>>> sorted(name for name in OPERATIONS if not name.startswith("python."))[:2]
+['echo', 'sleep']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from ..errors import JobRejectedError
+from .model import Job
+
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "OperationContext",
+    "get_operation",
+    "register_operation",
+]
+
+
+@dataclass
+class OperationContext:
+    """What operations may use on the head: the state directory and registered services."""
+
+    state_dir: Path
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+class Operation:
+    """Base class: override ``validate``, ``plan``, ``run_piece`` and ``combine``."""
+
+    name: str = ""
+    description: str = ""
+
+    def validate(
+        self, parameters: dict[str, Any], dataset_id: str | None, context: OperationContext
+    ) -> dict[str, Any]:
+        """Check parameters at submit time; raise ValueError naming the field. Returns them cleaned."""
+        return parameters
+
+    def plan(self, job: Job, context: OperationContext) -> list[Any]:
+        """The pieces of ``job`` (picklable descriptions), in order."""
+        return [job.parameters]
+
+    def piece_function(self) -> Callable[[Any], Any]:
+        """A module-level function that runs one piece on a worker."""
+        raise NotImplementedError
+
+    def combine(self, job: Job, results: list[Any], context: OperationContext) -> Any:
+        """The job's result from its pieces' results (runs on the head)."""
+        return results
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def register_operation(operation: Operation) -> Operation:
+    """Make ``operation`` available to REST and Python jobs under ``operation.name``."""
+    if not operation.name:
+        raise ValueError("an operation needs a name")
+    OPERATIONS[operation.name] = operation
+    return operation
+
+
+def get_operation(name: str) -> Operation:
+    try:
+        return OPERATIONS[name]
+    except KeyError:
+        public = sorted(n for n in OPERATIONS if not n.startswith("python."))
+        raise JobRejectedError(f"unknown operation {name!r}; available: {', '.join(public)}") from None
+
+
+def _number(parameters: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = parameters.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"parameters.{name} must be a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------- built-in diagnostics
+def _sleep_piece(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+class SleepOperation(Operation):
+    name = "sleep"
+    description = "Diagnostic: `pieces` tasks that each sleep `seconds` (progress per piece)."
+
+    def validate(
+        self, parameters: dict[str, Any], dataset_id: str | None, context: OperationContext
+    ) -> dict[str, Any]:
+        return {
+            "seconds": _number(parameters, "seconds", 1.0, 0, 3600),
+            "pieces": int(_number(parameters, "pieces", 1, 1, 10_000)),
+        }
+
+    def plan(self, job: Job, context: OperationContext) -> list[Any]:
+        return [job.parameters["seconds"]] * int(job.parameters["pieces"])
+
+    def piece_function(self) -> Callable[[Any], Any]:
+        return _sleep_piece
+
+    def combine(self, job: Job, results: list[Any], context: OperationContext) -> Any:
+        return {"pieces": len(results), "slept_seconds": sum(results)}
+
+
+def _echo_piece(value: Any) -> Any:
+    return value
+
+
+class EchoOperation(Operation):
+    name = "echo"
+    description = "Diagnostic: returns `parameters.value` from a worker."
+
+    def plan(self, job: Job, context: OperationContext) -> list[Any]:
+        return [job.parameters.get("value")]
+
+    def piece_function(self) -> Callable[[Any], Any]:
+        return _echo_piece
+
+    def combine(self, job: Job, results: list[Any], context: OperationContext) -> Any:
+        return {"echo": results[0]}
+
+
+# ---------------------------------------------------------------- Python callables (never over REST)
+def _call_piece(piece: bytes) -> bytes:
+    func, args, kwargs = cloudpickle.loads(piece)
+    return cloudpickle.dumps(func(*args, **kwargs))
+
+
+class PythonCallOperation(Operation):
+    """A Python callable from ``jobs.submit``: one piece. The payload file holds the pickle."""
+
+    name = "python.call"
+
+    def plan(self, job: Job, context: OperationContext) -> list[Any]:
+        return [payload_path(context, job).read_bytes()]
+
+    def piece_function(self) -> Callable[[Any], Any]:
+        return _call_piece
+
+    def combine(self, job: Job, results: list[Any], context: OperationContext) -> Any:
+        return cloudpickle.loads(results[0])
+
+
+class PythonMapOperation(PythonCallOperation):
+    """``jobs.map(func, items)``: one piece per item, results in order."""
+
+    name = "python.map"
+
+    def plan(self, job: Job, context: OperationContext) -> list[Any]:
+        func, items, kwargs = cloudpickle.loads(payload_path(context, job).read_bytes())
+        return [cloudpickle.dumps((func, (item,), kwargs)) for item in items]
+
+    def combine(self, job: Job, results: list[Any], context: OperationContext) -> Any:
+        return [cloudpickle.loads(r) for r in results]
+
+
+def payload_path(context: OperationContext, job: Job) -> Path:
+    return context.state_dir / "payloads" / f"{job.id}.pkl"
+
+
+for _op in (SleepOperation(), EchoOperation(), PythonCallOperation(), PythonMapOperation()):
+    register_operation(_op)

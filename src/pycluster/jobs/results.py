@@ -1,0 +1,56 @@
+"""Where a finished job's result lives: inline in the job row when small, else in a file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from .model import Job
+
+__all__ = ["INLINE_LIMIT", "ResultStore"]
+
+INLINE_LIMIT = 64 * 1024  # bytes of JSON kept in the job row; larger results go to a file
+
+
+class ResultStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def save(self, job: Job, result: Any) -> tuple[Any, str | None]:
+        """Persist ``result``; (inline JSON value or None, file path or None)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = _json_or_none(result)
+        if job.kind == "python":
+            # Python results may not be JSON: the pickle is the source of truth
+            path = self._write(job.id, ".pkl", cloudpickle.dumps(result))
+            inline = result if text is not None and len(text) <= INLINE_LIMIT else None
+            return inline, str(path)
+        if text is None:
+            raise TypeError(f"operation {job.operation!r} returned a result that is not JSON")
+        if len(text) <= INLINE_LIMIT:
+            return result, None
+        return None, str(self._write(job.id, ".json", text.encode()))
+
+    def load(self, job: Job) -> Any:
+        if job.result_path is None:
+            return job.result
+        data = Path(job.result_path).read_bytes()
+        return cloudpickle.loads(data) if job.result_path.endswith(".pkl") else json.loads(data)
+
+    def _write(self, job_id: str, suffix: str, data: bytes) -> Path:
+        path = self.root / f"{job_id}{suffix}"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # never present a half-written result
+        return path
+
+
+def _json_or_none(value: Any) -> str | None:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None

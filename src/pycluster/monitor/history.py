@@ -1,0 +1,115 @@
+"""Cluster metrics sampled every few seconds on the head, kept for ``metrics_retention``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+from ..cluster.status import cluster_summary
+
+if TYPE_CHECKING:
+    from ..cluster.head import HeadNode
+
+__all__ = ["MetricsHistory", "TaskCounter", "start_metrics_history"]
+
+
+class TaskCounter(SchedulerPlugin):
+    """Counts tasks that finished (in memory) or failed, since the scheduler started."""
+
+    name = "pycluster-task-counter"
+
+    def __init__(self) -> None:
+        self.completed = 0
+        self.failed = 0
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if start == "processing":
+            if finish == "memory":
+                self.completed += 1
+            elif finish == "erred":
+                self.failed += 1
+
+
+class MetricsHistory:
+    """A ring of samples: workers, cores, memory, tasks, CPU and network I/O over time."""
+
+    def __init__(self, head: HeadNode, interval: float, retention: float) -> None:
+        self.head = head
+        self.interval = max(0.1, interval)
+        self.samples: deque[dict[str, Any]] = deque(maxlen=max(1, int(retention / self.interval)))
+        self.counter = TaskCounter()
+        self._task: asyncio.Task[None] | None = None
+        self._last: tuple[float, int] | None = None
+
+    async def start(self) -> None:
+        self.head._scheduler.add_plugin(self.counter)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a bad sample must not end the history
+                self.samples.append(self.sample(await self.head.snapshot()))
+            await asyncio.sleep(self.interval)
+
+    def sample(self, identity: dict[str, Any]) -> dict[str, Any]:
+        summary = cluster_summary(identity)
+        workers = list(identity.get("workers", {}).values())
+        now = time.time()
+        completed = self.counter.completed
+        rate = 0.0
+        if self._last is not None and now > self._last[0]:
+            rate = (completed - self._last[1]) / (now - self._last[0])
+        self._last = (now, completed)
+        return {
+            "timestamp": datetime.fromtimestamp(now, timezone.utc).isoformat().replace("+00:00", "Z"),
+            "n_workers": summary["n_workers"],
+            "total_memory": summary["total_memory"],
+            "used_memory": summary["used_memory"],
+            "total_memory_bytes": summary["total_memory_bytes"],
+            "used_memory_bytes": summary["used_memory_bytes"],
+            "memory_usage_percent": summary["memory_usage_percent"],
+            "total_cores": summary["total_cores"],
+            "active_tasks": summary["active_tasks"],
+            "cpu_percent": round(_mean(w.get("metrics", {}).get("cpu", 0.0) for w in workers), 2),
+            "network_read_bps": _net(workers, "read_bps"),
+            "network_write_bps": _net(workers, "write_bps"),
+            "tasks_completed_total": completed,
+            "tasks_failed_total": self.counter.failed,
+            "tasks_per_second": round(rate, 2),
+        }
+
+    async def stop_async(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def stop(self) -> None:
+        self.head.run_on_loop(self.stop_async(), timeout=10)
+
+
+def _mean(values: Any) -> float:
+    items = [float(v or 0.0) for v in values]
+    return sum(items) / len(items) if items else 0.0
+
+
+def _net(workers: list[dict[str, Any]], field: str) -> float:
+    # every worker on a host reports the same host counters: count each host once
+    per_host = {
+        w.get("host"): (w.get("metrics", {}).get("host_net_io", {}) or {}).get(field, 0.0) for w in workers
+    }
+    return round(sum(float(v or 0.0) for v in per_host.values()), 1)
+
+
+def start_metrics_history(head: HeadNode) -> MetricsHistory:
+    """Head service factory: sample every ``monitoring.metrics_interval`` seconds."""
+    m = head.settings.monitoring
+    history = MetricsHistory(head, m.metrics_interval, m.metrics_retention)
+    head.run_on_loop(history.start())
+    return history
