@@ -8,20 +8,26 @@
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from .cluster import ClusterManager, HeadNode, WorkerNode
 from .config import Settings
 from .errors import (
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
+    JobError,
+    JobFailedError,
+    JobNotFoundError,
+    JobRejectedError,
+    JobStateError,
     MissingDependencyError,
     PortInUseError,
     PyClusterError,
     SchedulerUnreachableError,
     WorkerStartError,
 )
-
-__version__ = "0.1.0"
+from .jobs import JobHandle, JobQueue, JobStatus, Operation, Priority, register_operation, report_progress
 
 __all__ = [
     "ClusterError",
@@ -29,12 +35,24 @@ __all__ = [
     "ClusterNotRunningError",
     "ConfigError",
     "HeadNode",
+    "JobError",
+    "JobFailedError",
+    "JobHandle",
+    "JobNotFoundError",
+    "JobQueue",
+    "JobRejectedError",
+    "JobStateError",
+    "JobStatus",
     "MissingDependencyError",
+    "Operation",
     "PortInUseError",
+    "Priority",
     "PyClusterError",
     "SchedulerUnreachableError",
     "Settings",
     "WorkerNode",
     "WorkerStartError",
     "__version__",
+    "register_operation",
+    "report_progress",
 ]

@@ -1,49 +1,101 @@
-"""create_app: the FastAPI application a head node serves on its dashboard port."""
+"""create_app: the FastAPI application a head node (or ``pycluster api``) serves."""
 
 from __future__ import annotations
 
+from html import escape
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from .. import __version__
+from ..errors import (
+    ClusterNotRunningError,
+    ConfigError,
+    JobNotFoundError,
+    JobRejectedError,
+    JobStateError,
+    PortInUseError,
+    PyClusterError,
+)
 from .auth import require_token
-from .routers import cluster, health
-from .source import ClusterSource
+from .controller import HeadController, StandaloneController
+from .routers import cluster, health, processing, prometheus
 
-__all__ = ["create_app"]
+if TYPE_CHECKING:
+    from ..cluster.head import HeadNode
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+MAX_BODY_BYTES = 1_000_000  # larger request bodies get 413: uploads have their own endpoint
+
+# Our errors, as HTTP: the message already says what to do.
+_STATUS_FOR = [
+    (JobNotFoundError, 404),
+    (JobStateError, 409),
+    (PortInUseError, 409),
+    (JobRejectedError, 422),
+    (ConfigError, 422),
+    (ClusterNotRunningError, 503),
+    (PyClusterError, 400),
+]
 
 
-def create_app(source: ClusterSource, api_token: str | None = None) -> FastAPI:
-    """The app for ``source`` (a running HeadNode); routers slot in under /api."""
+def create_app(
+    target: HeadNode | HeadController | StandaloneController, api_token: str | None = None
+) -> FastAPI:
+    """The app for a running HeadNode (or a controller); routers slot in under /api."""
+    ctrl = target if isinstance(target, (HeadController, StandaloneController)) else HeadController(target)
     app = FastAPI(
         title="pycluster",
         version=__version__,
-        description="REST API of a pycluster head node: cluster status, workers, health.",
+        description="REST API of a pycluster cluster: status, workers, jobs, queue, metrics.",
     )
-    app.state.source = source
-    settings = getattr(source, "settings", None)
+    app.state.controller = ctrl
+    settings = getattr(target, "settings", None)
     app.state.api_token = api_token or (settings.cluster.api_token if settings else None)
     protected = [Depends(require_token)]
     app.include_router(health.router, prefix="/api", dependencies=protected)
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected)
+    app.include_router(processing.router, prefix="/api/processing", dependencies=protected)
+    app.include_router(prometheus.router, dependencies=protected)
+    _add_error_handlers(app)
+    _limit_body_size(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def landing_page() -> str:
-        return _landing_page(source)
+        return _landing_page(ctrl)
 
     return app
 
 
-def _landing_page(source: ClusterSource) -> str:
-    from html import escape
+def _add_error_handlers(app: FastAPI) -> None:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in _STATUS_FOR if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    app.add_exception_handler(PyClusterError, handle)
+
+
+def _limit_body_size(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse(
+                {"detail": f"request body over {MAX_BODY_BYTES} bytes; send less"}, status_code=413
+            )
+        return await call_next(request)
+
+
+def _landing_page(ctrl: HeadController | StandaloneController) -> str:
     template = resources.files("pycluster.web.static").joinpath("index.html").read_text("utf-8")
-    info = source.get_connection_info()
+    node = ctrl.head
+    info = node.get_connection_info() if node else {}
     values = {
         "cluster_name": info.get("cluster_name") or "",
-        "scheduler_address": info.get("scheduler_address") or "",
+        "scheduler_address": info.get("scheduler_address") or "not running",
         "worker_command": info.get("worker_command") or "",
         "dask_dashboard_url": info.get("dask_dashboard_url") or "",
         "version": __version__,

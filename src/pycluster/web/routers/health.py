@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ... import __version__
+from ..deps import controller
 
 __all__ = ["router"]
 
@@ -15,13 +16,14 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 async def health(request: Request) -> dict[str, Any]:
-    source = request.app.state.source
-    identity = await source.snapshot()
-    n_workers = len(identity.get("workers", {}))
+    node = controller(request).head
+    if node is None:
+        return {"status": "stopped", "scheduler": "stopped", "n_workers": 0, "version": __version__}
+    n_workers = len((await node.snapshot()).get("workers", {}))
     return {
         "status": "healthy" if n_workers else "degraded",
         "scheduler": "running",
         "n_workers": n_workers,
-        "uptime_seconds": round(source.uptime_seconds, 1),
+        "uptime_seconds": round(node.uptime_seconds, 1),
         "version": __version__,
     }

@@ -1,0 +1,204 @@
+"""/api/processing/*: the Distributed Processing Cluster API (cluster, jobs, queue, metrics, health)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ...cluster.status import cluster_summary
+from ...errors import JobStateError
+from ...jobs.model import Job, JobStatus
+from ..deps import controller, head, iso, jobs, now_iso
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["processing"])
+
+PriorityName = Literal["LOW", "NORMAL", "HIGH", "CRITICAL"]
+
+
+class JobSubmission(BaseModel):
+    """A job over REST: an operation from the registry, never code."""
+
+    model_config = ConfigDict(extra="forbid")
+    operation: str = Field(min_length=1, max_length=100, examples=["aggregate"])
+    dataset_id: str | None = Field(None, min_length=1, max_length=200)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    priority: PriorityName = "NORMAL"
+    max_memory_gb: float | None = Field(None, gt=0, le=1_000_000)
+    max_cores: float | None = Field(None, gt=0, le=1_000_000)
+    retries: int | None = Field(None, ge=0, le=100)
+    client_id: str | None = Field(None, min_length=1, max_length=100)
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ScaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n_workers: int = Field(ge=0, le=1024)
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "type": job.operation,
+        "operation": job.operation,
+        "dataset_id": job.dataset_id,
+        "status": job.status.value,
+        "priority": job.priority.name,
+        "progress": job.progress,
+        "eta_seconds": job.eta_seconds,
+        "created_at": iso(job.created_at),
+    }
+
+
+def job_detail(job: Job) -> dict[str, Any]:
+    detail = {
+        **job_summary(job),
+        "parameters": job.parameters if job.kind == "operation" else {},
+        "client_id": job.client_id,
+        "max_cores": job.max_cores,
+        "max_memory_gb": job.max_memory_gb,
+        "pieces_done": job.pieces_done,
+        "pieces_total": job.pieces_total,
+        "attempts": job.attempts,
+        "max_retries": job.max_retries,
+        "error": job.error,
+        "queued_at": iso(job.queued_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+    }
+    if job.status == JobStatus.COMPLETED:
+        detail["result"] = job.result
+        if job.result_path is not None:
+            detail["result_url"] = f"/api/processing/jobs/{job.id}/result"
+    return detail
+
+
+# ---------------------------------------------------------------- cluster
+def _cluster_info(request: Request) -> dict[str, Any]:
+    node = head(request)
+    summary = cluster_summary(node.run_on_loop(node.snapshot(), timeout=10))
+    info = node.get_connection_info()
+    return {
+        "status": "running",
+        "scheduler_address": info["scheduler_address"],
+        "dashboard_url": info["dashboard_url"],
+        **{k: summary[k] for k in ("n_workers", "total_cores", "total_memory", "used_memory")},
+        "memory_usage_percent": summary["memory_usage_percent"],
+        "active_tasks": summary["active_tasks"],
+    }
+
+
+@router.post("/cluster/start")
+def start_cluster(request: Request) -> dict[str, Any]:
+    """Start the local cluster (standalone API); under a head node it is already running."""
+    started, _ = controller(request).start_cluster()
+    message = "Cluster started successfully" if started else "Cluster is already running"
+    return {"message": message, "cluster_info": _cluster_info(request)}
+
+
+@router.get("/cluster/status")
+def cluster_status(request: Request) -> dict[str, Any]:
+    if controller(request).head is None:
+        return {"status": "stopped", "n_workers": 0, "total_cores": 0, "active_tasks": 0}
+    return _cluster_info(request)
+
+
+@router.post("/cluster/scale")
+def scale_cluster(body: ScaleRequest, request: Request) -> dict[str, Any]:
+    """Set the number of local worker processes."""
+    head(request).cluster_manager.scale(body.n_workers)
+    return {"message": f"Cluster scaled to {body.n_workers} workers", "cluster_info": _cluster_info(request)}
+
+
+@router.post("/cluster/stop")
+def stop_cluster(request: Request) -> dict[str, Any]:
+    controller(request).stop_cluster()
+    return {"message": "Cluster stopped successfully"}
+
+
+# ---------------------------------------------------------------- jobs
+@router.post("/jobs/submit")
+def submit_job(body: JobSubmission, request: Request) -> dict[str, Any]:
+    """Queue an operation; dispatched by priority (LOW < NORMAL < HIGH < CRITICAL)."""
+    client_id = body.client_id or request.headers.get("x-client-id") or _peer(request)
+    job = jobs(request).submit_job(
+        body.operation,
+        body.parameters,
+        dataset_id=body.dataset_id,
+        priority=body.priority,
+        max_cores=body.max_cores,
+        max_memory_gb=body.max_memory_gb,
+        retries=body.retries,
+        client_id=client_id,
+    )
+    return {"message": "Job submitted successfully", "job_id": job.id, "status": job.status.value}
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client else "default"
+
+
+@router.get("/jobs/list")
+def list_jobs(
+    request: Request,
+    status: JobStatus | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10_000_000),
+) -> dict[str, Any]:
+    total, found = jobs(request).list(status, limit, offset)
+    return {"total": total, "limit": limit, "offset": offset, "jobs": [job_summary(j) for j in found]}
+
+
+@router.get("/jobs/{job_id}/status")
+def job_status(job_id: str, request: Request) -> dict[str, Any]:
+    return job_detail(jobs(request).get(job_id))
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
+    """Cancel a queued or running job (409 for a finished one)."""
+    job = jobs(request).cancel(job_id)
+    return {"message": "Job cancelled", "job_id": job.id, "status": job.status.value}
+
+
+@router.get("/jobs/{job_id}/result", response_model=None)
+def job_result(job_id: str, request: Request) -> Any:
+    """The result of a completed job: inline JSON, or the result file for large results."""
+    queue = jobs(request)
+    job = queue.get(job_id)
+    if job.status != JobStatus.COMPLETED:
+        raise JobStateError(f"job {job_id} is {job.status.value}; results exist only for completed jobs")
+    if job.result_path is None:
+        return {"job_id": job.id, "result": job.result}
+    if job.kind == "python":
+        raise JobStateError(f"job {job_id} ran Python code; fetch its result from Python: handle.result()")
+    return FileResponse(job.result_path, filename=Path(job.result_path).name)
+
+
+# ---------------------------------------------------------------- queue, metrics, health
+@router.get("/queue/status")
+def queue_status(request: Request) -> dict[str, Any]:
+    return jobs(request).queue_status()
+
+
+@router.get("/metrics/cluster")
+def cluster_metrics(request: Request, limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
+    """Cluster samples taken every few seconds, kept for ``monitoring.metrics_retention``."""
+    history = head(request).services.get("metrics")
+    samples = list(history.samples)[-limit:] if history else []
+    return {"total": len(samples), "metrics": samples}
+
+
+@router.get("/health")
+def processing_health(request: Request) -> dict[str, Any]:
+    running = controller(request).head is not None
+    return {"status": "healthy", "cluster_running": running, "timestamp": now_iso()}
