@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
     from ..jobs import JobQueue
     from .controller import HeadController, StandaloneController
 
-__all__ = ["controller", "head", "iso", "jobs", "now_iso"]
+__all__ = ["ERROR_RESPONSES", "ErrorDetail", "controller", "head", "iso", "jobs", "now_iso"]
 
 
 def controller(request: Request) -> HeadController | StandaloneController:
@@ -36,3 +37,23 @@ def iso(timestamp: float | None) -> str | None:
 
 def now_iso() -> str:
     return iso(datetime.now(timezone.utc).timestamp()) or ""
+
+
+class ErrorDetail(BaseModel):
+    """Every error answer: what happened and what to do."""
+
+    detail: Any
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorDetail, "description": text}
+    for code, text in {
+        400: "The request cannot be done",
+        401: "An API token is required",
+        404: "No such job or resource",
+        409: "Conflicts with the current state (e.g. cancelling a finished job)",
+        413: "Request body too large",
+        422: "Invalid input; the detail names the field",
+        503: "The cluster is not running",
+    }.items()
+}

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...cluster.status import cluster_summary, worker_rows
-from ..deps import controller, head
+from ..deps import ERROR_RESPONSES, controller, head
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["cluster"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["cluster"])
 
 
 class WorkerRequest(BaseModel):

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ... import __version__
-from ..deps import controller
+from ..deps import ERROR_RESPONSES, controller
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["health"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["health"])
 
 
 @router.get("/health")

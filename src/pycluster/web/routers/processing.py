@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...cluster.status import cluster_summary
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
-from ..deps import controller, head, iso, jobs, now_iso
+from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, now_iso
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["processing"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["processing"])
 
 PriorityName = Literal["LOW", "NORMAL", "HIGH", "CRITICAL"]
 

@@ -7,11 +7,11 @@ from fastapi.responses import PlainTextResponse
 
 from ...cluster.status import cluster_summary
 from ...jobs.model import JobStatus, Priority
-from ..deps import controller
+from ..deps import ERROR_RESPONSES, controller
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["metrics"])
 
 
 def _line(lines: list[str], name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pycluster import HeadNode
+
+
+@pytest.fixture(scope="module")
+def api_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
+    node = HeadNode(
+        "api-test",
+        scheduler_port=0,
+        dashboard_port=0,
+        dask_dashboard_port=False,
+        state_dir=str(tmp_path_factory.mktemp("api-state")),
+    )
+    node.start(n_local_workers=2, threads_per_worker=1)
+    yield node
+    node.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(api_head: HeadNode) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api_head.dashboard_url or "", timeout=30) as client:
+        yield client
