@@ -254,6 +254,71 @@ def _table(workers: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
+# ------------------------------------------------------------------------ api
+def _quiet_server_class() -> type:
+    import contextlib
+
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn that leaves signals to us, so SIGTERM ends in a clean exit code 0."""
+
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            return contextlib.nullcontext()
+
+    return QuietServer
+
+
+@cli.command("api")
+@click.option("--host", help="Interface to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=int, help="Port of the REST API.  [default: 8001, or PYCLUSTER_API_PORT]")
+@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False), help="Where jobs live.  [default: PYCLUSTER_STATE_DIR]"
+)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A pycluster.yaml file.")
+def api_command(
+    host: str | None, port: int | None, api_token: str | None, state_dir: str | None, config_path: str | None
+) -> None:
+    """Serve the REST API alone; the cluster is started over REST.
+
+    \b
+    POST /api/processing/cluster/start   starts a local cluster sized by
+                                          DASK_N_WORKERS, DASK_THREADS_PER_WORKER, DASK_MEMORY_LIMIT
+    Docs at http://HOST:PORT/docs. Runs until Ctrl-C or SIGTERM, then stops the cluster.
+    """
+    import uvicorn
+
+    from .cluster.ports import bind_listening_socket
+    from .web.app import create_app
+    from .web.auth import ensure_token
+    from .web.controller import StandaloneController
+
+    quiet_server = _quiet_server_class()
+
+    try:
+        settings = Settings.load(
+            config_path, host=host, api_port=port, api_token=api_token, state_dir=state_dir
+        )
+        c = settings.cluster
+        ensure_token(settings, c.resolved_state_dir())
+        sock = bind_listening_socket(c.host, c.api_port, "API")
+    except (PyClusterError, ValueError) as exc:
+        _fail(exc)
+    controller = StandaloneController(settings)
+    server = quiet_server(uvicorn.Config(create_app(controller), log_level="warning", access_log=False))
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: setattr(server, "should_exit", True))
+    click.echo(f"pycluster API listening on http://{c.host}:{sock.getsockname()[1]} (docs at /docs)")
+    click.echo("Start the cluster with: POST /api/processing/cluster/start")
+    sys.stdout.flush()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        controller.close()
+
+
 # ------------------------------------------------------------------------ entry points
 def _run(command: Callable[..., Any]) -> None:
     command(prog_name=os.path.basename(sys.argv[0]) or "pycluster")

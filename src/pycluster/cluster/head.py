@@ -151,10 +151,12 @@ class HeadNode:
     def _check_ports(self) -> None:
         c = self.settings.cluster
         check_port_free(c.host, c.scheduler_port, "scheduler")
-        check_port_free(c.host, c.dashboard_port, "dashboard")
+        if "web" in self._service_names:
+            check_port_free(c.host, c.dashboard_port, "dashboard")
         if c.dask_dashboard_port:
             check_port_free(c.host, c.dask_dashboard_port, "Dask diagnostics dashboard")
-        ports = [c.scheduler_port, c.dashboard_port, c.dask_dashboard_port]
+        ports = [c.scheduler_port, c.dashboard_port if "web" in self._service_names else None]
+        ports.append(c.dask_dashboard_port)
         taken = [p for p in ports if p]
         if len(taken) != len(set(taken)):
             raise ClusterError(f"scheduler, dashboard and Dask diagnostics ports must differ: {ports}")

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, status
 
-__all__ = ["require_token"]
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["ensure_token", "is_loopback", "require_token"]
 
 
 async def require_token(request: Request) -> None:
@@ -21,3 +31,39 @@ async def require_token(request: Request) -> None:
             detail="this cluster needs an API token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def is_loopback(host: str) -> bool:
+    if host in {"localhost", ""}:
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_token(
+    settings: Settings, state_dir: Path, announce: Callable[[str], None] | None = None
+) -> str | None:
+    """The API token to require. A head open to the network never runs without one: when none
+    is configured, one is generated once, stored user-only in the state directory, and reused."""
+    c = settings.cluster
+    if c.api_token or is_loopback(c.host):
+        return c.api_token
+    say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
+    path = state_dir / "api_token"
+    if path.is_file():
+        c.api_token = path.read_text(encoding="utf-8").strip()
+        say(f"pycluster: {c.host} is not loopback; using the API token stored in {path}")
+        return c.api_token
+    state_dir.mkdir(parents=True, exist_ok=True)
+    c.api_token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # user-only from the first byte
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(c.api_token)
+    say(
+        f"pycluster: {c.host} is not loopback, so the API needs a token. Generated one (stored in {path}):\n"
+        f"  {c.api_token}\n"
+        "Send it as 'Authorization: Bearer <token>', or set PYCLUSTER_API_TOKEN to choose your own."
+    )
+    return c.api_token

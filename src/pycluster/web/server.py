@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..cluster.ports import bind_listening_socket
 from ..errors import ClusterError
 from .app import create_app
+from .auth import ensure_token
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -57,6 +58,7 @@ class _HeadWebService:
 def start_web_app(head: HeadNode) -> _HeadWebService:
     """Head service factory: the dashboard and REST API on the head's dashboard port."""
     c = head.settings.cluster
+    ensure_token(head.settings, head.state_dir)
     server = WebServer(create_app(head), c.host, c.dashboard_port)
     head.run_on_loop(server.start())
     return _HeadWebService(head, server)
