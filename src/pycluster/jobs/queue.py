@@ -168,7 +168,7 @@ class JobQueue:
         return job
 
     def _refuse_if_never_fits(self, job: Job) -> None:
-        cores, memory_gb, _ = self._capacity(max_age=0)
+        cores, memory_gb, _ = self._capacity(max_age=2.0)  # a fresh RPC per submit would cost ~ms each
         if cores and job.max_cores > cores:
             raise JobRejectedError(
                 f"max_cores={job.max_cores:g} is more than the whole cluster has ({cores:g} cores); "
@@ -375,16 +375,20 @@ class JobQueue:
             free_cores = cores - sum(r.job.max_cores for r in self._runs.values())
             free_gb = memory_gb - sum(r.job.max_memory_gb for r in self._runs.values())
             running_by_client = Counter(r.job.client_id for r in self._runs.values())
-            order = sorted(
-                self._waiting.values(),
-                key=lambda j: (-self._level(j, now), running_by_client[j.client_id], j.seq),
+            fitting = (
+                j
+                for j in self._waiting.values()
+                if j.max_cores <= free_cores + 1e-9 and j.max_memory_gb <= free_gb + 1e-9
             )
-            fitting = [
-                j for j in order if j.max_cores <= free_cores + 1e-9 and j.max_memory_gb <= free_gb + 1e-9
-            ]
-            if not fitting:
+            # one pass per free slot (not a sort): thousands may wait, few slots free up at once
+            best = min(
+                fitting,
+                key=lambda j: (-self._level(j, now), running_by_client[j.client_id], j.seq),
+                default=None,
+            )
+            if best is None:
                 return
-            self._start(fitting[0])
+            self._start(best)
 
     def _start(self, job: Job) -> None:
         del self._waiting[job.id]
@@ -471,7 +475,8 @@ class JobQueue:
             self._piece_failed(run, piece, exc)
             return
         future.release()
-        self.checkpoints.save(run.job.id, piece, result)
+        if len(run.pieces) > 1:  # a single piece's result is saved as the job's result right away
+            self.checkpoints.save(run.job.id, piece, result)
         run.results[piece] = result
         run.job.pieces_done = len(run.results)
         self._write_progress(run, force=True)
