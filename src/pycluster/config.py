@@ -41,6 +41,7 @@ from .units import (
 
 __all__ = [
     "ClusterSettings",
+    "DataSettings",
     "GPUSettings",
     "JobSettings",
     "LLMSettings",
@@ -53,8 +54,8 @@ Parser = Callable[[Any], Any]
 
 def _setting(default: Any, parse: Parser, *env: str) -> Any:
     metadata = {"parse": parse, "env": env}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=metadata)
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -179,9 +180,24 @@ class MonitoringSettings:
     )
 
 
+def _path_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [p for p in value.split(os.pathsep) if p.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
+        return list(value)
+    raise ValueError(f"{value!r} is not a list of folders (in the environment: separated by {os.pathsep!r})")
+
+
+@dataclass
+class DataSettings:
+    roots: list[str] = _setting([], _path_list, "PYCLUSTER_DATA_ROOTS")
+    allow_remote_urls: bool = _setting(False, parse_bool, "PYCLUSTER_DATA_ALLOW_REMOTE_URLS")
+
+
 _SECTIONS: dict[str, type] = {
     "cluster": ClusterSettings,
     "jobs": JobSettings,
+    "data": DataSettings,
     "gpu": GPUSettings,
     "llm": LLMSettings,
     "monitoring": MonitoringSettings,
@@ -194,6 +210,7 @@ class Settings:
 
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    data: DataSettings = field(default_factory=DataSettings)
     gpu: GPUSettings = field(default_factory=GPUSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)

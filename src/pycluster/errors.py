@@ -15,6 +15,10 @@ what happened *and what to do about it*::
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
     │   ├── JobRejectedError     (also a ValueError) the job can never run here; says why
     │   └── JobFailedError       a job failed after its retries; result() raises it
+    ├── DatasetError             a dataset cannot be registered, read or used
+    │   ├── DatasetNotFoundError (also a KeyError) no dataset with that id
+    │   ├── DataAccessError      the path is outside the configured data roots (HTTP 403)
+    │   └── DatasetFormatError   (also a ValueError) unsupported, empty, mixed or malformed data
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
 
 Errors raised by the code a user submits are *not* wrapped: ``future.result()``
@@ -27,6 +31,10 @@ __all__ = [
     "ClusterError",
     "ClusterNotRunningError",
     "ConfigError",
+    "DataAccessError",
+    "DatasetError",
+    "DatasetFormatError",
+    "DatasetNotFoundError",
     "JobError",
     "JobFailedError",
     "JobNotFoundError",
@@ -99,6 +107,25 @@ class JobRejectedError(JobError, ValueError):
 
 class JobFailedError(JobError):
     """The job failed after its retries; the message carries the last error."""
+
+
+class DatasetError(PyClusterError):
+    """A dataset cannot be registered, read or used."""
+
+
+class DatasetNotFoundError(DatasetError, KeyError):
+    """No dataset with that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DataAccessError(DatasetError):
+    """The path is outside the data roots the cluster may read."""
+
+
+class DatasetFormatError(DatasetError, ValueError):
+    """Unsupported format, empty files, mixed schemas or a malformed row."""
 
 
 class MissingDependencyError(PyClusterError, ImportError):

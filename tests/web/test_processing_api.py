@@ -144,7 +144,7 @@ def test_bad_submissions_are_422_naming_the_field(api: httpx.Client, payload: di
 
 def test_semantic_errors_are_4xx_with_reasons(api: httpx.Client) -> None:
     unknown_op = api.post("/api/processing/jobs/submit", json={"operation": "teleport"})
-    assert unknown_op.status_code == 422 and "available: echo, sleep" in unknown_op.json()["detail"]
+    assert unknown_op.status_code == 422 and "available: aggregate" in unknown_op.json()["detail"]
     bad_param = api.post(
         "/api/processing/jobs/submit", json={"operation": "sleep", "parameters": {"seconds": -3}}
     )

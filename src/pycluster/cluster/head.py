@@ -42,6 +42,7 @@ T = TypeVar("T")
 HEAD_SERVICES: dict[str, str] = {
     "metrics": "pycluster.monitor.history:start_metrics_history",
     "jobs": "pycluster.jobs.service:start_job_queue",
+    "datasets": "pycluster.data.service:start_dataset_registry",
     "web": "pycluster.web.server:start_web_app",
 }
 
@@ -69,6 +70,7 @@ class HeadNode:
         cluster_manager: ClusterManager | None = None,
         silence_logs: int | bool = logging.WARNING,
         state_dir: str | None = None,
+        data_roots: list[str] | None = None,
         services: tuple[str, ...] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
@@ -80,6 +82,7 @@ class HeadNode:
             dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
             api_token=api_token,
             state_dir=str(state_dir) if state_dir is not None else None,
+            data__roots=data_roots,
         )
         self.cluster_name = self.settings.cluster.name
         # like LocalCluster: Dask's INFO chatter would drown a user's own output
@@ -183,6 +186,15 @@ class HeadNode:
     def state_dir(self) -> Path:
         """Where this head keeps jobs, datasets and results (``PYCLUSTER_STATE_DIR``)."""
         return self.settings.cluster.resolved_state_dir()
+
+    @property
+    def datasets(self) -> Any:
+        """The dataset registry (:class:`pycluster.data.DatasetRegistry`): ``head.datasets.register()``."""
+        if "datasets" not in self.services:
+            raise ClusterNotRunningError(
+                f"head node {self.cluster_name!r} has no dataset registry: call start()"
+            )
+        return self.services["datasets"]
 
     @property
     def jobs(self) -> Any:

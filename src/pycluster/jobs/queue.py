@@ -42,7 +42,10 @@ from .progress import PROGRESS_TOPIC
 from .results import ResultStore
 from .store import JobStore
 
-__all__ = ["JobQueue", "QueueSettings"]
+__all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
+
+# jobs, datasets and deployments share one SQLite file in the state directory
+DATABASE_NAME = "pycluster.sqlite3"
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class JobQueue:
         self.client = client
         self.settings = settings or QueueSettings()
         self.state_dir = Path(state_dir)
-        self.store = JobStore(self.state_dir / "jobs.sqlite3")
+        self.store = JobStore(self.state_dir / DATABASE_NAME)
         self.checkpoints = Checkpoints(self.state_dir / "checkpoints")
         self.results = ResultStore(self.state_dir / "results")
         self.context = OperationContext(self.state_dir)

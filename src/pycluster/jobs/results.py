@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,17 @@ import cloudpickle
 
 from .model import Job
 
-__all__ = ["INLINE_LIMIT", "ResultStore"]
+__all__ = ["INLINE_LIMIT", "FileResult", "ResultStore"]
 
 INLINE_LIMIT = 64 * 1024  # bytes of JSON kept in the job row; larger results go to a file
+
+
+@dataclass
+class FileResult:
+    """An operation's result that lives in a file (e.g. Parquet rows); ``summary`` stays inline."""
+
+    path: str
+    summary: dict[str, Any]
 
 
 class ResultStore:
@@ -23,6 +32,8 @@ class ResultStore:
     def save(self, job: Job, result: Any) -> tuple[Any, str | None]:
         """Persist ``result``; (inline JSON value or None, file path or None)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if isinstance(result, FileResult):
+            return result.summary, result.path
         text = _json_or_none(result)
         if job.kind == "python":
             # Python results may not be JSON: the pickle is the source of truth
@@ -38,6 +49,10 @@ class ResultStore:
     def load(self, job: Job) -> Any:
         if job.result_path is None:
             return job.result
+        if job.result_path.endswith(".parquet"):
+            import pandas as pd
+
+            return pd.read_parquet(job.result_path)
         data = Path(job.result_path).read_bytes()
         return cloudpickle.loads(data) if job.result_path.endswith(".pkl") else json.loads(data)
 

@@ -1,0 +1,73 @@
+"""From what a user gives (a file, a glob, a folder, an fsspec URL) to a list of files of one format."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from ..errors import DatasetFormatError
+
+__all__ = ["FORMATS", "detect_format", "expand_local"]
+
+# suffix -> format; compressed CSV/JSON keep their inner suffix (data.csv.gz)
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+_COMPRESSION = {".gz", ".bz2", ".xz", ".zst"}
+
+
+def _format_of(name: str) -> str | None:
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    while suffixes and suffixes[-1] in _COMPRESSION:
+        suffixes.pop()
+    return FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def detect_format(files: list[str], declared: str | None = None) -> str:
+    """The one format of ``files`` (or ``declared``); a clear error for mixed or unknown ones."""
+    if declared is not None:
+        if declared not in {"csv", "parquet", "json"}:
+            raise DatasetFormatError(f"unsupported format {declared!r}; supported: csv, parquet, json")
+        return declared
+    found = {f: _format_of(f) for f in files}
+    unknown = [f for f, fmt in found.items() if fmt is None]
+    if unknown:
+        raise DatasetFormatError(
+            f"cannot tell the format of {unknown[0]}: supported suffixes are "
+            f"{', '.join(sorted(FORMATS))} (optionally compressed: .gz, .bz2, .xz, .zst), "
+            "or pass format='csv'|'parquet'|'json'"
+        )
+    formats = set(found.values())
+    if len(formats) > 1:
+        raise DatasetFormatError(
+            f"the files mix formats ({', '.join(sorted(formats))}); register each format separately"
+        )
+    return formats.pop()  # type: ignore[return-value]
+
+
+def expand_local(path: Path) -> list[Path]:
+    """A file, a folder (its data files, recursively) or a glob -> sorted files; errors if none or empty."""
+    if any(ch in str(path) for ch in "*?["):
+        files = [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
+    elif path.is_dir():
+        files = [
+            p
+            for p in path.rglob("*")
+            if p.is_file() and _format_of(p.name) and not p.name.startswith((".", "_"))
+        ]
+    elif path.is_file():
+        files = [path]
+    else:
+        raise DatasetFormatError(f"{path} does not exist")
+    if not files:
+        raise DatasetFormatError(f"{path} matches no data files")
+    empty = [f for f in files if f.stat().st_size == 0]
+    if empty:
+        raise DatasetFormatError(f"{empty[0]} is empty; remove it or register the other files")
+    return sorted(files)

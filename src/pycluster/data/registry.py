@@ -1,0 +1,288 @@
+"""Datasets as rows beside the jobs: register, inspect, partition, delete.
+
+>>> ds = head.datasets.register("data/expression/*.csv", name="expression")  # doctest: +SKIP
+>>> head.datasets.inspect(ds.id)["columns"]                                   # doctest: +SKIP
+['gene_id', 'expression_level', 'p_value']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..errors import DataAccessError, DatasetFormatError, DatasetNotFoundError
+from .formats import detect_format, expand_local
+from .paths import DataRoots
+from .spec import DatasetSpec, read_columns
+
+__all__ = ["Dataset", "DatasetRegistry"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY, name TEXT, source TEXT, spec TEXT, columns TEXT, dtypes TEXT,
+    row_estimate INTEGER, created_at REAL
+);
+"""
+_SCHEMA_CHECK_LIMIT = 500  # files whose headers are compared at registration
+
+
+@dataclass
+class Dataset:
+    id: str
+    name: str
+    source: str
+    spec: DatasetSpec
+    columns: list[str]
+    dtypes: dict[str, str]
+    row_estimate: int
+    created_at: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.id,
+            "name": self.name,
+            "source": self.source,
+            "format": self.spec.format,
+            "files": len(self.spec.files),
+            "size_mb": round(self.spec.size_bytes / 1e6, 3),
+            "columns": self.columns,
+            "row_estimate": self.row_estimate,
+            "created_at": self.created_at,
+        }
+
+
+class DatasetRegistry:
+    """Registered datasets of one state directory."""
+
+    def __init__(
+        self, db_path: Path, state_dir: Path, roots: list[str], allow_remote_urls: bool = False
+    ) -> None:
+        self.state_dir = state_dir
+        self.uploads = state_dir / "data" / "uploads"
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        self.roots = DataRoots([state_dir / "data", *roots])
+        self.allow_remote_urls = allow_remote_urls
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    # ------------------------------------------------------------ register
+    def register(
+        self,
+        path: str,
+        name: str | None = None,
+        format: str | None = None,
+        options: dict[str, Any] | None = None,
+        trusted: bool = True,
+    ) -> Dataset:
+        """Register a file, glob, folder or fsspec URL. ``trusted=False`` (REST) enforces the data roots."""
+        files, size = self._resolve(str(path), trusted)
+        fmt = detect_format(files, format)
+        opts = dict(options or {})
+        columns = _common_columns(files, fmt, opts)
+        spec = DatasetSpec(fmt, files, size, opts)
+        dtypes = _dtypes(spec)
+        dataset = Dataset(
+            id=f"dataset_{secrets.token_hex(5)}",
+            name=name or Path(str(path)).stem or "dataset",
+            source=str(path),
+            spec=spec,
+            columns=columns,
+            dtypes=dtypes,
+            row_estimate=_row_estimate(spec),
+            created_at=time.time(),
+        )
+        self._save(dataset)
+        return dataset
+
+    def save_upload(
+        self, filename: str, stream: BinaryIO, name: str | None = None, limit: int = 200_000_000
+    ) -> Dataset:
+        """Store an uploaded file under the uploads folder and register it."""
+        safe = Path(filename).name
+        if not safe or safe.startswith("."):
+            raise DatasetFormatError(f"upload file name {filename!r} is not usable; name it like data.csv")
+        detect_format([safe])
+        folder = self.uploads / secrets.token_hex(5)
+        folder.mkdir(parents=True)
+        target, written = folder / safe, 0
+        with open(target, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    out.close()
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise DatasetFormatError(f"upload over {limit // 1_000_000} MB; register a path instead")
+                out.write(chunk)
+        try:
+            return self.register(str(target), name=name or Path(safe).stem, trusted=True)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _resolve(self, path: str, trusted: bool) -> tuple[list[str], int]:
+        protocol = path.split("://", 1)[0] if "://" in path else "file"
+        if protocol != "file":
+            if not trusted and not self.allow_remote_urls:
+                raise DataAccessError(
+                    f"{protocol}:// URLs are off for REST registration; register it from Python, "
+                    "or start the head with PYCLUSTER_DATA_ALLOW_REMOTE_URLS=true"
+                )
+            return _expand_url(path)
+        local = Path(path.removeprefix("file://")).expanduser()
+        if not trusted:
+            self.roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
+        files = expand_local(local)
+        if not trusted:
+            files = self.roots.check_all(files)  # a symlink inside a root may point outside it
+        return [str(f) for f in files], sum(f.stat().st_size for f in files)
+
+    # ------------------------------------------------------------ read, change, delete
+    def get(self, dataset_id: str) -> Dataset:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+        if row is None:
+            raise DatasetNotFoundError(
+                f"no dataset with id {dataset_id!r}; list them with GET /api/processing/data/list"
+            )
+        return _from_row(row)
+
+    def list(self) -> list[Dataset]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM datasets ORDER BY created_at DESC").fetchall()
+        return [_from_row(r) for r in rows]
+
+    def delete(self, dataset_id: str) -> None:
+        dataset = self.get(dataset_id)
+        with self._lock:
+            self._db.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
+        for f in dataset.spec.files:  # uploaded copies are ours to remove; registered paths are not
+            p = Path(f)
+            if self.uploads in p.parents:
+                shutil.rmtree(p.parent, ignore_errors=True)
+
+    def inspect(self, dataset_id: str) -> dict[str, Any]:
+        dataset = self.get(dataset_id)
+        return {
+            **dataset.summary(),
+            "dtypes": dataset.dtypes,
+            "n_partitions": dataset.spec.npartitions,
+            "partition_size_mb": dataset.spec.partition_size_mb,
+            "file_list": dataset.spec.files[:100],
+        }
+
+    def partition(
+        self, dataset_id: str, partition_size_mb: float | None = None, n_partitions: int | None = None
+    ) -> dict[str, Any]:
+        """Choose the partitioning later jobs use; the document's ``partition_info``."""
+        if partition_size_mb is None and n_partitions is None:
+            raise DatasetFormatError("give partition_size_mb or n_partitions (or both: n_partitions wins)")
+        dataset = self.get(dataset_id)
+        dataset.spec.partition_size_mb = partition_size_mb
+        dataset.spec.n_partitions = n_partitions
+        actual = dataset.spec.npartitions
+        self._save(dataset)
+        return {
+            "n_partitions": actual,
+            "columns": dataset.columns,
+            "estimated_size_mb": round(dataset.spec.size_bytes / 1e6, 2),
+            "partition_size_mb": round(dataset.spec.size_bytes / 1e6 / max(1, actual), 3),
+        }
+
+    def _save(self, d: Dataset) -> None:
+        values = [
+            d.id,
+            d.name,
+            d.source,
+            json.dumps(d.spec.to_dict()),
+            json.dumps(d.columns),
+            json.dumps(d.dtypes),
+            d.row_estimate,
+            d.created_at,
+        ]
+        with self._lock:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO datasets VALUES ({', '.join('?' * len(values))})", values
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    stop = close  # as a head service
+
+
+def _from_row(row: tuple[Any, ...]) -> Dataset:
+    id_, name, source, spec, columns, dtypes, rows, created = row
+    return Dataset(
+        id_,
+        name,
+        source,
+        DatasetSpec(**json.loads(spec)),
+        json.loads(columns),
+        json.loads(dtypes),
+        int(rows),
+        float(created),
+    )
+
+
+def _expand_url(url: str) -> tuple[list[str], int]:
+    import fsspec
+
+    fs, _, paths = fsspec.get_fs_token_paths(url)
+    if not paths:
+        raise DatasetFormatError(f"{url} matches no files")
+    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+    sizes = [fs.size(p) or 0 for p in paths]
+    return [f"{protocol}://{p}" if "://" not in p else p for p in paths], int(sum(sizes))
+
+
+def _common_columns(files: list[str], fmt: str, options: dict[str, Any]) -> list[str]:
+    first = read_columns(files[0], fmt, options)
+    if not first:
+        raise DatasetFormatError(f"{files[0]} has no columns")
+    for other in files[1:_SCHEMA_CHECK_LIMIT]:
+        columns = read_columns(other, fmt, options)
+        if columns != first:
+            missing, extra = sorted(set(first) - set(columns)), sorted(set(columns) - set(first))
+            raise DatasetFormatError(
+                f"schemas differ: {other} has columns {columns}, {files[0]} has {first} "
+                f"(missing {missing}, extra {extra}); register files with the same columns together"
+            )
+    return first
+
+
+def _dtypes(spec: DatasetSpec) -> dict[str, str]:
+    try:
+        meta = spec.frame()._meta
+    except Exception as exc:  # dask reads a sample to infer types: that is where bad files show first
+        raise DatasetFormatError(f"cannot read {spec.files[0]}: {exc}") from None
+    return {str(k): str(v) for k, v in meta.dtypes.items()}
+
+
+def _row_estimate(spec: DatasetSpec) -> int:
+    import fsspec
+
+    if spec.format == "parquet":
+        import pyarrow.parquet as pq
+
+        total = 0
+        for path in spec.files:
+            with fsspec.open(path, "rb") as f:
+                total += pq.ParquetFile(f).metadata.num_rows
+        return total
+    with fsspec.open(spec.files[0], "rb", compression="infer") as f:
+        sample = f.read(1 << 20)
+    lines = max(1, sample.count(b"\n"))
+    return math.ceil(spec.size_bytes / (len(sample) / lines)) - (
+        len(spec.files) if spec.format == "csv" else 0
+    )

@@ -1,0 +1,141 @@
+"""A registered dataset's files, format and partitioning, and how one partition is read.
+
+Every operation runs one piece per partition; a piece rebuilds the lazy
+dask.dataframe (cheap: metadata and a small sample) and computes only its own
+partition with the synchronous scheduler, inside the worker.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..errors import DatasetFormatError
+
+__all__ = ["DEFAULT_PARTITION_MB", "DatasetSpec", "read_columns"]
+
+DEFAULT_PARTITION_MB = 64.0
+
+
+@dataclass
+class DatasetSpec:
+    format: str
+    files: list[str]
+    size_bytes: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    partition_size_mb: float | None = None
+    n_partitions: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    # ------------------------------------------------------------ lazy frame
+    def frame(self, on_bad_lines: str = "error") -> Any:
+        """The dataset as a lazy dask DataFrame, partitioned as chosen."""
+        import dask.dataframe as dd
+
+        size_mb = self.partition_size_mb or DEFAULT_PARTITION_MB
+        if self.n_partitions and self.format != "parquet":
+            size_mb = max(0.01, self.size_bytes / 1e6 / self.n_partitions)
+        blocksize = max(10_000, int(size_mb * 1e6))
+        if self.format == "csv":
+            kwargs = {"on_bad_lines": "warn" if on_bad_lines == "skip" else "error", **self.options}
+            ddf = dd.read_csv(self.files, blocksize=blocksize, assume_missing=True, **kwargs)
+        elif self.format == "json":
+            ddf = dd.read_json(self.files, lines=True, blocksize=blocksize, **self.options)
+        else:
+            ddf = dd.read_parquet(self.files, **self.options)
+            wanted = self.n_partitions or max(1, math.ceil(self.size_bytes / 1e6 / size_mb))
+            if self.n_partitions or self.partition_size_mb:
+                ddf = ddf.repartition(npartitions=wanted)
+        if self.n_partitions and self.format != "parquet" and ddf.npartitions != self.n_partitions:
+            ddf = ddf.repartition(npartitions=self.n_partitions)
+        return ddf
+
+    @property
+    def npartitions(self) -> int:
+        return int(self.frame().npartitions)
+
+    # ------------------------------------------------------------ one partition
+    def read_partition(
+        self, index: int, columns: list[str] | None = None, on_bad_lines: str = "error"
+    ) -> tuple[pd.DataFrame, int]:
+        """Partition ``index`` as pandas, and the number of malformed CSV lines skipped."""
+        from pandas.errors import ParserError
+
+        part = self.frame(on_bad_lines).get_partition(index)
+        if columns is not None:
+            part = part[columns]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                df = part.compute(scheduler="sync")
+            except ParserError as exc:
+                raise DatasetFormatError(self._describe_bad_row(exc)) from None
+            except (ValueError, TypeError) as exc:
+                raise DatasetFormatError(f"cannot read partition {index} of {self._where()}: {exc}") from None
+        skipped = sum(str(w.message).count("Skipping line") for w in caught)
+        return df, skipped
+
+    def _where(self) -> str:
+        return self.files[0] if len(self.files) == 1 else f"{len(self.files)} files ({self.files[0]}, ...)"
+
+    def _describe_bad_row(self, exc: Exception) -> str:
+        """Find the file and line of the first malformed CSV row (the parser only knows its block)."""
+        sep = self.options.get("sep", ",")
+        for path in self.files:
+            found = _first_bad_line(path, sep)
+            if found is not None:
+                line, expected, saw = found
+                return (
+                    f"malformed CSV row in {path} line {line}: expected {expected} fields, saw {saw}. "
+                    "Fix the file, or pass parameters.on_bad_lines='skip' to skip and count such rows"
+                )
+        return f"malformed CSV in {self._where()}: {exc}"
+
+
+def _first_bad_line(path: str, sep: str) -> tuple[int, int, int] | None:
+    import fsspec
+
+    with fsspec.open(path, "rt", compression="infer", newline="") as f:
+        reader = csv.reader(f, delimiter=sep)
+        header = next(reader, None)
+        if header is None:
+            return None
+        for row in reader:
+            if row and len(row) != len(header):
+                return reader.line_num, len(header), len(row)
+    return None
+
+
+def read_columns(path: str, fmt: str, options: dict[str, Any]) -> list[str]:
+    """The column names of one file, read cheaply (header, schema or first record)."""
+    import fsspec
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with fsspec.open(path, "rb") as f:
+            return list(pq.read_schema(f).names)
+    with fsspec.open(path, "rt", compression="infer", newline="") as f:
+        if fmt == "csv":
+            return next(csv.reader(f, delimiter=options.get("sep", ",")), [])
+        import json
+
+        first = f.readline()
+        try:
+            record = json.loads(first)
+        except json.JSONDecodeError as exc:
+            raise DatasetFormatError(
+                f"{path} line 1 is not a JSON object ({exc}); JSON datasets are JSON lines"
+            ) from None
+        if not isinstance(record, dict):
+            raise DatasetFormatError(
+                f"{path} line 1 is not a JSON object; JSON datasets hold one object per line"
+            )
+        return list(record)
