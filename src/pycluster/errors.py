@@ -10,6 +10,10 @@ what happened *and what to do about it*::
     │   ├── ClusterNotRunningError   an action needs a running head or client
     │   ├── SchedulerUnreachableError  a scheduler address does not answer in time
     │   └── WorkerStartError     worker processes failed to start or join
+    ├── NetworkError             discovery, network scans and connection tests
+    │   └── DiscoveryError       no head (or more than one, with no way to ask) answered a probe
+    ├── PlatformError            this OS cannot do it: services, firewall rules, scripts
+    │   └── ServiceError         installing, removing or querying a service failed
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
 
 Errors raised by the code a user submits are *not* wrapped: ``future.result()``
@@ -22,10 +26,14 @@ __all__ = [
     "ClusterError",
     "ClusterNotRunningError",
     "ConfigError",
+    "DiscoveryError",
     "MissingDependencyError",
+    "NetworkError",
+    "PlatformError",
     "PortInUseError",
     "PyClusterError",
     "SchedulerUnreachableError",
+    "ServiceError",
     "WorkerStartError",
 ]
 
@@ -66,6 +74,22 @@ class SchedulerUnreachableError(ClusterError):
 
 class WorkerStartError(ClusterError):
     """Worker processes failed to start or to join the scheduler."""
+
+
+class NetworkError(PyClusterError):
+    """A discovery probe, network scan or connection test could not be done."""
+
+
+class DiscoveryError(NetworkError):
+    """No head node answered a discovery probe, or several did and nobody could be asked which."""
+
+
+class PlatformError(PyClusterError):
+    """This operating system cannot do what was asked (a service, a firewall rule, a script)."""
+
+
+class ServiceError(PlatformError):
+    """Installing, removing or querying a service failed; the message has the command and its output."""
 
 
 class MissingDependencyError(PyClusterError, ImportError):
