@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import weakref
+from types import EllipsisType
 from typing import Any
 
 from ..config import Settings
@@ -34,6 +35,8 @@ __all__ = ["HeadNode"]
 # The web app is a plug-in of the head (web imports cluster, never the reverse):
 # named here, imported only when a head starts.
 WEB_APP_FACTORY = "pycluster.web.app:create_app"
+# the discovery responder is a plug-in the same way (net imports cluster)
+DISCOVERY_RESPONDER_FACTORY = "pycluster.net.responder:start_discovery_responder"
 
 
 class HeadNode:
@@ -43,6 +46,8 @@ class HeadNode:
     environment variables, then defaults: 127.0.0.1, ports 8786/8787, Dask's
     diagnostics on 8789). Any port may be 0 to pick a free one.
     ``dask_dashboard_port=False`` turns Dask's own diagnostics dashboard off.
+    The discovery responder answers on UDP ``discovery_port`` (8788 from settings
+    when left as ``...``; 0 picks a free port; ``None`` or ``False`` turns it off).
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class HeadNode:
         dashboard_port: int | None = None,
         *,
         dask_dashboard_port: int | bool | None = None,
+        discovery_port: int | bool | EllipsisType | None = ...,
         api_token: str | None = None,
         config: str | None = None,
         settings: Settings | None = None,
@@ -66,6 +72,7 @@ class HeadNode:
             scheduler_port=scheduler_port,
             dashboard_port=dashboard_port,
             dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
+            discovery_port=_discovery_override(discovery_port),
             api_token=api_token,
         )
         self.cluster_name = self.settings.cluster.name
@@ -79,6 +86,7 @@ class HeadNode:
         self._web_server: Any = None
         self._web_task: asyncio.Task[None] | None = None
         self._dashboard_port: int | None = None
+        self._discovery: Any = None
         self._started_at: float | None = None
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
@@ -152,6 +160,7 @@ class HeadNode:
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
         self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)
         self._loop.run(self._start_web(), timeout=60)
+        self._discovery = self._loop.run(self._start_discovery(), timeout=30)
         self.cluster_manager._attach_head(self, self.settings.cluster.connect_timeout)
 
     async def _start_scheduler(self) -> Any:
@@ -186,6 +195,12 @@ class HeadNode:
                 self._web_task.result()  # raises the start-up error
                 raise ClusterError("the web app stopped during start-up")
             await asyncio.sleep(0.01)
+
+    async def _start_discovery(self) -> Any:
+        if self.settings.cluster.discovery_port is None:
+            return None
+        module, _, name = DISCOVERY_RESPONDER_FACTORY.partition(":")
+        return await getattr(importlib.import_module(module), name)(self)
 
     # ----------------------------------------------------------------- status
     @property
@@ -227,6 +242,7 @@ class HeadNode:
             "api_docs_url": f"{self.dashboard_url}/docs",
             "worker_command": f"pycluster worker --scheduler {address}",
             "host": self.settings.cluster.host,
+            "discovery_port": self._discovery.port if self._discovery is not None else None,
         }
 
     async def snapshot(self) -> dict[str, Any]:
@@ -259,9 +275,12 @@ class HeadNode:
             self._scheduler = None
             self._web_server = None
             self._dashboard_port = None
+            self._discovery = None
             self._started_at = None
 
     async def _stop_services(self) -> None:
+        if self._discovery is not None:
+            self._discovery.close()
         if self._web_server is not None and self._web_task is not None:
             self._web_server.should_exit = True
             await asyncio.wait({self._web_task}, timeout=5)
@@ -277,6 +296,13 @@ class HeadNode:
     def __repr__(self) -> str:
         state = f"scheduler={self._scheduler.address}" if self._scheduler else "stopped"
         return f"<HeadNode {self.cluster_name!r} {state}>"
+
+
+def _discovery_override(port: int | bool | EllipsisType | None) -> int | str | None:
+    """``...`` = from settings (None to Settings.load); None/False = off; a port as given."""
+    if port is ...:
+        return None
+    return "off" if port is None or port is False else port
 
 
 def _url_host(host: str) -> str:
