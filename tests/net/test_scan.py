@@ -50,7 +50,7 @@ def test_scan_without_the_key_still_finds_the_head(net_head: HeadNode) -> None:
 def test_an_open_port_that_is_not_a_head_is_not_reported() -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        assert scan_network_for_clusters("127.0.0.1", ports=[port], timeout=0.3) == []
+        assert scan_network_for_clusters("127.0.0.1", ports=[port], timeout=0.1) == []
 
 
 def test_scan_hosts() -> None:

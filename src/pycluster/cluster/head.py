@@ -19,8 +19,9 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Coroutine
 from types import EllipsisType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
@@ -32,11 +33,14 @@ from .worker_options import WorkerOptions
 
 __all__ = ["HeadNode"]
 
+T = TypeVar("T")
+
 # The web app is a plug-in of the head (web imports cluster, never the reverse):
 # named here, imported only when a head starts.
 WEB_APP_FACTORY = "pycluster.web.app:create_app"
-# the discovery responder is a plug-in the same way (net imports cluster)
-DISCOVERY_RESPONDER_FACTORY = "pycluster.net.responder:start_discovery_responder"
+# The discovery responder is a head service the same way (net imports cluster): the factory
+# takes the HeadNode and returns an object with .port and .stop().
+DISCOVERY_SERVICE = "pycluster.net.responder:start_discovery_service"
 
 
 class HeadNode:
@@ -160,7 +164,8 @@ class HeadNode:
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
         self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)
         self._loop.run(self._start_web(), timeout=60)
-        self._discovery = self._loop.run(self._start_discovery(), timeout=30)
+        module, _, factory = DISCOVERY_SERVICE.partition(":")
+        self._discovery = getattr(importlib.import_module(module), factory)(self)
         self.cluster_manager._attach_head(self, self.settings.cluster.connect_timeout)
 
     async def _start_scheduler(self) -> Any:
@@ -196,11 +201,11 @@ class HeadNode:
                 raise ClusterError("the web app stopped during start-up")
             await asyncio.sleep(0.01)
 
-    async def _start_discovery(self) -> Any:
-        if self.settings.cluster.discovery_port is None:
-            return None
-        module, _, name = DISCOVERY_RESPONDER_FACTORY.partition(":")
-        return await getattr(importlib.import_module(module), name)(self)
+    def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
+        """Run ``coro`` on the head's event loop (where the scheduler lives) and wait for it."""
+        if self._loop is None:
+            raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running: call start()")
+        return self._loop.run(coro, timeout)
 
     # ----------------------------------------------------------------- status
     @property
@@ -242,7 +247,7 @@ class HeadNode:
             "api_docs_url": f"{self.dashboard_url}/docs",
             "worker_command": f"pycluster worker --scheduler {address}",
             "host": self.settings.cluster.host,
-            "discovery_port": self._discovery.port if self._discovery is not None else None,
+            "discovery_port": getattr(self._discovery, "port", None),
         }
 
     async def snapshot(self) -> dict[str, Any]:
@@ -266,6 +271,10 @@ class HeadNode:
     def shutdown(self) -> None:
         """Stop local workers, the web app and the scheduler. Safe to call twice."""
         with self._lock:
+            discovery, self._discovery = self._discovery, None
+            if discovery is not None:
+                with contextlib.suppress(Exception):
+                    discovery.stop()
             self.cluster_manager._release()
             loop, self._loop = self._loop, None
             if loop is not None and loop.alive:
@@ -275,12 +284,9 @@ class HeadNode:
             self._scheduler = None
             self._web_server = None
             self._dashboard_port = None
-            self._discovery = None
             self._started_at = None
 
     async def _stop_services(self) -> None:
-        if self._discovery is not None:
-            self._discovery.close()
         if self._web_server is not None and self._web_task is not None:
             self._web_server.should_exit = True
             await asyncio.wait({self._web_task}, timeout=5)

@@ -39,7 +39,18 @@ def discover_clusters_broadcast(
     ``scheduler_address``, ``dashboard_url``, ``version``, ``requires_key``,
     ``host`` (where the answer came from), ``discovery_port`` and ``latency_ms``.
     """
-    targets = _targets(broadcast_address)
+    return _discover(_targets(broadcast_address), port, timeout)
+
+
+def probe_head(host: str, port: int = DEFAULT_DISCOVERY_PORT, timeout: float = 1.0) -> dict[str, Any] | None:
+    """Ask one host directly (unicast); its announcement as soon as it comes, or None after ``timeout``."""
+    found = _discover([_literal(host)], port, timeout, enough=1)
+    return found[0] if found else None
+
+
+def _discover(
+    targets: list[str], port: int, timeout: float, enough: int | None = None
+) -> list[dict[str, Any]]:
     _check_port(port)
     timeout = _check_timeout(timeout)
     nonce = secrets.token_hex(8)
@@ -47,13 +58,7 @@ def discover_clusters_broadcast(
         started = time.monotonic()
         for target in targets:
             _send(sock, encode_probe(nonce), (target, port))
-        return _collect(sock, nonce, started, started + timeout)
-
-
-def probe_head(host: str, port: int = DEFAULT_DISCOVERY_PORT, timeout: float = 1.0) -> dict[str, Any] | None:
-    """Ask one host directly (unicast); its announcement, or None if nothing answered."""
-    found = discover_clusters_broadcast(timeout=timeout, broadcast_address=host, port=port)
-    return found[0] if found else None
+        return _collect(sock, nonce, started, started + timeout, enough)
 
 
 def choose_cluster(
@@ -133,9 +138,11 @@ def _send(sock: socket.socket, data: bytes, target: tuple[str, int]) -> None:
         sock.sendto(data, target)
 
 
-def _collect(sock: socket.socket, nonce: str, started: float, deadline: float) -> list[dict[str, Any]]:
+def _collect(
+    sock: socket.socket, nonce: str, started: float, deadline: float, enough: int | None
+) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    while (remaining := deadline - time.monotonic()) > 0:
+    while (remaining := deadline - time.monotonic()) > 0 and len(found) != enough:
         sock.settimeout(remaining)
         try:
             data, addr = sock.recvfrom(MAX_ANNOUNCE_SIZE + 1)

@@ -6,9 +6,10 @@ interface's broadcast address too (a socket bound to a unicast address does not
 see broadcasts there); answers always leave from the unicast socket. A head bound
 to all interfaces (0.0.0.0) listens on the wildcard address, which sees both.
 
->>> responder = await start_discovery_responder(head)  # doctest: +SKIP
->>> responder.port  # doctest: +SKIP
+>>> service = start_discovery_service(head)  # doctest: +SKIP
+>>> service.port  # doctest: +SKIP
 8788
+>>> service.stop()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .interfaces import interface_broadcast
 from .ports import find_free_udp_ports
 from .protocol import decode_probe, encode_announce
 
-__all__ = ["DiscoveryResponder", "start_discovery_responder"]
+__all__ = ["DiscoveryResponder", "DiscoveryService", "start_discovery_responder", "start_discovery_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,31 @@ class DiscoveryResponder:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+
+
+class DiscoveryService:
+    """The responder as a head service: ``port`` (None when discovery is off) and ``stop()``."""
+
+    def __init__(self, head: Any, responder: DiscoveryResponder | None) -> None:
+        self._head = head
+        self._responder = responder
+        self.port = responder.port if responder is not None else None
+
+    def stop(self) -> None:
+        responder, self._responder = self._responder, None
+        if responder is not None:
+            self._head.run_on_loop(_close(responder), timeout=10)  # transports belong to the loop
+
+
+async def _close(responder: DiscoveryResponder) -> None:
+    responder.close()
+
+
+def start_discovery_service(head: Any) -> DiscoveryService:
+    """Head service factory: answer probes on the head's loop unless its discovery port is None."""
+    if head.settings.cluster.discovery_port is None:
+        return DiscoveryService(head, None)
+    return DiscoveryService(head, head.run_on_loop(start_discovery_responder(head), timeout=30))
 
 
 async def start_discovery_responder(head: Any) -> DiscoveryResponder:
