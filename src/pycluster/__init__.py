@@ -8,32 +8,44 @@
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from .cluster import ClusterManager, HeadNode, WorkerNode
 from .config import Settings
 from .errors import (
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
+    DiscoveryError,
     MissingDependencyError,
+    NetworkError,
+    PlatformError,
     PortInUseError,
     PyClusterError,
     SchedulerUnreachableError,
+    ServiceError,
     WorkerStartError,
 )
-
-__version__ = "0.1.0"
+from .net import NetworkDiscovery
+from .platform import WindowsClusterManager
 
 __all__ = [
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
     "ConfigError",
+    "DiscoveryError",
     "HeadNode",
     "MissingDependencyError",
+    "NetworkDiscovery",
+    "NetworkError",
+    "PlatformError",
     "PortInUseError",
     "PyClusterError",
     "SchedulerUnreachableError",
+    "ServiceError",
     "Settings",
+    "WindowsClusterManager",
     "WorkerNode",
     "WorkerStartError",
     "__version__",
