@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pty
 import select
 import subprocess
 import sys
@@ -152,6 +151,8 @@ def test_several_heads_answer_and_a_worker_without_a_terminal_asks_for_a_choice(
 def test_a_worker_with_a_terminal_asks_which_cluster_to_join(
     nets: Namespaces, head_a: CliProcess, head_c: CliProcess
 ) -> None:
+    import pty  # POSIX only, like the namespaces
+
     controller, terminal = pty.openpty()
     argv = [*exec_prefix(nets["b"]), PYTHON, "-m", "pycluster", "worker", "--discover"]
     argv += [

@@ -68,6 +68,13 @@ def choose_cluster(
 
     Without ``ask`` (nobody to ask, e.g. no terminal) several answers are an error
     that lists them.
+
+    >>> found = [{"cluster_name": "a", "scheduler_address": "tcp://10.0.0.5:8786", "dashboard_url": None},
+    ...          {"cluster_name": "b", "scheduler_address": "tcp://10.0.0.6:8786", "dashboard_url": None}]
+    >>> choose_cluster(found[:1])["cluster_name"]
+    'a'
+    >>> choose_cluster(found, ask=lambda clusters: 1)["cluster_name"]
+    'b'
     """
     if not clusters:
         raise DiscoveryError(
@@ -87,7 +94,12 @@ def choose_cluster(
 
 
 def describe_cluster(cluster: dict[str, Any]) -> str:
-    """One line: name, scheduler address, dashboard and whether a key is needed."""
+    """One line: name, scheduler address, dashboard and whether a key is needed.
+
+    >>> describe_cluster({"cluster_name": "a", "scheduler_address": "tcp://10.0.0.5:8786",
+    ...                   "dashboard_url": "http://10.0.0.5:8787", "requires_key": True})
+    "'a' at tcp://10.0.0.5:8786 (dashboard http://10.0.0.5:8787, needs an API key)"
+    """
     key = ", needs an API key" if cluster.get("requires_key") else ""
     where = f"{cluster['scheduler_address']} (dashboard {cluster['dashboard_url']}{key})"
     return f"{cluster['cluster_name']!r} at {where}"

@@ -67,7 +67,11 @@ class DiscoveryResponder:
         ip = _resolve(host)
         unicast = _bind_udp(ip, port, reuse=False)
         self.port = unicast.getsockname()[1]
-        await self._serve(unicast)
+        try:
+            await self._serve(unicast)
+        except BaseException:
+            unicast.close()
+            raise
         broadcast = _broadcast_for(ip)
         if broadcast is not None:
             try:
