@@ -31,7 +31,7 @@ def discover_clusters_broadcast(
     broadcast_address: str | Sequence[str] | None = None,
     port: int = DEFAULT_DISCOVERY_PORT,
 ) -> list[dict[str, Any]]:
-    """Send one discovery probe and return every head that answered within ``timeout`` seconds.
+    """Send one discovery probe and return every head that answered within ``timeout`` seconds, by name.
 
     ``broadcast_address`` may be a broadcast address (``192.168.1.255``), a single
     head's address, or several; ``None`` means the limited broadcast plus every
@@ -166,7 +166,8 @@ def _collect(
         if announced is not None:
             cluster = _as_result(announced, addr[0], time.monotonic() - started)
             found.setdefault(cluster["scheduler_address"], cluster)
-    return list(found.values())
+    # by name, not arrival order: a numbered list to choose from must not reshuffle between runs
+    return sorted(found.values(), key=lambda c: (c["cluster_name"], c["scheduler_address"]))
 
 
 def _as_result(announced: dict[str, Any], sender: str, elapsed: float) -> dict[str, Any]:
