@@ -15,6 +15,24 @@ def _no_user_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
         if name.startswith(("PYCLUSTER_", "DASK_N_WORKERS", "DASK_THREADS", "DASK_MEMORY")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    _test_environment(monkeypatch, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same for module- and session-scoped fixtures, which start before function-scoped ones."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _test_environment(monkeypatch, tmp_path_factory)
+        yield
+
+
+def _test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # heads in tests never take the well-known discovery port (suites share this machine),
+    # and saved configs and scripts land in a temp folder, never the developer's own
+    monkeypatch.setenv("PYCLUSTER_DISCOVERY_PORT", "0")
+    monkeypatch.setenv("PYCLUSTER_CONFIG_DIR", str(tmp_path_factory.mktemp("pycluster-config")))
+    # and jobs, datasets and results never land in (or get resumed from) the user's data folder
+    monkeypatch.setenv("PYCLUSTER_STATE_DIR", str(tmp_path_factory.mktemp("pycluster-state")))
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_net import NET_COMMANDS, discovery_options, resolve_worker_scheduler
+from .cli_platform import PLATFORM_COMMANDS, head_settings
 from .config import Settings
 from .errors import PyClusterError
 
@@ -75,10 +77,16 @@ def cli() -> None:
 @click.option("--resources", help="Resources each local worker advertises, e.g. GPU=1.")
 @click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
 @click.option(
+    "--discovery-port",
+    type=int,
+    help="UDP port that answers discovery probes (0 = any free).  [default: 8788]",
+)
+@click.option("--no-discovery", is_flag=True, help="Do not answer discovery probes.")
+@click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
-    help="A pycluster.yaml file.  [default: ./pycluster.yaml if present]",
+    help="A pycluster.yaml file, or the name of a saved cluster config (pycluster config list).  "
+    "[default: ./pycluster.yaml if present]",
 )
 @click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
 def head_command(config_path: str | None, open_dashboard: bool, **options: Any) -> None:
@@ -89,7 +97,7 @@ def head_command(config_path: str | None, open_dashboard: bool, **options: Any) 
     from .cluster import HeadNode
 
     try:
-        settings = Settings.load(
+        settings = head_settings(
             config_path,
             name=options["cluster_name"],
             host=options["host"],
@@ -97,6 +105,7 @@ def head_command(config_path: str | None, open_dashboard: bool, **options: Any) 
             dashboard_port=options["dashboard_port"],
             dask_dashboard_port=options["dask_dashboard_port"],
             api_token=options["api_token"],
+            discovery_port="off" if options["no_discovery"] else options["discovery_port"],
             n_workers=options["local_workers"],
             threads_per_worker=options["threads_per_worker"],
             memory_limit=options["memory_limit"],
@@ -130,6 +139,7 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
         ("dashboard", info["dashboard_url"]),
         ("REST API docs", info["api_docs_url"]),
         ("Dask diagnostics", info["dask_dashboard_url"] or "off"),
+        ("discovery", f"UDP {info['discovery_port']}" if info.get("discovery_port") else "off"),
         ("local workers", str(info["n_workers"])),
     ]
     for label, value in rows:
@@ -151,9 +161,9 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
     "--scheduler",
     "scheduler_address",
     envvar="PYCLUSTER_SCHEDULER_ADDRESS",
-    required=True,
-    help="Scheduler to join, e.g. tcp://192.168.1.100:8786.",
+    help="Scheduler to join, e.g. tcp://192.168.1.100:8786 (or use --discover).",
 )
+@discovery_options
 @click.option(
     "--workers", "n_workers", type=int, default=1, show_default=True, help="Worker processes to start."
 )
@@ -186,6 +196,7 @@ def worker_command(watch_pid: int | None, **options: Any) -> None:
     from .cluster.worker_runner import run_workers
 
     try:
+        options["scheduler_address"] = resolve_worker_scheduler(options)
         worker_options = WorkerOptions.create(**options)
     except (PyClusterError, ValueError) as exc:
         _fail(exc)
@@ -317,6 +328,10 @@ def api_command(
         server.run(sockets=[sock])
     finally:
         controller.close()
+
+
+for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS):
+    cli.add_command(_command)
 
 
 # ------------------------------------------------------------------------ entry points

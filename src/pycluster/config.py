@@ -221,12 +221,18 @@ class Settings:
         cls,
         config_path: str | os.PathLike[str] | bool | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        config_values: Mapping[str, Any] | None = None,
+        config_source: str = "config values",
         **overrides: Any,
     ) -> Settings:
         """Layer defaults, the YAML file, the environment and ``overrides`` (highest).
 
         ``overrides`` are ``section__key`` or plain cluster keys (``scheduler_port=0``);
         ``None`` means "not given". ``config_path=False`` skips every file.
+        ``config_values`` (sections, as in the YAML file) sit at the file's level, so
+        a saved cluster config behaves like a config file; ``config_source`` names it
+        in error messages.
         """
         env = os.environ if env is None else env
         settings = cls()
@@ -235,6 +241,10 @@ class Settings:
             settings.source_file = str(path)
             for section, key, value in _read_yaml(path):
                 _apply(settings, section, key, value, f"{path}")
+        if config_values is not None:
+            settings.source_file = config_source
+            for section, key, value in _section_items(config_values, config_source):
+                _apply(settings, section, key, value, config_source)
         for section, key, env_name, value in _env_values(env):
             _apply(settings, section, key, value, f"environment variable {env_name}")
         for name, value in overrides.items():
@@ -266,16 +276,20 @@ def _read_yaml(path: Path) -> list[tuple[str, str, Any]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must be a mapping with sections {', '.join(_SECTIONS)}")
+    return _section_items(data, f"config file {path}")
+
+
+def _section_items(data: Any, source: str) -> list[tuple[str, str, Any]]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source} must be a mapping with sections {', '.join(_SECTIONS)}")
     items = []
     for section, values in data.items():
         if section not in _SECTIONS:
             raise ConfigError(
-                f"unknown section {section!r} in {path}; allowed sections: {', '.join(_SECTIONS)}"
+                f"unknown section {section!r} in {source}; allowed sections: {', '.join(_SECTIONS)}"
             )
-        if not isinstance(values, dict):
-            raise ConfigError(f"section {section!r} in {path} must be a mapping of keys to values")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"section {section!r} in {source} must be a mapping of keys to values")
         items.extend((section, str(key), value) for key, value in values.items())
     return items
 

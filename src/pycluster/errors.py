@@ -19,6 +19,10 @@ what happened *and what to do about it*::
     │   ├── DatasetNotFoundError (also a KeyError) no dataset with that id
     │   ├── DataAccessError      the path is outside the configured data roots (HTTP 403)
     │   └── DatasetFormatError   (also a ValueError) unsupported, empty, mixed or malformed data
+    ├── NetworkError             discovery, network scans and connection tests
+    │   └── DiscoveryError       no head (or more than one, with no way to ask) answered a probe
+    ├── PlatformError            this OS cannot do it: services, firewall rules, scripts
+    │   └── ServiceError         installing, removing or querying a service failed
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
 
 Errors raised by the code a user submits are *not* wrapped: ``future.result()``
@@ -35,15 +39,19 @@ __all__ = [
     "DatasetError",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DiscoveryError",
     "JobError",
     "JobFailedError",
     "JobNotFoundError",
     "JobRejectedError",
     "JobStateError",
     "MissingDependencyError",
+    "NetworkError",
+    "PlatformError",
     "PortInUseError",
     "PyClusterError",
     "SchedulerUnreachableError",
+    "ServiceError",
     "WorkerStartError",
 ]
 
@@ -126,6 +134,22 @@ class DataAccessError(DatasetError):
 
 class DatasetFormatError(DatasetError, ValueError):
     """Unsupported format, empty files, mixed schemas or a malformed row."""
+
+
+class NetworkError(PyClusterError):
+    """A discovery probe, network scan or connection test could not be done."""
+
+
+class DiscoveryError(NetworkError):
+    """No head node answered a discovery probe, or several did and nobody could be asked which."""
+
+
+class PlatformError(PyClusterError):
+    """This operating system cannot do what was asked (a service, a firewall rule, a script)."""
+
+
+class ServiceError(PlatformError):
+    """Installing, removing or querying a service failed; the message has the command and its output."""
 
 
 class MissingDependencyError(PyClusterError, ImportError):

@@ -80,7 +80,7 @@ def test_bad_options_give_errors_not_tracebacks() -> None:
     bad = cli("status", "tcp://127.0.0.1:1", "--timeout", "0.5")
     assert bad.returncode != 0 and "did not answer" in bad.stderr
     missing = cli("worker")
-    assert missing.returncode == 2 and "--scheduler" in missing.stderr
+    assert missing.returncode != 0 and "--scheduler" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_help_explains_every_command() -> None:

@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Coroutine
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, TypeVar
 
 from ..config import Settings
@@ -44,6 +45,7 @@ HEAD_SERVICES: dict[str, str] = {
     "jobs": "pycluster.jobs.service:start_job_queue",
     "datasets": "pycluster.data.service:start_dataset_registry",
     "web": "pycluster.web.server:start_web_app",
+    "discovery": "pycluster.net.responder:start_discovery_service",
 }
 
 
@@ -54,6 +56,8 @@ class HeadNode:
     environment variables, then defaults: 127.0.0.1, ports 8786/8787, Dask's
     diagnostics on 8789). Any port may be 0 to pick a free one.
     ``dask_dashboard_port=False`` turns Dask's own diagnostics dashboard off.
+    The discovery responder answers on UDP ``discovery_port`` (8788 from settings
+    when left as ``...``; 0 picks a free port; ``None`` or ``False`` turns it off).
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class HeadNode:
         dashboard_port: int | None = None,
         *,
         dask_dashboard_port: int | bool | None = None,
+        discovery_port: int | bool | EllipsisType | None = ...,
         api_token: str | None = None,
         config: str | None = None,
         settings: Settings | None = None,
@@ -80,6 +85,7 @@ class HeadNode:
             scheduler_port=scheduler_port,
             dashboard_port=dashboard_port,
             dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
+            discovery_port=_discovery_override(discovery_port),
             api_token=api_token,
             state_dir=str(state_dir) if state_dir is not None else None,
             data__roots=data_roots,
@@ -259,6 +265,7 @@ class HeadNode:
             "api_docs_url": f"{self.dashboard_url}/docs",
             "worker_command": f"pycluster worker --scheduler {address}",
             "host": self.settings.cluster.host,
+            "discovery_port": getattr(self.services.get("discovery"), "port", None),
         }
 
     async def snapshot(self) -> dict[str, Any]:
@@ -315,6 +322,13 @@ class HeadNode:
     def __repr__(self) -> str:
         state = f"scheduler={self._scheduler.address}" if self._scheduler else "stopped"
         return f"<HeadNode {self.cluster_name!r} {state}>"
+
+
+def _discovery_override(port: int | bool | EllipsisType | None) -> int | str | None:
+    """``...`` = from settings (None to Settings.load); None/False = off; a port as given."""
+    if port is ...:
+        return None
+    return "off" if port is None or port is False else port
 
 
 def _url_host(host: str) -> str:

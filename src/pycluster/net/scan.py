@@ -1,0 +1,181 @@
+"""Scan an address range for head nodes: TCP connects, then the dashboard API confirms.
+
+Bounded in concurrency (``max_concurrency`` connections at once), in time (every
+connect and request has ``timeout``) and in size (at most :data:`MAX_SCAN_HOSTS`
+addresses), so a scan of a /24 takes a few seconds.
+
+>>> clusters = scan_network_for_clusters("192.168.1.0/24")  # doctest: +SKIP
+>>> clusters[0]["scheduler_address"]  # doctest: +SKIP
+'tcp://192.168.1.100:8786'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigError
+from ._sync import run_sync
+
+__all__ = ["MAX_SCAN_HOSTS", "ascan_network_for_clusters", "scan_network_for_clusters"]
+
+DEFAULT_SCHEDULER_PORT = 8786
+DEFAULT_SCAN_PORTS = (DEFAULT_SCHEDULER_PORT, 8787)
+MAX_SCAN_HOSTS = 4096  # a /20
+STATUS_PATH = "/api/cluster/status"
+
+
+def scan_network_for_clusters(
+    network_range: str = "192.168.1.0/24",
+    ports: Sequence[int] | None = None,
+    timeout: float = 0.5,
+    max_concurrency: int = 128,
+    api_token: str | None = None,
+    dashboard_ports: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Every pycluster head in ``network_range`` (CIDR, or one address) listening on ``ports``.
+
+    ``ports`` are tried on each address (default 8786 and 8787); an open one of
+    ``dashboard_ports`` (default: every port in ``ports`` but 8786) is confirmed
+    with ``GET /api/cluster/status``. HTTP never goes to other ports: a Dask
+    scheduler logs an error for every HTTP request it receives. A head that needs an API key (and
+    ``api_token`` not given) is still reported, with ``requires_key`` true.
+    Each result has ``host``, ``scheduler_address``, ``dashboard_url``,
+    ``cluster_name``, ``n_workers``, ``requires_key`` and ``open_ports``.
+    """
+    return run_sync(
+        ascan_network_for_clusters(network_range, ports, timeout, max_concurrency, api_token, dashboard_ports)
+    )
+
+
+async def ascan_network_for_clusters(
+    network_range: str = "192.168.1.0/24",
+    ports: Sequence[int] | None = None,
+    timeout: float = 0.5,
+    max_concurrency: int = 128,
+    api_token: str | None = None,
+    dashboard_ports: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The async twin of :func:`scan_network_for_clusters`."""
+    hosts = scan_hosts(network_range)
+    port_list = _checked_ports(ports)
+    http_ports = (
+        _checked_ports(dashboard_ports)
+        if dashboard_ports
+        else [p for p in port_list if p != DEFAULT_SCHEDULER_PORT]
+    )
+    if not 1 <= max_concurrency <= 1024:
+        raise ConfigError(f"max_concurrency must be from 1 to 1024, got {max_concurrency!r}")
+    gate = asyncio.Semaphore(max_concurrency)
+    open_ports = await asyncio.gather(*(_open_ports(h, port_list, timeout, gate) for h in hosts))
+    candidates = [(h, found) for h, found in zip(hosts, open_ports) if set(found) & set(http_ports)]
+    headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+    async with httpx.AsyncClient(timeout=timeout * 4, headers=headers) as client:
+        confirmed = await asyncio.gather(
+            *(_confirm(client, h, found, http_ports, gate) for h, found in candidates)
+        )
+    return [c for c in confirmed if c is not None]
+
+
+def scan_hosts(network_range: str) -> list[str]:
+    """The addresses a scan of ``network_range`` visits, or :class:`ConfigError` saying why not."""
+    try:
+        network = ipaddress.ip_network(str(network_range).strip(), strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"{network_range!r} is not a network range; use CIDR notation such as 192.168.1.0/24 "
+            "or a single address such as 192.168.1.100"
+        ) from None
+    if network.num_addresses > MAX_SCAN_HOSTS:
+        raise ConfigError(
+            f"{network} has {network.num_addresses} addresses; a scan covers at most {MAX_SCAN_HOSTS} "
+            f"(a /{network.max_prefixlen - 12}). Scan a smaller range, or use discovery "
+            "(pycluster discover), which asks every head at once."
+        )
+    if network.num_addresses <= 2:  # /32, /31 (and /128, /127): every address is a host
+        return [str(a) for a in network]
+    return [str(a) for a in network.hosts()]
+
+
+def _checked_ports(ports: Sequence[int] | None) -> list[int]:
+    chosen = list(DEFAULT_SCAN_PORTS if ports is None else ports)
+    bad = [p for p in chosen if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535]
+    if not chosen or bad:
+        raise ConfigError(f"ports must be a non-empty list of ports from 1 to 65535, got {ports!r}")
+    return list(dict.fromkeys(chosen))
+
+
+async def _open_ports(host: str, ports: list[int], timeout: float, gate: asyncio.Semaphore) -> list[int]:
+    found = await asyncio.gather(*(_is_open(host, p, timeout, gate) for p in ports))
+    return [p for p, is_open in zip(ports, found) if is_open]
+
+
+async def _is_open(host: str, port: int, timeout: float, gate: asyncio.Semaphore) -> bool:
+    async with gate:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+
+async def _confirm(
+    client: httpx.AsyncClient,
+    host: str,
+    open_ports: list[int],
+    http_ports: list[int],
+    gate: asyncio.Semaphore,
+) -> dict[str, Any] | None:
+    """Ask each open dashboard port for the status API; the first that answers like a head confirms it."""
+    for port in (p for p in open_ports if p in http_ports):
+        async with gate:
+            url = f"http://{_url_host(host)}:{port}"
+            answer = await _status(client, url)
+        if answer is not None:
+            return _as_result(host, port, url, answer, open_ports)
+    return None
+
+
+async def _status(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
+    try:
+        response = await client.get(url + STATUS_PATH)
+    except httpx.HTTPError:
+        return None
+    if response.status_code == 401 and "needs an API token" in response.text:
+        return {"requires_key": True}  # a pycluster head with a key: it says so, and nothing more
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    is_head = isinstance(body, dict) and isinstance(body.get("scheduler_address"), str)
+    return {**body, "requires_key": False} if is_head else None
+
+
+def _as_result(
+    host: str, port: int, url: str, answer: dict[str, Any], open_ports: list[int]
+) -> dict[str, Any]:
+    other = [p for p in open_ports if p != port]
+    guessed = f"tcp://{_url_host(host)}:{other[0]}" if other else None
+    return {
+        "host": host,
+        "cluster_name": answer.get("cluster_name"),
+        "scheduler_address": answer.get("scheduler_address", guessed),
+        "dashboard_url": answer.get("dashboard_url") or url,
+        "n_workers": answer.get("n_workers"),
+        "requires_key": answer["requires_key"],
+        "open_ports": open_ports,
+    }
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

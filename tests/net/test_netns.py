@@ -1,0 +1,190 @@
+"""Discovery across network namespaces: a head in one, a client and a worker in another.
+
+The probe goes to the namespaces' subnet broadcast address (10.213.0.255), never
+anywhere else; the namespaces have no route out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import CliProcess, wait_for
+
+from .netns import BROADCAST, Namespaces, exec_prefix, namespaces
+
+PYTHON = sys.executable
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux only")
+
+
+@pytest.fixture(scope="module")
+def nets() -> Iterator[Namespaces]:
+    with namespaces({"a": 1, "b": 2, "c": 3}) as created:
+        yield created
+
+
+def run_in(ns: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*exec_prefix(ns), PYTHON, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start_head(ns: str, name: str, host: str) -> CliProcess:
+    prefix = exec_prefix(ns)
+    head = CliProcess(
+        *prefix[1:], PYTHON, "-m", "pycluster", "head", "--cluster-name", name, "--host", host,
+        "--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard-port", "off",
+        "--discovery-port", "8788", "--local-workers", "0",
+        program=prefix[0],
+    )  # fmt: skip
+    head.wait_for_line(r"discovery:\s+UDP 8788")
+    return head
+
+
+@pytest.fixture(scope="module")
+def head_a(nets: Namespaces) -> Iterator[CliProcess]:
+    """A head bound to its namespace's address (listens on that address and the subnet broadcast)."""
+    head = start_head(nets["a"], "ns-head-a", nets.addresses["a"])
+    yield head
+    head.stop()
+
+
+@pytest.fixture(scope="module")
+def head_c(nets: Namespaces) -> Iterator[CliProcess]:
+    """A head on all interfaces (0.0.0.0) in a third namespace."""
+    head = start_head(nets["c"], "ns-head-c", "0.0.0.0")
+    yield head
+    head.stop()
+
+
+def discover_from_b(nets: Namespaces) -> list[dict]:
+    done = run_in(
+        nets["b"],
+        "-m",
+        "pycluster",
+        "discover",
+        "--broadcast-address",
+        BROADCAST,
+        "--timeout",
+        "1.5",
+        "--json",
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return sorted(json.loads(done.stdout), key=lambda c: c["cluster_name"])
+
+
+def test_namespaces_have_no_route_out(nets: Namespaces) -> None:
+    for role in ("a", "b", "c"):
+        routes = nets.routes(role)
+        assert "default" not in routes
+        assert routes.strip().startswith("10.213.0.0/24")
+
+
+def test_broadcast_finds_the_head_and_a_worker_joins_it_by_the_discovered_address(
+    nets: Namespaces, head_a: CliProcess
+) -> None:
+    (found,) = discover_from_b(nets)
+    assert found["cluster_name"] == "ns-head-a"
+    assert found["scheduler_address"].startswith("tcp://10.213.0.1:")
+    # a head on a non-loopback address never runs without an API token (one is generated)
+    assert found["host"] == "10.213.0.1" and found["requires_key"] is True
+    prefix = exec_prefix(nets["b"])
+    worker = CliProcess(
+        *prefix[1:], PYTHON, "-m", "pycluster", "worker", "--discover", "--broadcast-address", BROADCAST,
+        "--discover-timeout", "1.5", "--workers", "1", "--threads", "1", "--name", "ns-worker-b",
+        program=prefix[0],
+    )  # fmt: skip
+    try:
+        worker.wait_for_line(rf"discovered 'ns-head-a' at {found['scheduler_address']}")
+        worker.wait_for_line("PYCLUSTER-WORKERS-READY")
+        task = (
+            "import sys; from distributed import Client, get_worker\n"
+            "with Client(sys.argv[1], timeout=20) as c:\n"
+            "    print(c.submit(lambda x: (x * 2, get_worker().address), 21, pure=False).result(timeout=30))"
+        )
+        done = run_in(nets["b"], "-c", task, found["scheduler_address"])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().startswith("(42, 'tcp://10.213.0.2:")  # ran on the worker in namespace b
+    finally:
+        assert worker.stop() is not None
+
+
+def test_several_heads_answer_and_a_worker_without_a_terminal_asks_for_a_choice(
+    nets: Namespaces, head_a: CliProcess, head_c: CliProcess
+) -> None:
+    found = discover_from_b(nets)
+    assert [c["cluster_name"] for c in found] == ["ns-head-a", "ns-head-c"]
+    # the head on 0.0.0.0 is reported at the address that answered, which the worker can reach
+    assert found[1]["scheduler_address"].startswith("tcp://10.213.0.3:")
+    assert found[1]["bind_host"] == "0.0.0.0"
+    done = run_in(
+        nets["b"],
+        "-m",
+        "pycluster",
+        "worker",
+        "--discover",
+        "--broadcast-address",
+        BROADCAST,
+        "--discover-timeout",
+        "1.5",
+    )
+    assert done.returncode == 1
+    assert "2 clusters answered and there is no terminal to ask" in done.stderr
+    assert "ns-head-a" in done.stderr and "ns-head-c" in done.stderr and "--scheduler" in done.stderr
+    checked = run_in(nets["b"], "-m", "pycluster", "test-connection", found[1]["scheduler_address"], "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    result = json.loads(checked.stdout)
+    assert result["can_connect"] and result["dashboard_reachable"]
+    assert result["dashboard_url"] == found[1]["dashboard_url"]  # asked from the head's responder
+
+
+def test_a_worker_with_a_terminal_asks_which_cluster_to_join(
+    nets: Namespaces, head_a: CliProcess, head_c: CliProcess
+) -> None:
+    import pty  # POSIX only, like the namespaces
+
+    controller, terminal = pty.openpty()
+    argv = [*exec_prefix(nets["b"]), PYTHON, "-m", "pycluster", "worker", "--discover"]
+    argv += [
+        "--broadcast-address",
+        BROADCAST,
+        "--discover-timeout",
+        "1.5",
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    output = b""
+
+    def read_until(text: bytes) -> bool:
+        nonlocal output
+        readable, _, _ = select.select([controller], [], [], 0.2)  # never block past wait_for's deadline
+        if readable:
+            with contextlib.suppress(OSError):  # EIO once the worker has closed the terminal
+                output += os.read(controller, 4096)
+        return text in output
+
+    try:
+        wait_for(lambda: read_until(b"Join which one?"), timeout=60, what="the prompt")
+        assert b"[1] 'ns-head-a'" in output and b"[2] 'ns-head-c'" in output
+        os.write(controller, b"2\n")
+        wait_for(lambda: read_until(b"PYCLUSTER-WORKERS-READY"), timeout=60, what="the worker joining")
+        assert b"discovered 'ns-head-c' at tcp://10.213.0.3:" in output
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.close(controller)
