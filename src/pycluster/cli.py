@@ -12,11 +12,13 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
+from .cli_data import data_group
 from .cli_net import NET_COMMANDS, discovery_options, resolve_worker_scheduler
 from .cli_platform import PLATFORM_COMMANDS, head_settings
 from .config import Settings
@@ -88,6 +90,18 @@ def cli() -> None:
     help="A pycluster.yaml file, or the name of a saved cluster config (pycluster config list).  "
     "[default: ./pycluster.yaml if present]",
 )
+@click.option(
+    "--data-root",
+    "data_roots",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A folder datasets may be registered from over REST (repeatable).  [default: STATE_DIR/data]",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    help="Where jobs and datasets live.  [default: PYCLUSTER_STATE_DIR]",
+)
 @click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
 def head_command(config_path: str | None, open_dashboard: bool, **options: Any) -> None:
     """Start a head node: Dask scheduler, dashboard, REST API and local workers.
@@ -109,6 +123,8 @@ def head_command(config_path: str | None, open_dashboard: bool, **options: Any) 
             n_workers=options["local_workers"],
             threads_per_worker=options["threads_per_worker"],
             memory_limit=options["memory_limit"],
+            state_dir=options["state_dir"],
+            data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
         )
         head = HeadNode(settings=settings)
         c = settings.cluster
@@ -330,7 +346,7 @@ def api_command(
         controller.close()
 
 
-for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS):
+for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS, data_group):
     cli.add_command(_command)
 
 

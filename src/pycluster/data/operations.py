@@ -401,9 +401,9 @@ def _check_conditions(params: dict[str, Any], dataset: Dataset) -> None:
 
 
 def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    import json
-
-    return json.loads(rows.to_json(orient="records", date_format="iso"))
+    """Rows as JSON-ready dicts at full precision (to_json would round floats to 10 digits)."""
+    cleaned = rows.astype(object).where(rows.notna(), None)
+    return [{str(k): partials._plain(v) for k, v in rec.items()} for rec in cleaned.to_dict(orient="records")]
 
 
 def _write_parquet(rows: pd.DataFrame, context: OperationContext, job: Job) -> str:

@@ -13,6 +13,9 @@ from .. import __version__
 from ..errors import (
     ClusterNotRunningError,
     ConfigError,
+    DataAccessError,
+    DatasetFormatError,
+    DatasetNotFoundError,
     JobNotFoundError,
     JobRejectedError,
     JobStateError,
@@ -21,7 +24,7 @@ from ..errors import (
 )
 from .auth import require_token
 from .controller import HeadController, StandaloneController
-from .routers import cluster, health, processing, prometheus
+from .routers import cluster, data, health, processing, prometheus
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -32,6 +35,9 @@ MAX_BODY_BYTES = 1_000_000  # larger request bodies get 413: uploads have their 
 
 # Our errors, as HTTP: the message already says what to do.
 _STATUS_FOR = [
+    (DataAccessError, 403),
+    (DatasetNotFoundError, 404),
+    (DatasetFormatError, 422),
     (JobNotFoundError, 404),
     (JobStateError, 409),
     (PortInUseError, 409),
@@ -59,6 +65,7 @@ def create_app(
     app.include_router(health.router, prefix="/api", dependencies=protected)
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected)
     app.include_router(processing.router, prefix="/api/processing", dependencies=protected)
+    app.include_router(data.router, prefix="/api/processing/data", dependencies=protected)
     app.include_router(prometheus.router, dependencies=protected)
     _add_error_handlers(app)
     _limit_body_size(app)
@@ -82,6 +89,8 @@ def _limit_body_size(app: FastAPI) -> None:
     @app.middleware("http")
     async def refuse_large_bodies(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
+        if request.url.path.endswith("/data/upload"):
+            return await call_next(request)  # uploads stream to disk under their own limit
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return JSONResponse(
                 {"detail": f"request body over {MAX_BODY_BYTES} bytes; send less"}, status_code=413

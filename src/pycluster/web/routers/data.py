@@ -1,0 +1,84 @@
+"""/api/processing/data/*: register, upload, list, inspect, partition and delete datasets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..deps import ERROR_RESPONSES, head
+
+__all__ = ["router"]
+
+router = APIRouter(responses=ERROR_RESPONSES, tags=["data"])
+
+
+class ReadOptions(BaseModel):
+    """The reader options REST may set (never arbitrary reader arguments)."""
+
+    model_config = ConfigDict(extra="forbid")
+    sep: str | None = Field(None, min_length=1, max_length=4)
+    encoding: str | None = Field(None, min_length=1, max_length=40)
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=4096, examples=["/data/expression/*.csv"])
+    name: str | None = Field(None, min_length=1, max_length=200)
+    format: Literal["csv", "parquet", "json"] | None = None
+    options: ReadOptions | None = None
+
+
+class PartitionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset_id: str = Field(min_length=1, max_length=200)
+    partition_size_mb: float | None = Field(None, gt=0, le=100_000)
+    n_partitions: int | None = Field(None, ge=1, le=100_000)
+
+
+def _registry(request: Request) -> Any:
+    return head(request).datasets
+
+
+@router.post("/register")
+def register_dataset(body: RegisterRequest, request: Request) -> dict[str, Any]:
+    """Register a file, glob or folder of CSV, Parquet or JSON lines inside the data roots."""
+    options = body.options.model_dump(exclude_none=True) if body.options else {}
+    dataset = _registry(request).register(body.path, body.name, body.format, options, trusted=False)
+    return {"message": "Dataset registered", "dataset_id": dataset.id, "dataset": dataset.summary()}
+
+
+@router.post("/upload")
+def upload_dataset(
+    request: Request, file: UploadFile = File(...), name: str | None = Form(None)
+) -> dict[str, Any]:
+    """Upload a small file (up to 200 MB) and register it."""
+    dataset = _registry(request).save_upload(file.filename or "", file.file, name)
+    return {"message": "Dataset uploaded", "dataset_id": dataset.id, "dataset": dataset.summary()}
+
+
+@router.get("/list")
+def list_datasets(request: Request) -> dict[str, Any]:
+    datasets = _registry(request).list()
+    return {"total": len(datasets), "datasets": [d.summary() for d in datasets]}
+
+
+@router.get("/{dataset_id}")
+def inspect_dataset(dataset_id: str, request: Request) -> dict[str, Any]:
+    """Columns, dtypes, row estimate, size and partitions."""
+    return _registry(request).inspect(dataset_id)
+
+
+@router.delete("/{dataset_id}")
+def delete_dataset(dataset_id: str, request: Request) -> dict[str, Any]:
+    """Forget a dataset (uploaded files are deleted; registered paths are left alone)."""
+    _registry(request).delete(dataset_id)
+    return {"message": "Dataset deleted", "dataset_id": dataset_id}
+
+
+@router.post("/partition")
+def partition_dataset(body: PartitionRequest, request: Request) -> dict[str, Any]:
+    """Choose the partitioning later jobs use (n_partitions wins when both are given)."""
+    info = _registry(request).partition(body.dataset_id, body.partition_size_mb, body.n_partitions)
+    return {"message": "Data partitioned successfully", "dataset_id": body.dataset_id, "partition_info": info}
