@@ -23,8 +23,10 @@ class DataRoots:
         if any(real == root or root in real.parents for root in self.roots):
             return real
         allowed = ", ".join(str(r) for r in self.roots) or "none configured"
+        given = Path(os.path.abspath(Path(path).expanduser()))
+        where = f"{path} (which leads to {real})" if given != real else str(path)
         raise DataAccessError(
-            f"{path} is outside the data roots ({allowed}); put the data there, or start the head "
+            f"{where} is outside the data roots ({allowed}); put the data there, or start the head "
             "with --data-root PATH (PYCLUSTER_DATA_ROOTS) to allow another folder"
         )
 

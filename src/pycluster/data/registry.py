@@ -263,7 +263,8 @@ def _common_columns(files: list[str], fmt: str, options: dict[str, Any]) -> list
 
 def _dtypes(spec: DatasetSpec) -> dict[str, str]:
     try:
-        meta = spec.frame()._meta
+        # a malformed row must not block registration: jobs report it (file and line) or skip it
+        meta = spec.frame(on_bad_lines="skip")._meta
     except Exception as exc:  # dask reads a sample to infer types: that is where bad files show first
         raise DatasetFormatError(f"cannot read {spec.files[0]}: {exc}") from None
     return {str(k): str(v) for k, v in meta.dtypes.items()}

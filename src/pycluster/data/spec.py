@@ -59,7 +59,8 @@ class DatasetSpec:
 
     @property
     def npartitions(self) -> int:
-        return int(self.frame().npartitions)
+        # counting partitions reads a sample; a malformed row there is the pieces' business
+        return int(self.frame(on_bad_lines="skip").npartitions)
 
     # ------------------------------------------------------------ one partition
     def read_partition(
@@ -68,17 +69,18 @@ class DatasetSpec:
         """Partition ``index`` as pandas, and the number of malformed CSV lines skipped."""
         from pandas.errors import ParserError
 
-        part = self.frame(on_bad_lines).get_partition(index)
-        if columns is not None:
-            part = part[columns]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                df = part.compute(scheduler="sync")
-            except ParserError as exc:
-                raise DatasetFormatError(self._describe_bad_row(exc)) from None
-            except (ValueError, TypeError) as exc:
-                raise DatasetFormatError(f"cannot read partition {index} of {self._where()}: {exc}") from None
+        try:
+            with warnings.catch_warnings():
+                # building the frame reads a sample again: its skipped lines are not this partition's
+                warnings.simplefilter("ignore")
+                part = self.frame(on_bad_lines).get_partition(index)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                df = (part[columns] if columns is not None else part).compute(scheduler="sync")
+        except ParserError as exc:
+            raise DatasetFormatError(self._describe_bad_row(exc)) from None
+        except (ValueError, TypeError) as exc:
+            raise DatasetFormatError(f"cannot read partition {index} of {self._where()}: {exc}") from None
         skipped = sum(str(w.message).count("Skipping line") for w in caught)
         return df, skipped
 
