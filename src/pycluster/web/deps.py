@@ -50,6 +50,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "The request cannot be done",
         401: "An API token is required",
+        403: "The path is outside the data roots",
         404: "No such job or resource",
         409: "Conflicts with the current state (e.g. cancelling a finished job)",
         413: "Request body too large",
