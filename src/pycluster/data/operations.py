@@ -48,10 +48,23 @@ def run_piece(task: tuple[str, dict[str, Any], int, dict[str, Any]]) -> dict[str
     """Read one partition and compute the operation's partial result on it."""
     name, spec_dict, index, params = task
     spec = DatasetSpec(**spec_dict)
-    df, skipped = spec.read_partition(index, on_bad_lines=params.get("on_bad_lines", "error"))
+    df, skipped = spec.read_partition(
+        index, _needed_columns(name, params), params.get("on_bad_lines", "error")
+    )
     result = _PARTIALS[name](df, params, index)
     result["skipped_rows"] = skipped
     return result
+
+
+def _needed_columns(name: str, params: dict[str, Any]) -> list[str] | None:
+    """The columns an operation reads (projection: CSV parses less, Parquet reads less); None = all."""
+    if name in {"filter", "convert", "top_k", "sample"} and not params.get("columns"):
+        return None
+    wanted = [*(params.get("columns") or []), *(params.get("group_by") or [])]
+    wanted += [c["column"] for c in params.get("conditions") or []]
+    if params.get("column"):
+        wanted.append(params["column"])
+    return list(dict.fromkeys(wanted)) or None
 
 
 def _where(df: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
