@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,22 @@ class CliProcess:
                 self.proc.wait(10)
         self._reader.join(5)
         return self.proc.returncode
+
+
+def wait_for_job(api: Any, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll a job's REST status until it is completed, failed or cancelled; the last status."""
+
+    def finished() -> dict[str, Any] | None:
+        status: dict[str, Any] = api.get(f"/api/processing/jobs/{job_id}/status").json()
+        return status if status["status"] in {"completed", "failed", "cancelled"} else None
+
+    return wait_for(finished, timeout, interval=0.1, what=f"job {job_id} to finish")  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def api_client(head: Any) -> Iterator[Any]:
+    """An httpx client on a head's dashboard URL."""
+    import httpx
+
+    with httpx.Client(base_url=head.dashboard_url or "", timeout=60) as client:
+        yield client

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pycluster import HeadNode
+from tests.helpers import api_client
 
 N_FILES, ROWS_PER_FILE = 3, 20_000
 
@@ -65,5 +66,5 @@ def data_head(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module")
 def api(data_head: HeadNode) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=data_head.dashboard_url or "", timeout=60) as client:
+    with api_client(data_head) as client:
         yield client

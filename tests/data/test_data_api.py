@@ -10,15 +10,7 @@ import pandas as pd
 import psutil
 
 from pycluster import HeadNode, JobStatus
-from tests.helpers import cli, wait_for
-
-
-def wait_done(api: httpx.Client, job_id: str) -> dict:
-    def finished() -> dict | None:
-        status = api.get(f"/api/processing/jobs/{job_id}/status").json()
-        return status if status["status"] in {"completed", "failed", "cancelled"} else None
-
-    return wait_for(finished, 120, interval=0.1, what=f"job {job_id}")
+from tests.helpers import cli, wait_for, wait_for_job
 
 
 def test_documented_partition_and_aggregate_example(
@@ -49,7 +41,7 @@ def test_documented_partition_and_aggregate_example(
             "max_cores": 2,
         },
     ).json()
-    final = wait_done(api, job["job_id"])
+    final = wait_for_job(api, job["job_id"])
     assert final["status"] == "completed" and final["pieces_total"] == 4
     assert abs(final["result"]["value"] - expected.expression_level.mean()) < 1e-9
     inspected = api.get(f"/api/processing/data/{dataset_id}").json()
@@ -150,7 +142,7 @@ def test_malformed_csv_names_file_and_line_or_is_skipped_and_counted(
             "parameters": {"column": "x", "operation": "sum"},
         },
     ).json()
-    failed = wait_done(api, failing["job_id"])
+    failed = wait_for_job(api, failing["job_id"])
     assert failed["status"] == "failed"
     assert "broken.csv line 4" in failed["error"] and "expected 2 fields, saw 3" in failed["error"]
     skipping = api.post(
@@ -161,7 +153,7 @@ def test_malformed_csv_names_file_and_line_or_is_skipped_and_counted(
             "parameters": {"column": "x", "operation": "sum", "on_bad_lines": "skip"},
         },
     ).json()
-    done = wait_done(api, skipping["job_id"])
+    done = wait_for_job(api, skipping["job_id"])
     assert done["status"] == "completed"
     assert done["result"]["value"] == sum(range(50)) + 1 + 2 + 4 and done["result"]["skipped_rows"] == 1
 
@@ -184,7 +176,7 @@ def test_upload_then_large_result_download(api: httpx.Client, expected: pd.DataF
             "parameters": {"conditions": [{"column": "reads", "op": ">=", "value": 0}]},
         },
     ).json()
-    status = wait_done(api, job["job_id"])
+    status = wait_for_job(api, job["job_id"])
     assert status["result"]["rows"] == 3000 and status["result_url"].endswith("/result")
     download = api.get(status["result_url"])
     assert download.status_code == 200

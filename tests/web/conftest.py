@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from pycluster import HeadNode
+from tests.helpers import api_client
 
 
 @pytest.fixture(scope="module")
@@ -24,5 +25,5 @@ def api_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
 
 @pytest.fixture(scope="module")
 def api(api_head: HeadNode) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api_head.dashboard_url or "", timeout=30) as client:
+    with api_client(api_head) as client:
         yield client

@@ -8,15 +8,7 @@ import httpx
 import pytest
 
 from pycluster import HeadNode
-from tests.helpers import wait_for
-
-
-def wait_done(api: httpx.Client, job_id: str, timeout: float = 60) -> dict:
-    def finished() -> dict | None:
-        status = api.get(f"/api/processing/jobs/{job_id}/status").json()
-        return status if status["status"] in {"completed", "failed", "cancelled"} else None
-
-    return wait_for(finished, timeout, interval=0.1, what=f"job {job_id} to finish")
+from tests.helpers import wait_for, wait_for_job
 
 
 def test_documented_client_flow(api: httpx.Client) -> None:
@@ -35,7 +27,7 @@ def test_documented_client_flow(api: httpx.Client) -> None:
     body = response.json()
     assert body["message"] == "Job submitted successfully" and body["status"] == "pending"
     assert body["job_id"].startswith("job_")
-    final = wait_done(api, body["job_id"])
+    final = wait_for_job(api, body["job_id"])
     assert final["status"] == "completed"
     assert final["priority"] == "HIGH" and final["progress"] == 100.0
     assert final["result"] == {"pieces": 4, "slept_seconds": 0.8}
@@ -55,7 +47,7 @@ def test_progress_and_eta_while_running(api: httpx.Client) -> None:
     )
     assert midway["status"] == "running" and midway["eta_seconds"] > 0
     assert midway["pieces_total"] == 8
-    assert wait_done(api, job_id)["status"] == "completed"
+    assert wait_for_job(api, job_id)["status"] == "completed"
 
 
 def test_list_filter_and_paging(api: httpx.Client) -> None:
@@ -66,7 +58,7 @@ def test_list_filter_and_paging(api: httpx.Client) -> None:
         for i in range(3)
     ]
     for job_id in ids:
-        assert wait_done(api, job_id)["result"]["echo"] in {0, 1, 2}
+        assert wait_for_job(api, job_id)["result"]["echo"] in {0, 1, 2}
     listing = api.get("/api/processing/jobs/list", params={"status": "completed", "limit": 2}).json()
     assert listing["total"] >= 3 and len(listing["jobs"]) == 2
     assert all(j["status"] == "completed" for j in listing["jobs"])
