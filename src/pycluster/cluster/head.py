@@ -299,6 +299,10 @@ class HeadNode:
     def shutdown(self) -> None:
         """Stop local workers, the web app and the scheduler. Safe to call twice."""
         with self._lock:
+            if self._scheduler is not None:
+                # workers racing the close (Ctrl-C reaches them too) make the scheduler warn
+                # about heartbeats from workers it just removed: expected here, not news
+                logging.getLogger("distributed.scheduler").setLevel(logging.ERROR)
             for name in reversed(list(self.services)):
                 try:
                     self.services.pop(name).stop()
