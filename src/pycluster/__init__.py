@@ -16,6 +16,7 @@ from .errors import (
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
+    GPUUnavailableError,
     JobError,
     JobFailedError,
     JobNotFoundError,
@@ -28,12 +29,15 @@ from .errors import (
     WorkerStartError,
 )
 from .jobs import JobHandle, JobQueue, JobStatus, Operation, Priority, register_operation, report_progress
+from .monitor import GPUMonitor
 
 __all__ = [
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
     "ConfigError",
+    "GPUMonitor",
+    "GPUUnavailableError",
     "HeadNode",
     "JobError",
     "JobFailedError",
