@@ -155,7 +155,7 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
     help="Scheduler to join, e.g. tcp://192.168.1.100:8786.",
 )
 @click.option(
-    "--workers", "n_workers", type=int, default=1, show_default=True, help="Worker processes to start."
+    "--workers", "n_workers", type=int, help="Worker processes to start.  [default: 1, or one per GPU set]"
 )
 @click.option(
     "--threads", "threads_per_worker", type=int, help="Threads per worker.  [default: cores / workers]"
@@ -176,6 +176,22 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
     help="Seconds to wait for the scheduler to answer before giving up.",
 )
 @click.option("--death-timeout", type=float, help="Stop after this many seconds without a scheduler.")
+@click.option(
+    "--gpus",
+    help="One worker per GPU, pinned with CUDA_VISIBLE_DEVICES and advertising GPU=1: "
+    "all, a number (2 = the first two) or indices (0,1; device=1 for one).",
+)
+@click.option(
+    "--gpus-per-worker", type=int, default=1, show_default=True, help="GPUs each worker gets with --gpus."
+)
+@click.option(
+    "--skip-gpu-check",
+    "check_gpus",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Trust the --gpus indices without asking NVML (containers that hide NVML; tests).",
+)
 @click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
 def worker_command(watch_pid: int | None, **options: Any) -> None:
     """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).
