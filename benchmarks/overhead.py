@@ -45,9 +45,14 @@ def compare(name: str, ours: Callable[[], object], raw: Callable[[], object], n:
             times.append(timed(run))
     ours_s, raw_s = statistics.median(ours_times), statistics.median(raw_times)
     emit(
-        benchmark=name, tasks=n, pycluster_seconds=round(ours_s, 4), dask_seconds=round(raw_s, 4),
-        pycluster_tasks_per_s=round(n / ours_s, 1), dask_tasks_per_s=round(n / raw_s, 1),
-        ratio=round(ours_s / raw_s, 3), target="ratio <= 1.10",
+        benchmark=name,
+        tasks=n,
+        pycluster_seconds=round(ours_s, 4),
+        dask_seconds=round(raw_s, 4),
+        pycluster_tasks_per_s=round(n / ours_s, 1),
+        dask_tasks_per_s=round(n / raw_s, 1),
+        ratio=round(ours_s / raw_s, 3),
+        target="ratio <= 1.10",
     )
 
 
@@ -61,19 +66,22 @@ def throughput(n: int, rounds: int) -> None:
             "submit_task_vs_client_submit",
             lambda: wait([cm.submit_task(noop, i) for i in items]),
             lambda: wait([client.submit(noop, i, pure=False) for i in items]),
-            n, rounds,
+            n,
+            rounds,
         )
         compare(
             "map_tasks_vs_client_map",
             lambda: cm.gather(cm.map_tasks(noop, items)),
             lambda: client.gather(client.map(noop, items, pure=False)),
-            n, rounds,
+            n,
+            rounds,
         )
         compare(
             "map_tasks_unbatched_vs_client_map",
             lambda: cm.gather(cm.map_tasks(noop, items, batch_size=1)),
             lambda: client.gather(client.map(noop, items, pure=False)),
-            n, rounds,
+            n,
+            rounds,
         )
 
 
@@ -87,24 +95,31 @@ def head_startup() -> float:
 
 def local_cluster_startup() -> float:
     start = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as lc:
-        with Client(lc) as client:
-            client.submit(noop, 1).result()
-            return time.perf_counter() - start
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as lc,
+        Client(lc) as client,
+    ):
+        client.submit(noop, 1).result()
+        return time.perf_counter() - start
 
 
 def startup(rounds: int) -> None:
     ours = statistics.median(head_startup() for _ in range(rounds))
     raw = statistics.median(local_cluster_startup() for _ in range(rounds))
     emit(
-        benchmark="startup_to_first_result", workers=2, pycluster_seconds=round(ours, 3),
-        dask_local_cluster_seconds=round(raw, 3), ratio=round(ours / raw, 3),
+        benchmark="startup_to_first_result",
+        workers=2,
+        pycluster_seconds=round(ours, 3),
+        dask_local_cluster_seconds=round(raw, 3),
+        ratio=round(ours / raw, 3),
         note="HeadNode also starts the web app; LocalCluster starts no dashboard here",
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
