@@ -21,7 +21,7 @@ from ..errors import (
 )
 from .auth import require_token
 from .controller import HeadController, StandaloneController
-from .routers import cluster, health, processing, prometheus
+from .routers import cluster, gpu, health, processing, prometheus
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(health.router, prefix="/api", dependencies=protected)
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected)
     app.include_router(processing.router, prefix="/api/processing", dependencies=protected)
+    app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected)
     app.include_router(prometheus.router, dependencies=protected)
     _add_error_handlers(app)
     _limit_body_size(app)
