@@ -21,6 +21,7 @@ from .errors import (
     DatasetFormatError,
     DatasetNotFoundError,
     DiscoveryError,
+    GPUUnavailableError,
     JobError,
     JobFailedError,
     JobNotFoundError,
@@ -36,6 +37,7 @@ from .errors import (
     WorkerStartError,
 )
 from .jobs import JobHandle, JobQueue, JobStatus, Operation, Priority, register_operation, report_progress
+from .monitor import GPUMonitor
 from .net import NetworkDiscovery
 from .platform import WindowsClusterManager
 
@@ -49,6 +51,8 @@ __all__ = [
     "DatasetFormatError",
     "DatasetNotFoundError",
     "DiscoveryError",
+    "GPUMonitor",
+    "GPUUnavailableError",
     "HeadNode",
     "JobError",
     "JobFailedError",

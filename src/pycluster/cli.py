@@ -181,7 +181,7 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
 )
 @discovery_options
 @click.option(
-    "--workers", "n_workers", type=int, default=1, show_default=True, help="Worker processes to start."
+    "--workers", "n_workers", type=int, help="Worker processes to start.  [default: 1, or one per GPU set]"
 )
 @click.option(
     "--threads", "threads_per_worker", type=int, help="Threads per worker.  [default: cores / workers]"
@@ -202,6 +202,22 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
     help="Seconds to wait for the scheduler to answer before giving up.",
 )
 @click.option("--death-timeout", type=float, help="Stop after this many seconds without a scheduler.")
+@click.option(
+    "--gpus",
+    help="One worker per GPU, pinned with CUDA_VISIBLE_DEVICES and advertising GPU=1: "
+    "all, a number (2 = the first two) or indices (0,1; device=1 for one).",
+)
+@click.option(
+    "--gpus-per-worker", type=int, default=1, show_default=True, help="GPUs each worker gets with --gpus."
+)
+@click.option(
+    "--skip-gpu-check",
+    "check_gpus",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Trust the --gpus indices without asking NVML (containers that hide NVML; tests).",
+)
 @click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
 def worker_command(watch_pid: int | None, **options: Any) -> None:
     """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).
@@ -279,6 +295,63 @@ def _table(workers: list[dict[str, Any]]) -> str:
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+# ------------------------------------------------------------------------ gpu
+@cli.command("gpu")
+@click.argument("address", required=False)
+@click.option("--once", is_flag=True, help="Print the table once and exit.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (the REST API's shape) and exit."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between refreshes.",
+)
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the scheduler."
+)
+def gpu_command(address: str | None, once: bool, as_json: bool, interval: float, timeout: float) -> None:
+    """Show NVIDIA GPUs: this machine's, or those of every worker of the cluster at ADDRESS.
+
+    Refreshes every --interval seconds until Ctrl-C; --once and --json print once (for scripts).
+    """
+    import json
+
+    from .monitor.gpu_watch import GPUWatch
+
+    try:
+        watch = GPUWatch.open(address, timeout)
+    except (PyClusterError, ValueError, OSError) as exc:
+        _fail(exc)
+    try:
+        if as_json:
+            click.echo(json.dumps(watch.document(), indent=2, default=str))
+        elif once or watch.unchanging:
+            click.echo(watch.table())
+        else:
+            _refresh_until_stopped(watch.table, interval)
+    except (PyClusterError, OSError) as exc:
+        _fail(exc)
+    finally:
+        watch.close()
+
+
+def _refresh_until_stopped(render: Callable[[], str], interval: float) -> None:
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: stop.set())
+    while not stop.is_set():
+        text = render()
+        if sys.stdout.isatty():
+            click.clear()
+        click.echo(f"{text}\n(every {interval:g}s; Ctrl-C to stop)")
+        sys.stdout.flush()
+        stop.wait(interval)
 
 
 # ------------------------------------------------------------------------ api

@@ -10,6 +10,7 @@ what happened *and what to do about it*::
     │   ├── ClusterNotRunningError   an action needs a running head or client
     │   ├── SchedulerUnreachableError  a scheduler address does not answer in time
     │   └── WorkerStartError     worker processes failed to start or join
+    ├── GPUUnavailableError      no NVIDIA GPU here, or not the one asked for; says why
     ├── JobError                 the job queue cannot do what was asked
     │   ├── JobNotFoundError     (also a KeyError) no job with that id
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
@@ -40,6 +41,7 @@ __all__ = [
     "DatasetFormatError",
     "DatasetNotFoundError",
     "DiscoveryError",
+    "GPUUnavailableError",
     "JobError",
     "JobFailedError",
     "JobNotFoundError",
@@ -92,6 +94,14 @@ class SchedulerUnreachableError(ClusterError):
 
 class WorkerStartError(ClusterError):
     """Worker processes failed to start or to join the scheduler."""
+
+
+class GPUUnavailableError(PyClusterError):
+    """No NVIDIA GPU can be used here (or not the one asked for); ``reason`` says why."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        self.reason = reason or message
+        super().__init__(message)
 
 
 class JobError(PyClusterError):

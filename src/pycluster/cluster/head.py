@@ -42,6 +42,7 @@ T = TypeVar("T")
 # head starts, so the cluster package never imports the packages built on it.
 HEAD_SERVICES: dict[str, str] = {
     "metrics": "pycluster.monitor.history:start_metrics_history",
+    "gpu": "pycluster.monitor.gpu_service:start_gpu_service",
     "jobs": "pycluster.jobs.service:start_job_queue",
     "datasets": "pycluster.data.service:start_dataset_registry",
     "web": "pycluster.web.server:start_web_app",

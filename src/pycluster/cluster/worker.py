@@ -37,15 +37,23 @@ class WorkerNode:
 
     def start(
         self,
-        n_workers: int = 1,
+        n_workers: int | None = None,
         threads_per_worker: int | None = None,
         memory_limit: str | int | float = "auto",
         resources: dict[str, float] | str | None = None,
+        *,
+        gpus: str | int | list[int] | None = None,
+        gpus_per_worker: int = 1,
+        check_gpus: bool = True,
     ) -> dict[str, Any]:
         """Start the workers and wait until they joined (the scheduler must answer within ``timeout``).
 
-        Raises ``SchedulerUnreachableError`` naming the address when it does not,
-        and ``ConfigError`` (a ValueError) for a bad argument.
+        ``n_workers`` defaults to 1. ``gpus="all"`` (or ``2``, or ``[0, 1]``) starts one worker
+        per GPU (per ``gpus_per_worker`` GPUs) instead, each pinned with ``CUDA_VISIBLE_DEVICES``
+        and advertising ``{"GPU": gpus_per_worker}``; ``check_gpus=False`` trusts a list of
+        indices without asking NVML. Raises ``SchedulerUnreachableError`` naming the address
+        when it does not answer, ``GPUUnavailableError`` when the GPUs are not here, and
+        ``ConfigError`` (a ValueError) for a bad argument.
         """
         options = WorkerOptions.create(
             self.scheduler_address,
@@ -55,6 +63,9 @@ class WorkerNode:
             resources,
             name=self.worker_name,
             connect_timeout=self.timeout,
+            gpus=gpus,
+            gpus_per_worker=gpus_per_worker,
+            check_gpus=check_gpus,
         )
         with self._lock:
             if self._process is not None and self._process.alive:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..units import parse_memory_limit, parse_resources
+from .gpus import gpu_env, plan_gpu_workers
 from .ports import normalize_scheduler_address
 
 __all__ = ["WorkerOptions"]
@@ -28,12 +29,14 @@ class WorkerOptions:
     host: str | None = None
     death_timeout: float | None = None
     connect_timeout: float = 10.0
+    # one set of GPU indices per worker process (``gpus=``); empty for CPU workers
+    gpu_sets: tuple[tuple[int, ...], ...] = ()
 
     @classmethod
     def create(
         cls,
         scheduler_address: str,
-        n_workers: object = 1,
+        n_workers: object = None,
         threads_per_worker: object = None,
         memory_limit: object = "auto",
         resources: object = None,
@@ -41,24 +44,38 @@ class WorkerOptions:
         host: str | None = None,
         death_timeout: float | None = None,
         connect_timeout: float = 10.0,
+        gpus: object = None,
+        gpus_per_worker: object = 1,
+        check_gpus: bool = True,
     ) -> WorkerOptions:
-        """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one."""
+        """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one.
+
+        ``n_workers`` defaults to 1, or to one worker per GPU set with ``gpus`` (see
+        :mod:`pycluster.cluster.gpus`); a GPU that is not there raises ``GPUUnavailableError``.
+        """
         try:
             address = normalize_scheduler_address(scheduler_address)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        resources = _checked("resources", parse_resources, resources)
+        gpu_sets: tuple[tuple[int, ...], ...] = ()
+        if gpus is not None:
+            per_worker = _count("gpus_per_worker", gpus_per_worker, minimum=1)
+            gpu_sets = plan_gpu_workers(gpus, per_worker, check_gpus)
+            n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
         return cls(
             scheduler_address=address,
-            n_workers=_count("n_workers", n_workers, minimum=0),
+            n_workers=1 if n_workers is None else _count("n_workers", n_workers, minimum=0),
             threads_per_worker=None
             if threads_per_worker is None
             else _count("threads_per_worker", threads_per_worker, minimum=1),
             memory_limit=_checked("memory_limit", parse_memory_limit, memory_limit),
-            resources=_checked("resources", parse_resources, resources),
+            resources=resources,
             name=name,
             host=host,
             death_timeout=death_timeout,
             connect_timeout=connect_timeout,
+            gpu_sets=gpu_sets,
         )
 
     def effective_threads(self) -> int:
@@ -73,6 +90,10 @@ class WorkerOptions:
         if self.n_workers == 1:
             return [self.name]
         return [f"{self.name}-{i}" for i in range(self.n_workers)]
+
+    def worker_env(self, index: int) -> dict[str, str] | None:
+        """Environment of worker ``index``: its pinned GPUs, if any."""
+        return gpu_env(self.gpu_sets[index]) if self.gpu_sets else None
 
     def to_argv(self) -> list[str]:
         """The ``pycluster worker`` arguments that reproduce these options."""
@@ -89,6 +110,11 @@ class WorkerOptions:
         if self.death_timeout is not None:
             argv += ["--death-timeout", f"{self.death_timeout:g}"]
         argv += ["--connect-timeout", f"{self.connect_timeout:g}"]
+        if self.gpu_sets:
+            # already checked against this machine's GPUs by whoever built these options
+            devices = ",".join(str(d) for s in self.gpu_sets for d in s)
+            argv += ["--gpus", f"device={devices}", "--gpus-per-worker", str(len(self.gpu_sets[0]))]
+            argv += ["--skip-gpu-check"]
         return argv
 
 
@@ -101,6 +127,24 @@ def _count(name: str, value: object, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value}")
     return value
+
+
+def _gpu_workers(
+    n_workers: object, resources: dict[str, float], gpu_sets: tuple[tuple[int, ...], ...]
+) -> tuple[int, dict[str, float]]:
+    """One worker per GPU set, each advertising its GPUs as the Dask resource "GPU"."""
+    per_worker = float(len(gpu_sets[0]))
+    if n_workers is not None and _count("n_workers", n_workers, minimum=0) != len(gpu_sets):
+        raise ConfigError(
+            f"n_workers={n_workers} does not match gpus: its {len(gpu_sets)} GPU sets make "
+            f"{len(gpu_sets)} workers; leave n_workers out"
+        )
+    if resources.get("GPU", per_worker) != per_worker:
+        raise ConfigError(
+            f"resources GPU={resources['GPU']:g} contradicts gpus: each worker gets {per_worker:g} GPUs; "
+            "leave GPU out of resources"
+        )
+    return len(gpu_sets), {**resources, "GPU": per_worker}
 
 
 def _checked(name: str, parse, value: object):  # type: ignore[no-untyped-def]

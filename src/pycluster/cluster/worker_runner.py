@@ -44,7 +44,7 @@ def run_workers(
 async def _serve(options: WorkerOptions, watch_pid: int | None, announce: Callable[[str], None]) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    nannies = [_make_nanny(options, name) for name in options.worker_names()]
+    nannies = [_make_nanny(options, name, i) for i, name in enumerate(options.worker_names())]
     try:
         await asyncio.wait_for(
             asyncio.gather(*(nanny.start() for nanny in nannies)),
@@ -64,7 +64,7 @@ async def _serve(options: WorkerOptions, watch_pid: int | None, announce: Callab
     return 0
 
 
-def _make_nanny(options: WorkerOptions, name: str | None) -> Nanny:
+def _make_nanny(options: WorkerOptions, name: str | None, index: int) -> Nanny:
     return Nanny(
         options.scheduler_address,
         nthreads=options.effective_threads(),
@@ -74,6 +74,7 @@ def _make_nanny(options: WorkerOptions, name: str | None) -> Nanny:
         host=options.host,
         death_timeout=options.death_timeout,
         silence_logs=False,
+        env=options.worker_env(index),  # pins this worker's GPUs (set again if the Nanny restarts it)
     )
 
 

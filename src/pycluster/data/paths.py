@@ -19,11 +19,11 @@ class DataRoots:
 
     def check(self, path: str | os.PathLike[str]) -> Path:
         """The resolved path, or DataAccessError naming the roots (symlinks and '..' resolved first)."""
-        real = Path(os.path.realpath(Path(path).expanduser()))
+        real = Path(os.path.realpath(Path(path)))
         if any(real == root or root in real.parents for root in self.roots):
             return real
         allowed = ", ".join(str(r) for r in self.roots) or "none configured"
-        given = Path(os.path.abspath(Path(path).expanduser()))
+        given = Path(os.path.abspath(Path(path)))
         where = f"{path} (which leads to {real})" if given != real else str(path)
         raise DataAccessError(
             f"{where} is outside the data roots ({allowed}); put the data there, or start the head "

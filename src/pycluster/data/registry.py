@@ -138,13 +138,20 @@ class DatasetRegistry:
                     "or start the head with PYCLUSTER_DATA_ALLOW_REMOTE_URLS=true"
                 )
             return _expand_url(path)
-        local = Path(path.removeprefix("file://")).expanduser()
-        if not trusted:
-            self.roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
-        files = expand_local(local)
-        if not trusted:
-            files = self.roots.check_all(files)  # a symlink inside a root may point outside it
-        return [str(f) for f in files], sum(f.stat().st_size for f in files)
+        if "\x00" in path:
+            raise DatasetFormatError("a path cannot contain a NUL character")
+        local = Path(path.removeprefix("file://"))
+        try:
+            # '~' is the server's home, meaningless to a remote caller: only trusted callers get it
+            local = local.expanduser() if trusted else local
+            if not trusted:
+                self.roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
+            files = expand_local(local)
+            if not trusted:
+                files = self.roots.check_all(files)  # a symlink inside a root may point outside it
+            return [str(f) for f in files], sum(f.stat().st_size for f in files)
+        except (OSError, RuntimeError) as exc:
+            raise DatasetFormatError(f"cannot read {path}: {exc}") from None
 
     # ------------------------------------------------------------ read, change, delete
     def get(self, dataset_id: str) -> Dataset:

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from .auth import require_token
 from .controller import HeadController, StandaloneController
-from .routers import cluster, data, health, processing, prometheus
+from .routers import cluster, data, gpu, health, processing, prometheus
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -66,6 +66,7 @@ def create_app(
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected)
     app.include_router(processing.router, prefix="/api/processing", dependencies=protected)
     app.include_router(data.router, prefix="/api/processing/data", dependencies=protected)
+    app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected)
     app.include_router(prometheus.router, dependencies=protected)
     _add_error_handlers(app)
     _limit_body_size(app)

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text format (workers, tasks, jobs by status and priority, queue depth)."""
+"""GET /metrics: Prometheus text format (workers, tasks, jobs by status and priority, queue depth, GPUs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi.responses import PlainTextResponse
 from ...cluster.status import cluster_summary
 from ...jobs.model import JobStatus, Priority
 from ..deps import ERROR_RESPONSES, controller
+from ..prometheus_gpu import gpu_metric_lines
 
 __all__ = ["router"]
 
@@ -73,4 +74,7 @@ async def prometheus_metrics(request: Request) -> str:
         _line(lines, "pycluster_jobs", "gauge", "Jobs by status and priority", samples)
         depth = sum(counts.get((st, int(p)), 0) for st in ("pending", "queued") for p in Priority)
         _line(lines, "pycluster_queue_depth", "gauge", "Jobs waiting to run", [("", depth)])
+    gpu = node.services.get("gpu")
+    if gpu is not None:
+        lines += gpu_metric_lines(gpu.view, gpu.alerts.active())
     return "\n".join(lines) + "\n"

@@ -1,0 +1,99 @@
+"""The head's GPU service: every worker's GPUs, a history for ``recent_metrics``, and alerts.
+
+On start it registers :class:`~pycluster.monitor.gpu_worker.GPUReporter` on the scheduler
+(every present and future worker reports its GPUs with its heartbeats), then every
+``monitoring.gpu_interval`` seconds it reads those reports on the head's event loop, keeps
+a sample for ``monitoring.metrics_retention`` seconds and checks the alert thresholds of
+the head's pycluster.yaml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from distributed.protocol.pickle import dumps
+
+from .gpu_alerts import AlertTracker, GPUThresholds
+from .gpu_cluster import cluster_gpu_view
+from .gpu_history import GPUHistory
+from .gpu_status import history_sample, iso_time
+from .gpu_worker import PLUGIN_NAME, GPUReporter
+
+if TYPE_CHECKING:
+    from ..cluster.head import HeadNode
+
+__all__ = ["ClusterGPUService", "start_gpu_service"]
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterGPUService:
+    """The cluster-wide GPU view, refreshed on the head's loop."""
+
+    def __init__(self, head: HeadNode) -> None:
+        self.head = head
+        m = head.settings.monitoring
+        self.interval = max(0.1, m.gpu_interval)
+        self.history = GPUHistory(m.metrics_retention)
+        self.alerts = AlertTracker(GPUThresholds.from_settings(head.settings))
+        self.view: dict[str, Any] = cluster_gpu_view({})
+        self.updated_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._register_reporter()
+        self._task = asyncio.create_task(self._run())
+
+    async def _register_reporter(self) -> None:
+        scheduler = self.head._scheduler
+        plugin = dumps(GPUReporter(self.interval))
+        responses = await scheduler.register_worker_plugin(None, plugin, PLUGIN_NAME, idempotent=False)
+        for worker, response in (responses or {}).items():
+            if response.get("status") == "error":  # e.g. a plain Dask worker without pycluster
+                logger.warning("worker %s cannot report its GPUs: %s", worker, response.get("exception"))
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # one bad report must not end the history
+                self.update(await self.head.snapshot())
+            await asyncio.sleep(self.interval)
+
+    def update(self, identity: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+        """Take in the scheduler's current worker reports."""
+        now = time.time() if now is None else now
+        view = cluster_gpu_view(identity)
+        self.view, self.updated_at = view, now
+        if view["available"]:
+            self.history.append(history_sample(view["gpus"], now), now)
+        self.alerts.update(view["gpus"], now)
+        return view
+
+    def status(self, history: int = 60) -> dict[str, Any]:
+        """The ``GET /api/llm/gpu/status`` document with the last ``history`` samples."""
+        return {
+            "summary": self.view,
+            "recent_metrics": self.history.latest(history),
+            "alerts": self.alerts.active(),
+            "timestamp": iso_time(self.updated_at) if self.updated_at else None,
+            "interval": self.interval,
+        }
+
+    async def stop_async(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def stop(self) -> None:
+        self.head.run_on_loop(self.stop_async(), timeout=10)
+
+
+def start_gpu_service(head: HeadNode) -> ClusterGPUService:
+    """Head service factory: the cluster's GPUs every ``monitoring.gpu_interval`` seconds."""
+    service = ClusterGPUService(head)
+    head.run_on_loop(service.start())
+    return service
