@@ -22,6 +22,12 @@ what happened *and what to do about it*::
     │   └── DatasetFormatError   (also a ValueError) unsupported, empty, mixed or malformed data
     ├── NetworkError             discovery, network scans and connection tests
     │   └── DiscoveryError       no head (or more than one, with no way to ask) answered a probe
+    ├── LLMError                 LLM serving cannot do what was asked
+    │   ├── DeploymentNotFoundError  (also a KeyError) no deployment with that id or model name
+    │   ├── ModelNotFoundError   the model is not on disk or in the cache; says how to fetch it
+    │   ├── ModelDoesNotFitError the model cannot fit the cluster's GPUs; says what would fit
+    │   ├── InferenceRequestError (also a ValueError) bad request: max_tokens, prompt too long
+    │   └── DeploymentStateError the deployment is not ready (loading, failed) for the request
     ├── PlatformError            this OS cannot do it: services, firewall rules, scripts
     │   └── ServiceError         installing, removing or querying a service failed
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
@@ -40,14 +46,20 @@ __all__ = [
     "DatasetError",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DeploymentNotFoundError",
+    "DeploymentStateError",
     "DiscoveryError",
     "GPUUnavailableError",
+    "InferenceRequestError",
     "JobError",
     "JobFailedError",
     "JobNotFoundError",
     "JobRejectedError",
     "JobStateError",
+    "LLMError",
     "MissingDependencyError",
+    "ModelDoesNotFitError",
+    "ModelNotFoundError",
     "NetworkError",
     "PlatformError",
     "PortInUseError",
@@ -152,6 +164,33 @@ class NetworkError(PyClusterError):
 
 class DiscoveryError(NetworkError):
     """No head node answered a discovery probe, or several did and nobody could be asked which."""
+
+
+class LLMError(PyClusterError):
+    """LLM serving cannot do what was asked."""
+
+
+class DeploymentNotFoundError(LLMError, KeyError):
+    """No deployment with that id (or served model name)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelNotFoundError(LLMError):
+    """The model is neither a local folder nor in the model cache; the message says how to fetch it."""
+
+
+class ModelDoesNotFitError(LLMError):
+    """The model needs more GPU memory than the cluster has free; the message says what would fit."""
+
+
+class InferenceRequestError(LLMError, ValueError):
+    """A bad inference request: max_tokens <= 0, a prompt longer than the model's context, ..."""
+
+
+class DeploymentStateError(LLMError):
+    """The deployment cannot serve the request in its current state (loading, failed)."""
 
 
 class PlatformError(PyClusterError):

@@ -1,0 +1,8 @@
+"""LLM serving: deployments of models on the cluster's workers, batching, resources."""
+
+from __future__ import annotations
+
+from .resources import LLMResourceManager
+from .spec import DeploymentStatus, ModelSpec
+
+__all__ = ["DeploymentStatus", "LLMResourceManager", "ModelSpec"]

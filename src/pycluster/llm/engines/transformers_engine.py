@@ -1,0 +1,197 @@
+"""The transformers engine: one model per replica; a forward batch is one ``generate`` call.
+
+Sharding: ``pipeline_parallel`` splits the layers over the replica's GPUs with accelerate's
+``device_map="auto"``; ``tensor_parallel`` needs the vLLM engine and is refused here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import ConfigError, InferenceRequestError
+from ..spec import ModelSpec
+from .base import GenerationRequest, GenerationResult, TokenCallback, require
+from .stopping import finish, first_stop
+
+__all__ = ["TransformersEngine"]
+
+log = logging.getLogger(__name__)
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+class TransformersEngine:
+    name = "transformers"
+
+    def __init__(self, spec: ModelSpec, model_path: str) -> None:
+        if spec.sharding_strategy == "tensor_parallel":
+            raise ConfigError(
+                "sharding_strategy='tensor_parallel' needs the vLLM engine (engine='vllm' on a GPU worker "
+                "with vllm installed); the transformers engine supports pipeline_parallel (layers split "
+                "over the replica's GPUs) or no sharding"
+            )
+        self.torch = require("torch")
+        transformers = require("transformers")
+        self.spec = spec
+        self.device = _device(self.torch, spec.gpu_per_replica)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer.padding_side = "left"  # decoder-only models continue from the right end
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(model_path, **self._load_options())
+        if self.spec.sharding_strategy != "pipeline_parallel":
+            self.model.to(self.device)
+        self.model.eval()
+        self.context_length = min(spec.max_sequence_length, _model_context(self.model.config))
+        self.eos_ids = _eos_ids(self.model.generation_config, self.tokenizer)
+
+    def _load_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        precision = self.spec.precision
+        if precision in ("int8", "int4"):
+            bnb = require("bitsandbytes", f"precision={precision!r}", "llm")  # noqa: F841
+            options["load_in_8bit" if precision == "int8" else "load_in_4bit"] = True
+        else:
+            options["dtype"] = getattr(self.torch, _DTYPES[precision])
+        if self.spec.sharding_strategy == "pipeline_parallel" and self.device.startswith("cuda"):
+            options["device_map"] = "auto"  # accelerate: consecutive layers on consecutive GPUs
+            if self.spec.max_memory_per_gpu:
+                gb = f"{self.spec.max_memory_per_gpu}GB"
+                options["max_memory"] = {i: gb for i in range(self.torch.cuda.device_count())}
+        return options
+
+    # ------------------------------------------------------------------ requests
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        if request.messages is not None:
+            if not getattr(self.tokenizer, "chat_template", None):
+                raise InferenceRequestError(
+                    "this model's tokenizer has no chat template: send a prompt instead"
+                )
+            ids = self.tokenizer.apply_chat_template(
+                request.messages, add_generation_prompt=True, tokenize=True
+            )
+            if isinstance(ids, dict) or hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
+                ids = ids["input_ids"]
+            ids = list(ids)
+        else:
+            ids = list(self.tokenizer(request.prompt or "")["input_ids"])
+        if not ids:
+            raise InferenceRequestError("the prompt is empty: send at least one token of text")
+        if len(ids) + request.max_tokens > self.context_length:
+            raise InferenceRequestError(
+                f"the prompt has {len(ids)} tokens and max_tokens is {request.max_tokens}, but the model's "
+                f"context is {self.context_length} tokens: shorten the prompt or lower max_tokens"
+            )
+        return ids
+
+    def generate(
+        self,
+        batch: list[tuple[GenerationRequest, list[int]]],
+        on_text: TokenCallback | None = None,
+    ) -> list[GenerationResult]:
+        torch = self.torch
+        first = batch[0][0]
+        inputs = self.tokenizer.pad({"input_ids": [ids for _, ids in batch]}, return_tensors="pt")
+        inputs = {k: v.to(self.model.device) for k, v in inputs.items()}
+        width = inputs["input_ids"].shape[1]
+        options = self._sampling(first)
+        if first.seed is not None:
+            torch.manual_seed(first.seed)
+        stopper = _BatchStop(self, [r for r, _ in batch], width, on_text)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **inputs,
+                max_new_tokens=max(r.max_tokens for r, _ in batch),
+                pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=[stopper],
+                **options,
+            )
+        rows = out[:, width:].tolist()
+        return [finish(r, row, len(ids), self.eos_ids, self._decode) for (r, ids), row in zip(batch, rows)]
+
+    def _sampling(self, request: GenerationRequest) -> dict[str, Any]:
+        if request.temperature <= 0:
+            return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
+
+    def close(self) -> None:
+        self.model = None
+        if self.device.startswith("cuda"):
+            self.torch.cuda.empty_cache()
+
+
+class _BatchStop:
+    """A stopping criterion that finishes each row on its own: EOS, max_tokens or a stop sequence.
+
+    It also feeds the text of a single streamed request to ``on_text`` as it grows.
+    """
+
+    def __init__(
+        self,
+        engine: TransformersEngine,
+        requests: list[GenerationRequest],
+        width: int,
+        on_text: TokenCallback | None,
+    ) -> None:
+        self.engine = engine
+        self.requests = requests
+        self.width = width
+        self.on_text = on_text
+        self.sent = 0
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        torch = self.engine.torch
+        done = []
+        for row, request in zip(input_ids[:, self.width :].tolist(), self.requests):
+            done.append(self._row_done(row, request))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _row_done(self, row: list[int], request: GenerationRequest) -> bool:
+        if len(row) >= request.max_tokens or any(t in self.engine.eos_ids for t in row):
+            self._stream(row, request, final=True)
+            return True
+        if not request.stop and self.on_text is None:
+            return False
+        text = self.engine._decode(row)
+        stopped = first_stop(text, request.stop) is not None
+        self._stream(row, request, final=stopped, text=text)
+        return stopped
+
+    def _stream(
+        self, row: list[int], request: GenerationRequest, final: bool, text: str | None = None
+    ) -> None:
+        if self.on_text is None:
+            return
+        result = finish(request, row, 0, self.engine.eos_ids, self.engine._decode)
+        # hold back a tail that may still become a stop sequence
+        hold = 0 if final else max((len(s) - 1 for s in request.stop), default=0)
+        ready = result.text[: max(self.sent, len(result.text) - hold)]
+        if len(ready) > self.sent:
+            self.on_text(ready[self.sent :])
+            self.sent = len(ready)
+
+
+def _device(torch: Any, gpu_per_replica: int) -> str:
+    if gpu_per_replica > 0 and torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def _model_context(config: Any) -> int:
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
+
+
+def _eos_ids(generation_config: Any, tokenizer: Any) -> set[int]:
+    eos = getattr(generation_config, "eos_token_id", None)
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids

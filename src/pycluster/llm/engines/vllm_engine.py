@@ -1,0 +1,83 @@
+"""The vLLM engine (GPU workers with vllm installed): continuous batching inside vLLM itself.
+
+Sharding: ``tensor_parallel`` sets ``tensor_parallel_size=gpu_per_replica``;
+``pipeline_parallel`` sets ``pipeline_parallel_size=gpu_per_replica``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import InferenceRequestError
+from ..spec import ModelSpec
+from .base import GenerationRequest, GenerationResult, TokenCallback, require
+
+__all__ = ["VLLMEngine"]
+
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "auto", "int4": "auto"}
+
+
+class VLLMEngine:
+    name = "vllm"
+
+    def __init__(self, spec: ModelSpec, model_path: str) -> None:
+        vllm = require("vllm", "engine='vllm'", "llm")
+        self.vllm = vllm
+        size = max(1, spec.gpu_per_replica)
+        parallel = (
+            {"tensor_parallel_size": size}
+            if spec.sharding_strategy != "pipeline_parallel"
+            else {"pipeline_parallel_size": size}
+        )
+        options: dict[str, Any] = {
+            "dtype": _DTYPES[spec.precision],
+            "max_model_len": spec.max_sequence_length,
+        }
+        if spec.precision in ("int8", "int4"):
+            options["quantization"] = "bitsandbytes"
+        self.llm = vllm.LLM(model=model_path, max_num_seqs=spec.batch_size, **parallel, **options)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.context_length = spec.max_sequence_length
+        self.device = "cuda"
+
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        if request.messages is not None:
+            ids = list(self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True))
+        else:
+            ids = list(self.tokenizer(request.prompt or "")["input_ids"])
+        if not ids or len(ids) + request.max_tokens > self.context_length:
+            raise InferenceRequestError(
+                f"the prompt has {len(ids)} tokens and max_tokens is {request.max_tokens}; the context is "
+                f"{self.context_length} tokens: shorten the prompt or lower max_tokens"
+            )
+        return ids
+
+    def generate(
+        self,
+        batch: list[tuple[GenerationRequest, list[int]]],
+        on_text: TokenCallback | None = None,
+    ) -> list[GenerationResult]:
+        params = [
+            self.vllm.SamplingParams(
+                max_tokens=r.max_tokens,
+                temperature=r.temperature,
+                top_p=r.top_p,
+                stop=r.stop or None,
+                seed=r.seed,
+            )
+            for r, _ in batch
+        ]
+        prompts = [{"prompt_token_ids": ids} for _, ids in batch]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        results = []
+        for (_, ids), out in zip(batch, outputs):
+            best = out.outputs[0]
+            results.append(
+                GenerationResult(best.text, len(best.token_ids), len(ids), best.finish_reason or "stop")
+            )
+        if on_text is not None and results:
+            on_text(results[0].text)  # vLLM's offline API returns whole texts
+        return results
+
+    def close(self) -> None:
+        self.llm = None

@@ -1,0 +1,119 @@
+"""ModelReplica: one loaded model on one worker, as a Dask actor.
+
+Its request methods are coroutines, so they run on the worker's event loop and many can
+wait at once; the model itself runs on the batcher's thread, one forward batch at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from .batching import BatchItem, DynamicBatcher
+from .engines import GenerationRequest, load_engine
+from .models import resolve_model
+from .spec import ModelSpec
+
+__all__ = ["ModelReplica"]
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.result: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.changed = threading.Event()
+
+
+class ModelReplica:
+    """Created with ``client.submit(ModelReplica, spec, actor=True, workers=[...])``."""
+
+    def __init__(self, spec: dict[str, Any], cache_dir: str | None = None, on_gpu: bool = False) -> None:
+        self.spec = ModelSpec.from_dict(spec)
+        path = resolve_model(self.spec.model_path or self.spec.model_name, cache_dir)
+        started = time.monotonic()
+        self.engine = load_engine(self.spec, path, on_gpu)
+        self.load_seconds = time.monotonic() - started
+        self.batcher = DynamicBatcher(self._run_batch, self.spec.batch_size)
+        self._streams: dict[str, _Stream] = {}
+        self._ids = itertools.count(1)
+
+    # ---------------------------------------------------------------- requests
+    async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request; it joins whatever forward batch is forming."""
+        req = GenerationRequest(**request)
+        ids = self.engine.prompt_ids(req)  # bad requests fail here, before they queue
+        future = self.batcher.submit(req.batch_key, (req, ids))
+        return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+
+    async def start_stream(self, request: dict[str, Any]) -> str:
+        """Start one streamed request (a batch of its own); read it with ``read_stream``."""
+        req = GenerationRequest(**request)
+        ids = self.engine.prompt_ids(req)
+        stream_id = str(next(self._ids))
+        stream = self._streams[stream_id] = _Stream()
+        future = self.batcher.submit(req.batch_key, (req, ids, stream), alone=True)
+        future.add_done_callback(lambda f: self._end_stream(stream, f))
+        return stream_id
+
+    async def read_stream(self, stream_id: str, wait: float = 1.0) -> dict[str, Any]:
+        """Text produced since the last read; ``done`` and the final ``result`` at the end."""
+        stream = self._streams[stream_id]
+        if not stream.pieces and stream.result is None and stream.error is None:
+            await asyncio.get_running_loop().run_in_executor(None, stream.changed.wait, wait)
+        stream.changed.clear()
+        pieces, stream.pieces = stream.pieces, []
+        if stream.error is not None:
+            self._streams.pop(stream_id, None)
+            raise stream.error
+        done = stream.result is not None and not stream.pieces
+        if done:
+            self._streams.pop(stream_id, None)
+        return {"text": "".join(pieces), "done": done, "result": stream.result if done else None}
+
+    async def stats(self) -> dict[str, Any]:
+        return {
+            **self.batcher.stats(),
+            "load_seconds": self.load_seconds,
+            "device": self.engine.device,
+            "engine": self.engine.name,
+            "context_length": self.engine.context_length,
+        }
+
+    async def where(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "hostname": socket.gethostname()}
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.engine.close()
+
+    # ---------------------------------------------------------------- batches
+    def _run_batch(self, items: list[BatchItem]) -> None:
+        stream = items[0].payload[2] if len(items[0].payload) > 2 else None
+        on_text = None
+        if stream is not None:
+
+            def on_text(text: str) -> None:
+                stream.pieces.append(text)
+                stream.changed.set()
+
+        started = time.monotonic()
+        results = self.engine.generate([(item.payload[0], item.payload[1]) for item in items], on_text)
+        elapsed = time.monotonic() - started
+        for item, result in zip(items, results):
+            item.future.set_result(
+                {**result.as_dict(), "batch_size": len(items), "engine_ms": elapsed * 1000}
+            )
+
+    @staticmethod
+    def _end_stream(stream: _Stream, future: Any) -> None:
+        if future.exception() is not None:
+            stream.error = future.exception()
+        else:
+            stream.result = future.result()
+        stream.changed.set()

@@ -1,0 +1,71 @@
+"""What a deployment asks for (ModelSpec) and its lifecycle (DeploymentStatus)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..errors import ConfigError
+from .resources import BYTES_PER_PARAMETER
+
+__all__ = ["ENGINES", "SHARDING_STRATEGIES", "DeploymentStatus", "ModelSpec"]
+
+ENGINES = ("auto", "transformers", "vllm")
+SHARDING_STRATEGIES = (None, "tensor_parallel", "pipeline_parallel")
+
+
+class DeploymentStatus(str, Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    UNDEPLOYED = "undeployed"
+
+
+@dataclass
+class ModelSpec:
+    """The arguments of ``deploy_model``, checked; ``engine`` is resolved ("auto" -> a real one)."""
+
+    model_name: str
+    model_size: str | None = None
+    precision: str = "fp16"
+    gpu_per_replica: int = 1
+    replicas: int = 1
+    sharding_strategy: str | None = None
+    max_memory_per_gpu: float | None = None
+    batch_size: int = 8
+    max_sequence_length: int = 2048
+    engine: str = "auto"
+    model_path: str | None = None  # where the weights were found (local folder)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check(self.precision in BYTES_PER_PARAMETER, "precision", self.precision, list(BYTES_PER_PARAMETER))
+        _check(self.engine in ENGINES, "engine", self.engine, list(ENGINES))
+        _check(
+            self.sharding_strategy in SHARDING_STRATEGIES,
+            "sharding_strategy",
+            self.sharding_strategy,
+            list(SHARDING_STRATEGIES),
+        )
+        for name in ("gpu_per_replica",):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (CPU) or more, got {getattr(self, name)}")
+        for name in ("replicas", "batch_size", "max_sequence_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.model_name.strip():
+            raise ConfigError("model_name is empty: give a local folder or a Hugging Face name")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelSpec:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check(ok: bool, name: str, value: Any, allowed: list[Any]) -> None:
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is not one of {allowed}")

@@ -1,0 +1,57 @@
+"""A tiny causal LM built here (random weights, a tokenizer trained on a few KB of text).
+
+Saved with ``save_pretrained`` so that it is deployed by path through the same code a real
+model takes; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["CHAT_TEMPLATE", "CONTEXT", "build_tiny_model"]
+
+CONTEXT = 128  # the model's context, in tokens
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+_TEXT = (
+    "the quick brown fox jumps over the lazy dog. a cluster runs tasks on workers. "
+    "def add(a, b): return a + b. models answer prompts with tokens, one token at a time. "
+)
+
+
+def build_tiny_model(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<unk>", "<eos>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator([_TEXT] * 40, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>", pad_token="<pad>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=CONTEXT,
+        n_embd=64,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_range=0.6,  # varied text, not one token repeated
+    )
+    model = GPT2LMHeadModel(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
