@@ -43,7 +43,7 @@ from .errors import (
     WorkerStartError,
 )
 from .jobs import JobHandle, JobQueue, JobStatus, Operation, Priority, register_operation, report_progress
-from .llm import LLMResourceManager
+from .llm import LLMClusterManager, LLMResourceManager
 from .monitor import GPUMonitor
 from .net import NetworkDiscovery
 from .platform import WindowsClusterManager
@@ -72,6 +72,7 @@ __all__ = [
     "JobRejectedError",
     "JobStateError",
     "JobStatus",
+    "LLMClusterManager",
     "LLMError",
     "LLMResourceManager",
     "MissingDependencyError",

@@ -45,6 +45,7 @@ HEAD_SERVICES: dict[str, str] = {
     "gpu": "pycluster.monitor.gpu_service:start_gpu_service",
     "jobs": "pycluster.jobs.service:start_job_queue",
     "datasets": "pycluster.data.service:start_dataset_registry",
+    "llm": "pycluster.llm.service:start_llm_service",
     "web": "pycluster.web.server:start_web_app",
     "discovery": "pycluster.net.responder:start_discovery_service",
 }

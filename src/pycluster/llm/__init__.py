@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from .manager import LLMClusterManager
 from .resources import LLMResourceManager
 from .spec import DeploymentStatus, ModelSpec
 
-__all__ = ["DeploymentStatus", "LLMResourceManager", "ModelSpec"]
+__all__ = ["DeploymentStatus", "LLMClusterManager", "LLMResourceManager", "ModelSpec"]

@@ -1,0 +1,86 @@
+"""A deployment's state on the head: its spec, status, replicas and metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .metrics import RequestMetrics
+from .spec import DeploymentStatus, ModelSpec
+
+__all__ = ["Deployment", "ReplicaHandle"]
+
+
+@dataclass
+class ReplicaHandle:
+    index: int
+    worker: str | None = None
+    future: Any = None  # the actor's distributed.Future
+    actor: Any = None
+    status: DeploymentStatus = DeploymentStatus.LOADING
+    reason: str | None = None
+    inflight: int = 0
+    restarts: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "worker": self.worker,
+            "status": self.status.value,
+            "reason": self.reason,
+            "requests_in_flight": self.inflight,
+            "restarts": self.restarts,
+        }
+
+
+@dataclass
+class Deployment:
+    id: str
+    spec: ModelSpec
+    status: DeploymentStatus = DeploymentStatus.LOADING
+    reason: str | None = None
+    created_at: float = field(default_factory=time.time)
+    replicas: list[ReplicaHandle] = field(default_factory=list)
+    metrics: RequestMetrics = field(default_factory=RequestMetrics)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def refresh_status(self) -> None:
+        """Ready when any replica is; failed when all are; else loading. Wakes waiters."""
+        states = {r.status for r in self.replicas}
+        with self.changed:
+            if DeploymentStatus.READY in states:
+                self.status, self.reason = DeploymentStatus.READY, None
+            elif states and states == {DeploymentStatus.FAILED}:
+                self.status = DeploymentStatus.FAILED
+                self.reason = "; ".join(dict.fromkeys(r.reason or "failed" for r in self.replicas))
+            elif self.status != DeploymentStatus.FAILED or DeploymentStatus.LOADING in states:
+                self.status = DeploymentStatus.LOADING
+            self.changed.notify_all()
+
+    def wait(self, timeout: float) -> DeploymentStatus:
+        with self.changed:
+            self.changed.wait_for(lambda: self.status != DeploymentStatus.LOADING, timeout)
+        return self.status
+
+    def summary(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "deployment_id": self.id,
+            "model_name": spec.model_name,
+            "status": self.status.value,
+            "reason": self.reason,
+            "notes": list(spec.notes),
+            "engine": spec.engine,
+            "precision": spec.precision,
+            "gpu_per_replica": spec.gpu_per_replica,
+            "sharding_strategy": spec.sharding_strategy,
+            "batch_size": spec.batch_size,
+            "max_sequence_length": spec.max_sequence_length,
+            "replicas": len(self.replicas),
+            "replicas_ready": sum(r.status == DeploymentStatus.READY for r in self.replicas),
+            "replica_details": [r.summary() for r in self.replicas],
+            "created_at": self.created_at,
+            **self.metrics.summary(),
+        }

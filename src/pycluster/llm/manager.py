@@ -1,0 +1,378 @@
+"""LLMClusterManager: deploy models as replicas (Dask actors) on workers, and serve requests.
+
+>>> llm = LLMClusterManager(head.cluster_manager)                       # doctest: +SKIP
+>>> dep = llm.deploy_model("/models/tiny-gpt2", gpu_per_replica=0)       # doctest: +SKIP
+>>> llm.inference(dep, "def add(a, b):", max_tokens=16)["text"]         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    ConfigError,
+    DeploymentNotFoundError,
+    DeploymentStateError,
+    InferenceRequestError,
+    LLMError,
+)
+from .deployment import Deployment, ReplicaHandle
+from .engines import GenerationRequest
+from .models import resolve_model
+from .placement import Placement, cpu_fallback, place_replicas
+from .replica import ModelReplica
+from .spec import DeploymentStatus, ModelSpec
+from .store import DeploymentStore
+
+if TYPE_CHECKING:
+    from ..cluster.manager import ClusterManager
+
+__all__ = ["LLMClusterManager"]
+
+
+class _State:
+    """Deployments shared by every LLMClusterManager of one head (Python API and REST alike)."""
+
+    def __init__(self, store: DeploymentStore | None) -> None:
+        self.store = store
+        self.deployments: dict[str, Deployment] = {}
+        self.lock = threading.RLock()
+
+
+class LLMClusterManager:
+    """Deploys models on a cluster and runs inference on them (see the module docstring)."""
+
+    def __init__(
+        self,
+        cluster_manager: ClusterManager,
+        store: DeploymentStore | None = None,
+        cache_dir: str | None = None,
+        request_timeout: float | None = None,
+    ) -> None:
+        self.cluster_manager = cluster_manager
+        head = cluster_manager.head
+        shared = head.services.get("llm") if head is not None and store is None else None
+        self._state: _State = shared._state if shared is not None else _State(store)
+        llm = head.settings.llm if head is not None else None
+        self.cache_dir = cache_dir or (llm.model_cache_dir if llm else None)
+        self.request_timeout = request_timeout or (llm.request_timeout if llm else 300.0)
+
+    # ------------------------------------------------------------------ deploy
+    def deploy_model(
+        self,
+        model_name: str,
+        model_size: str | None = None,
+        precision: str = "fp16",
+        gpu_per_replica: int = 1,
+        replicas: int = 1,
+        sharding_strategy: str | None = None,
+        max_memory_per_gpu: float | None = None,
+        batch_size: int = 8,
+        max_sequence_length: int = 2048,
+        engine: str = "auto",
+        wait: bool = True,
+    ) -> str:
+        """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
+
+        With ``wait`` (default) it returns once a replica is ready, or raises with the reason.
+        """
+        spec = ModelSpec(
+            model_name,
+            model_size,
+            precision,
+            gpu_per_replica,
+            replicas,
+            sharding_strategy,
+            max_memory_per_gpu,
+            batch_size,
+            max_sequence_length,
+            engine,
+        )
+        return self._deploy(spec, secrets.token_hex(6), wait)
+
+    def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, created: float | None = None) -> str:
+        spec.model_path = resolve_model(spec.model_name, self.cache_dir)
+        cpu_fallback(spec, self._identity())
+        dep = Deployment(deployment_id, spec, created_at=created or time.time())
+        placements = place_replicas(spec, spec.replicas, self._identity(), self._taken(), set())
+        with self._state.lock:
+            self._state.deployments[dep.id] = dep
+            dep.replicas = [ReplicaHandle(i) for i in range(len(placements))]
+        self._save(dep)
+        for handle, placement in zip(dep.replicas, placements):
+            self._start_replica(dep, handle, placement)
+        if wait:
+            self._wait_ready(dep)
+        return dep.id
+
+    def _start_replica(self, dep: Deployment, handle: ReplicaHandle, placement: Placement) -> None:
+        handle.worker, handle.status, handle.reason = placement.worker, DeploymentStatus.LOADING, None
+        handle.future = self.cluster_manager.client.submit(
+            ModelReplica,
+            dep.spec.as_dict(),
+            self.cache_dir,
+            placement.on_gpu,
+            actor=True,
+            workers=[placement.worker],
+            allow_other_workers=False,
+            resources=placement.resources,
+            pure=False,
+            key=f"llm-replica-{dep.id}-{handle.index}-{secrets.token_hex(3)}",
+        )
+        threading.Thread(target=self._await_load, args=(dep, handle, handle.future), daemon=True).start()
+
+    def _await_load(self, dep: Deployment, handle: ReplicaHandle, future: Any) -> None:
+        try:
+            actor = future.result()
+        except Exception as exc:
+            if handle.future is future:
+                handle.status, handle.reason = DeploymentStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        else:
+            if handle.future is future:
+                handle.actor, handle.status = actor, DeploymentStatus.READY
+        dep.refresh_status()
+        self._save(dep)
+
+    def _wait_ready(self, dep: Deployment, timeout: float | None = None) -> None:
+        status = dep.wait(timeout or self.request_timeout)
+        if status == DeploymentStatus.FAILED:
+            raise DeploymentStateError(f"deployment {dep.id} ({dep.spec.model_name}) failed: {dep.reason}")
+        if status != DeploymentStatus.READY:
+            raise DeploymentStateError(f"deployment {dep.id} is still {status.value}: try again shortly")
+
+    # ------------------------------------------------------------------ inference
+    def inference(
+        self,
+        deployment_id: str,
+        prompt: str | None = None,
+        max_tokens: int = 128,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop_sequences: list[str] | None = None,
+        seed: int | None = None,
+        messages: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Generate a completion: ``{"text", "tokens_generated", "latency_ms", "finish_reason", ...}``."""
+        request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        dep = self._ready(deployment_id)
+        started = time.monotonic()
+        result, handle = self._call(dep, lambda h: h.actor.generate(request.as_dict()))
+        latency = (time.monotonic() - started) * 1000
+        dep.metrics.record(result["tokens_generated"], latency)
+        return {
+            **result,
+            "latency_ms": round(latency, 2),
+            "deployment_id": dep.id,
+            "model_name": dep.spec.model_name,
+            "replica": handle.index,
+        }
+
+    def stream(
+        self, deployment_id: str, prompt: str | None = None, **options: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Stream one request: ``{"text": delta}`` chunks, then ``{"done": True, "result": {...}}``."""
+        request = _request(
+            prompt,
+            options.get("messages"),
+            options.get("max_tokens", 128),
+            options.get("temperature", 0.0),
+            options.get("top_p", 1.0),
+            options.get("stop_sequences"),
+            options.get("seed"),
+        )
+        dep = self._ready(deployment_id)
+        started = time.monotonic()
+        stream_id, handle = self._call(dep, lambda h: h.actor.start_stream(request.as_dict()))
+        handle.inflight += 1
+        try:
+            while True:
+                chunk = handle.actor.read_stream(stream_id).result(self.request_timeout)
+                if chunk["text"]:
+                    yield {"text": chunk["text"]}
+                if chunk["done"]:
+                    latency = (time.monotonic() - started) * 1000
+                    dep.metrics.record(chunk["result"]["tokens_generated"], latency)
+                    yield {"done": True, "result": {**chunk["result"], "latency_ms": round(latency, 2)}}
+                    return
+        finally:
+            handle.inflight -= 1
+
+    def _call(self, dep: Deployment, method: Any) -> tuple[Any, ReplicaHandle]:
+        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried."""
+        for attempt in range(2):
+            handle = self._pick(dep)
+            handle.inflight += 1
+            try:
+                return method(handle).result(self.request_timeout), handle
+            except (LLMError, ConfigError, ValueError, KeyError):
+                raise
+            except Exception:
+                if attempt or self._worker_alive(handle.worker):
+                    raise
+                self._redeploy(dep, handle)
+            finally:
+                handle.inflight -= 1
+        raise DeploymentStateError(f"deployment {dep.id} has no replica that answers")  # pragma: no cover
+
+    def _pick(self, dep: Deployment) -> ReplicaHandle:
+        ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
+        if not ready:
+            self._wait_ready(dep)
+            ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
+        return min(ready, key=lambda r: r.inflight)
+
+    def _worker_alive(self, address: str | None) -> bool:
+        return address in (self._identity().get("workers") or {})
+
+    def _redeploy(self, dep: Deployment, handle: ReplicaHandle) -> None:
+        """The replica's worker is gone: load the model again on a live worker and wait for it."""
+        old = handle.future
+        handle.actor, handle.status, handle.restarts = None, DeploymentStatus.LOADING, handle.restarts + 1
+        dep.refresh_status()
+        if old is not None:
+            old.release()
+        placement = place_replicas(dep.spec, 1, self._identity(), self._taken(), set())[0]
+        self._start_replica(dep, handle, placement)
+        self._wait_ready(dep)
+
+    # ------------------------------------------------------------------ manage
+    def list_deployments(self) -> list[dict[str, Any]]:
+        with self._state.lock:
+            deployments = list(self._state.deployments.values())
+        return [d.summary() for d in deployments]
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return self._get(deployment_id).summary()
+
+    def replica_stats(self, deployment_id: str) -> list[dict[str, Any]]:
+        """Each ready replica's batching counters (forward batches, largest batch, device)."""
+        dep = self._get(deployment_id)
+        stats = []
+        for r in dep.replicas:
+            if r.status == DeploymentStatus.READY:
+                stats.append({"index": r.index, **r.actor.stats().result(30)})
+        return stats
+
+    def scale(self, deployment_id: str, replicas: int) -> dict[str, Any]:
+        """Add or remove replicas (at least 1)."""
+        if replicas < 1:
+            raise ConfigError(f"replicas must be at least 1, got {replicas} (use undeploy to remove it)")
+        dep = self._get(deployment_id)
+        while len(dep.replicas) > replicas:
+            self._stop_replica(dep.replicas.pop())
+        more = replicas - len(dep.replicas)
+        if more > 0:
+            avoid = {r.worker for r in dep.replicas if r.worker}
+            for placement in place_replicas(dep.spec, more, self._identity(), self._taken(), avoid):
+                handle = ReplicaHandle(len(dep.replicas))
+                dep.replicas.append(handle)
+                self._start_replica(dep, handle, placement)
+        dep.spec.replicas = replicas
+        dep.refresh_status()
+        self._save(dep)
+        return dep.summary()
+
+    def undeploy(self, deployment_id: str) -> dict[str, Any]:
+        """Stop every replica and forget the deployment."""
+        dep = self._get(deployment_id)
+        with self._state.lock:
+            self._state.deployments.pop(dep.id, None)
+        for handle in dep.replicas:
+            self._stop_replica(handle)
+        if self._state.store is not None:
+            self._state.store.delete(dep.id)
+        return {"deployment_id": dep.id, "status": DeploymentStatus.UNDEPLOYED.value}
+
+    def _stop_replica(self, handle: ReplicaHandle) -> None:
+        actor, future = handle.actor, handle.future
+        handle.actor = handle.future = None
+        handle.status = DeploymentStatus.UNDEPLOYED
+        if actor is not None:
+            # the worker may already be gone; releasing the future is what counts
+            with contextlib.suppress(Exception):
+                actor.close().result(10)
+        if future is not None:
+            future.release()
+
+    def restore(self) -> None:
+        """Redeploy what the store lists (a restarted head), in the background."""
+        if self._state.store is None:
+            return
+        for row in self._state.store.rows():
+            threading.Thread(target=self._restore_one, args=(row,), daemon=True).start()
+
+    def _restore_one(self, row: dict[str, Any]) -> None:
+        spec = ModelSpec.from_dict({k: v for k, v in row["spec"].items() if k != "notes"})
+        try:
+            self._deploy(spec, row["id"], wait=False, created=row["created_at"])
+        except Exception as exc:  # keep the row, marked failed, so the dashboard shows why
+            dep = Deployment(row["id"], spec, DeploymentStatus.FAILED, f"redeploy after restart: {exc}")
+            with self._state.lock:
+                self._state.deployments[dep.id] = dep
+            self._save(dep)
+
+    def close(self) -> None:
+        """Stop every replica but keep the rows, so a restarted head redeploys them."""
+        with self._state.lock:
+            deployments = list(self._state.deployments.values())
+            self._state.deployments.clear()
+        for dep in deployments:
+            for handle in dep.replicas:
+                self._stop_replica(handle)
+        if self._state.store is not None:
+            self._state.store.close()
+
+    stop = close
+
+    # ------------------------------------------------------------------ helpers
+    def _get(self, deployment_id: str) -> Deployment:
+        with self._state.lock:
+            dep = self._state.deployments.get(deployment_id)
+            if dep is None:  # the OpenAI API names models, not deployments
+                dep = next(
+                    (d for d in self._state.deployments.values() if d.spec.model_name == deployment_id), None
+                )
+        if dep is None:
+            raise DeploymentNotFoundError(f"no deployment {deployment_id!r}: see list_deployments()")
+        return dep
+
+    def _ready(self, deployment_id: str) -> Deployment:
+        dep = self._get(deployment_id)
+        if dep.status != DeploymentStatus.READY:
+            self._wait_ready(dep)
+        return dep
+
+    def _identity(self) -> dict[str, Any]:
+        return self.cluster_manager.client.scheduler_info()  # type: ignore[no-any-return]
+
+    def _taken(self) -> Counter[str]:
+        with self._state.lock:
+            return Counter(r.worker for d in self._state.deployments.values() for r in d.replicas if r.worker)
+
+    def _save(self, dep: Deployment) -> None:
+        if self._state.store is not None and dep.id in self._state.deployments:
+            self._state.store.save(dep.id, dep.spec.as_dict(), dep.status.value, dep.reason, dep.created_at)
+
+
+def _request(
+    prompt: str | None,
+    messages: list[dict[str, str]] | None,
+    max_tokens: int,
+    temperature: float,
+    top_p: float,
+    stop: list[str] | None,
+    seed: int | None,
+) -> GenerationRequest:
+    if (prompt is None) == (messages is None):
+        raise InferenceRequestError("send either a prompt or chat messages (exactly one of them)")
+    if max_tokens < 1:
+        raise InferenceRequestError(f"max_tokens must be at least 1, got {max_tokens}")
+    if temperature < 0 or not 0 < top_p <= 1:
+        raise InferenceRequestError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+    return GenerationRequest(prompt, messages, max_tokens, temperature, top_p, list(stop or []), seed)
