@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 from .cluster import ClusterManager, HeadNode, WorkerNode
 from .config import Settings
 from .errors import (
+    ArgumentError,
+    AuthenticationError,
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
@@ -31,6 +33,7 @@ from .errors import (
     PlatformError,
     PortInUseError,
     PyClusterError,
+    RemoteCallError,
     SchedulerUnreachableError,
     ServiceError,
     WorkerStartError,
@@ -40,6 +43,8 @@ from .net import NetworkDiscovery
 from .platform import WindowsClusterManager
 
 __all__ = [
+    "ArgumentError",
+    "AuthenticationError",
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
@@ -66,6 +71,7 @@ __all__ = [
     "PortInUseError",
     "Priority",
     "PyClusterError",
+    "RemoteCallError",
     "SchedulerUnreachableError",
     "ServiceError",
     "Settings",

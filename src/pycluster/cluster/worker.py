@@ -27,8 +27,15 @@ class WorkerNode:
     restart a worker that dies) and stop with ``shutdown()`` or when this process ends.
     """
 
-    def __init__(self, scheduler_address: str, worker_name: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        scheduler_address: str,
+        worker_name: str | None = None,
+        timeout: float = 10.0,
+        auth_key: str | None = None,
+    ) -> None:
         self.scheduler_address = scheduler_address
+        self.auth_key = auth_key  # the head's cluster key; passed to the workers by environment
         self.worker_name = worker_name
         self.timeout = timeout
         self._process: WorkerProcess | None = None
@@ -45,6 +52,7 @@ class WorkerNode:
         """Start the workers and wait until they joined (the scheduler must answer within ``timeout``).
 
         Raises ``SchedulerUnreachableError`` naming the address when it does not,
+        ``AuthenticationError`` when the key is missing or not the head's,
         and ``ConfigError`` (a ValueError) for a bad argument.
         """
         options = WorkerOptions.create(
@@ -55,6 +63,7 @@ class WorkerNode:
             resources,
             name=self.worker_name,
             connect_timeout=self.timeout,
+            auth_key=self.auth_key,
         )
         with self._lock:
             if self._process is not None and self._process.alive:

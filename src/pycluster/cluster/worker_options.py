@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from ..units import parse_memory_limit, parse_resources
 from .ports import normalize_scheduler_address
+from .security import check_key, tls_address
 
 __all__ = ["WorkerOptions"]
 
@@ -28,6 +29,8 @@ class WorkerOptions:
     host: str | None = None
     death_timeout: float | None = None
     connect_timeout: float = 10.0
+    # never on a command line (ps shows argv): WorkerProcess passes it as PYCLUSTER_AUTH_KEY
+    auth_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -41,12 +44,16 @@ class WorkerOptions:
         host: str | None = None,
         death_timeout: float | None = None,
         connect_timeout: float = 10.0,
+        auth_key: str | bytes | None = None,
     ) -> WorkerOptions:
         """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one."""
         try:
             address = normalize_scheduler_address(scheduler_address)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        key = check_key(auth_key) if auth_key is not None else None
+        if key is not None:
+            address = tls_address(address)  # a keyed cluster speaks only TLS
         return cls(
             scheduler_address=address,
             n_workers=_count("n_workers", n_workers, minimum=0),
@@ -59,6 +66,7 @@ class WorkerOptions:
             host=host,
             death_timeout=death_timeout,
             connect_timeout=connect_timeout,
+            auth_key=key,
         )
 
     def effective_threads(self) -> int:
@@ -75,7 +83,7 @@ class WorkerOptions:
         return [f"{self.name}-{i}" for i in range(self.n_workers)]
 
     def to_argv(self) -> list[str]:
-        """The ``pycluster worker`` arguments that reproduce these options."""
+        """The ``pycluster worker`` arguments that reproduce these options (all but the key)."""
         argv = ["--scheduler", self.scheduler_address, "--workers", str(self.n_workers)]
         if self.threads_per_worker is not None:
             argv += ["--threads", str(self.threads_per_worker)]
