@@ -59,12 +59,13 @@ def run_chunk(payload: bytes) -> bytes:
         func = _target(digest, source, name)
     except Exception as exc:
         return _failure("envir", None, exc)
-    results = []
-    for index, arg in enumerate(items):
-        try:
-            results.append(func(arg))
-        except Exception as exc:
-            return _failure("failed", index, exc)
+    results: list[Any] = []
+    append = results.append
+    try:
+        for arg in items:  # the try outside the loop: no per-item bookkeeping
+            append(func(arg))
+    except Exception as exc:
+        return _failure("failed", len(results), exc)  # every earlier call succeeded
     return cloudpickle.dumps(("ok", results), protocol=pickle.HIGHEST_PROTOCOL)
 
 
