@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 from .cluster import ClusterManager, HeadNode, WorkerNode
 from .config import Settings
 from .errors import (
+    ArgumentError,
+    AuthenticationError,
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
@@ -38,6 +40,7 @@ from .errors import (
     PlatformError,
     PortInUseError,
     PyClusterError,
+    RemoteCallError,
     SchedulerUnreachableError,
     ServiceError,
     WorkerStartError,
@@ -49,6 +52,8 @@ from .net import NetworkDiscovery
 from .platform import WindowsClusterManager
 
 __all__ = [
+    "ArgumentError",
+    "AuthenticationError",
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
@@ -85,6 +90,7 @@ __all__ = [
     "PortInUseError",
     "Priority",
     "PyClusterError",
+    "RemoteCallError",
     "SchedulerUnreachableError",
     "ServiceError",
     "Settings",

@@ -79,6 +79,14 @@ def cli() -> None:
 @click.option("--resources", help="Resources each local worker advertises, e.g. GPU=1.")
 @click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
 @click.option(
+    "--auth-key",
+    envvar="PYCLUSTER_AUTH_KEY",
+    help="Cluster key (16+ characters): TLS with mutual authentication for every worker and client. "
+    "Prefer the PYCLUSTER_AUTH_KEY variable (ps shows command lines).  [default: generated when --host "
+    "is not loopback]",
+)
+@click.option("--insecure", is_flag=True, help="Open to the network without a cluster key (not recommended).")
+@click.option(
     "--discovery-port",
     type=int,
     help="UDP port that answers discovery probes (0 = any free).  [default: 8788]",
@@ -103,7 +111,7 @@ def cli() -> None:
     help="Where jobs and datasets live.  [default: PYCLUSTER_STATE_DIR]",
 )
 @click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
-def head_command(config_path: str | None, open_dashboard: bool, **options: Any) -> None:
+def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, **options: Any) -> None:
     """Start a head node: Dask scheduler, dashboard, REST API and local workers.
 
     Runs until Ctrl-C or SIGTERM, then stops everything it started.
@@ -119,6 +127,7 @@ def head_command(config_path: str | None, open_dashboard: bool, **options: Any) 
             dashboard_port=options["dashboard_port"],
             dask_dashboard_port=options["dask_dashboard_port"],
             api_token=options["api_token"],
+            auth_key=options["auth_key"],
             discovery_port="off" if options["no_discovery"] else options["discovery_port"],
             n_workers=options["local_workers"],
             threads_per_worker=options["threads_per_worker"],
@@ -126,7 +135,7 @@ def head_command(config_path: str | None, open_dashboard: bool, **options: Any) 
             state_dir=options["state_dir"],
             data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
         )
-        head = HeadNode(settings=settings)
+        head = HeadNode(settings=settings, insecure=insecure)
         c = settings.cluster
         info = head.start(
             n_local_workers=c.n_workers,
@@ -218,6 +227,11 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
     default=True,
     help="Trust the --gpus indices without asking NVML (containers that hide NVML; tests).",
 )
+@click.option(
+    "--auth-key",
+    envvar="PYCLUSTER_AUTH_KEY",
+    help="The head's cluster key; prefer the PYCLUSTER_AUTH_KEY variable (ps shows command lines).",
+)
 @click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
 def worker_command(watch_pid: int | None, **options: Any) -> None:
     """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).
@@ -250,7 +264,8 @@ def _announce(message: str) -> None:
     "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the scheduler."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
-def status_command(address: str | None, timeout: float, as_json: bool) -> None:
+@click.option("--auth-key", envvar="PYCLUSTER_AUTH_KEY", help="The head's cluster key, if it has one.")
+def status_command(address: str | None, timeout: float, as_json: bool, auth_key: str | None) -> None:
     """Show the workers of the cluster at ADDRESS (default tcp://127.0.0.1:8786)."""
     import json
 
@@ -258,7 +273,7 @@ def status_command(address: str | None, timeout: float, as_json: bool) -> None:
 
     try:
         target = address or f"tcp://127.0.0.1:{Settings.load().cluster.scheduler_port}"
-        with ClusterManager.connect(target, timeout=timeout) as manager:
+        with ClusterManager.connect(target, timeout=timeout, auth_key=auth_key) as manager:
             info = manager.get_cluster_info()
     except (PyClusterError, ValueError, OSError) as exc:
         _fail(exc)

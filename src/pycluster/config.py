@@ -119,6 +119,8 @@ class ClusterSettings:
     worker_start_timeout: float = _setting(30.0, parse_seconds, "PYCLUSTER_WORKER_START_TIMEOUT")
     connect_timeout: float = _setting(10.0, parse_seconds, "PYCLUSTER_CONNECT_TIMEOUT")
     api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN")
+    # the cluster key: TLS with mutual authentication for every Dask connection (cluster/security.py)
+    auth_key: str | None = _setting(None, _optional_text, "PYCLUSTER_AUTH_KEY")
     state_dir: str | None = _setting(None, _optional_text, "PYCLUSTER_STATE_DIR")
 
     def resolved_state_dir(self) -> Path:

@@ -5,12 +5,16 @@ what happened *and what to do about it*::
 
     PyClusterError
     ├── ConfigError              (also a ValueError) bad setting: key, source, allowed values
+    ├── ArgumentError            (also a ValueError) arguments a map cannot use (duplicates, unhashable)
     ├── ClusterError             the cluster cannot do what was asked
     │   ├── PortInUseError       a port is taken; names free ports nearby
     │   ├── ClusterNotRunningError   an action needs a running head or client
     │   ├── SchedulerUnreachableError  a scheduler address does not answer in time
     │   └── WorkerStartError     worker processes failed to start or join
     ├── GPUUnavailableError      no NVIDIA GPU here, or not the one asked for; says why
+    │   ├── WorkerStartError     worker processes failed to start or join
+    │   ├── AuthenticationError  a cluster key is missing, too weak or does not match the head's
+    │   └── RemoteCallError      a call on a worker failed; names the argument and the remote error
     ├── JobError                 the job queue cannot do what was asked
     │   ├── JobNotFoundError     (also a KeyError) no job with that id
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
@@ -39,6 +43,8 @@ re-raises the task's own exception type with the remote traceback.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "AuthenticationError",
     "ClusterError",
     "ClusterNotRunningError",
     "ConfigError",
@@ -64,6 +70,7 @@ __all__ = [
     "PlatformError",
     "PortInUseError",
     "PyClusterError",
+    "RemoteCallError",
     "SchedulerUnreachableError",
     "ServiceError",
     "WorkerStartError",
@@ -114,6 +121,22 @@ class GPUUnavailableError(PyClusterError):
     def __init__(self, message: str, reason: str | None = None) -> None:
         self.reason = reason or message
         super().__init__(message)
+
+
+class AuthenticationError(ClusterError):
+    """A cluster key is missing, too weak, or not the one the head uses; nothing ran."""
+
+
+class RemoteCallError(ClusterError):
+    """A call on a worker raised; the message names the argument, and ``__cause__`` is the remote error."""
+
+    def __init__(self, message: str, argument: object = None) -> None:
+        self.argument = argument
+        super().__init__(message)
+
+
+class ArgumentError(PyClusterError, ValueError):
+    """Arguments a map cannot use: duplicates or unhashable items where results are keyed by argument."""
 
 
 class JobError(PyClusterError):

@@ -46,6 +46,7 @@ def start_head(ns: str, name: str, host: str) -> CliProcess:
         *prefix[1:], PYTHON, "-m", "pycluster", "head", "--cluster-name", name, "--host", host,
         "--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard-port", "off",
         "--discovery-port", "8788", "--local-workers", "0",
+        "--insecure",  # these tests are about discovery; keyed heads: tests/cluster/test_auth_cluster.py
         program=prefix[0],
     )  # fmt: skip
     head.wait_for_line(r"discovery:\s+UDP 8788")

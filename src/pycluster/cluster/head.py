@@ -29,6 +29,7 @@ from ..errors import ClusterError, ClusterNotRunningError
 from .loop import LoopThread
 from .manager import ClusterManager
 from .ports import advertised_host, check_port_free
+from .security import cluster_security, ensure_cluster_key
 from .status import cluster_summary
 from .worker_options import WorkerOptions
 
@@ -72,6 +73,8 @@ class HeadNode:
         dask_dashboard_port: int | bool | None = None,
         discovery_port: int | bool | EllipsisType | None = ...,
         api_token: str | None = None,
+        auth_key: str | None = None,
+        insecure: bool = False,
         config: str | None = None,
         settings: Settings | None = None,
         cluster_manager: ClusterManager | None = None,
@@ -89,6 +92,7 @@ class HeadNode:
             dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
             discovery_port=_discovery_override(discovery_port),
             api_token=api_token,
+            auth_key=auth_key,
             state_dir=str(state_dir) if state_dir is not None else None,
             data__roots=data_roots,
         )
@@ -103,6 +107,8 @@ class HeadNode:
         self._service_names = tuple(HEAD_SERVICES) if services is None else tuple(services)
         self.services: dict[str, Any] = {}
         self._started_at: float | None = None
+        self.insecure = insecure
+        self._security: Any = None
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # ----------------------------------------------------------------- start
@@ -175,6 +181,8 @@ class HeadNode:
     def _start_services(self) -> None:
         if self._log_level:
             logging.getLogger("distributed").setLevel(self._log_level)
+        key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
+        self._security = cluster_security(key) if key else None
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
         self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)
         self.cluster_manager._attach_head(self, self.settings.cluster.connect_timeout)
@@ -222,11 +230,19 @@ class HeadNode:
             dashboard=diagnostics is not None,
             # with diagnostics off, Dask still serves /health here; never let it try 8787 (ours)
             dashboard_address=f"{c.host}:{diagnostics if diagnostics is not None else 0}",
+            # with a cluster key: TLS only, and only holders of the key get through the handshake
+            security=self._security,
+            protocol="tls" if self._security else None,
         )
         await scheduler
         return scheduler
 
     # ----------------------------------------------------------------- status
+    @property
+    def auth_key(self) -> str | None:
+        """The cluster key (None: plain tcp://, anyone who reaches the port may run code)."""
+        return self.settings.cluster.auth_key
+
     @property
     def is_running(self) -> bool:
         return self._scheduler is not None and self._loop is not None and self._loop.alive
@@ -266,7 +282,8 @@ class HeadNode:
             "dashboard_url": self.dashboard_url,
             "dask_dashboard_url": self.dask_dashboard_url,
             "api_docs_url": f"{self.dashboard_url}/docs",
-            "worker_command": f"pycluster worker --scheduler {address}",
+            "worker_command": _worker_command(address, self.auth_key),
+            "authenticated": self.auth_key is not None,
             "host": self.settings.cluster.host,
             "discovery_port": getattr(self.services.get("discovery"), "port", None),
         }
@@ -336,6 +353,12 @@ def _discovery_override(port: int | bool | EllipsisType | None) -> int | str | N
     if port is ...:
         return None
     return "off" if port is None or port is False else port
+
+
+def _worker_command(address: str, key: str | None) -> str:
+    # never the key itself: this dict is served over REST
+    prefix = "PYCLUSTER_AUTH_KEY=<the cluster key> " if key else ""
+    return f"{prefix}pycluster worker --scheduler {address}"
 
 
 def _url_host(host: str) -> str:

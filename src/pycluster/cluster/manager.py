@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import shutil
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from distributed import Client, Future
 from ..errors import ClusterNotRunningError, SchedulerUnreachableError
 from .batching import BatchItemFuture, auto_batch_size, submit_batches
 from .ports import normalize_scheduler_address, wait_until_reachable
+from .security import cluster_security, scheduler_security, tls_address
 from .status import cluster_summary
 from .worker_options import WorkerOptions
 from .worker_process import WorkerProcess
@@ -52,27 +54,46 @@ class ClusterManager:
         self._client: Client | None = None
         self._worker_processes: list[WorkerProcess] = []
         self._log_dir: Path | None = None
+        self._auth_key: str | None = None
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- attach
     @classmethod
-    def connect(cls, address: str, timeout: float = 10.0, cluster_name: str | None = None) -> ClusterManager:
-        """Attach to any running pycluster head or plain Dask scheduler at ``address``."""
+    def connect(
+        cls,
+        address: str,
+        timeout: float = 10.0,
+        cluster_name: str | None = None,
+        auth_key: str | None = None,
+    ) -> ClusterManager:
+        """Attach to any running pycluster head or plain Dask scheduler at ``address``.
+
+        ``auth_key`` (default: ``PYCLUSTER_AUTH_KEY``) is the head's cluster key; a head with
+        a key refuses a client without it (:class:`AuthenticationError`, before anything runs).
+        """
         manager = cls(cluster_name or "pycluster")
-        manager._attach(address, timeout)
+        manager._attach(address, timeout, auth_key or os.environ.get("PYCLUSTER_AUTH_KEY") or None)
         return manager
 
-    def _attach(self, address: str, timeout: float) -> None:
+    def _attach(self, address: str, timeout: float, auth_key: str | None, check: bool = True) -> None:
         address = normalize_scheduler_address(address)
+        if auth_key:
+            address = tls_address(address)
         wait_until_reachable(address, timeout)
+        # a wrong or missing key fails here at once; Dask alone would time out saying little
+        if check:
+            security = scheduler_security(address, auth_key)
+        else:  # our own head: nothing to check
+            security = cluster_security(auth_key) if auth_key else None
         try:
             # the default client, so dask collections, wait() and as_completed() use this cluster
-            self._client = Client(address, timeout=timeout, set_as_default=True)
+            self._client = Client(address, timeout=timeout, set_as_default=True, security=security)
         except OSError as exc:
             raise SchedulerUnreachableError(
                 f"could not connect a client to {address} within {timeout:g}s: {exc}"
             ) from None
         self.scheduler_address = address
+        self._auth_key = auth_key
 
     def start_head_node(
         self,
@@ -132,6 +153,7 @@ class ClusterManager:
             resources,
             name,
             death_timeout=60.0,
+            auth_key=self._auth_key,
         )
         # each process hosts one worker, so share the cores among all of them here
         options = replace(options, threads_per_worker=options.effective_threads())
@@ -269,7 +291,7 @@ class ClusterManager:
 
     def _attach_head(self, head: HeadNode, timeout: float) -> None:
         self.head = head
-        self._attach(head.scheduler_address, timeout)
+        self._attach(head.scheduler_address, timeout, head.auth_key, check=False)
 
     def _release(self) -> None:
         """Close the client and stop the local worker processes (all at once: each takes ~1 s)."""

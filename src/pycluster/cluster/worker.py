@@ -27,8 +27,15 @@ class WorkerNode:
     restart a worker that dies) and stop with ``shutdown()`` or when this process ends.
     """
 
-    def __init__(self, scheduler_address: str, worker_name: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        scheduler_address: str,
+        worker_name: str | None = None,
+        timeout: float = 10.0,
+        auth_key: str | None = None,
+    ) -> None:
         self.scheduler_address = scheduler_address
+        self.auth_key = auth_key  # the head's cluster key; passed to the workers by environment
         self.worker_name = worker_name
         self.timeout = timeout
         self._process: WorkerProcess | None = None
@@ -52,7 +59,8 @@ class WorkerNode:
         per GPU (per ``gpus_per_worker`` GPUs) instead, each pinned with ``CUDA_VISIBLE_DEVICES``
         and advertising ``{"GPU": gpus_per_worker}``; ``check_gpus=False`` trusts a list of
         indices without asking NVML. Raises ``SchedulerUnreachableError`` naming the address
-        when it does not answer, ``GPUUnavailableError`` when the GPUs are not here, and
+        when it does not answer, ``AuthenticationError`` when the key is missing or not
+        the head's, ``GPUUnavailableError`` when the GPUs are not here, and
         ``ConfigError`` (a ValueError) for a bad argument.
         """
         options = WorkerOptions.create(
@@ -66,6 +74,7 @@ class WorkerNode:
             gpus=gpus,
             gpus_per_worker=gpus_per_worker,
             check_gpus=check_gpus,
+            auth_key=self.auth_key,
         )
         with self._lock:
             if self._process is not None and self._process.alive:

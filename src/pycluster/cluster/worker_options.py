@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..units import parse_memory_limit, parse_resources
 from .gpus import gpu_env, plan_gpu_workers
 from .ports import normalize_scheduler_address
+from .security import check_key, tls_address
 
 __all__ = ["WorkerOptions"]
 
@@ -31,6 +32,8 @@ class WorkerOptions:
     connect_timeout: float = 10.0
     # one set of GPU indices per worker process (``gpus=``); empty for CPU workers
     gpu_sets: tuple[tuple[int, ...], ...] = ()
+    # never on a command line (ps shows argv): WorkerProcess passes it as PYCLUSTER_AUTH_KEY
+    auth_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -47,6 +50,7 @@ class WorkerOptions:
         gpus: object = None,
         gpus_per_worker: object = 1,
         check_gpus: bool = True,
+        auth_key: str | bytes | None = None,
     ) -> WorkerOptions:
         """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one.
 
@@ -63,6 +67,9 @@ class WorkerOptions:
             per_worker = _count("gpus_per_worker", gpus_per_worker, minimum=1)
             gpu_sets = plan_gpu_workers(gpus, per_worker, check_gpus)
             n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
+        key = check_key(auth_key) if auth_key is not None else None
+        if key is not None:
+            address = tls_address(address)  # a keyed cluster speaks only TLS
         return cls(
             scheduler_address=address,
             n_workers=1 if n_workers is None else _count("n_workers", n_workers, minimum=0),
@@ -76,6 +83,7 @@ class WorkerOptions:
             death_timeout=death_timeout,
             connect_timeout=connect_timeout,
             gpu_sets=gpu_sets,
+            auth_key=key,
         )
 
     def effective_threads(self) -> int:
@@ -96,7 +104,7 @@ class WorkerOptions:
         return gpu_env(self.gpu_sets[index]) if self.gpu_sets else None
 
     def to_argv(self) -> list[str]:
-        """The ``pycluster worker`` arguments that reproduce these options."""
+        """The ``pycluster worker`` arguments that reproduce these options (all but the key)."""
         argv = ["--scheduler", self.scheduler_address, "--workers", str(self.n_workers)]
         if self.threads_per_worker is not None:
             argv += ["--threads", str(self.threads_per_worker)]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from ..errors import SchedulerUnreachableError, WorkerStartError
+from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
 from .worker_options import WorkerOptions
 from .worker_runner import READY_MARKER
 
@@ -54,6 +54,10 @@ class WorkerProcess:
     def start(self, timeout: float) -> list[str]:
         """Start the subprocess and wait until its workers have joined; their addresses."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _parent_sys_path()}
+        # the key travels in the environment, never in argv (which ps shows to every user)
+        env.pop("PYCLUSTER_AUTH_KEY", None)
+        if self.options.auth_key:
+            env["PYCLUSTER_AUTH_KEY"] = self.options.auth_key
         flags = subprocess.CREATE_NEW_PROCESS_GROUP if _IS_WINDOWS else 0  # type: ignore[attr-defined]
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
@@ -125,6 +129,8 @@ def _parent_sys_path() -> str:
 def _start_error(message: str, options: WorkerOptions) -> Exception:
     if "did not answer" in message:
         return SchedulerUnreachableError(message)
+    if "cluster key" in message:
+        return AuthenticationError(message)
     return WorkerStartError(f"{message} (scheduler {options.scheduler_address})")
 
 

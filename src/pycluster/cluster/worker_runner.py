@@ -14,11 +14,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from distributed import Nanny
 
-from ..errors import SchedulerUnreachableError, WorkerStartError
+from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
 from .ports import wait_until_reachable
+from .security import scheduler_security
 from .worker_options import WorkerOptions
 
 __all__ = ["READY_MARKER", "run_workers"]
@@ -35,16 +37,19 @@ def run_workers(
     """Start ``options.n_workers`` Nannies, announce readiness, block until a signal; exit code."""
     try:
         wait_until_reachable(options.scheduler_address, options.connect_timeout)
-    except SchedulerUnreachableError as exc:
+        security = scheduler_security(options.scheduler_address, options.auth_key)
+    except (SchedulerUnreachableError, AuthenticationError) as exc:
         announce(f"error: {exc}")
         return 2
-    return asyncio.run(_serve(options, watch_pid, announce))
+    return asyncio.run(_serve(options, watch_pid, announce, security))
 
 
-async def _serve(options: WorkerOptions, watch_pid: int | None, announce: Callable[[str], None]) -> int:
+async def _serve(
+    options: WorkerOptions, watch_pid: int | None, announce: Callable[[str], None], security: Any
+) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    nannies = [_make_nanny(options, name, i) for i, name in enumerate(options.worker_names())]
+    nannies = [_make_nanny(options, name, i, security) for i, name in enumerate(options.worker_names())]
     try:
         await asyncio.wait_for(
             asyncio.gather(*(nanny.start() for nanny in nannies)),
@@ -64,9 +69,10 @@ async def _serve(options: WorkerOptions, watch_pid: int | None, announce: Callab
     return 0
 
 
-def _make_nanny(options: WorkerOptions, name: str | None, index: int) -> Nanny:
+def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: Any) -> Nanny:
     return Nanny(
         options.scheduler_address,
+        security=security,
         nthreads=options.effective_threads(),
         memory_limit=options.memory_limit,
         resources=options.resources or None,
