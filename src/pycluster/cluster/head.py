@@ -227,7 +227,8 @@ class HeadNode:
     @property
     def dask_dashboard_url(self) -> str | None:
         service = (self._scheduler.services or {}).get("dashboard") if self._scheduler else None
-        if service is None:
+        # with diagnostics off Dask still runs that HTTP service (for /health), without /status
+        if service is None or self.settings.cluster.dask_dashboard_port is None:
             return None
         return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{service.port}/status"
 
