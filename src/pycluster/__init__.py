@@ -12,10 +12,12 @@ __version__ = "0.1.0"
 
 from .cluster import ClusterManager, HeadNode, WorkerNode
 from .config import Settings
+from .dashboard_client import DashboardManager
 from .errors import (
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
+    DashboardError,
     JobError,
     JobFailedError,
     JobNotFoundError,
@@ -34,6 +36,8 @@ __all__ = [
     "ClusterManager",
     "ClusterNotRunningError",
     "ConfigError",
+    "DashboardError",
+    "DashboardManager",
     "HeadNode",
     "JobError",
     "JobFailedError",

@@ -9,7 +9,8 @@ what happened *and what to do about it*::
     │   ├── PortInUseError       a port is taken; names free ports nearby
     │   ├── ClusterNotRunningError   an action needs a running head or client
     │   ├── SchedulerUnreachableError  a scheduler address does not answer in time
-    │   └── WorkerStartError     worker processes failed to start or join
+    │   ├── WorkerStartError     worker processes failed to start or join
+    │   └── DashboardError       a dashboard URL does not answer, or refuses (wrong token)
     ├── JobError                 the job queue cannot do what was asked
     │   ├── JobNotFoundError     (also a KeyError) no job with that id
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
@@ -27,6 +28,7 @@ __all__ = [
     "ClusterError",
     "ClusterNotRunningError",
     "ConfigError",
+    "DashboardError",
     "JobError",
     "JobFailedError",
     "JobNotFoundError",
@@ -76,6 +78,10 @@ class SchedulerUnreachableError(ClusterError):
 
 class WorkerStartError(ClusterError):
     """Worker processes failed to start or to join the scheduler."""
+
+
+class DashboardError(ClusterError):
+    """A dashboard (DashboardManager's URL) did not answer, or refused the request."""
 
 
 class JobError(PyClusterError):
