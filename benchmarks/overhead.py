@@ -87,10 +87,10 @@ def head_startup() -> float:
 
 def local_cluster_startup() -> float:
     start = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as lc:
-        with Client(lc) as client:
-            client.submit(noop, 1).result()
-            return time.perf_counter() - start
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    with cluster as lc, Client(lc) as client:
+        client.submit(noop, 1).result()
+        return time.perf_counter() - start
 
 
 def startup(rounds: int) -> None:
@@ -104,7 +104,8 @@ def startup(rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
