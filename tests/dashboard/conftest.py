@@ -48,11 +48,19 @@ def page(browser: Any) -> Iterator[Any]:
     outside: list[str] = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: _record_console_error(message, page.errors))
     page.on("request", lambda request: _record_outside(request.url, outside))
     yield page
     context.close()
     assert not page.errors, f"JavaScript errors on the page: {page.errors}"
     assert not outside, f"the page fetched from outside 127.0.0.0/8: {outside}"
+
+
+def _record_console_error(message: Any, errors: list[str]) -> None:
+    # HTTP errors the tests cause on purpose (401, 404, 422) are logged as "Failed to load
+    # resource"; anything else (a Content-Security-Policy refusal, a script error) is a bug
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        errors.append(message.text)
 
 
 def _record_outside(url: str, outside: list[str]) -> None:

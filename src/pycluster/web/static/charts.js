@@ -54,12 +54,21 @@ function baseLayout(p, extra = {}) {
   };
 }
 
-/** A chart bound to an element: `draw()` renders now if visible, else on the next show. */
+/**
+ * A chart bound to an element. `draw()` renders if visible (else on the next show), at most
+ * once per MIN_REDRAW_MS: a plotly redraw costs ~15 ms of CPU, and five open dashboards
+ * redrawing every second would cost the machine they run on more than the data is worth.
+ * `draw(true)` (a tab shown, a setting changed) renders at once.
+ */
+const MIN_REDRAW_MS = 5000;
+
 export class Chart {
   constructor(el, build) {
     this.el = el;
     this.build = build; // (palette) => {data, layout}
     this.stale = true;
+    this.drawnAt = 0;
+    this.timer = null;
     charts.add(this);
   }
 
@@ -67,8 +76,20 @@ export class Chart {
     return this.el.offsetParent !== null;
   }
 
-  draw() {
+  draw(now = false) {
     this.stale = true;
+    if (!this.visible()) return;
+    const wait = this.drawnAt + MIN_REDRAW_MS - performance.now();
+    if (!now && wait > 0) {
+      if (!this.timer) this.timer = setTimeout(() => this.render(), wait);
+      return;
+    }
+    this.render();
+  }
+
+  render() {
+    clearTimeout(this.timer);
+    this.timer = null;
     if (!this.visible()) return;
     if (!plotlyReady()) {
       if (!this.el.firstChild) {
@@ -79,11 +100,12 @@ export class Chart {
     const { data, layout } = this.build(palette());
     window.Plotly.react(this.el, data, layout, CONFIG);
     this.stale = false;
+    this.drawnAt = performance.now();
   }
 
   /** After its tab became visible: draw if stale, and fit the (possibly new) width. */
   shown() {
-    if (this.stale) this.draw();
+    if (this.stale) this.draw(true);
     else if (plotlyReady()) window.Plotly.Plots.resize(this.el);
   }
 }
@@ -99,7 +121,7 @@ export function timeChart(el, getSamples, series, { yTitle = "", yMax = null, yS
       name: s.name,
       x,
       y: samples.map(s.y),
-      line: { color: p[s.color], width: 2, shape: "spline", smoothing: 0.6 },
+      line: { color: p[s.color], width: 2, shape: "linear" },
       fill: s.fill ? "tozeroy" : "none",
       fillcolor: s.fill ? `${p[s.color]}22` : undefined,
       hovertemplate: `%{y:.1f}${ySuffix}<extra>${s.name}</extra>`,
@@ -177,5 +199,5 @@ export function barChart(el, getBars, { windowSeconds, name }) {
 
 /** Theme switch (the system's light/dark): every chart redraws with the new colours. */
 window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
-  for (const chart of charts) chart.draw();
+  for (const chart of charts) chart.draw(true);
 });

@@ -55,7 +55,7 @@ async function saveThresholds(event) {
   try {
     const answer = await api("/api/dashboard/alerts/thresholds", { method: "PUT", body });
     thresholds = answer.thresholds;
-    for (const chart of charts) chart.draw();
+    for (const chart of charts) chart.draw(true);
     toast("Alert thresholds saved");
   } catch (error) {
     setText("threshold-error", error.message);
@@ -95,7 +95,7 @@ export function render(snap, { samplesChanged }) {
     const changed = JSON.stringify(snap.alerts.thresholds) !== JSON.stringify(thresholds);
     showThresholds(snap.alerts.thresholds);
     renderAlerts(snap.alerts);
-    if (changed) for (const chart of charts) chart.draw();
+    if (changed) for (const chart of charts) chart.draw(true);
   }
   const last = snap.metrics && snap.metrics[snap.metrics.length - 1];
   if (last) charts[2].el.title = `read ${rate(last.network_read_bps)} · write ${rate(last.network_write_bps)}`;
@@ -107,5 +107,5 @@ export function shown() {
 }
 
 export function redraw() {
-  for (const chart of charts) chart.draw();
+  for (const chart of charts) chart.draw(true);
 }

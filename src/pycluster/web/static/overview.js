@@ -78,5 +78,5 @@ export function shown() {
 }
 
 export function redraw() {
-  for (const chart of charts) chart.draw();
+  for (const chart of charts) chart.draw(true);
 }

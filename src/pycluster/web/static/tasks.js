@@ -76,6 +76,6 @@ export function shown() {
 }
 
 export function redraw() {
-  pie.draw();
-  bars.draw();
+  pie.draw(true);
+  bars.draw(true);
 }
