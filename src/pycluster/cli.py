@@ -338,7 +338,11 @@ def api_command(
     except (PyClusterError, ValueError) as exc:
         _fail(exc)
     controller = StandaloneController(settings)
-    server = quiet_server(uvicorn.Config(create_app(controller), log_level="warning", access_log=False))
+    # timeout_graceful_shutdown: open dashboard streams must not hold a Ctrl-C forever
+    config = uvicorn.Config(
+        create_app(controller), log_level="warning", access_log=False, timeout_graceful_shutdown=2
+    )
+    server = quiet_server(config)
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), lambda *_: setattr(server, "should_exit", True))

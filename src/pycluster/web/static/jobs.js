@@ -48,7 +48,7 @@ function createRow(job) {
   r.tr = h(
     "tr",
     { class: "clickable", dataset: { jobId: job.job_id }, title: "Show details" },
-    h("td", { "data-label": "Job" }, r.id, r.created),
+    h("td", { "data-label": "Job" }, h("div", {}, r.id, r.created)),
     h("td", { "data-label": "Operation" }, r.operation),
     h("td", { "data-label": "Priority" }, r.priority),
     h("td", { "data-label": "Status" }, r.status),
