@@ -27,7 +27,8 @@ body { margin:0; background:var(--bg); color:var(--text);
 main { max-width:1200px; margin:0 auto; padding:24px; display:grid; gap:16px; }
 h1 { margin:0; font-size:22px; } h2 { margin:0 0 12px; font-size:15px; }
 .muted { color:var(--muted); }
-.cards { display:grid; gap:12px; grid-template-columns:repeat(auto-fit,minmax(160px,1fr)); }
+.cards { display:grid; gap:12px; grid-template-columns:repeat(4,minmax(0,1fr)); }
+@media (max-width: 700px) { .cards { grid-template-columns:repeat(2,minmax(0,1fr)); } }
 .card { background:var(--card); border:1px solid var(--border); border-radius:12px;
   padding:16px 20px; min-width:0; }
 .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
@@ -75,8 +76,18 @@ def _e(value: Any) -> str:
     return escape("-" if value is None else str(value), quote=True)
 
 
-def _card(label: str, value: Any) -> str:
-    return f'<div class="card"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div></div>'
+def _time(iso: Any) -> str:
+    """``2026-01-02T10:00:00.123456Z`` -> ``2026-01-02 10:00:00 UTC`` (other values as they are)."""
+    text = str(iso or "-")
+    return f"{text[:10]} {text[11:19]} UTC" if len(text) >= 19 and text[10] == "T" else text
+
+
+def _card(label: str, value: Any, sub: str = "") -> str:
+    note = f'<div class="muted">{_e(sub)}</div>' if sub else ""
+    return (
+        f'<div class="card"><div class="label">{_e(label)}</div>'
+        f'<div class="value">{_e(value)}</div>{note}</div>'
+    )
 
 
 def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
@@ -91,18 +102,17 @@ def _cards(report: dict[str, Any]) -> str:
     c = report.get("cluster") or {}
     totals = (report.get("jobs") or {}).get("totals") or {}
     tasks = report.get("tasks") or {}
-    memory = f"{c.get('used_memory', '-')} / {c.get('total_memory', '-')}"
     cards = [
-        ("Health", (report.get("health") or {}).get("status")),
-        ("Workers", c.get("n_workers")),
-        ("Cores", c.get("total_cores")),
-        ("Memory", memory),
-        ("Tasks completed", tasks.get("completed")),
-        ("Tasks failed", tasks.get("failed_total")),
-        ("Jobs queued", (totals.get("queued") or 0) + (totals.get("pending") or 0)),
-        ("Jobs running", totals.get("running")),
+        _card("Health", (report.get("health") or {}).get("status")),
+        _card("Workers", c.get("n_workers")),
+        _card("Cores", c.get("total_cores")),
+        _card("Memory", c.get("used_memory"), f"of {c.get('total_memory', '-')}"),
+        _card("Tasks completed", tasks.get("completed")),
+        _card("Tasks failed", tasks.get("failed_total")),
+        _card("Jobs queued", (totals.get("queued") or 0) + (totals.get("pending") or 0)),
+        _card("Jobs running", totals.get("running")),
     ]
-    return '<div class="cards">' + "".join(_card(k, v) for k, v in cards) + "</div>"
+    return '<div class="cards">' + "".join(cards) + "</div>"
 
 
 def _workers(report: dict[str, Any]) -> str:
@@ -132,7 +142,7 @@ def _jobs(report: dict[str, Any]) -> str:
 
 def _alerts(report: dict[str, Any]) -> str:
     recent = (report.get("alerts") or {}).get("recent") or []
-    rows = [[a.get("time"), a.get("level"), a.get("message")] for a in recent]
+    rows = [[_time(a.get("time")), a.get("level"), a.get("message")] for a in recent]
     return _table(["Time", "Level", "Alert"], rows, "No alerts.")
 
 
@@ -141,7 +151,7 @@ def _failures(report: dict[str, Any]) -> str:
     if not failures:
         return '<p class="muted">No failed tasks.</p>'
     items = "".join(
-        f"<div><b>{_e(f.get('key'))}</b> <span class='muted'>{_e(f.get('time'))}</span>"
+        f"<div><b>{_e(f.get('key'))}</b> <span class='muted'>{_e(_time(f.get('time')))}</span>"
         f"<pre>{_e(f.get('error'))}</pre></div>"
         for f in failures
     )
@@ -173,7 +183,7 @@ def render_html_report(report: dict[str, Any]) -> str:
     body = "".join(
         [
             f"<header><h1>pycluster report · {_e(name)}</h1><div class='muted'>generated "
-            f"{_e(report.get('generated_at'))} from {_e(report.get('dashboard_url'))} · scheduler "
+            f"{_e(_time(report.get('generated_at')))} from {_e(report.get('dashboard_url'))} · scheduler "
             f"{_e(c.get('scheduler_address'))} · uptime {_e(c.get('uptime_seconds'))} s</div></header>",
             _cards(report),
             f'<div class="charts">{charts}</div>',
