@@ -1,12 +1,19 @@
 // What the page knows: the latest snapshot and the metric samples the charts draw.
 
 const MAX_SAMPLES = 2000; // an hour at the default 2 s sampling, with room to spare
+const INTERVALS = [1, 2, 5, 10, 30]; // what the stream accepts
+const WINDOWS = [300, 600, 1800, 3600];
+
+function stored(key, allowed, fallback) {
+  const value = Number(localStorage.getItem(key));
+  return allowed.includes(value) ? value : fallback;
+}
 
 export const state = {
   snapshot: null,
   samples: [],
-  interval: Number(localStorage.getItem("pycluster-interval")) || 2,
-  windowSeconds: Number(localStorage.getItem("pycluster-window")) || 600,
+  interval: stored("pycluster-interval", INTERVALS, 2),
+  windowSeconds: stored("pycluster-window", WINDOWS, 600),
 };
 
 /** Add samples newer than the newest we hold (the stream repeats recent ones on purpose). */
