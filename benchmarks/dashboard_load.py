@@ -11,7 +11,7 @@ Prints one JSON line per figure:
 - the dashboard's first load: bytes over the wire and seconds until live data shows,
   then the same for a second load (browser cache warm).
 
-    python benchmarks/dashboard_load.py [--tasks 3000] [--rounds 3] [--dashboards 5]
+    python benchmarks/dashboard_load.py [--tasks 3000] [--rounds 3] [--dashboards 5] [--tab overview]
 
 Needs /usr/bin/chromium and playwright (pip install -e ".[test]"). Only 127.0.0.1 is used.
 """
@@ -94,12 +94,12 @@ def workload(head: HeadNode, n: int, meter: CpuMeter) -> dict[str, float]:
     return {"tasks_per_s": n / m["wall_s"], **m}
 
 
-def open_dashboards(browser: Any, url: str, n: int) -> list[Any]:
+def open_dashboards(browser: Any, url: str, n: int, tab: str = "overview") -> list[Any]:
     contexts = []
     for _ in range(n):
         context = browser.new_context(viewport={"width": 1280, "height": 860})
         page = context.new_page()
-        page.goto(f"{url}/#overview")
+        page.goto(f"{url}/#{tab}")
         page.wait_for_selector(LIVE, timeout=60_000)
         contexts.append(context)
     time.sleep(3)  # let the pages settle into their steady update rhythm
@@ -134,13 +134,14 @@ def throughput(
     for round_no in range(args.rounds):
         order = [0, args.dashboards] if round_no % 2 == 0 else [args.dashboards, 0]
         for n in order:
-            contexts = open_dashboards(browser, head.dashboard_url or "", n)
+            contexts = open_dashboards(browser, head.dashboard_url or "", n, args.tab)
             runs[n].append(workload(head, args.tasks, meter))
             for context in contexts:
                 context.close()
     for n, results in runs.items():
         emit(
             benchmark="dashboard_throughput",
+            tab=args.tab,
             browser_priority=priority,
             dashboards=n,
             tasks=args.tasks,
@@ -153,6 +154,7 @@ def throughput(
     ratio = with_dashboards / statistics.median(r["tasks_per_s"] for r in runs[0])
     emit(
         benchmark="dashboard_throughput_ratio",
+        tab=args.tab,
         browser_priority=priority,
         dashboards=args.dashboards,
         ratio=round(ratio, 3),
@@ -183,6 +185,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dashboards", type=int, default=5)
+    parser.add_argument("--tab", default="overview", help="the tab the dashboards show")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
