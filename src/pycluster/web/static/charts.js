@@ -28,7 +28,7 @@ export function palette() {
   };
 }
 
-const MIN_SPAN_MS = 120000;
+const MIN_SPAN_MS = 60000;
 
 /** The x range: the chosen window, or less while the data is younger (charts fill their width). */
 function xRange(firstIso, lastIso, windowSeconds) {
