@@ -12,12 +12,14 @@ __version__ = "0.1.0"
 
 from .cluster import ClusterManager, HeadNode, WorkerNode
 from .config import Settings
+from .dashboard_client import DashboardManager
 from .errors import (
     ArgumentError,
     AuthenticationError,
     ClusterError,
     ClusterNotRunningError,
     ConfigError,
+    DashboardError,
     DataAccessError,
     DatasetError,
     DatasetFormatError,
@@ -58,6 +60,8 @@ __all__ = [
     "ClusterManager",
     "ClusterNotRunningError",
     "ConfigError",
+    "DashboardError",
+    "DashboardManager",
     "DataAccessError",
     "DatasetError",
     "DatasetFormatError",

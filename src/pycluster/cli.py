@@ -369,6 +369,38 @@ def _refresh_until_stopped(render: Callable[[], str], interval: float) -> None:
         stop.wait(interval)
 
 
+# ------------------------------------------------------------------------ report
+@cli.command("report")
+@click.option("--url", help="The dashboard's URL.  [default: http://127.0.0.1:8787, or the configured port]")
+@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="The head's API token, if it needs one.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Write a standalone HTML page with charts."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def report_command(url: str | None, api_token: str | None, html_path: str | None, as_json: bool) -> None:
+    """A complete report of a running cluster, from its dashboard (as JSON or an offline HTML page)."""
+    import json
+
+    from .dashboard_client import DashboardManager
+
+    try:
+        target = url or f"http://127.0.0.1:{Settings.load().cluster.dashboard_port}"
+        manager = DashboardManager(target, token=api_token)
+        report = manager.generate_dashboard_report()
+        if html_path:
+            click.echo(f"wrote {manager.write_html_report(html_path, report)}")
+    except (PyClusterError, ValueError, OSError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    elif not html_path:
+        c = report["cluster"]
+        click.echo(
+            f"{c['cluster_name']}: {c['n_workers']} workers, {c['total_cores']} cores, "
+            f"{c['used_memory']} / {c['total_memory']} memory, up {c['uptime_seconds']:.0f} s"
+        )
+
+
 # ------------------------------------------------------------------------ api
 def _quiet_server_class() -> type:
     import contextlib
@@ -421,7 +453,11 @@ def api_command(
     except (PyClusterError, ValueError) as exc:
         _fail(exc)
     controller = StandaloneController(settings)
-    server = quiet_server(uvicorn.Config(create_app(controller), log_level="warning", access_log=False))
+    # timeout_graceful_shutdown: open dashboard streams must not hold a Ctrl-C forever
+    config = uvicorn.Config(
+        create_app(controller), log_level="warning", access_log=False, timeout_graceful_shutdown=2
+    )
+    server = quiet_server(config)
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), lambda *_: setattr(server, "should_exit", True))

@@ -15,6 +15,8 @@ what happened *and what to do about it*::
     │   ├── WorkerStartError     worker processes failed to start or join
     │   ├── AuthenticationError  a cluster key is missing, too weak or does not match the head's
     │   └── RemoteCallError      a call on a worker failed; names the argument and the remote error
+    │   ├── WorkerStartError     worker processes failed to start or join
+    │   └── DashboardError       a dashboard URL does not answer, or refuses (wrong token)
     ├── JobError                 the job queue cannot do what was asked
     │   ├── JobNotFoundError     (also a KeyError) no job with that id
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
@@ -48,6 +50,7 @@ __all__ = [
     "ClusterError",
     "ClusterNotRunningError",
     "ConfigError",
+    "DashboardError",
     "DataAccessError",
     "DatasetError",
     "DatasetFormatError",
@@ -137,6 +140,10 @@ class RemoteCallError(ClusterError):
 
 class ArgumentError(PyClusterError, ValueError):
     """Arguments a map cannot use: duplicates or unhashable items where results are keyed by argument."""
+
+
+class DashboardError(ClusterError):
+    """A dashboard (DashboardManager's URL) did not answer, or refused the request."""
 
 
 class JobError(PyClusterError):

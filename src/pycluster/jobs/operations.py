@@ -44,6 +44,7 @@ class Operation:
 
     name: str = ""
     description: str = ""
+    example: dict[str, Any] = {}  # parameters shown in the dashboard's submit form (never mutated)
 
     def validate(
         self, parameters: dict[str, Any], dataset_id: str | None, context: OperationContext
@@ -99,6 +100,7 @@ def _sleep_piece(seconds: float) -> float:
 class SleepOperation(Operation):
     name = "sleep"
     description = "Diagnostic: `pieces` tasks that each sleep `seconds` (progress per piece)."
+    example = {"seconds": 1.0, "pieces": 4}
 
     def validate(
         self, parameters: dict[str, Any], dataset_id: str | None, context: OperationContext
@@ -125,6 +127,7 @@ def _echo_piece(value: Any) -> Any:
 class EchoOperation(Operation):
     name = "echo"
     description = "Diagnostic: returns `parameters.value` from a worker."
+    example = {"value": "hello"}
 
     def plan(self, job: Job, context: OperationContext) -> list[Any]:
         return [job.parameters.get("value")]

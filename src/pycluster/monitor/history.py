@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
+from collections import Counter, deque
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from ..cluster.status import cluster_summary
+from .cluster_alerts import ClusterAlerts
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -20,13 +21,16 @@ __all__ = ["MetricsHistory", "TaskCounter", "start_metrics_history"]
 
 
 class TaskCounter(SchedulerPlugin):
-    """Counts tasks that finished (in memory) or failed, since the scheduler started."""
+    """Counts tasks that finished (in memory) or failed, since the scheduler started,
+    and keeps the latest failures with their error text (for the dashboard)."""
 
     name = "pycluster-task-counter"
 
-    def __init__(self) -> None:
+    def __init__(self, keep_failures: int = 50) -> None:
         self.completed = 0
         self.failed = 0
+        self.failures: deque[dict[str, Any]] = deque(maxlen=keep_failures)
+        self.failed_at_clear = 0
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing":
@@ -34,6 +38,24 @@ class TaskCounter(SchedulerPlugin):
                 self.completed += 1
             elif finish == "erred":
                 self.failed += 1
+                self.failures.append(_failure(key, kwargs))
+
+    def clear_failures(self) -> int:
+        """Forget the failures shown so far (the ``failed`` total, a Prometheus counter, stays)."""
+        cleared = self.failed - self.failed_at_clear
+        self.failures.clear()
+        self.failed_at_clear = self.failed
+        return cleared
+
+
+def _failure(key: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    text = str(kwargs.get("exception_text") or "unknown error")
+    return {
+        "key": str(key),
+        "error": text[:2000],
+        "worker": kwargs.get("worker"),
+        "time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+    }
 
 
 class MetricsHistory:
@@ -44,6 +66,7 @@ class MetricsHistory:
         self.interval = max(0.1, interval)
         self.samples: deque[dict[str, Any]] = deque(maxlen=max(1, int(retention / self.interval)))
         self.counter = TaskCounter()
+        self.alerts = ClusterAlerts(head.settings.monitoring.alert_thresholds)
         self._task: asyncio.Task[None] | None = None
         self._last: tuple[float, int] | None = None
 
@@ -55,6 +78,7 @@ class MetricsHistory:
         while True:
             with contextlib.suppress(Exception):  # a bad sample must not end the history
                 self.samples.append(self.sample(await self.head.snapshot()))
+                self.alerts.observe(self.samples[-1])
             await asyncio.sleep(self.interval)
 
     def sample(self, identity: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +107,15 @@ class MetricsHistory:
             "tasks_failed_total": self.counter.failed,
             "tasks_per_second": round(rate, 2),
         }
+
+    def task_states(self) -> dict[str, int]:
+        """Tasks the scheduler holds now, by state, summed over task groups (no per-task walk).
+        Call it on the head's event loop, where the scheduler changes them."""
+        totals: Counter[str] = Counter()
+        scheduler = self.head._scheduler
+        for group in list(scheduler.task_groups.values()) if scheduler is not None else []:
+            totals.update({state: n for state, n in group.states.items() if n})
+        return dict(totals)
 
     async def stop_async(self) -> None:
         if self._task is not None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from html import escape
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..errors import (
@@ -22,9 +20,10 @@ from ..errors import (
     PortInUseError,
     PyClusterError,
 )
+from .assets import mount_dashboard
 from .auth import require_token
 from .controller import HeadController, StandaloneController
-from .routers import cluster, data, gpu, health, processing, prometheus
+from .routers import cluster, dashboard, data, gpu, health, processing, prometheus
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -68,13 +67,11 @@ def create_app(
     app.include_router(data.router, prefix="/api/processing/data", dependencies=protected)
     app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected)
     app.include_router(prometheus.router, dependencies=protected)
+    app.include_router(dashboard.router, prefix="/api/dashboard")  # token checked in the router
+    app.include_router(dashboard.stream_router, prefix="/api/dashboard")  # token may come as ?token=
     _add_error_handlers(app)
     _limit_body_size(app)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def landing_page() -> str:
-        return _landing_page(ctrl)
-
+    mount_dashboard(app)
     return app
 
 
@@ -97,19 +94,3 @@ def _limit_body_size(app: FastAPI) -> None:
                 {"detail": f"request body over {MAX_BODY_BYTES} bytes; send less"}, status_code=413
             )
         return await call_next(request)
-
-
-def _landing_page(ctrl: HeadController | StandaloneController) -> str:
-    template = resources.files("pycluster.web.static").joinpath("index.html").read_text("utf-8")
-    node = ctrl.head
-    info = node.get_connection_info() if node else {}
-    values = {
-        "cluster_name": info.get("cluster_name") or "",
-        "scheduler_address": info.get("scheduler_address") or "not running",
-        "worker_command": info.get("worker_command") or "",
-        "dask_dashboard_url": info.get("dask_dashboard_url") or "",
-        "version": __version__,
-    }
-    for key, value in values.items():
-        template = template.replace("{{" + key + "}}", escape(str(value), quote=True))
-    return template

@@ -16,7 +16,9 @@ from fastapi import HTTPException, Request, status
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["ensure_token", "is_loopback", "require_token"]
+__all__ = ["STREAM_TOKEN_COOKIE", "ensure_token", "is_loopback", "require_stream_token", "require_token"]
+
+STREAM_TOKEN_COOKIE = "pycluster_token"
 
 
 async def require_token(request: Request) -> None:
@@ -30,6 +32,27 @@ async def require_token(request: Request) -> None:
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="this cluster needs an API token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+async def require_stream_token(request: Request) -> None:
+    """Like ``require_token``, for the dashboard's event stream only: EventSource cannot send
+    headers, so the token may also come as ``?token=`` or the ``pycluster_token`` cookie."""
+    expected: str | None = request.app.state.api_token
+    if not expected:
+        return
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    candidates = [
+        bearer if scheme.lower() == "bearer" else "",
+        request.query_params.get("token", ""),
+        request.cookies.get(STREAM_TOKEN_COOKIE, ""),
+    ]
+    # compare every candidate (constant time each) so timing says nothing about which one matched
+    matches = [hmac.compare_digest(c.encode(), expected.encode()) for c in candidates]
+    if not any(matches):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="this cluster needs an API token: add ?token=<token> to the stream URL",
         )
 
 

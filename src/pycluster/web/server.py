@@ -29,7 +29,10 @@ class WebServer:
     async def start(self) -> None:
         import uvicorn
 
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        # open dashboard streams never end by themselves: give them 2 s, then close them
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         while not self._server.started:
@@ -40,6 +43,9 @@ class WebServer:
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
+            feed = getattr(self.app.state, "live_feed", None)
+            if feed is not None:
+                feed.close()  # ends the dashboard streams, so shutdown need not wait for them
             self._server.should_exit = True
             await asyncio.wait({self._task}, timeout=5)
         self._socket.close()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...cluster.status import cluster_summary
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
+from ...jobs.operations import OPERATIONS
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, now_iso
 
 __all__ = ["router"]
@@ -38,6 +39,16 @@ class JobSubmission(BaseModel):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+
+class OperationInfo(BaseModel):
+    name: str
+    description: str
+    example: dict[str, Any] = Field(description="parameters to start from")
+
+
+class OperationList(BaseModel):
+    operations: list[OperationInfo]
 
 
 class ScaleRequest(BaseModel):
@@ -145,6 +156,17 @@ def submit_job(body: JobSubmission, request: Request) -> dict[str, Any]:
 
 def _peer(request: Request) -> str:
     return request.client.host if request.client else "default"
+
+
+@router.get("/operations")
+def list_operations() -> OperationList:
+    """The operations a job may name over REST (Python-only ones are left out)."""
+    public = sorted(name for name in OPERATIONS if not name.startswith("python."))
+    infos = [
+        OperationInfo(name=n, description=OPERATIONS[n].description, example=dict(OPERATIONS[n].example))
+        for n in public
+    ]
+    return OperationList(operations=infos)
 
 
 @router.get("/jobs/list")

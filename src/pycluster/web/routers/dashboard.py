@@ -1,0 +1,116 @@
+"""/api/dashboard/*: what the web dashboard reads and changes.
+
+``GET /stream`` is the live feed (Server-Sent Events; one producer per interval shared by
+every browser); ``GET /snapshot`` is one frame of it as JSON. Alerts and the failed-task
+log can be changed here. The stream is left out of the OpenAPI schema: it is not JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..auth import require_stream_token, require_token
+from ..deps import ERROR_RESPONSES, controller, head
+from ..feed import INTERVALS, LiveFeed
+from ..snapshot import build_snapshot, on_head_loop
+
+__all__ = ["router", "stream_router"]
+
+router = APIRouter(responses=ERROR_RESPONSES, tags=["dashboard"], dependencies=[Depends(require_token)])
+stream_router = APIRouter(tags=["dashboard"], dependencies=[Depends(require_stream_token)])
+
+
+class Alert(BaseModel):
+    id: int
+    time: str
+    rule: str
+    level: str = Field(examples=["warning", "resolved", "info"])
+    message: str
+    value: float
+    threshold: float
+
+
+class AlertsView(BaseModel):
+    thresholds: dict[str, float] = Field(examples=[{"cluster_cpu": 0.9, "cluster_memory": 0.9}])
+    active: list[str]
+    recent: list[Alert]
+
+
+class ThresholdsUpdate(BaseModel):
+    """Alert thresholds as fractions (0.9 = 90 %); leave one out to keep it."""
+
+    model_config = ConfigDict(extra="forbid")
+    cluster_cpu: float | None = Field(None, gt=0, le=1, examples=[0.9])
+    cluster_memory: float | None = Field(None, gt=0, le=1, examples=[0.85])
+
+
+class ClearedFailures(BaseModel):
+    cleared: int = Field(description="failures removed from the dashboard's list")
+
+
+def live_feed(request: Request) -> LiveFeed:
+    """The app's feed, made on first use (one per app: all browsers share its producers)."""
+    state = request.app.state
+    if getattr(state, "live_feed", None) is None:
+        ctrl = controller(request)
+        state.live_feed = LiveFeed(lambda interval: build_snapshot(ctrl, interval))
+    return state.live_feed  # type: ignore[no-any-return]
+
+
+def _history(request: Request) -> Any:
+    history = head(request).services.get("metrics")
+    if history is None:
+        raise HTTPException(409, "this head runs without the metrics service, so it keeps no alerts")
+    return history
+
+
+@router.get("/snapshot")
+async def snapshot(request: Request) -> dict[str, Any]:
+    """One frame of the live feed: cluster, workers, tasks, recent metrics, jobs, alerts."""
+    return await build_snapshot(controller(request))
+
+
+@stream_router.get("/stream", include_in_schema=False)
+async def stream(request: Request, interval: int = Query(2)) -> StreamingResponse:
+    """Server-Sent Events: a ``snapshot`` event every ``interval`` seconds (1, 2, 5, 10 or 30)."""
+    if interval not in INTERVALS:
+        allowed = ", ".join(str(i) for i in INTERVALS)
+        raise HTTPException(422, f"interval must be one of {allowed} seconds, got {interval}")
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    body = live_feed(request).subscribe(interval)
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/alerts")
+async def alerts(request: Request) -> AlertsView:
+    """Alert thresholds, the rules firing now, and recent alerts (newest first)."""
+    history = _history(request)
+    return AlertsView(**await on_head_loop(head(request), _async(history.alerts.as_dict)))
+
+
+@router.put("/alerts/thresholds")
+async def set_thresholds(body: ThresholdsUpdate, request: Request) -> AlertsView:
+    """Change alert thresholds for this head (kept until it restarts)."""
+    history = _history(request)
+    values = body.model_dump(exclude_none=True)
+    await on_head_loop(head(request), _async(lambda: history.alerts.set_thresholds(values)))
+    return AlertsView(**await on_head_loop(head(request), _async(history.alerts.as_dict)))
+
+
+@router.post("/tasks/clear-failed")
+async def clear_failed(request: Request) -> ClearedFailures:
+    """Clear the dashboard's list of failed tasks (the Prometheus failure counter keeps counting)."""
+    history = _history(request)
+    cleared = await on_head_loop(head(request), _async(history.counter.clear_failures))
+    return ClearedFailures(cleared=cleared)
+
+
+def _async(func: Any) -> Any:
+    async def call() -> Any:
+        return func()
+
+    return call

@@ -1,0 +1,59 @@
+// Numbers for people: bytes, percentages, durations, times.
+
+const UNITS = ["B", "kB", "MB", "GB", "TB", "PB"];
+
+export function bytes(value) {
+  let n = Number(value) || 0;
+  let unit = 0;
+  while (n >= 1000 && unit < UNITS.length - 1) {
+    n /= 1000;
+    unit += 1;
+  }
+  return `${n >= 100 || unit === 0 ? n.toFixed(0) : n.toFixed(1)} ${UNITS[unit]}`;
+}
+
+export const rate = (value) => `${bytes(value)}/s`;
+
+export function percent(value, digits = 0) {
+  return value === null || value === undefined ? "–" : `${Number(value).toFixed(digits)}%`;
+}
+
+export function number(value) {
+  return value === null || value === undefined ? "–" : Number(value).toLocaleString();
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  let s = Math.max(0, Math.round(Number(seconds)));
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const hrs = Math.floor(s / 3600);
+  s -= hrs * 3600;
+  const min = Math.floor(s / 60);
+  s -= min * 60;
+  if (d) return `${d}d ${hrs}h`;
+  if (hrs) return `${hrs}h ${String(min).padStart(2, "0")}m`;
+  if (min) return `${min}m ${String(s).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+export function clock(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "–" : date.toLocaleTimeString([], { hour12: false });
+}
+
+export function dateTime(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "–" : date.toLocaleString([], { hour12: false });
+}
+
+export function ago(iso) {
+  if (!iso) return "–";
+  const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+  if (!Number.isFinite(seconds)) return "–";
+  return seconds < 5 ? "just now" : `${duration(seconds)} ago`;
+}
+
+export const shortId = (id) => String(id || "").replace(/^job_/, "");

@@ -1,0 +1,82 @@
+// Overview: status cards, throughput and CPU/memory charts, how to connect, uptime.
+
+import { timeChart } from "./charts.js";
+import { $, copyText, h, safeUrl, setMeter, setText, toast } from "./dom.js";
+import { bytes, duration, number, percent } from "./format.js";
+import { state, windowSamples } from "./state.js";
+
+let charts = [];
+
+export function init() {
+  const windowSeconds = () => state.windowSeconds;
+  charts = [
+    timeChart($("chart-throughput"), windowSamples, [{ name: "tasks/s", y: (s) => s.tasks_per_second, color: "accent", fill: true }], {
+      windowSeconds,
+    }),
+    timeChart(
+      $("chart-usage"),
+      windowSamples,
+      [
+        { name: "CPU", y: (s) => s.cpu_percent, color: "accent" },
+        { name: "Memory", y: (s) => s.memory_usage_percent, color: "teal" },
+      ],
+      { yMax: 100, ySuffix: "%", windowSeconds },
+    ),
+  ];
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async () => {
+      const text = $(button.dataset.copy).textContent;
+      try {
+        await copyText(text);
+        toast("Copied to the clipboard");
+      } catch {
+        toast("Could not copy: select the text and copy it by hand", "bad");
+      }
+    });
+  }
+}
+
+export function render(snap, { samplesChanged }) {
+  const c = snap.cluster || {};
+  const health = $("card-health");
+  health.dataset.health = c.health || "stopped";
+  setText(health.querySelector(".v"), c.health || "stopped");
+  setText("uptime", c.uptime_seconds === undefined ? "–" : duration(c.uptime_seconds));
+  setText($("card-workers").querySelector(".v"), number(c.n_workers));
+  setText($("card-cores").querySelector(".v"), number(c.total_cores));
+  const memory = $("card-memory");
+  setText(memory.querySelector(".v"), c.used_memory_bytes === undefined ? "–" : bytes(c.used_memory_bytes));
+  setText(memory.querySelector(".total"), c.total_memory_bytes === undefined ? "–" : `${bytes(c.total_memory_bytes)} (${percent(c.memory_usage_percent)})`);
+  setMeter(memory.querySelector(".meter"), c.memory_usage_percent);
+  const tasks = snap.tasks || {};
+  setText($("card-tasks").querySelector(".v"), number(tasks.running ?? c.active_tasks));
+  setText($("card-tasks").querySelector(".pending"), number(tasks.pending ?? c.ready_tasks));
+  const totals = (snap.jobs && snap.jobs.totals) || {};
+  setText($("card-jobs").querySelector(".v"), number((totals.queued || 0) + (totals.pending || 0)));
+  setText($("card-jobs").querySelector(".running"), number(totals.running || 0));
+  renderConnection(c, snap.version);
+  if (samplesChanged) for (const chart of charts) chart.draw();
+}
+
+function renderConnection(c, version) {
+  setText("info-scheduler", c.scheduler_address || "not running");
+  setText("info-worker-command", c.worker_command || "–");
+  setText("info-dashboard", c.dashboard_url || window.location.origin);
+  setText("info-version", version ? `pycluster ${version}` : "–");
+  const dask = $("info-dask");
+  const url = c.dask_dashboard_url ? safeUrl(c.dask_dashboard_url) : null;
+  const current = dask.firstElementChild;
+  if (url && !(current && current.getAttribute("href") === url)) {
+    dask.replaceChildren(h("a", { href: url, target: "_blank", rel: "noopener", id: "dask-link", text: "Open Dask's own diagnostics ↗" }));
+  } else if (!url && dask.textContent !== "off") {
+    dask.replaceChildren("off");
+  }
+}
+
+export function shown() {
+  for (const chart of charts) chart.shown();
+}
+
+export function redraw() {
+  for (const chart of charts) chart.draw(true);
+}

@@ -1,0 +1,240 @@
+"""The dashboard in a real browser against a real head with 2 workers.
+
+Each test looks at one tab while the cluster changes underneath it, and saves a
+screenshot under test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from pycluster import DashboardError, DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
+from tests.dashboard.browser import screenshot
+from tests.helpers import wait_for
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+    expect = None
+
+LIVE_TIMEOUT = 20_000  # ms: a shared 2-core machine can be slow to start a page
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
+    """One job at a time (MAX_CONCURRENT_JOBS=1), metrics every 0.5 s, Dask diagnostics on."""
+    settings = Settings.load(
+        False,
+        env={"MAX_CONCURRENT_JOBS": "1"},
+        name="dash-test",
+        scheduler_port=0,
+        dashboard_port=0,
+        dask_dashboard_port=0,
+        state_dir=str(tmp_path_factory.mktemp("dash-state")),
+        monitoring__metrics_interval=0.5,
+    )
+    node = HeadNode(settings=settings)
+    node.start(n_local_workers=2, threads_per_worker=1)
+    yield node
+    node.shutdown()
+
+
+def open_tab(page: Any, head: HeadNode, tab: str) -> None:
+    page.goto(f"{head.dashboard_url}/#{tab}")
+    expect(page.locator("#live-pill")).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
+
+
+def number(page: Any, selector: str) -> int:
+    return int(page.locator(selector).inner_text().replace(",", "").strip() or 0)
+
+
+def chart_has_positive_point(page: Any, chart_id: str) -> None:
+    page.wait_for_function(
+        "id => { const d = document.getElementById(id).data; return !!d && d[0].y.some(v => v > 0); }",
+        arg=chart_id,
+        timeout=LIVE_TIMEOUT,
+    )
+
+
+def test_overview_shows_the_cluster(page: Any, head: HeadNode) -> None:
+    open_tab(page, head, "overview")
+    n_workers = head.get_cluster_status()["n_workers"]
+    expect(page.locator("#card-workers .v")).to_have_text(str(n_workers))
+    expect(page.locator("#card-health .v")).to_have_text("healthy")
+    expect(page.locator("#info-scheduler")).to_have_text(head.scheduler_address)
+    expect(page.locator("#info-worker-command")).to_contain_text(head.scheduler_address)
+    expect(page.locator("#dask-link")).to_have_attribute("href", head.dask_dashboard_url or "")
+    expect(page.locator("#chart-usage .main-svg").first).to_be_visible()
+    expect(page).to_have_title("pycluster · dash-test")
+    screenshot(page, "overview")
+
+
+def test_tasks_move_the_counters_and_charts(page: Any, head: HeadNode) -> None:
+    open_tab(page, head, "tasks")
+    before = number(page, "#task-completed .v")
+    client = head.cluster_manager.client
+    client.gather(client.map(abs, range(-300, 0), pure=False))
+    wait_for(lambda: number(page, "#task-completed .v") >= before + 300, 20, what="completed tasks to rise")
+    chart_has_positive_point(page, "chart-task-bars")
+    evil_error = "<script>alert(2)</script>"
+    failing = client.submit(operator.getitem, {}, evil_error, pure=False)
+    expect(page.locator("#failures pre").first).to_contain_text(evil_error, timeout=LIVE_TIMEOUT)
+    expect(page.locator("#task-failed .v")).not_to_have_text("0")
+    screenshot(page, "tasks")
+    page.click("#clear-failed")
+    expect(page.locator("#failures .failure")).to_have_count(0)
+    expect(page.locator("#task-failed .v")).to_have_text("0")
+    failing.release()
+    page.goto(f"{head.dashboard_url}/#overview")
+    chart_has_positive_point(page, "chart-throughput")
+    assert not page.dialogs
+
+
+def test_job_submitted_from_the_form_reaches_100_percent(page: Any, head: HeadNode) -> None:
+    open_tab(page, head, "jobs")
+    expect(page.locator("#job-operation option[value=sleep]")).to_have_count(1)
+    page.select_option("#job-operation", "sleep")
+    page.fill("#job-parameters", "{not json")
+    page.click("#job-submit")
+    expect(page.locator("#job-form-error")).to_contain_text("not valid JSON")
+    page.fill("#job-parameters", json.dumps({"seconds": 0.3, "pieces": 5}))
+    page.select_option("#job-priority", "HIGH")
+    page.click("#job-submit")
+    toast = page.locator(".toast", has_text="Submitted job_")
+    job_id = re.search(r"job_\w+", toast.inner_text()).group(0)  # type: ignore[union-attr]
+    row = page.locator(f'#jobs-body tr[data-job-id="{job_id}"]')
+    expect(row.locator(".badge.prio-HIGH")).to_have_text("HIGH")
+    expect(row.locator(".pct")).to_have_text("100%", timeout=30_000)
+    expect(row.locator(".badge.completed")).to_be_visible()
+    row.click()
+    expect(page.locator("#drawer-body")).to_contain_text("slept_seconds")
+    expect(page.locator("#drawer-body")).to_contain_text('"pieces": 5')
+    screenshot(page, "job-detail")
+    assert head.jobs.get(job_id).status == JobStatus.COMPLETED
+
+
+def test_cancel_a_queued_job_from_the_ui(page: Any, head: HeadNode) -> None:
+    queue = head.jobs
+    # short pieces: a cancelled piece still finishes its sleep on the worker
+    holder = queue.submit_job("sleep", {"seconds": 0.5, "pieces": 60})
+    wait_for(lambda: queue.get(holder.id).status == JobStatus.RUNNING, 30, what="the first job to run")
+    waiting = queue.submit_job("sleep", {"seconds": 0.1, "pieces": 1})
+    open_tab(page, head, "jobs")
+    page.select_option("#job-filter", "active")
+    row = page.locator(f'#jobs-body tr[data-job-id="{waiting.id}"]')
+    expect(row.locator("td[data-label=Status] .badge")).to_have_text("queued")
+    screenshot(page, "jobs")
+    row.locator("button.cancel").click()
+    expect(row).to_have_count(0)  # the "active" filter drops it once cancelled
+    assert queue.get(waiting.id).status == JobStatus.CANCELLED
+    page.locator(f'#jobs-body tr[data-job-id="{holder.id}"] button.cancel').click()
+    wait_for(lambda: queue.get(holder.id).status == JobStatus.CANCELLED, 20, what="the running job to cancel")
+
+
+def test_workers_join_and_leave_and_names_stay_text(page: Any, head: HeadNode) -> None:
+    open_tab(page, head, "workers")
+    rows = page.locator("#workers-body tr")
+    expect(rows).to_have_count(2)
+    evil = "<script>alert(1)</script>"
+    node = WorkerNode(head.scheduler_address, worker_name=evil)
+    try:
+        node.start(n_workers=1, threads_per_worker=1)
+        expect(rows).to_have_count(3, timeout=LIVE_TIMEOUT)
+        expect(page.locator("#workers-body .cell-main", has_text=evil)).to_have_text(evil)
+        expect(page.locator("#tab-count-workers")).to_have_text("3")
+        assert page.locator("#workers-body script").count() == 0
+        screenshot(page, "workers")
+    finally:
+        node.shutdown()
+    expect(rows).to_have_count(2, timeout=30_000)
+    assert not page.dialogs
+
+
+def test_monitoring_thresholds_and_refresh_interval(page: Any, head: HeadNode) -> None:
+    open_tab(page, head, "monitoring")
+    expect(page.locator("#chart-cpu .main-svg").first).to_be_visible()
+    page.fill("#threshold-cpu", "55")
+    page.click("#threshold-form button[type=submit]")
+    alerts_url = f"{head.dashboard_url}/api/dashboard/alerts"
+    wait_for(lambda: httpx.get(alerts_url).json()["thresholds"]["cluster_cpu"] == 0.55, 10)
+    page.fill("#threshold-cpu", "0")
+    page.click("#threshold-form button[type=submit]")
+    expect(page.locator("#threshold-error")).to_contain_text("cluster_cpu")
+    page.select_option("#refresh-interval", "5")
+    feed = head.services["web"].server.app.state.live_feed
+    wait_for(lambda: 5 in feed.producers, 10, what="a 5 s producer")
+    screenshot(page, "monitoring")
+    httpx.put(f"{head.dashboard_url}/api/dashboard/alerts/thresholds", json={"cluster_cpu": 0.9})
+
+
+def test_gpu_and_models_tabs_show_their_empty_states(page: Any, head: HeadNode) -> None:
+    open_tab(page, head, "gpu")
+    expect(page.locator("#gpu-empty")).to_contain_text("No NVIDIA GPU detected on any worker")
+    screenshot(page, "gpu")
+    page.goto(f"{head.dashboard_url}/#models")
+    expect(page.locator("#models-empty")).to_contain_text("No models deployed yet")
+    screenshot(page, "models")
+
+
+def test_dark_theme_and_phone_layout(browser: Any, head: HeadNode) -> None:
+    for name, options in {
+        "overview-dark": {"viewport": {"width": 1280, "height": 860}, "color_scheme": "dark"},
+        "overview-phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True},
+    }.items():
+        context = browser.new_context(**options)
+        page = context.new_page()
+        open_tab(page, head, "overview")
+        expect(page.locator("#card-workers .v")).to_have_text("2")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
+        screenshot(page, name)
+        if name == "overview-phone":
+            page.goto(f"{head.dashboard_url}/#jobs")
+            screenshot(page, "jobs-phone")
+        context.close()
+
+
+def test_token_is_asked_for_and_required(page: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    token = "s3cret-dashboard-token"
+    node = HeadNode(
+        "token-test",
+        scheduler_port=0,
+        dashboard_port=0,
+        dask_dashboard_port=False,
+        api_token=token,
+        state_dir=str(tmp_path_factory.mktemp("token-state")),
+    )
+    node.start(n_local_workers=0)
+    try:
+        url = node.dashboard_url
+        for path in ("/api/dashboard/snapshot", "/api/cluster/status", "/api/dashboard/stream"):
+            assert httpx.get(f"{url}{path}").status_code == 401, path
+        assert httpx.get(f"{url}/api/dashboard/stream?token=wrong").status_code == 401
+        for how in ({"params": {"token": token}}, {"cookies": {"pycluster_token": token}}):
+            with httpx.stream("GET", f"{url}/api/dashboard/stream", timeout=10, **how) as answer:
+                assert answer.status_code == 200, how
+        with pytest.raises(DashboardError, match="needs its API token"):
+            DashboardManager(url or "").get_cluster_status()
+        assert DashboardManager(url or "", token=token).get_cluster_status()["n_workers"] == 0
+        page.goto(url)
+        expect(page.locator("#login")).to_be_visible()
+        screenshot(page, "login")
+        page.fill("#login-token", "wrong")
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("not accepted")
+        page.fill("#login-token", token)
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#login")).to_be_hidden()
+        expect(page.locator("#live-pill")).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
+        expect(page.locator("#card-health .v")).to_have_text("degraded")  # no workers
+        page.click("#sign-out")
+        expect(page.locator("#login")).to_be_visible()
+    finally:
+        node.shutdown()
