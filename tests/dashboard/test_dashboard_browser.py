@@ -177,6 +177,8 @@ def test_monitoring_thresholds_and_refresh_interval(page: Any, head: HeadNode) -
 def test_gpu_and_models_tabs_show_their_empty_states(page: Any, head: HeadNode) -> None:
     open_tab(page, head, "gpu")
     expect(page.locator("#gpu-empty")).to_contain_text("No NVIDIA GPU detected on any worker")
+    # and why, from GET /api/llm/gpu/status (here: no NVIDIA driver on this machine)
+    expect(page.locator("#gpu-reason")).to_contain_text("NVIDIA driver not found")
     screenshot(page, "gpu")
     page.goto(f"{head.dashboard_url}/#models")
     expect(page.locator("#models-empty")).to_contain_text("No models deployed yet")
