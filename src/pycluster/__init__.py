@@ -18,23 +18,45 @@ from .errors import (
     PortInUseError,
     PyClusterError,
     SchedulerUnreachableError,
+    SerializationError,
+    TaskError,
     WorkerStartError,
+)
+from .parallel import (
+    Backend,
+    BackendType,
+    DistributedCoordinator,
+    DistributedGeneticOptimizer,
+    Individual,
+    ParameterRange,
+    get_backend,
+    set_backend,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backend",
+    "BackendType",
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
     "ConfigError",
+    "DistributedCoordinator",
+    "DistributedGeneticOptimizer",
     "HeadNode",
+    "Individual",
     "MissingDependencyError",
+    "ParameterRange",
     "PortInUseError",
     "PyClusterError",
     "SchedulerUnreachableError",
+    "SerializationError",
     "Settings",
+    "TaskError",
     "WorkerNode",
     "WorkerStartError",
     "__version__",
+    "get_backend",
+    "set_backend",
 ]
