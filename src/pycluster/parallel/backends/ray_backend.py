@@ -80,7 +80,14 @@ class RayBackend(Backend):
         quiet: dict[str, Any] = {"logging_level": logging.WARNING}
         if self.address:
             return {**quiet, "address": self.address, **self._init_kwargs}
-        local = {"num_cpus": self._num_cpus, "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+        local = {
+            "num_cpus": self._num_cpus,
+            "include_dashboard": False,
+            "_node_ip_address": "127.0.0.1",
+            # like the Dask backend's local workers: this process's import path, so functions
+            # and classes from modules beside the caller (not only the script's folder) import
+            "runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
+        }
         return {**quiet, **local, **self._init_kwargs}
 
     def _stop(self) -> None:
