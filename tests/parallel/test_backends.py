@@ -101,6 +101,18 @@ def test_unpicklable_item_function_and_result_are_named(backend: Backend) -> Non
     assert caught.value.__cause__.results[2] == 2
 
 
+def test_strided_chunks_name_the_right_item(multiprocessing_backend: Backend) -> None:
+    coordinator = DistributedCoordinator(multiprocessing_backend)
+    items: list[object] = list(range(50_000))
+    items[31_337] = threading.Lock()
+    with pytest.raises(SerializationError, match=r"^item 31337 \("):
+        coordinator.map(str, items)
+    with pytest.raises(ZeroDivisionError) as caught:
+        coordinator.map(lambda x: 1 / (x - 40_001), range(50_000))
+    assert caught.value.__cause__.index == 40_001
+    assert caught.value.__cause__.results[40_002] == 1.0
+
+
 def test_progress_bar_when_verbose(backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
     assert DistributedCoordinator(backend, verbose=True).map(abs, range(-500, 0)) == list(range(500, 0, -1))
     assert "map [##############################] 500/500 items 100%" in capsys.readouterr().err

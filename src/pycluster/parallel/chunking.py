@@ -1,15 +1,22 @@
-"""How many items go in one task, and turning a chunk into bytes with clear errors.
+"""How items are cut into chunks (one task each), and chunks into bytes with clear errors.
 
-Per-task overhead is ~0.1 ms on a process pool and milliseconds on Dask, so many
-tiny items must share a task; a few expensive items should not, or one worker ends
-up with the long tail. ``auto_chunksize`` does what ``multiprocessing.Pool.map``
-does for large inputs (about four chunks per worker) and sends small inputs one
-item per task.
+Per-task overhead is ~0.1 ms on a process pool, ~1 ms on Ray and milliseconds on
+Dask, so many tiny items must share a task; a few expensive items should not, or
+one worker ends up with the long tail. ``plan_chunks`` sends small inputs one item
+per task, cuts medium inputs into about four chunks per worker (as
+``multiprocessing.Pool.map`` does) and large inputs into as few as the backend's
+overhead calls for.
 
->>> auto_chunksize(200_000, 2)
-25000
->>> auto_chunksize(16, 2)
-1
+Chunks are *strided*: chunk j holds items j, j + C, j + 2C... (C chunks in all), so
+when cost grows along the list (sorted files, a parameter sweep) every chunk gets
+its share of cheap and dear items, and few chunks still balance.
+
+>>> plan_chunks(200_000, 2, None, large_chunks_per_worker=1).n_chunks
+2
+>>> plan_chunks(16, 2, None, large_chunks_per_worker=1).n_chunks
+16
+>>> plan_chunks(10, 2, chunksize=3, large_chunks_per_worker=1).items_of(0)
+slice(0, None, 4)
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import math
 import reprlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cloudpickle
@@ -24,22 +32,50 @@ import cloudpickle
 from ..errors import ConfigError, SerializationError
 from .runner import encode_payload
 
-__all__ = ["auto_chunksize", "check_chunksize", "iter_payloads", "pickle_function"]
+__all__ = ["ChunkPlan", "check_chunksize", "iter_payloads", "pickle_function", "plan_chunks"]
 
 # Up to this many items per worker, one item per task: tasks worth distributing are
 # usually expensive (the seed document says > 0.1 s), and balance matters more than overhead.
 SMALL_INPUT_PER_WORKER = 16
-# Beyond that, about this many chunks per worker, as multiprocessing.Pool.map does:
-# few enough to be cheap, enough to even out a slow chunk.
+# Medium inputs: about this many chunks per worker, as multiprocessing.Pool.map does,
+# so a slow chunk or a busy core is evened out.
 CHUNKS_PER_WORKER = 4
+# From this many items per worker on, items are almost surely tiny and strided chunks
+# of thousands of items balance by themselves: the backend's per-task overhead decides.
+LARGE_INPUT_PER_WORKER = 10_000
 
 
-def auto_chunksize(n_items: int, n_workers: int) -> int:
-    """Items per task for ``n_items`` spread over ``n_workers`` parallel slots."""
-    workers = max(1, n_workers)
-    if n_items <= SMALL_INPUT_PER_WORKER * workers:
+@dataclass(frozen=True)
+class ChunkPlan:
+    """``n_items`` items in ``n_chunks`` strided chunks."""
+
+    n_items: int
+    n_chunks: int
+
+    def items_of(self, chunk: int) -> slice:
+        """The slice of the items (and of the results) that belong to ``chunk``."""
+        return slice(chunk, None, self.n_chunks)
+
+    def item_index(self, chunk: int, position: int) -> int:
+        """The index in the whole input of item ``position`` of ``chunk``."""
+        return chunk + position * self.n_chunks
+
+
+def plan_chunks(
+    n_items: int, n_workers: int, chunksize: int | None, large_chunks_per_worker: int
+) -> ChunkPlan:
+    """Chunks of about ``chunksize`` items, or an automatic plan when it is None."""
+    if chunksize is None:
+        chunksize = _auto_chunksize(n_items, max(1, n_workers), large_chunks_per_worker)
+    return ChunkPlan(n_items, max(1, math.ceil(n_items / chunksize)))
+
+
+def _auto_chunksize(n_items: int, workers: int, large_chunks_per_worker: int) -> int:
+    per_worker = n_items / workers
+    if per_worker <= SMALL_INPUT_PER_WORKER:
         return 1
-    return math.ceil(n_items / (workers * CHUNKS_PER_WORKER))
+    chunks = CHUNKS_PER_WORKER if per_worker < LARGE_INPUT_PER_WORKER else large_chunks_per_worker
+    return math.ceil(n_items / (workers * chunks))
 
 
 def check_chunksize(chunksize: int | None) -> int | None:
@@ -66,25 +102,27 @@ def pickle_function(func: Callable[..., Any]) -> bytes:
         ) from exc
 
 
-def iter_payloads(func_bytes: bytes, items: Sequence[Any], chunksize: int, star: bool) -> Iterator[bytes]:
+def iter_payloads(func_bytes: bytes, items: Sequence[Any], plan: ChunkPlan, star: bool) -> Iterator[bytes]:
     """One payload per chunk, made lazily so the first chunks run while later ones are pickled."""
-    for start in range(0, len(items), chunksize):
-        chunk = items[start : start + chunksize]
+    for chunk in range(plan.n_chunks):
+        chunk_items = items[plan.items_of(chunk)]
         try:
-            payload = encode_payload(func_bytes, star, chunk)
+            payload = encode_payload(func_bytes, star, chunk_items)
         except Exception as exc:
-            raise _unpicklable_item(chunk, start, exc) from exc
+            raise _unpicklable_item(chunk_items, plan, chunk, exc) from exc
         yield payload
 
 
-def _unpicklable_item(chunk: Sequence[Any], start: int, error: Exception) -> SerializationError:
-    for offset, item in enumerate(chunk):
+def _unpicklable_item(
+    chunk_items: Sequence[Any], plan: ChunkPlan, chunk: int, error: Exception
+) -> SerializationError:
+    for position, item in enumerate(chunk_items):
         try:
             cloudpickle.dumps(item)
         except Exception as exc:
             return SerializationError(
-                f"item {start + offset} ({reprlib.repr(item)}) cannot be pickled to send it to a worker "
-                f"({exc}); pass plain data (a path, numbers, a dict) and build the object "
-                "inside the function"
+                f"item {plan.item_index(chunk, position)} ({reprlib.repr(item)}) cannot be pickled "
+                f"to send it to a worker ({exc}); pass plain data (a path, numbers, a dict) and "
+                "build the object inside the function"
             )
-    return SerializationError(f"items {start}..{start + len(chunk) - 1} cannot be pickled: {error}")
+    return SerializationError(f"the items of chunk {chunk} cannot be pickled: {error}")

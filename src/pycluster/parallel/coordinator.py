@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import TaskError
 from .backends import Backend, BackendSpec, resolve_backend
-from .chunking import auto_chunksize, check_chunksize, iter_payloads, pickle_function
+from .chunking import ChunkPlan, check_chunksize, iter_payloads, pickle_function, plan_chunks
 from .progress import ProgressBar
 from .runner import decode_outcome
 
@@ -69,7 +69,7 @@ class DistributedCoordinator:
         """``[func(item) for item in items]``, computed in parallel; results in order.
 
         ``items`` may be any iterable (a generator is read to the end first).
-        ``chunksize`` is items per task; None picks one (see ``auto_chunksize``).
+        ``chunksize`` is items per task; None picks one (see ``chunking.plan_chunks``).
         With ``return_exceptions=True`` a failing item's exception takes its place in
         the list instead of being raised.
         """
@@ -164,10 +164,10 @@ class DistributedCoordinator:
             return []
         backend = self.backend
         backend.ensure_running()
-        size = chunksize or auto_chunksize(len(items), backend.num_workers())
+        plan = plan_chunks(len(items), backend.num_workers(), chunksize, backend.large_chunks_per_worker)
         started = time.perf_counter()
         results, errors, busy = self._collect(
-            backend, iter_payloads(func_bytes, items, size, star), size, len(items), label
+            backend, iter_payloads(func_bytes, items, plan, star), plan, label
         )
         self._record(len(items), len(errors), time.perf_counter() - started, busy)
         if errors:
@@ -175,18 +175,17 @@ class DistributedCoordinator:
         return results
 
     def _collect(
-        self, backend: Backend, payloads: Iterable[bytes], size: int, total: int, label: str
+        self, backend: Backend, payloads: Iterable[bytes], plan: ChunkPlan, label: str
     ) -> tuple[list[Any], dict[int, BaseException], float]:
-        results: list[Any] = [None] * total
+        results: list[Any] = [None] * plan.n_items
         errors: dict[int, BaseException] = {}
         busy = 0.0
-        progress = ProgressBar(total, label) if self.verbose else None
+        progress = ProgressBar(plan.n_items, label) if self.verbose else None
         try:
-            for chunk_index, answer in backend.run_chunks(payloads):
+            for chunk, answer in backend.run_chunks(payloads, stream=progress is not None):
                 chunk_results, chunk_errors, chunk_busy = decode_outcome(answer)
-                start = chunk_index * size
-                results[start : start + len(chunk_results)] = chunk_results
-                errors.update({start + i: exc for i, exc in chunk_errors.items()})
+                results[plan.items_of(chunk)] = chunk_results
+                errors.update({plan.item_index(chunk, i): exc for i, exc in chunk_errors.items()})
                 busy += chunk_busy
                 if progress:
                     progress.update(len(chunk_results))

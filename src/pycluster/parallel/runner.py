@@ -46,16 +46,22 @@ def decode_outcome(data: bytes) -> Outcome:
 def _call_each(
     func: Callable[..., Any], items: list[Any], star: bool
 ) -> tuple[list[Any], dict[int, BaseException]]:
+    call = (lambda item: func(*item)) if star else func
     results: list[Any] = []
     errors: dict[int, BaseException] = {}
-    for index, item in enumerate(items):
+    append = results.append
+    remaining = iter(items)
+    while True:
         try:
-            results.append(func(*item) if star else func(item))
+            # a plain loop is the fast path for millions of tiny items; an error leaves
+            # `remaining` just past the failing item, so the next pass resumes there
+            for item in remaining:
+                append(call(item))
+            return results, errors
         except Exception as exc:
             pickling_support.install(exc)  # the remote traceback survives the trip back
-            results.append(None)
-            errors[index] = exc
-    return results, errors
+            errors[len(results)] = exc
+            append(None)
 
 
 def _dump_outcome(results: list[Any], errors: dict[int, BaseException], busy: float) -> bytes:

@@ -54,6 +54,9 @@ class Backend(ABC):
     """Base of the multiprocessing, Dask and Ray backends."""
 
     backend_type: ClassVar[BackendType]
+    # Chunks per worker for a large map (thousands of items per worker): the dearer a
+    # task is on this backend, the fewer (see chunking.plan_chunks).
+    large_chunks_per_worker: ClassVar[int] = 4
 
     def __init__(self) -> None:
         self.state = BackendState.NEW
@@ -100,9 +103,11 @@ class Backend(ABC):
         return self._count_workers()
 
     @abstractmethod
-    def run_chunks(self, payloads: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-        """Run each payload with ``run_chunk``; yield ``(index, answer)`` as each finishes.
+    def run_chunks(self, payloads: Iterable[bytes], stream: bool = False) -> Iterator[tuple[int, bytes]]:
+        """Run each payload with ``run_chunk``; yield ``(index, answer)`` for each.
 
+        With ``stream`` each answer comes as soon as it is ready (for a progress bar);
+        without, a backend may fetch them all at once where each fetch is a round trip.
         Closing the iterator early cancels the chunks that have not finished.
         """
 
