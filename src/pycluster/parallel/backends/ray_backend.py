@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = ["RayBackend", "import_ray"]
 logger = logging.getLogger(__name__)
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+WORKER_COUNT_TTL = 1.0  # seconds
 
 
 def import_ray(loopback: bool = False) -> Any:
@@ -50,8 +52,8 @@ class RayBackend(Backend):
     """
 
     backend_type = BackendType.RAY
-    # a task costs ~1 ms here: two strided chunks per CPU measured fastest for tiny items
-    large_chunks_per_worker = 2
+    # a task costs ~1 ms here: one strided chunk per CPU measured fastest for tiny items
+    large_chunks_per_worker = 1
 
     def __init__(
         self,
@@ -66,6 +68,8 @@ class RayBackend(Backend):
         self._init_kwargs = init_kwargs
         self._owns_session = False
         self._remote: Any = None
+        self._cpu_count = 1
+        self._counted_at = float("-inf")
 
     def _start(self) -> None:
         ray = import_ray(loopback=self.address is None)
@@ -98,11 +102,17 @@ class RayBackend(Backend):
 
             ray.shutdown()  # a local Ray stops; an attached cluster only loses this driver
         self._remote = None
+        self._counted_at = float("-inf")
 
     def _count_workers(self) -> int:
         import ray
 
-        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # a round trip to Ray's GCS (~1 ms): asked at most once a second, nodes come and go slowly
+        now = time.monotonic()
+        if now - self._counted_at > WORKER_COUNT_TTL:
+            self._cpu_count = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            self._counted_at = now
+        return self._cpu_count
 
     def run_chunks(self, payloads: Iterable[bytes], stream: bool = False) -> Iterator[tuple[int, bytes]]:
         import ray
