@@ -34,3 +34,18 @@ def test_quick_start_runs_once_without_a_main_guard(tmp_path: Path) -> None:
 def test_dask_example_starts_and_stops_a_local_cluster(tmp_path: Path) -> None:
     out = run_example("dask_backend.py", tmp_path)
     assert f"Sum of 100,000 squares on 2 Dask workers: {sum(x * x for x in range(100_000))}" in out
+
+
+def test_readme_parallel_example_runs(tmp_path: Path) -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    section = readme[readme.index("## Parallel map/reduce and the genetic optimizer") :]
+    code = section[section.index("```python\n") + len("```python\n") : section.index("```\n\n|")]
+    script = tmp_path / "readme_parallel.py"
+    script.write_text(code)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "55 200005"
+    assert float(second.rsplit(" ", 1)[1]) > -1e-4  # the best fitness: the bowl's top is 0
