@@ -48,7 +48,10 @@ class DistributedCoordinator:
     """
 
     def __init__(self, backend: BackendSpec = None, verbose: bool = False) -> None:
-        self._backend, self._owns_backend = (None, False) if backend is None else resolve_backend(backend)
+        self._backend: Backend | None = None  # None: whichever backend is current at each call
+        self._owns_backend = False
+        if backend is not None:
+            self._backend, self._owns_backend = resolve_backend(backend)
         self.verbose = verbose
         self._totals = _Totals()
 

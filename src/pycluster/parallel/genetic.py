@@ -143,10 +143,11 @@ class DistributedGeneticOptimizer:
     def _note_generation(
         self, generation: int, generations: int, population: list[Individual], verbose: bool
     ) -> None:
-        leader = max(population, key=lambda ind: ind.fitness)  # type: ignore[arg-type,return-value]
-        if self.best_individual is None or leader.fitness > self.best_individual.fitness:  # type: ignore[operator]
+        scores = [_scored(ind) for ind in population]
+        leader = population[scores.index(max(scores))]
+        if self.best_individual is None or _scored(leader) > self._best_fitness():
             self.best_individual = leader.copy()
-        mean = sum(ind.fitness for ind in population) / len(population)  # type: ignore[misc]
+        mean = sum(scores) / len(scores)
         self.history.append(
             {"generation": generation, "best_fitness": self._best_fitness(), "mean_fitness": mean}
         )
@@ -158,8 +159,8 @@ class DistributedGeneticOptimizer:
             )
 
     def _best_fitness(self) -> float:
-        assert self.best_individual is not None and self.best_individual.fitness is not None
-        return self.best_individual.fitness
+        assert self.best_individual is not None
+        return _scored(self.best_individual)
 
     def _backend_for_run(self) -> tuple[Backend, bool]:
         if isinstance(self.backend, Backend):
@@ -194,6 +195,11 @@ class _RunStats:
         self.evaluation_time = 0.0
         self.total_time = 0.0
         self.generations_run = 0
+
+
+def _scored(individual: Individual) -> float:
+    assert individual.fitness is not None, "every individual is evaluated before it is compared"
+    return individual.fitness
 
 
 def _as_fitness(value: Any, parameters: dict[str, Any]) -> float:

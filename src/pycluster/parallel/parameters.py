@@ -69,28 +69,42 @@ class ParameterRange:
             raise ConfigError(f"parameter {self.name!r}: no whole number between {low} and {high}")
 
     @property
+    def bounds(self) -> tuple[float, float]:
+        """(min_value, max_value) of a float or int parameter."""
+        assert self.min_value is not None and self.max_value is not None, "a choice has no bounds"
+        return self.min_value, self.max_value
+
+    @property
     def span(self) -> float:
-        return float(self.max_value - self.min_value) if self.param_type != "choice" else 0.0  # type: ignore[operator]
+        low, high = self.bounds
+        return float(high - low)
 
     def sample(self, rng: random.Random) -> Any:
         """A uniformly random value."""
         if self.param_type == "choice":
-            return rng.choice(self.values)  # type: ignore[arg-type]
+            return rng.choice(self.choices)
+        low, high = self.bounds
         if self.param_type == "int":
-            return rng.randint(math.ceil(self.min_value), math.floor(self.max_value))  # type: ignore[arg-type]
-        return rng.uniform(self.min_value, self.max_value)  # type: ignore[arg-type]
+            return rng.randint(math.ceil(low), math.floor(high))
+        return rng.uniform(low, high)
 
     def clip(self, value: float) -> Any:
         """``value`` moved into range (and rounded for ``int``)."""
-        low, high = self.min_value, self.max_value
+        low, high = self.bounds
         if self.param_type == "int":
-            return int(min(math.floor(high), max(math.ceil(low), round(value))))  # type: ignore[arg-type]
-        return float(min(high, max(low, value)))  # type: ignore[type-var]
+            return int(min(math.floor(high), max(math.ceil(low), round(value))))
+        return float(min(high, max(low, value)))
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        """The values of a choice parameter."""
+        assert self.values is not None, "only a choice has values"
+        return self.values
 
     def mutate(self, value: Any, rng: random.Random) -> Any:
         """A nearby value (any other value for a choice)."""
         if self.param_type == "choice":
-            others = [v for v in self.values if v != value]  # type: ignore[union-attr]
+            others = [v for v in self.choices if v != value]
             return rng.choice(others) if others else value
         step = self.span * 10 ** rng.uniform(*map(math.log10, MUTATION_SCALES))
         moved = self.clip(value + rng.gauss(0.0, step))
