@@ -7,6 +7,10 @@ per task, cuts medium inputs into about four chunks per worker (as
 ``multiprocessing.Pool.map`` does) and large inputs into as few as the backend's
 overhead calls for.
 
+When an earlier call of the same function measured its cost per item (a genetic
+optimizer maps its fitness function once per generation), expensive items go in
+chunks just big enough to dwarf the backend's per-task overhead: finer balance.
+
 Chunks are *strided*: chunk j holds items j, j + C, j + 2C... (C chunks in all), so
 when cost grows along the list (sorted files, a parameter sweep) every chunk gets
 its share of cheap and dear items, and few chunks still balance.
@@ -43,6 +47,8 @@ CHUNKS_PER_WORKER = 4
 # From this many items per worker on, items are almost surely tiny and strided chunks
 # of thousands of items balance by themselves: the backend's per-task overhead decides.
 LARGE_INPUT_PER_WORKER = 10_000
+# With a measured cost per item, a chunk carries this many times a task's overhead of work.
+OVERHEAD_SHARE = 20
 
 
 @dataclass(frozen=True)
@@ -62,11 +68,24 @@ class ChunkPlan:
 
 
 def plan_chunks(
-    n_items: int, n_workers: int, chunksize: int | None, large_chunks_per_worker: int
+    n_items: int,
+    n_workers: int,
+    chunksize: int | None,
+    large_chunks_per_worker: int,
+    item_seconds: float | None = None,
+    task_overhead: float = 0.0,
 ) -> ChunkPlan:
-    """Chunks of about ``chunksize`` items, or an automatic plan when it is None."""
+    """Chunks of about ``chunksize`` items, or an automatic plan when it is None.
+
+    ``item_seconds``, when known (measured on an earlier call of the same function),
+    lets expensive items go in smaller chunks: just enough items that a task's
+    ``task_overhead`` stays a small share of it, for the finest balance.
+    """
     if chunksize is None:
         chunksize = _auto_chunksize(n_items, max(1, n_workers), large_chunks_per_worker)
+        if item_seconds:
+            worth_a_task = math.ceil(OVERHEAD_SHARE * task_overhead / item_seconds)
+            chunksize = max(1, min(chunksize, worth_a_task))
     return ChunkPlan(n_items, max(1, math.ceil(n_items / chunksize)))
 
 

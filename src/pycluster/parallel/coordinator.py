@@ -15,6 +15,7 @@ item, and a ``TaskError`` as ``__cause__`` holding every other item's result.
 from __future__ import annotations
 
 import functools
+import hashlib
 import reprlib
 import sys
 import time
@@ -39,6 +40,29 @@ class _Totals:
     busy: float = 0.0
 
 
+class _ItemCosts:
+    """Seconds per item measured for the last few functions, keyed by their pickled bytes."""
+
+    KEEP = 32
+
+    def __init__(self) -> None:
+        self._seconds: dict[bytes, float] = {}
+
+    def get(self, func_bytes: bytes) -> float | None:
+        return self._seconds.get(_digest(func_bytes))
+
+    def record(self, func_bytes: bytes, seconds: float) -> None:
+        key = _digest(func_bytes)
+        self._seconds.pop(key, None)
+        self._seconds[key] = seconds
+        if len(self._seconds) > self.KEEP:
+            del self._seconds[next(iter(self._seconds))]  # the oldest
+
+
+def _digest(func_bytes: bytes) -> bytes:
+    return hashlib.blake2b(func_bytes, digest_size=16).digest()
+
+
 class DistributedCoordinator:
     """Spreads work over a backend: the current one (``set_backend``) when ``backend`` is None.
 
@@ -54,6 +78,7 @@ class DistributedCoordinator:
             self._backend, self._owns_backend = resolve_backend(backend)
         self.verbose = verbose
         self._totals = _Totals()
+        self._item_costs = _ItemCosts()
 
     @property
     def backend(self) -> Backend:
@@ -167,11 +192,19 @@ class DistributedCoordinator:
             return []
         backend = self.backend
         backend.ensure_running()
-        plan = plan_chunks(len(items), backend.num_workers(), chunksize, backend.large_chunks_per_worker)
+        plan = plan_chunks(
+            len(items),
+            backend.num_workers(),
+            chunksize,
+            backend.large_chunks_per_worker,
+            self._item_costs.get(func_bytes),
+            backend.task_overhead,
+        )
         started = time.perf_counter()
         results, errors, busy = self._collect(
             backend, iter_payloads(func_bytes, items, plan, star), plan, label
         )
+        self._item_costs.record(func_bytes, busy / len(items))
         self._record(len(items), len(errors), time.perf_counter() - started, busy)
         if errors:
             _settle_errors(results, errors, items, label, return_exceptions)

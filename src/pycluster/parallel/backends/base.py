@@ -57,6 +57,8 @@ class Backend(ABC):
     # Chunks per worker for a large map (thousands of items per worker): the dearer a
     # task is on this backend, the fewer (see chunking.plan_chunks).
     large_chunks_per_worker: ClassVar[int] = 4
+    # Rough seconds one task costs beyond its work (scheduling, transfer), measured on 2 cores.
+    task_overhead: ClassVar[float] = 0.001
 
     def __init__(self) -> None:
         self.state = BackendState.NEW

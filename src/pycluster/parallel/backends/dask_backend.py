@@ -39,6 +39,7 @@ class DaskBackend(Backend):
     # a task costs milliseconds of scheduler time here (DESIGN.md: ~2.4 ms on 2 cores),
     # so a large map sends one strided chunk per worker thread
     large_chunks_per_worker = 1
+    task_overhead = 0.003
 
     def __init__(
         self,

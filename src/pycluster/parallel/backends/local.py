@@ -29,6 +29,7 @@ class MultiprocessingBackend(Backend):
     backend_type = BackendType.MULTIPROCESSING
     # a task costs ~0.1 ms here, and more chunks overlap pickling with computing
     large_chunks_per_worker = 4
+    task_overhead = 0.0005
 
     def __init__(self, num_workers: int | None = None) -> None:
         super().__init__()

@@ -54,6 +54,7 @@ class RayBackend(Backend):
     backend_type = BackendType.RAY
     # a task costs ~1 ms here: one strided chunk per CPU measured fastest for tiny items
     large_chunks_per_worker = 1
+    task_overhead = 0.001  # DESIGN.md: ~1,070 single-item tasks/s
 
     def __init__(
         self,
