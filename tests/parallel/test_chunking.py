@@ -29,6 +29,8 @@ def test_measured_cost_makes_expensive_items_finer_and_never_coarser() -> None:
     assert plan_chunks(75, 2, None, 1, item_seconds=0.02, task_overhead=0.003).n_chunks == 25
     # tiny items keep the static plan
     assert plan_chunks(200_000, 2, None, 1, item_seconds=5e-8, task_overhead=0.003).n_chunks == 2
+    # a cost measured on a few dear items cannot turn a million cheap ones into a million tasks
+    assert plan_chunks(1_000_000, 2, None, 1, item_seconds=1.0, task_overhead=0.003).n_chunks == 128
     # an explicit chunksize always wins
     assert plan_chunks(75, 2, 25, 4, item_seconds=0.02, task_overhead=0.0005).n_chunks == 3
 

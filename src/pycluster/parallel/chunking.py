@@ -49,6 +49,7 @@ CHUNKS_PER_WORKER = 4
 LARGE_INPUT_PER_WORKER = 10_000
 # With a measured cost per item, a chunk carries this many times a task's overhead of work.
 OVERHEAD_SHARE = 20
+MAX_CHUNKS_PER_WORKER = 64
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def plan_chunks(
         chunksize = _auto_chunksize(n_items, max(1, n_workers), large_chunks_per_worker)
         if item_seconds:
             worth_a_task = math.ceil(OVERHEAD_SHARE * task_overhead / item_seconds)
-            chunksize = max(1, min(chunksize, worth_a_task))
+            # a cost measured on other items may be wrong here: never more than this many tasks
+            at_least = math.ceil(n_items / (max(1, n_workers) * MAX_CHUNKS_PER_WORKER))
+            chunksize = max(1, at_least, min(chunksize, worth_a_task))
     return ChunkPlan(n_items, max(1, math.ceil(n_items / chunksize)))
 
 
