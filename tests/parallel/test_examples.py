@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+from tests.helpers import wait_for
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -49,3 +52,22 @@ def test_readme_parallel_example_runs(tmp_path: Path) -> None:
     first, second = done.stdout.splitlines()
     assert first == "55 200005"
     assert float(second.rsplit(" ", 1)[1]) > -1e-4  # the best fitness: the bowl's top is 0
+
+
+def test_script_that_never_shuts_its_dask_backend_down_exits_cleanly(tmp_path: Path) -> None:
+    script = tmp_path / "no_shutdown.py"
+    script.write_text(
+        "import os\n"
+        "from pycluster import BackendType, DistributedCoordinator, set_backend\n"
+        "set_backend(BackendType.DASK, n_workers=2)\n"
+        "print(*DistributedCoordinator().map(lambda _: os.getpid(), range(8), chunksize=1))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    worker_pids = {int(pid) for pid in done.stdout.split()}
+    wait_for(
+        lambda: not any(psutil.pid_exists(pid) for pid in worker_pids), timeout=20, what="workers to end"
+    )
