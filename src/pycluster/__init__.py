@@ -10,9 +10,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .cluster import ClusterManager, HeadNode, WorkerNode
-from .config import Settings
-from .dashboard_client import DashboardManager
+from .cluster import (
+    ClusterManager,
+    HeadNode,
+    WorkerNode,
+)
+from .config import (
+    Settings,
+)
+from .dashboard_client import (
+    DashboardManager,
+)
 from .errors import (
     ArgumentError,
     AuthenticationError,
@@ -44,18 +52,49 @@ from .errors import (
     PyClusterError,
     RemoteCallError,
     SchedulerUnreachableError,
+    SerializationError,
     ServiceError,
+    TaskError,
     WorkerStartError,
 )
-from .jobs import JobHandle, JobQueue, JobStatus, Operation, Priority, register_operation, report_progress
-from .llm import LLMClusterManager, LLMResourceManager
-from .monitor import GPUMonitor
-from .net import NetworkDiscovery
-from .platform import WindowsClusterManager
+from .jobs import (
+    JobHandle,
+    JobQueue,
+    JobStatus,
+    Operation,
+    Priority,
+    register_operation,
+    report_progress,
+)
+from .llm import (
+    LLMClusterManager,
+    LLMResourceManager,
+)
+from .monitor import (
+    GPUMonitor,
+)
+from .net import (
+    NetworkDiscovery,
+)
+from .parallel import (
+    Backend,
+    BackendType,
+    DistributedCoordinator,
+    DistributedGeneticOptimizer,
+    Individual,
+    ParameterRange,
+    get_backend,
+    set_backend,
+)
+from .platform import (
+    WindowsClusterManager,
+)
 
 __all__ = [
     "ArgumentError",
     "AuthenticationError",
+    "Backend",
+    "BackendType",
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
@@ -69,9 +108,12 @@ __all__ = [
     "DeploymentNotFoundError",
     "DeploymentStateError",
     "DiscoveryError",
+    "DistributedCoordinator",
+    "DistributedGeneticOptimizer",
     "GPUMonitor",
     "GPUUnavailableError",
     "HeadNode",
+    "Individual",
     "InferenceRequestError",
     "JobError",
     "JobFailedError",
@@ -90,18 +132,23 @@ __all__ = [
     "NetworkDiscovery",
     "NetworkError",
     "Operation",
+    "ParameterRange",
     "PlatformError",
     "PortInUseError",
     "Priority",
     "PyClusterError",
     "RemoteCallError",
     "SchedulerUnreachableError",
+    "SerializationError",
     "ServiceError",
     "Settings",
+    "TaskError",
     "WindowsClusterManager",
     "WorkerNode",
     "WorkerStartError",
     "__version__",
+    "get_backend",
     "register_operation",
     "report_progress",
+    "set_backend",
 ]

@@ -36,13 +36,20 @@ what happened *and what to do about it*::
     │   └── DeploymentStateError the deployment is not ready (loading, failed) for the request
     ├── PlatformError            this OS cannot do it: services, firewall rules, scripts
     │   └── ServiceError         installing, removing or querying a service failed
+    ├── TaskError                a mapped function raised for some items: names the first,
+    │                            holds every item's result or exception
+    ├── SerializationError       (also a TypeError) a function, item or result cannot be pickled
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
 
 Errors raised by the code a user submits are *not* wrapped: ``future.result()``
-re-raises the task's own exception type with the remote traceback.
+re-raises the task's own exception type with the remote traceback. The parallel
+coordinator does the same and chains a ``TaskError`` as the ``__cause__``, so the
+failing item is named and the other items' results are not lost.
 """
 
 from __future__ import annotations
+
+import reprlib
 
 __all__ = [
     "ArgumentError",
@@ -75,7 +82,9 @@ __all__ = [
     "PyClusterError",
     "RemoteCallError",
     "SchedulerUnreachableError",
+    "SerializationError",
     "ServiceError",
+    "TaskError",
     "WorkerStartError",
 ]
 
@@ -240,4 +249,30 @@ class MissingDependencyError(PyClusterError, ImportError):
         super().__init__(
             f"{feature} needs the '{package}' package, which is not installed. "
             f'Install it with: pip install "pycluster[{extra}]"'
+        )
+
+
+class SerializationError(PyClusterError, TypeError):
+    """A function, an item or a result cannot be pickled to travel between processes."""
+
+
+class TaskError(PyClusterError):
+    """A mapped function raised for at least one item.
+
+    ``index`` and ``item`` name the first failing item; ``results`` holds every
+    item's outcome in order (the exception object where an item failed) and
+    ``errors`` maps each failing index to its exception.
+    """
+
+    def __init__(
+        self, index: int, item: object, results: list[object], errors: dict[int, BaseException]
+    ) -> None:
+        self.index = index
+        self.item = item
+        self.results = results
+        self.errors = errors
+        first = errors[index]
+        super().__init__(
+            f"item {index} ({reprlib.repr(item)}) raised {type(first).__name__}: {first}; "
+            f"{len(errors)} of {len(results)} items failed, the other results are in .results"
         )

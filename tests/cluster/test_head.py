@@ -202,3 +202,13 @@ def test_shutdown_leaves_no_child_process() -> None:
     wait_for(lambda: all_gone(family), 20, what="worker processes to exit")
     assert node.get_cluster_status()["status"] == "stopped"
     node.shutdown()  # a second call is harmless
+
+
+def test_loopback_head_workers_listen_on_loopback_only(head: HeadNode) -> None:
+    """A cluster on 127.0.0.1 must not open its workers (which run any code sent) to the network."""
+    listening = []
+    for process in head.cluster_manager.local_worker_processes:
+        for p in [psutil.Process(process.pid), *descendants(process.pid)]:
+            listening += [c.laddr for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert listening, "the workers should listen somewhere"
+    assert {addr.ip for addr in listening} == {"127.0.0.1"}, listening

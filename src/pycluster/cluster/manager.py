@@ -302,8 +302,7 @@ class ClusterManager:
         with self._lock:
             processes, self._worker_processes = self._worker_processes, []
         if processes:
-            with ThreadPoolExecutor(max_workers=len(processes)) as pool:
-                list(pool.map(lambda p: p.stop(), processes))
+            _stop_all(processes)
         if self._log_dir is not None:
             shutil.rmtree(self._log_dir, ignore_errors=True)
             self._log_dir = None
@@ -316,6 +315,16 @@ class ClusterManager:
 
     def __repr__(self) -> str:
         return f"<ClusterManager {self.cluster_name!r} scheduler={self.scheduler_address}>"
+
+
+def _stop_all(processes: list[WorkerProcess]) -> None:
+    try:
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            list(pool.map(lambda p: p.stop(), processes))
+    except RuntimeError:
+        # at interpreter exit (atexit) no pool thread may start any more: one by one then
+        for p in processes:
+            p.stop()
 
 
 def _single(options: WorkerOptions, index: int) -> WorkerOptions:

@@ -67,6 +67,8 @@ class WorkerOptions:
             per_worker = _count("gpus_per_worker", gpus_per_worker, minimum=1)
             gpu_sets = plan_gpu_workers(gpus, per_worker, check_gpus)
             n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
+        if host is None:
+            host = _loopback_host(address)
         key = check_key(auth_key) if auth_key is not None else None
         if key is not None:
             address = tls_address(address)  # a keyed cluster speaks only TLS
@@ -124,6 +126,20 @@ class WorkerOptions:
             argv += ["--gpus", f"device={devices}", "--gpus-per-worker", str(len(self.gpu_sets[0]))]
             argv += ["--skip-gpu-check"]
         return argv
+
+
+def _loopback_host(address: str) -> str | None:
+    """A scheduler on loopback means a machine-local cluster: its workers then listen on that
+    loopback address too, never on every interface (Dask's default when no host is given)."""
+    import ipaddress
+
+    from .ports import split_address
+
+    scheduler_host, _ = split_address(address)
+    try:
+        return scheduler_host if ipaddress.ip_address(scheduler_host).is_loopback else None
+    except ValueError:
+        return "127.0.0.1" if scheduler_host == "localhost" else None
 
 
 def _count(name: str, value: object, minimum: int) -> int:
