@@ -160,3 +160,21 @@ def test_convert_to_parquet_registers_a_new_dataset(
     assert converted.spec.format == "parquet"
     written = pd.read_parquet(converted.spec.files[0])
     assert len(written) == (expected.category == "receptor").sum()
+
+
+def test_group_by_min_max_sum_nunique(data_head: HeadNode, dataset_id: str, expected: pd.DataFrame) -> None:
+    grouped = run(
+        data_head,
+        dataset_id,
+        "aggregate",
+        columns=["reads", "expression_level"],
+        operations=["min", "max", "sum", "nunique"],
+        group_by=["category"],
+    )
+    truth = expected.groupby("category").agg(["min", "max", "sum", "nunique"])
+    for row in grouped["results"]:
+        for column in ("reads", "expression_level"):
+            for stat in ("min", "max", "sum", "nunique"):
+                assert close(
+                    row[f"{column}_{stat}"], float(truth.loc[row["category"], (column, stat)]), rel=1e-9
+                )

@@ -83,8 +83,9 @@ def _aggregate_partial(df: pd.DataFrame, params: dict[str, Any], index: int) -> 
     if not params.get("group_by"):
         return {"columns": {c: partials.partial(df[c], stats) for c in params["columns"]}}
     groups: dict[Any, dict[str, Any]] = {}
-    for key, group in df.groupby(params["group_by"], dropna=False, sort=False):
-        groups[_key(key)] = {c: partials.partial(group[c], stats) for c in params["columns"]}
+    for column in params["columns"]:
+        for key, part in partials.grouped_partials(df, params["group_by"], column, stats).items():
+            groups.setdefault(_key(key), {})[column] = part
     return {"groups": groups}
 
 
