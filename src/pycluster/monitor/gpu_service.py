@@ -9,8 +9,6 @@ the head's pycluster.yaml.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ from .gpu_cluster import cluster_gpu_view
 from .gpu_history import GPUHistory
 from .gpu_status import history_sample, iso_time
 from .gpu_worker import PLUGIN_NAME, GPUReporter
+from .periodic import SnapshotLoop
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -31,22 +30,22 @@ __all__ = ["ClusterGPUService", "start_gpu_service"]
 logger = logging.getLogger(__name__)
 
 
-class ClusterGPUService:
+class ClusterGPUService(SnapshotLoop):
     """The cluster-wide GPU view, refreshed on the head's loop."""
 
     def __init__(self, head: HeadNode) -> None:
-        self.head = head
         m = head.settings.monitoring
-        self.interval = max(0.1, m.gpu_interval)
+        super().__init__(head, m.gpu_interval)
         self.history = GPUHistory(m.metrics_retention)
         self.alerts = AlertTracker(GPUThresholds.from_settings(head.settings))
         self.view: dict[str, Any] = cluster_gpu_view({})
         self.updated_at: float | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
         await self._register_reporter()
-        self._task = asyncio.create_task(self._run())
+
+    def observe(self, identity: dict[str, Any]) -> None:
+        self.update(identity)
 
     async def _register_reporter(self) -> None:
         scheduler = self.head._scheduler
@@ -55,12 +54,6 @@ class ClusterGPUService:
         for worker, response in (responses or {}).items():
             if response.get("status") == "error":  # e.g. a plain Dask worker without pycluster
                 logger.warning("worker %s cannot report its GPUs: %s", worker, response.get("exception"))
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):  # one bad report must not end the history
-                self.update(await self.head.snapshot())
-            await asyncio.sleep(self.interval)
 
     def update(self, identity: dict[str, Any], now: float | None = None) -> dict[str, Any]:
         """Take in the scheduler's current worker reports."""
@@ -81,15 +74,6 @@ class ClusterGPUService:
             "timestamp": iso_time(self.updated_at) if self.updated_at else None,
             "interval": self.interval,
         }
-
-    async def stop_async(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def stop(self) -> None:
-        self.head.run_on_loop(self.stop_async(), timeout=10)
 
 
 def start_gpu_service(head: HeadNode) -> ClusterGPUService:

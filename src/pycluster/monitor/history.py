@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections import Counter, deque
 from datetime import datetime, timezone
@@ -13,6 +11,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 
 from ..cluster.status import cluster_summary
 from .cluster_alerts import ClusterAlerts
+from .periodic import SnapshotLoop
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -58,28 +57,22 @@ def _failure(key: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class MetricsHistory:
+class MetricsHistory(SnapshotLoop):
     """A ring of samples: workers, cores, memory, tasks, CPU and network I/O over time."""
 
     def __init__(self, head: HeadNode, interval: float, retention: float) -> None:
-        self.head = head
-        self.interval = max(0.1, interval)
+        super().__init__(head, interval)
         self.samples: deque[dict[str, Any]] = deque(maxlen=max(1, int(retention / self.interval)))
         self.counter = TaskCounter()
         self.alerts = ClusterAlerts(head.settings.monitoring.alert_thresholds)
-        self._task: asyncio.Task[None] | None = None
         self._last: tuple[float, int] | None = None
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
         self.head._scheduler.add_plugin(self.counter)
-        self._task = asyncio.create_task(self._run())
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):  # a bad sample must not end the history
-                self.samples.append(self.sample(await self.head.snapshot()))
-                self.alerts.observe(self.samples[-1])
-            await asyncio.sleep(self.interval)
+    def observe(self, identity: dict[str, Any]) -> None:
+        self.samples.append(self.sample(identity))
+        self.alerts.observe(self.samples[-1])
 
     def sample(self, identity: dict[str, Any]) -> dict[str, Any]:
         summary = cluster_summary(identity)
@@ -116,15 +109,6 @@ class MetricsHistory:
         for group in list(scheduler.task_groups.values()) if scheduler is not None else []:
             totals.update({state: n for state, n in group.states.items() if n})
         return dict(totals)
-
-    async def stop_async(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def stop(self) -> None:
-        self.head.run_on_loop(self.stop_async(), timeout=10)
 
 
 def _mean(values: Any) -> float:
