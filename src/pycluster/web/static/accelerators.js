@@ -62,7 +62,7 @@ function deploymentsOf(answer) {
 async function loadModels() {
   let deployments = [];
   try {
-    deployments = deploymentsOf(await api("/api/llm/deployments"));
+    deployments = deploymentsOf(await api("/api/llm/models"));
   } catch (error) {
     if (error.status !== 404) setText("models-reason", error.message);
   }
