@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from ...errors import MissingDependencyError
+from ...errors import InferenceRequestError, MissingDependencyError
 
-__all__ = ["Engine", "GenerationRequest", "GenerationResult", "TokenCallback", "require"]
+__all__ = ["Engine", "GenerationRequest", "GenerationResult", "TokenCallback", "prompt_ids", "require"]
 
 TokenCallback = Callable[[str], None]
 
@@ -72,3 +72,25 @@ def require(module: str, feature: str = "LLM serving", extra: str = "llm") -> An
         return importlib.import_module(module)
     except ImportError:
         raise MissingDependencyError(module.split(".")[0], extra, feature) from None
+
+
+def prompt_ids(tokenizer: Any, request: GenerationRequest, context_length: int) -> list[int]:
+    """The request's prompt (or chat messages, through the tokenizer's chat template) as token
+    ids; InferenceRequestError when it is empty or leaves no room for ``max_tokens``."""
+    if request.messages is not None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise InferenceRequestError("this model's tokenizer has no chat template: send a prompt instead")
+        ids = tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
+            ids = ids["input_ids"]
+        ids = list(ids)
+    else:
+        ids = list(tokenizer(request.prompt or "")["input_ids"])
+    if not ids:
+        raise InferenceRequestError("the prompt is empty: send at least one token of text")
+    if len(ids) + request.max_tokens > context_length:
+        raise InferenceRequestError(
+            f"the prompt has {len(ids)} tokens and max_tokens is {request.max_tokens}, but the model's "
+            f"context is {context_length} tokens: shorten the prompt or lower max_tokens"
+        )
+    return ids

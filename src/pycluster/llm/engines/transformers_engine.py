@@ -10,9 +10,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import ConfigError, InferenceRequestError
+from ...errors import ConfigError
 from ..spec import ModelSpec
-from .base import GenerationRequest, GenerationResult, TokenCallback, require
+from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
 from .stopping import finish, first_stop
 
 __all__ = ["TransformersEngine"]
@@ -63,27 +63,7 @@ class TransformersEngine:
 
     # ------------------------------------------------------------------ requests
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
-        if request.messages is not None:
-            if not getattr(self.tokenizer, "chat_template", None):
-                raise InferenceRequestError(
-                    "this model's tokenizer has no chat template: send a prompt instead"
-                )
-            ids = self.tokenizer.apply_chat_template(
-                request.messages, add_generation_prompt=True, tokenize=True
-            )
-            if isinstance(ids, dict) or hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
-                ids = ids["input_ids"]
-            ids = list(ids)
-        else:
-            ids = list(self.tokenizer(request.prompt or "")["input_ids"])
-        if not ids:
-            raise InferenceRequestError("the prompt is empty: send at least one token of text")
-        if len(ids) + request.max_tokens > self.context_length:
-            raise InferenceRequestError(
-                f"the prompt has {len(ids)} tokens and max_tokens is {request.max_tokens}, but the model's "
-                f"context is {self.context_length} tokens: shorten the prompt or lower max_tokens"
-            )
-        return ids
+        return prompt_ids(self.tokenizer, request, self.context_length)
 
     def generate(
         self,

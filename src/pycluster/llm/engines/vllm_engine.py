@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import InferenceRequestError
 from ..spec import ModelSpec
-from .base import GenerationRequest, GenerationResult, TokenCallback, require
+from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
 
 __all__ = ["VLLMEngine"]
 
@@ -41,16 +40,7 @@ class VLLMEngine:
         self.device = "cuda"
 
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
-        if request.messages is not None:
-            ids = list(self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True))
-        else:
-            ids = list(self.tokenizer(request.prompt or "")["input_ids"])
-        if not ids or len(ids) + request.max_tokens > self.context_length:
-            raise InferenceRequestError(
-                f"the prompt has {len(ids)} tokens and max_tokens is {request.max_tokens}; the context is "
-                f"{self.context_length} tokens: shorten the prompt or lower max_tokens"
-            )
-        return ids
+        return prompt_ids(self.tokenizer, request, self.context_length)
 
     def generate(
         self,
