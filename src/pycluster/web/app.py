@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -14,16 +17,22 @@ from ..errors import (
     DataAccessError,
     DatasetFormatError,
     DatasetNotFoundError,
+    DeploymentNotFoundError,
+    DeploymentStateError,
+    InferenceRequestError,
     JobNotFoundError,
     JobRejectedError,
     JobStateError,
+    MissingDependencyError,
+    ModelDoesNotFitError,
+    ModelNotFoundError,
     PortInUseError,
     PyClusterError,
 )
 from .assets import mount_dashboard
 from .auth import require_token
 from .controller import HeadController, StandaloneController
-from .routers import cluster, dashboard, data, gpu, health, processing, prometheus
+from .routers import cluster, dashboard, data, gpu, health, llm, openai_compat, processing, prometheus
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -38,6 +47,12 @@ _STATUS_FOR = [
     (DatasetNotFoundError, 404),
     (DatasetFormatError, 422),
     (JobNotFoundError, 404),
+    (DeploymentNotFoundError, 404),
+    (ModelNotFoundError, 404),
+    (InferenceRequestError, 422),
+    (ModelDoesNotFitError, 422),
+    (MissingDependencyError, 422),
+    (DeploymentStateError, 409),
     (JobStateError, 409),
     (PortInUseError, 409),
     (JobRejectedError, 422),
@@ -66,6 +81,8 @@ def create_app(
     app.include_router(processing.router, prefix="/api/processing", dependencies=protected)
     app.include_router(data.router, prefix="/api/processing/data", dependencies=protected)
     app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected)
+    app.include_router(llm.router, prefix="/api/llm/models", dependencies=protected)
+    app.include_router(openai_compat.router, prefix="/v1", dependencies=protected)
     app.include_router(prometheus.router, dependencies=protected)
     app.include_router(dashboard.router, prefix="/api/dashboard")  # token checked in the router
     app.include_router(dashboard.stream_router, prefix="/api/dashboard")  # token may come as ?token=
@@ -78,9 +95,33 @@ def create_app(
 def _add_error_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = next(code for kind, code in _STATUS_FOR if isinstance(exc, kind))
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        body: dict[str, Any] = {"detail": str(exc)}
+        if _is_openai(request):
+            body["error"] = _openai_error(str(exc), type(exc).__name__)
+        return JSONResponse(body, status_code=status)
+
+    async def handle_invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        if not _is_openai(request):
+            return await request_validation_exception_handler(request, exc)
+        errors = jsonable_encoder(exc.errors())
+        first = errors[0] if errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ())[1:])
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        body = {"detail": errors, "error": _openai_error(message, "invalid_request_error", where or None)}
+        return JSONResponse(body, status_code=422)
 
     app.add_exception_handler(PyClusterError, handle)
+    app.add_exception_handler(RequestValidationError, handle_invalid)
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
+def _openai_error(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
+    """The error object OpenAI clients read (they show ``error.message``)."""
+    return {"message": message, "type": kind, "param": param, "code": None}
 
 
 def _limit_body_size(app: FastAPI) -> None:

@@ -74,7 +74,7 @@ class StandaloneController:
             if self.head is not None:
                 return False, self.head
             c = self.settings.cluster
-            head = HeadNode(settings=self.settings, services=("metrics", "gpu", "jobs", "datasets"))
+            head = HeadNode(settings=self.settings, services=("metrics", "gpu", "jobs", "datasets", "llm"))
             head.start(
                 n_local_workers=c.n_workers,
                 threads_per_worker=c.threads_per_worker,

@@ -1,0 +1,121 @@
+"""/api/llm/models/*: deploy, list, inspect, scale, undeploy and query models (PyCluster v2)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...errors import ClusterNotRunningError
+from ..deps import ERROR_RESPONSES, head
+from ..sse import sse_lines
+
+__all__ = ["InferenceOptions", "llm_manager", "router"]
+
+router = APIRouter(responses=ERROR_RESPONSES, tags=["llm"])
+
+Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]  # BYTES_PER_PARAMETER's keys
+
+
+class DeployRequest(BaseModel):
+    """The arguments of ``LLMClusterManager.deploy_model``; ``wait`` blocks until a replica is ready."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_name: str = Field(
+        min_length=1, max_length=1000, examples=["deepseek-ai/deepseek-coder-7b-instruct-v1.5"]
+    )
+    model_size: str | None = Field(None, min_length=1, max_length=20, examples=["7b"])
+    precision: Precision = "fp16"
+    gpu_per_replica: int = Field(1, ge=0, le=64)
+    replicas: int = Field(1, ge=1, le=256)
+    sharding_strategy: Literal["tensor_parallel", "pipeline_parallel"] | None = None
+    max_memory_per_gpu: float | None = Field(None, gt=0, le=10_000, description="GB")
+    batch_size: int = Field(8, ge=1, le=1024)
+    max_sequence_length: int = Field(2048, ge=1, le=1_048_576)
+    engine: Literal["auto", "transformers", "vllm"] = "auto"
+    wait: bool = Field(False, description="Answer only once a replica is ready (or has failed)")
+
+
+class InferenceOptions(BaseModel):
+    """How to sample one completion (shared by the REST and OpenAI endpoints)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_tokens: int = Field(128, ge=1, le=1_000_000)
+    temperature: float = Field(0.0, ge=0, le=100)
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop_sequences: list[str] | None = Field(None, max_length=16)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+
+class InferenceRequest(InferenceOptions):
+    prompt: str = Field(max_length=1_000_000, examples=["Write a Python function to calculate fibonacci:"])
+    stream: bool = Field(False, description="Answer with server-sent events, one per piece of text")
+
+
+class ScaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    replicas: int = Field(ge=1, le=256)
+
+
+def llm_manager(request: Request) -> Any:
+    """The head's LLMClusterManager, or a 503 that says how to turn LLM serving on."""
+    manager = head(request).services.get("llm")
+    if manager is None:
+        raise ClusterNotRunningError(
+            "LLM serving is not running on this head: start the head with the 'llm' service "
+            "(the default set of services includes it)"
+        )
+    return manager
+
+
+@router.post("/deploy", status_code=202)
+def deploy_model(body: DeployRequest, request: Request) -> JSONResponse:
+    """Load a model on the cluster's workers. Answers 202 while replicas load (poll
+    ``GET /api/llm/models/{id}``), or 201 once ready when ``wait`` is true."""
+    options = body.model_dump(exclude={"wait"})
+    manager = llm_manager(request)
+    deployment_id = manager.deploy_model(**options, wait=body.wait)
+    deployment = manager.get_deployment(deployment_id)
+    return JSONResponse(
+        {"message": "Deployment started", "deployment_id": deployment_id, "deployment": deployment},
+        status_code=201 if body.wait else 202,
+    )
+
+
+@router.get("")
+def list_models(request: Request) -> dict[str, Any]:
+    """Every deployment: status, replicas and where they run, requests/s, tokens/s, latency."""
+    return {"deployments": llm_manager(request).list_deployments()}
+
+
+@router.get("/{deployment_id}")
+def get_model(deployment_id: str, request: Request) -> dict[str, Any]:
+    """One deployment (``status`` is loading, ready or failed with ``reason``)."""
+    return llm_manager(request).get_deployment(deployment_id)  # type: ignore[no-any-return]
+
+
+@router.post("/{deployment_id}/inference", response_model=None)
+def inference(deployment_id: str, body: InferenceRequest, request: Request) -> Any:
+    """Generate a completion: ``text``, ``tokens_generated``, ``latency_ms``, ``finish_reason``.
+    With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``."""
+    manager = llm_manager(request)
+    options = body.model_dump(exclude={"prompt", "stream"})
+    if not body.stream:
+        return manager.inference(deployment_id, body.prompt, **options)
+    chunks = manager.stream(deployment_id, body.prompt, **options)
+    first = next(chunks)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
+    return StreamingResponse(sse_lines(first, chunks), media_type="text/event-stream")
+
+
+@router.post("/{deployment_id}/scale")
+def scale_model(deployment_id: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
+    """Add or remove replicas; new ones load in the background."""
+    return llm_manager(request).scale(deployment_id, body.replicas)  # type: ignore[no-any-return]
+
+
+@router.delete("/{deployment_id}")
+def undeploy_model(deployment_id: str, request: Request) -> dict[str, Any]:
+    """Stop every replica and forget the deployment."""
+    return llm_manager(request).undeploy(deployment_id)  # type: ignore[no-any-return]

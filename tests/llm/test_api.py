@@ -1,0 +1,170 @@
+"""The LLM REST API and the OpenAI-compatible /v1, over a real head's HTTP server (with a token)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pycluster import HeadNode, LLMClusterManager
+
+from .tiny_model import CONTEXT
+
+TOKEN = "llm-api-test-token"
+PROMPT = "the quick brown fox"
+
+
+@pytest.fixture(scope="module")
+def token_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
+    node = HeadNode(
+        "llm-api-test",
+        scheduler_port=0,
+        dashboard_port=0,
+        dask_dashboard_port=False,
+        api_token=TOKEN,
+        state_dir=str(tmp_path_factory.mktemp("llm-api-state")),
+    )
+    node.start(n_local_workers=2, threads_per_worker=1)
+    yield node
+    node.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(token_head: HeadNode) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=token_head.dashboard_url or "", headers=headers, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def deployed(api: httpx.Client, tiny_model: Path) -> str:
+    body = {"model_name": str(tiny_model), "gpu_per_replica": 0, "max_sequence_length": CONTEXT, "wait": True}
+    answer = api.post("/api/llm/models/deploy", json=body)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["deployment"]["status"] == "ready"
+    return str(answer.json()["deployment_id"])
+
+
+def _sse(response: httpx.Response) -> list[str]:
+    return [line[len("data: ") :] for line in response.text.splitlines() if line.startswith("data: ")]
+
+
+def test_deploy_list_and_get(api: httpx.Client, deployed: str, token_head: HeadNode) -> None:
+    listed = api.get("/api/llm/models").json()["deployments"]
+    assert [d["deployment_id"] for d in listed] == [deployed]
+    one = api.get(f"/api/llm/models/{deployed}").json()
+    assert one["status"] == "ready" and one["replicas_ready"] == 1
+    assert one["replica_details"][0]["worker"] in token_head.cluster_manager.client.scheduler_info()["workers"]
+    assert {"requests_per_second", "tokens_per_second", "latency_ms"} <= set(one)
+
+
+def test_inference_matches_the_python_api(api: HeadNode, deployed: str, token_head: HeadNode) -> None:
+    answer = api.post(f"/api/llm/models/{deployed}/inference", json={"prompt": PROMPT, "max_tokens": 10})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    direct = LLMClusterManager(token_head.cluster_manager).inference(deployed, PROMPT, max_tokens=10)
+    assert result["text"] == direct["text"] and result["tokens_generated"] == direct["tokens_generated"]
+    assert result["finish_reason"] in {"length", "stop"} and result["latency_ms"] > 0
+    stats = api.get(f"/api/llm/models/{deployed}").json()
+    assert stats["total_requests"] >= 2 and stats["latency_ms"]["p50"] > 0
+
+
+def test_inference_stream_is_server_sent_events(api: httpx.Client, deployed: str) -> None:
+    body = {"prompt": PROMPT, "max_tokens": 10}
+    whole = api.post(f"/api/llm/models/{deployed}/inference", json=body).json()
+    answer = api.post(f"/api/llm/models/{deployed}/inference", json={**body, "stream": True})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(e) for e in _sse(answer)]
+    assert events[-1]["done"] and events[-1]["result"]["text"] == whole["text"]
+    assert "".join(e.get("text", "") for e in events[:-1]) == whole["text"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        ("/api/llm/models/nope/inference", {"prompt": PROMPT}, 404, "no deployment"),
+        ("{dep}/inference", {"prompt": PROMPT, "max_tokens": 0}, 422, "max_tokens"),
+        ("{dep}/inference", {"prompt": "fox " * 200, "max_tokens": 5}, 422, "context"),
+        ("{dep}/inference", {"prompt": "fox " * 200, "max_tokens": 5, "stream": True}, 422, "context"),
+        ("{dep}/inference", {"prompt": PROMPT, "top_p": 0}, 422, "top_p"),
+        ("{dep}/scale", {"replicas": 0}, 422, "replicas"),
+        ("/api/llm/models/deploy", {"model_name": "/no/such/model", "gpu_per_replica": 0}, 404, "/no/such/model"),
+        ("/api/llm/models/deploy", {"model_name": "x", "precision": "fp64"}, 422, "precision"),
+    ],
+)
+def test_bad_requests_get_4xx_with_a_reason(
+    api: httpx.Client, deployed: str, path: str, body: dict, status: int, words: str
+) -> None:
+    answer = api.post(path.replace("{dep}", f"/api/llm/models/{deployed}"), json=body)
+    assert answer.status_code == status, answer.text
+    assert words in json.dumps(answer.json()["detail"])
+
+
+def test_requests_without_the_token_are_refused(token_head: HeadNode, deployed: str) -> None:
+    with httpx.Client(base_url=token_head.dashboard_url or "", timeout=30) as anonymous:
+        assert anonymous.get("/api/llm/models").status_code == 401
+        assert anonymous.get("/v1/models").status_code == 401
+
+
+def test_openai_client_completions_and_chat(token_head: HeadNode, deployed: str, api: httpx.Client) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=f"{token_head.dashboard_url}/v1", api_key=TOKEN, max_retries=0)
+    models = client.models.list()
+    assert [m.id for m in models.data] == [deployed]
+
+    expected = api.post(f"/api/llm/models/{deployed}/inference", json={"prompt": PROMPT, "max_tokens": 8}).json()
+    completion = client.completions.create(model=deployed, prompt=PROMPT, max_tokens=8, temperature=0)
+    assert completion.choices[0].text == expected["text"]
+    assert completion.usage is not None and completion.usage.completion_tokens == expected["tokens_generated"]
+    assert completion.usage.prompt_tokens > 0
+
+    streamed = client.completions.create(model=deployed, prompt=PROMPT, max_tokens=8, temperature=0, stream=True)
+    chunks = list(streamed)
+    assert "".join(c.choices[0].text for c in chunks) == expected["text"]
+    assert chunks[-1].choices[0].finish_reason == expected["finish_reason"]
+
+    messages = [{"role": "user", "content": "add two numbers"}]
+    chat = client.chat.completions.create(model=deployed, messages=messages, max_tokens=6, temperature=0)
+    reply = chat.choices[0].message
+    assert reply.role == "assistant" and chat.usage is not None and 1 <= chat.usage.completion_tokens <= 6
+    stream = client.chat.completions.create(
+        model=deployed, messages=messages, max_tokens=6, temperature=0, stream=True
+    )
+    pieces = list(stream)
+    assert pieces[0].choices[0].delta.role == "assistant"
+    assert "".join(p.choices[0].delta.content or "" for p in pieces) == reply.content
+    assert pieces[-1].choices[0].finish_reason == chat.choices[0].finish_reason
+
+
+def test_openai_client_errors(token_head: HeadNode, deployed: str) -> None:
+    openai = pytest.importorskip("openai")
+    base = f"{token_head.dashboard_url}/v1"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=base, api_key="wrong", max_retries=0).models.list()
+    client = openai.OpenAI(base_url=base, api_key=TOKEN, max_retries=0)
+    with pytest.raises(openai.NotFoundError, match="no deployment"):
+        client.completions.create(model="no-such-model", prompt=PROMPT)
+    with pytest.raises(openai.UnprocessableEntityError, match="context"):
+        client.completions.create(model=deployed, prompt="fox " * 200, max_tokens=5, stream=True)
+    with pytest.raises(openai.UnprocessableEntityError, match="max_tokens"):
+        client.completions.create(model=deployed, prompt=PROMPT, max_tokens=0)
+    with pytest.raises(openai.UnprocessableEntityError, match="n: Input should be 1"):
+        client.completions.create(model=deployed, prompt=PROMPT, n=2)
+
+
+def test_scale_and_undeploy(api: httpx.Client, tiny_model: Path) -> None:
+    body = {"model_name": str(tiny_model), "gpu_per_replica": 0, "max_sequence_length": CONTEXT}
+    started = api.post("/api/llm/models/deploy", json=body)
+    assert started.status_code == 202 and started.json()["deployment"]["status"] in {"loading", "ready"}
+    dep = started.json()["deployment_id"]
+    scaled = api.post(f"/api/llm/models/{dep}/scale", json={"replicas": 2}).json()
+    assert scaled["replicas"] == 2
+    answer = api.post(f"/api/llm/models/{dep}/inference", json={"prompt": PROMPT, "max_tokens": 3})
+    assert answer.status_code == 200 and answer.json()["tokens_generated"] == 3
+    gone = api.delete(f"/api/llm/models/{dep}")
+    assert gone.status_code == 200 and gone.json()["status"] == "undeployed"
+    assert api.get(f"/api/llm/models/{dep}").status_code == 404
+    assert dep not in [d["deployment_id"] for d in api.get("/api/llm/models").json()["deployments"]]
