@@ -19,6 +19,7 @@ import click
 
 from . import __version__
 from .cli_data import data_group
+from .cli_llm import llm_group
 from .cli_net import NET_COMMANDS, discovery_options, resolve_worker_scheduler
 from .cli_platform import PLATFORM_COMMANDS, head_settings
 from .config import Settings
@@ -470,7 +471,7 @@ def api_command(
         controller.close()
 
 
-for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS, data_group):
+for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS, data_group, llm_group):
     cli.add_command(_command)
 
 

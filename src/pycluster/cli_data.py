@@ -3,50 +3,26 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from .config import Settings
+from .cli_rest import call, head_options, remember_head
 
 __all__ = ["data_group"]
 
 
-def _fail(message: str) -> NoReturn:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(1)
-
-
 def _call(ctx: click.Context, method: str, path: str, **kwargs: Any) -> Any:
-    import httpx
-
-    url, token = ctx.obj["url"], ctx.obj["token"]
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.request(
-            method, f"{url}/api/processing/data{path}", headers=headers, timeout=120, **kwargs
-        )
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach the head at {url} ({exc}); is it running? pass --url http://HEAD:8787")
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = response.text
-        _fail(f"{detail} (HTTP {response.status_code})")
-    return response.json()
+    return call(ctx, method, f"/api/processing/data{path}", **kwargs)
 
 
 @click.group("data")
-@click.option("--url", help="The head's dashboard/API URL.  [default: http://127.0.0.1:8787]")
-@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Bearer token, when the head needs one.")
+@head_options
 @click.pass_context
 def data_group(ctx: click.Context, url: str | None, api_token: str | None) -> None:
     """Datasets of a running head: CSV, Parquet or JSON lines, larger than memory."""
-    port = Settings.load().cluster.dashboard_port
-    ctx.obj = {"url": (url or f"http://127.0.0.1:{port}").rstrip("/"), "token": api_token}
+    remember_head(ctx, url, api_token)
 
 
 @data_group.command("register")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pycluster import HeadNode, LLMClusterManager
+from tests.helpers import cli
 
 from .tiny_model import CONTEXT
 
@@ -57,7 +58,9 @@ def test_deploy_list_and_get(api: httpx.Client, deployed: str, token_head: HeadN
     assert [d["deployment_id"] for d in listed] == [deployed]
     one = api.get(f"/api/llm/models/{deployed}").json()
     assert one["status"] == "ready" and one["replicas_ready"] == 1
-    assert one["replica_details"][0]["worker"] in token_head.cluster_manager.client.scheduler_info()["workers"]
+    assert (
+        one["replica_details"][0]["worker"] in token_head.cluster_manager.client.scheduler_info()["workers"]
+    )
     assert {"requests_per_second", "tokens_per_second", "latency_ms"} <= set(one)
 
 
@@ -91,7 +94,12 @@ def test_inference_stream_is_server_sent_events(api: httpx.Client, deployed: str
         ("{dep}/inference", {"prompt": "fox " * 200, "max_tokens": 5, "stream": True}, 422, "context"),
         ("{dep}/inference", {"prompt": PROMPT, "top_p": 0}, 422, "top_p"),
         ("{dep}/scale", {"replicas": 0}, 422, "replicas"),
-        ("/api/llm/models/deploy", {"model_name": "/no/such/model", "gpu_per_replica": 0}, 404, "/no/such/model"),
+        (
+            "/api/llm/models/deploy",
+            {"model_name": "/no/such/model", "gpu_per_replica": 0},
+            404,
+            "/no/such/model",
+        ),
         ("/api/llm/models/deploy", {"model_name": "x", "precision": "fp64"}, 422, "precision"),
     ],
 )
@@ -115,13 +123,17 @@ def test_openai_client_completions_and_chat(token_head: HeadNode, deployed: str,
     models = client.models.list()
     assert [m.id for m in models.data] == [deployed]
 
-    expected = api.post(f"/api/llm/models/{deployed}/inference", json={"prompt": PROMPT, "max_tokens": 8}).json()
+    expected = api.post(
+        f"/api/llm/models/{deployed}/inference", json={"prompt": PROMPT, "max_tokens": 8}
+    ).json()
     completion = client.completions.create(model=deployed, prompt=PROMPT, max_tokens=8, temperature=0)
     assert completion.choices[0].text == expected["text"]
     assert completion.usage is not None and completion.usage.completion_tokens == expected["tokens_generated"]
     assert completion.usage.prompt_tokens > 0
 
-    streamed = client.completions.create(model=deployed, prompt=PROMPT, max_tokens=8, temperature=0, stream=True)
+    streamed = client.completions.create(
+        model=deployed, prompt=PROMPT, max_tokens=8, temperature=0, stream=True
+    )
     chunks = list(streamed)
     assert "".join(c.choices[0].text for c in chunks) == expected["text"]
     assert chunks[-1].choices[0].finish_reason == expected["finish_reason"]
@@ -168,3 +180,41 @@ def test_scale_and_undeploy(api: httpx.Client, tiny_model: Path) -> None:
     assert gone.status_code == 200 and gone.json()["status"] == "undeployed"
     assert api.get(f"/api/llm/models/{dep}").status_code == 404
     assert dep not in [d["deployment_id"] for d in api.get("/api/llm/models").json()["deployments"]]
+
+
+def test_cli_deploy_list_infer_scale_undeploy(
+    token_head: HeadNode, tiny_model: Path, api: httpx.Client
+) -> None:
+    head = ["--url", token_head.dashboard_url or "", "--api-token", TOKEN]
+    deployed = cli(
+        "llm", *head, "deploy", str(tiny_model), "--gpus-per-replica", "0", "--max-sequence-length", "128"
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    dep = deployed.stdout.strip()
+    assert "ready after" in deployed.stderr and "fp32" in deployed.stderr  # the CPU fallback note
+    assert api.get(f"/api/llm/models/{dep}").json()["status"] == "ready"
+
+    listed = cli("llm", *head, "list")
+    assert listed.returncode == 0 and any(
+        line.startswith(dep) and "ready" in line for line in listed.stdout.splitlines()
+    )
+
+    expected = api.post(f"/api/llm/models/{dep}/inference", json={"prompt": PROMPT, "max_tokens": 7}).json()
+    plain = cli("llm", *head, "infer", dep, PROMPT, "--max-tokens", "7", "--no-stream")
+    streamed = cli("llm", *head, "infer", dep, PROMPT, "--max-tokens", "7")
+    assert plain.stdout == streamed.stdout == expected["text"] + "\n"
+    assert "tokens" in streamed.stderr
+    as_json = json.loads(cli("llm", *head, "infer", dep, PROMPT, "--max-tokens", "7", "--json").stdout)
+    assert as_json["tokens_generated"] == expected["tokens_generated"]
+
+    too_long = cli("llm", *head, "infer", dep, "fox " * 200, "--max-tokens", "5")
+    assert too_long.returncode == 1 and "context" in too_long.stderr and "Traceback" not in too_long.stderr
+    unknown = cli("llm", *head, "undeploy", "nope")
+    assert unknown.returncode == 1 and "no deployment 'nope'" in unknown.stderr
+    anonymous = cli("llm", "--url", token_head.dashboard_url or "", "list")
+    assert anonymous.returncode == 1 and "token" in anonymous.stderr
+
+    assert cli("llm", *head, "scale", dep, "2").returncode == 0
+    assert api.get(f"/api/llm/models/{dep}").json()["replicas"] == 2
+    gone = cli("llm", *head, "undeploy", dep)
+    assert gone.returncode == 0 and api.get(f"/api/llm/models/{dep}").status_code == 404

@@ -96,11 +96,14 @@ class LLMClusterManager:
         )
         return self._deploy(spec, secrets.token_hex(6), wait)
 
-    def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, created: float | None = None) -> str:
+    def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, dep: Deployment | None = None) -> str:
+        """Place and start the replicas; ``dep`` is the listed placeholder of a restored deployment."""
         spec.model_path = resolve_model(spec.model_name, self.cache_dir)
         cpu_fallback(spec, self._identity())
-        dep = Deployment(deployment_id, spec, created_at=created or time.time())
         placements = place_replicas(spec, spec.replicas, self._identity(), self._taken(), set())
+        if dep is None:
+            dep = Deployment(deployment_id, spec)
+        dep.spec = spec
         with self._state.lock:
             self._state.deployments[dep.id] = dep
             dep.replicas = [ReplicaHandle(i) for i in range(len(placements))]
@@ -305,16 +308,20 @@ class LLMClusterManager:
         if self._state.store is None:
             return
         for row in self._state.store.rows():
-            threading.Thread(target=self._restore_one, args=(row,), daemon=True).start()
-
-    def _restore_one(self, row: dict[str, Any]) -> None:
-        spec = ModelSpec.from_dict({k: v for k, v in row["spec"].items() if k != "notes"})
-        try:
-            self._deploy(spec, row["id"], wait=False, created=row["created_at"])
-        except Exception as exc:  # keep the row, marked failed, so the dashboard shows why
-            dep = Deployment(row["id"], spec, DeploymentStatus.FAILED, f"redeploy after restart: {exc}")
+            # listed (loading) at once, so nobody sees the deployment vanish while it reloads
+            spec = ModelSpec.from_dict({k: v for k, v in row["spec"].items() if k != "notes"})
+            dep = Deployment(row["id"], spec, created_at=row["created_at"])
             with self._state.lock:
                 self._state.deployments[dep.id] = dep
+            threading.Thread(target=self._restore_one, args=(dep,), daemon=True).start()
+
+    def _restore_one(self, dep: Deployment) -> None:
+        try:
+            self._deploy(dep.spec, dep.id, wait=False, dep=dep)
+        except Exception as exc:  # keep the row, marked failed, so the dashboard shows why
+            with dep.changed:
+                dep.status, dep.reason = DeploymentStatus.FAILED, f"redeploy after restart: {exc}"
+                dep.changed.notify_all()
             self._save(dep)
 
     def close(self) -> None:

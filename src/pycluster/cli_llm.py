@@ -1,0 +1,195 @@
+"""``pycluster llm``: deploy, list, query, scale and undeploy models on a running head (REST)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from .cli_rest import call, fail, head_options, remember_head, stream_lines
+
+__all__ = ["llm_group"]
+
+MODELS = "/api/llm/models"
+
+
+@click.group("llm")
+@head_options
+@click.pass_context
+def llm_group(ctx: click.Context, url: str | None, api_token: str | None) -> None:
+    """Language models served by a running head (also reachable as an OpenAI API at URL/v1)."""
+    remember_head(ctx, url, api_token)
+
+
+@llm_group.command("deploy")
+@click.argument("model")
+@click.option("--model-size", help="e.g. 7b, when the name does not say (for the memory estimate).")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp16", "bf16", "fp32", "int8", "int4"]),
+    default="fp16",
+    show_default=True,
+)
+@click.option(
+    "--gpus-per-replica",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="0 serves on CPU workers.",
+)
+@click.option("--replicas", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--sharding", type=click.Choice(["tensor_parallel", "pipeline_parallel"]), help="Across a replica's GPUs."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Requests per forward batch."
+)
+@click.option("--max-sequence-length", type=click.IntRange(1), default=2048, show_default=True)
+@click.option(
+    "--engine", type=click.Choice(["auto", "transformers", "vllm"]), default="auto", show_default=True
+)
+@click.option("--no-wait", is_flag=True, help="Print the id at once instead of waiting for a ready replica.")
+@click.option(
+    "--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the model to load."
+)
+@click.pass_context
+def deploy_command(ctx: click.Context, model: str, **options: Any) -> None:
+    """Load MODEL (a local folder, or a Hugging Face name already in the cache) on the
+    cluster's workers; prints the deployment id once a replica is ready.
+
+    \b
+    pycluster llm deploy ./models/tiny-gpt2 --gpus-per-replica 0
+    pycluster llm deploy deepseek-ai/deepseek-coder-7b-instruct-v1.5 --gpus-per-replica 2
+    """
+    no_wait, timeout = options.pop("no_wait"), options.pop("timeout")
+    body = {
+        "model_name": model,
+        "model_size": options["model_size"],
+        "precision": options["precision"],
+        "gpu_per_replica": options["gpus_per_replica"],
+        "replicas": options["replicas"],
+        "sharding_strategy": options["sharding"],
+        "batch_size": options["batch_size"],
+        "max_sequence_length": options["max_sequence_length"],
+        "engine": options["engine"],
+    }
+    answer = call(ctx, "POST", f"{MODELS}/deploy", json={k: v for k, v in body.items() if v is not None})
+    deployment_id = answer["deployment_id"]
+    for note in answer["deployment"].get("notes", []):
+        click.echo(f"note: {note}", err=True)
+    if not no_wait:
+        _wait_ready(ctx, deployment_id, timeout)
+    click.echo(deployment_id)
+
+
+def _wait_ready(ctx: click.Context, deployment_id: str, timeout: float) -> None:
+    started = time.monotonic()
+    while True:
+        info = call(ctx, "GET", f"{MODELS}/{deployment_id}")
+        elapsed = time.monotonic() - started
+        if info["status"] == "ready":
+            click.echo(f"\r{deployment_id} ready after {elapsed:.0f} s{' ' * 20}", err=True)
+            return
+        if info["status"] == "failed":
+            click.echo(err=True)
+            fail(f"deployment {deployment_id} failed: {info.get('reason')}")
+        if elapsed > timeout:
+            click.echo(err=True)
+            fail(
+                f"{deployment_id} is still {info['status']} after {timeout:.0f} s (it goes on loading): "
+                f"check with pycluster llm show {deployment_id}"
+            )
+        ready = f"{info['replicas_ready']}/{info['replicas']} replicas ready"
+        click.echo(f"\rloading {info['model_name']}: {ready}, {elapsed:.0f} s", nl=False, err=True)
+        time.sleep(1)
+
+
+@llm_group.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """One line per deployment: id, status, replicas, requests/s, tokens/s, p50 latency, model."""
+    deployments = call(ctx, "GET", MODELS)["deployments"]
+    if not deployments:
+        click.echo("no models deployed: pycluster llm deploy MODEL", err=True)
+        return
+    click.echo(f"{'ID':<14}{'STATUS':<10}{'REPLICAS':>9}{'REQ/S':>8}{'TOK/S':>9}{'P50 MS':>9}  MODEL")
+    for d in deployments:
+        p50 = d["latency_ms"]["p50"]
+        click.echo(
+            f"{d['deployment_id']:<14}{d['status']:<10}{d['replicas_ready']:>4}/{d['replicas']:<4}"
+            f"{d['requests_per_second']:>8.2f}{d['tokens_per_second']:>9.1f}"
+            f"{'-' if p50 is None else f'{p50:.0f}':>9}  {d['model_name']}"
+        )
+        if d["status"] == "failed" and d.get("reason"):
+            click.echo(f"{'':<14}reason: {d['reason']}")
+
+
+@llm_group.command("show")
+@click.argument("deployment")
+@click.pass_context
+def show_command(ctx: click.Context, deployment: str) -> None:
+    """Everything about DEPLOYMENT (JSON): replicas and their workers, metrics, notes."""
+    click.echo(json.dumps(call(ctx, "GET", f"{MODELS}/{deployment}"), indent=2))
+
+
+@llm_group.command("infer")
+@click.argument("deployment")
+@click.argument("prompt")
+@click.option("--max-tokens", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True, help="0 is greedy.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--stop", multiple=True, help="Stop before this text (repeatable).")
+@click.option("--seed", type=click.IntRange(0), help="For reproducible sampling.")
+@click.option("--stream/--no-stream", default=True, show_default=True, help="Print text as it is generated.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON (implies --no-stream).")
+@click.pass_context
+def infer_command(ctx: click.Context, deployment: str, prompt: str, **options: Any) -> None:
+    """Complete PROMPT with DEPLOYMENT (an id or the deployed model's name); PROMPT "-" reads stdin."""
+    stream, as_json = options.pop("stream") and not options["as_json"], options.pop("as_json")
+    body = {
+        "prompt": sys.stdin.read() if prompt == "-" else prompt,
+        "max_tokens": options["max_tokens"],
+        "temperature": options["temperature"],
+        "top_p": options["top_p"],
+        "stop_sequences": list(options["stop"]) or None,
+        "seed": options["seed"],
+    }
+    path = f"{MODELS}/{deployment}/inference"
+    if not stream:
+        answer = call(ctx, "POST", path, timeout=600, json=body)
+        click.echo(json.dumps(answer, indent=2) if as_json else answer["text"])
+        return
+    for line in stream_lines(ctx, "POST", path, json={**body, "stream": True}):
+        event = json.loads(line)
+        if "error" in event:
+            click.echo()
+            fail(event["error"]["message"])
+        if event.get("done"):
+            result = event["result"]
+            click.echo()
+            tokens, reason = result["tokens_generated"], result["finish_reason"]
+            click.echo(f"[{tokens} tokens, {reason}, {result['latency_ms']:.0f} ms]", err=True)
+        else:
+            click.echo(event["text"], nl=False)
+
+
+@llm_group.command("scale")
+@click.argument("deployment")
+@click.argument("replicas", type=click.IntRange(1))
+@click.pass_context
+def scale_command(ctx: click.Context, deployment: str, replicas: int) -> None:
+    """Run REPLICAS copies of DEPLOYMENT (new ones load in the background)."""
+    answer = call(ctx, "POST", f"{MODELS}/{deployment}/scale", json={"replicas": replicas})
+    click.echo(f"{answer['deployment_id']}: {answer['replicas_ready']}/{answer['replicas']} replicas ready")
+
+
+@llm_group.command("undeploy")
+@click.argument("deployment")
+@click.pass_context
+def undeploy_command(ctx: click.Context, deployment: str) -> None:
+    """Stop DEPLOYMENT's replicas and forget it."""
+    answer = call(ctx, "DELETE", f"{MODELS}/{deployment}")
+    click.echo(f"undeployed {answer['deployment_id']}")

@@ -1,0 +1,92 @@
+"""What CLI groups that drive a running head over REST share: --url/--api-token and one call."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from .config import Settings
+
+__all__ = ["call", "fail", "head_options", "remember_head", "stream_lines"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def head_options(group: F) -> F:
+    """--url and --api-token on a click group; the context then carries both for ``call``."""
+    group = click.option(
+        "--api-token", envvar="PYCLUSTER_API_TOKEN", help="Bearer token, when the head needs one."
+    )(group)
+    return click.option("--url", help="The head's dashboard/API URL.  [default: http://127.0.0.1:8787]")(
+        group
+    )
+
+
+def remember_head(ctx: click.Context, url: str | None, api_token: str | None) -> None:
+    port = Settings.load().cluster.dashboard_port
+    ctx.obj = {"url": (url or f"http://127.0.0.1:{port}").rstrip("/"), "token": api_token}
+
+
+def call(ctx: click.Context, method: str, path: str, timeout: float = 120, **kwargs: Any) -> Any:
+    """``method path`` on the head; exits with the head's own reason on any 4xx/5xx."""
+    import httpx
+
+    try:
+        response = httpx.request(method, _url(ctx, path), headers=_headers(ctx), timeout=timeout, **kwargs)
+    except httpx.HTTPError as exc:
+        _unreachable(ctx, exc)
+    _raise_for(response)
+    return response.json()
+
+
+def stream_lines(
+    ctx: click.Context, method: str, path: str, timeout: float = 600, **kwargs: Any
+) -> Iterator[str]:
+    """The ``data:`` payloads of a server-sent-events answer, as they arrive."""
+    import httpx
+
+    try:
+        with httpx.stream(
+            method, _url(ctx, path), headers=_headers(ctx), timeout=timeout, **kwargs
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for(response)
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    yield line[len("data: ") :]
+    except httpx.HTTPError as exc:
+        _unreachable(ctx, exc)
+
+
+def _url(ctx: click.Context, path: str) -> str:
+    return f"{ctx.obj['url']}{path}"
+
+
+def _headers(ctx: click.Context) -> dict[str, str]:
+    token = ctx.obj["token"]
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _unreachable(ctx: click.Context, exc: Exception) -> NoReturn:
+    fail(f"cannot reach the head at {ctx.obj['url']} ({exc}); is it running? pass --url http://HEAD:8787")
+
+
+def _raise_for(response: Any) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text
+    if isinstance(detail, list):  # FastAPI's validation errors: name the field and the problem
+        detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
+    fail(f"{detail} (HTTP {response.status_code})")
