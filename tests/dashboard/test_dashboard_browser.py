@@ -37,6 +37,7 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
         scheduler_port=0,
         dashboard_port=0,
         dask_dashboard_port=0,
+        discovery_port=0,  # Settings.load(False) ignores the suite's PYCLUSTER_DISCOVERY_PORT=0
         state_dir=str(tmp_path_factory.mktemp("dash-state")),
         monitoring__metrics_interval=0.5,
     )

@@ -1,5 +1,5 @@
-// GPU and Models tabs: read their endpoints when shown (they may not exist on this head yet:
-// a 404 shows the empty state, so the tabs light up once those endpoints are there).
+// GPU tab: reads GET /api/llm/gpu/status when shown (a head without the GPU service answers
+// 404: the empty state then says so).
 
 import { api } from "./api.js";
 import { $, h, setText } from "./dom.js";
@@ -54,35 +54,6 @@ async function loadGpu() {
   setText("gpu-resource-workers", advertised.length ? `Workers advertising GPUs: ${advertised.join(", ")}` : "");
 }
 
-function deploymentsOf(answer) {
-  if (Array.isArray(answer)) return answer;
-  return (answer && (answer.deployments || answer.models)) || [];
-}
-
-async function loadModels() {
-  let deployments = [];
-  try {
-    deployments = deploymentsOf(await api("/api/llm/models"));
-  } catch (error) {
-    if (error.status !== 404) setText("models-reason", error.message);
-  }
-  $("models-body").replaceChildren(
-    ...deployments.map((d) =>
-      h(
-        "tr",
-        {},
-        h("td", { "data-label": "Name", class: "cell-main", text: d.name || d.deployment_id || d.id || "–" }),
-        h("td", { "data-label": "Model", text: d.model_name || d.model || "–" }),
-        h("td", { "data-label": "Status" }, h("span", { class: `badge ${d.status || ""}`, text: d.status || "unknown" })),
-        h("td", { "data-label": "Workers", text: String(d.n_replicas ?? d.replicas ?? (d.workers || []).length ?? "–") }),
-      ),
-    ),
-  );
-  $("models-table").hidden = deployments.length === 0;
-  $("models-empty").hidden = deployments.length > 0;
-  setText("models-summary", deployments.length ? `${deployments.length} deployed` : "");
-}
-
 function poll(load) {
   clearInterval(timer);
   load();
@@ -96,18 +67,6 @@ export const gpu = {
   },
   shown() {
     poll(loadGpu);
-  },
-  hidden() {
-    clearInterval(timer);
-  },
-  redraw() {},
-};
-
-export const models = {
-  init() {},
-  render() {},
-  shown() {
-    poll(loadModels);
   },
   hidden() {
     clearInterval(timer);

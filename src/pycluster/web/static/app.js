@@ -1,9 +1,10 @@
 // The dashboard: sign-in, tabs, one Server-Sent Events stream that pushes every update.
 
 import { api, auth, streamUrl } from "./api.js";
-import { gpu, models } from "./accelerators.js";
+import { gpu } from "./accelerators.js";
 import { $, safeUrl, setText } from "./dom.js";
 import * as jobs from "./jobs.js";
+import { models } from "./models.js";
 import * as monitoring from "./monitoring.js";
 import * as overview from "./overview.js";
 import { addSamples, setHistory, state } from "./state.js";
