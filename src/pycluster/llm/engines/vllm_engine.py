@@ -6,6 +6,8 @@ Sharding: ``tensor_parallel`` sets ``tensor_parallel_size=gpu_per_replica``;
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from typing import Any
 
 from ..spec import ModelSpec
@@ -34,6 +36,7 @@ class VLLMEngine:
         }
         if spec.precision in ("int8", "int4"):
             options["quantization"] = "bitsandbytes"
+        _allow_engine_processes(size)
         self.llm = vllm.LLM(model=model_path, max_num_seqs=spec.batch_size, **parallel, **options)
         self.tokenizer = self.llm.get_tokenizer()
         self.context_length = spec.max_sequence_length
@@ -71,3 +74,17 @@ class VLLMEngine:
 
     def close(self) -> None:
         self.llm = None
+
+
+def _allow_engine_processes(gpus: int) -> None:
+    """Dask starts worker processes as daemons, and a daemon may not start children, which
+    vLLM does for its engine core and for each extra GPU. One GPU: run the engine core in this
+    process. Several: vLLM needs its GPU worker processes, so this worker stops calling itself
+    a daemon (its Nanny still ends it, and vLLM ends its own children when its parent dies)."""
+    current = multiprocessing.current_process()
+    if not current.daemon:
+        return
+    if gpus == 1:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    else:
+        current.daemon = False
