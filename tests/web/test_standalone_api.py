@@ -27,6 +27,7 @@ def test_standalone_api_starts_and_stops_the_cluster_over_rest(tmp_path: Path) -
             assert http.get("/api/processing/cluster/status").json()["status"] == "stopped"
             refused = http.post("/api/processing/jobs/submit", json={"operation": "echo"})
             assert refused.status_code == 503 and "cluster/start" in refused.json()["detail"]
+            assert http.get("/api/llm/models").status_code == 503
             started = http.post("/api/processing/cluster/start").json()
             assert started["message"] == "Cluster started successfully"
             assert started["cluster_info"]["n_workers"] == 1
@@ -41,6 +42,8 @@ def test_standalone_api_starts_and_stops_the_cluster_over_rest(tmp_path: Path) -
                 30,
             )
             assert done["result"] == {"echo": 7}
+            assert http.get("/api/llm/models").json() == {"deployments": []}  # LLM serving is there too
+            assert http.get("/v1/models").json() == {"object": "list", "data": []}
             assert (
                 http.post("/api/processing/cluster/start").json()["message"] == "Cluster is already running"
             )
