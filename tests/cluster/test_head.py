@@ -10,7 +10,7 @@ import httpx
 import psutil
 import pytest
 
-from pycluster import ClusterManager, ConfigError, HeadNode, PortInUseError
+from pycluster import ClusterError, ClusterManager, ConfigError, HeadNode, PortInUseError
 from pycluster.cluster.batching import BatchItemFuture
 from tests.helpers import all_gone, descendants, wait_for
 
@@ -212,3 +212,23 @@ def test_loopback_head_workers_listen_on_loopback_only(head: HeadNode) -> None:
             listening += [c.laddr for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
     assert listening, "the workers should listen somewhere"
     assert {addr.ip for addr in listening} == {"127.0.0.1"}, listening
+
+
+def test_second_head_on_the_same_state_dir_is_refused_until_the_first_stops(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    options = {
+        "scheduler_port": 0,
+        "dashboard_port": 0,
+        "dask_dashboard_port": False,
+        "state_dir": str(tmp_path),
+    }
+    first = HeadNode("first", **options)
+    first.start(n_local_workers=0)
+    try:
+        second = HeadNode("second", **options)
+        with pytest.raises(ClusterError, match=rf"another head node \(pid {os.getpid()}\).*--state-dir"):
+            second.start(n_local_workers=0)
+        assert not second.is_running
+    finally:
+        first.shutdown()
+    second.start(n_local_workers=0)  # the lock went with the first head
+    second.shutdown()

@@ -30,6 +30,7 @@ from .loop import LoopThread
 from .manager import ClusterManager
 from .ports import advertised_host, check_port_free
 from .security import cluster_security, ensure_cluster_key
+from .state_lock import StateDirLock
 from .status import cluster_summary
 from .worker_options import WorkerOptions
 
@@ -103,6 +104,7 @@ class HeadNode:
         self.cluster_manager.cluster_name = self.cluster_name
         self._lock = threading.RLock()
         self._loop: LoopThread | None = None
+        self._state_lock = StateDirLock(self.state_dir)
         self._scheduler: Any = None
         self._service_names = tuple(HEAD_SERVICES) if services is None else tuple(services)
         self.services: dict[str, Any] = {}
@@ -181,6 +183,7 @@ class HeadNode:
     def _start_services(self) -> None:
         if self._log_level:
             logging.getLogger("distributed").setLevel(self._log_level)
+        self._state_lock.acquire()
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
         self._security = cluster_security(key) if key else None
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
@@ -336,6 +339,7 @@ class HeadNode:
                 loop.stop()
             self._scheduler = None
             self._started_at = None
+            self._state_lock.release()
 
     def __enter__(self) -> HeadNode:
         return self
