@@ -1,7 +1,9 @@
 """ModelReplica: one loaded model on one worker, as a Dask actor.
 
 Its request methods are coroutines, so they run on the worker's event loop and many can
-wait at once; the model itself runs on the batcher's thread, one forward batch at a time.
+wait at once; the model itself runs on the batcher's thread. An engine that batches
+continuously (``serve``) takes new requests between decode steps and answers each one as
+soon as it is finished; other engines run one whole batch per call.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from .batching import BatchItem, DynamicBatcher
-from .engines import GenerationRequest, load_engine
+from .batching import Admit, BatchItem, DynamicBatcher
+from .engines import GenerationRequest, GenerationResult, load_engine
+from .engines.decode import Row
 from .models import resolve_model
 from .spec import ModelSpec
 
@@ -39,6 +43,7 @@ class ModelReplica:
         started = time.monotonic()
         self.engine = load_engine(self.spec, path, on_gpu)
         self.load_seconds = time.monotonic() - started
+        self.continuous = bool(getattr(self.engine, "continuous", False))
         self.batcher = DynamicBatcher(self._run_batch, self.spec.batch_size)
         self._streams: dict[str, _Stream] = {}
         self._ids = itertools.count(1)
@@ -57,7 +62,8 @@ class ModelReplica:
         ids = self.engine.prompt_ids(req)
         stream_id = str(next(self._ids))
         stream = self._streams[stream_id] = _Stream()
-        future = self.batcher.submit(req.batch_key, (req, ids, stream), alone=True)
+        # a whole-batch engine streams only a batch's first row, so a stream runs alone there
+        future = self.batcher.submit(req.batch_key, (req, ids, stream), alone=not self.continuous)
         future.add_done_callback(lambda f: self._end_stream(stream, f))
         return stream_id
 
@@ -93,15 +99,29 @@ class ModelReplica:
         self.engine.close()
 
     # ---------------------------------------------------------------- batches
-    def _run_batch(self, items: list[BatchItem]) -> None:
+    def _run_batch(self, items: list[BatchItem], admit: Admit) -> None:
+        if self.continuous:
+            self.engine.serve(  # type: ignore[attr-defined]
+                [self._row(item) for item in items], lambda n: [self._row(item) for item in admit(n)]
+            )
+        else:
+            self._run_whole(items)
+
+    def _row(self, item: BatchItem) -> Row:
+        request, ids = item.payload[0], item.payload[1]
+        stream = item.payload[2] if len(item.payload) > 2 else None
+        started = time.monotonic()
+
+        def on_result(row: Row, result: GenerationResult) -> None:
+            self.batcher.observe(row.batch_size)
+            engine_ms = (time.monotonic() - started) * 1000
+            item.future.set_result({**result.as_dict(), "batch_size": row.batch_size, "engine_ms": engine_ms})
+
+        return Row(request, ids, on_result, _stream_writer(stream) if stream is not None else None)
+
+    def _run_whole(self, items: list[BatchItem]) -> None:
         stream = items[0].payload[2] if len(items[0].payload) > 2 else None
-        on_text = None
-        if stream is not None:
-
-            def on_text(text: str) -> None:
-                stream.pieces.append(text)
-                stream.changed.set()
-
+        on_text = _stream_writer(stream) if stream is not None else None
         started = time.monotonic()
         results = self.engine.generate([(item.payload[0], item.payload[1]) for item in items], on_text)
         elapsed = time.monotonic() - started
@@ -117,3 +137,11 @@ class ModelReplica:
         else:
             stream.result = future.result()
         stream.changed.set()
+
+
+def _stream_writer(stream: _Stream) -> Callable[[str], None]:
+    def on_text(text: str) -> None:
+        stream.pieces.append(text)
+        stream.changed.set()
+
+    return on_text
