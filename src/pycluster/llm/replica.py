@@ -9,12 +9,14 @@ soon as it is finished; other engines run one whole batch per call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from .batching import Admit, BatchItem, DynamicBatcher
@@ -115,7 +117,7 @@ class ModelReplica:
         def on_result(row: Row, result: GenerationResult) -> None:
             self.batcher.observe(row.batch_size)
             engine_ms = (time.monotonic() - started) * 1000
-            item.future.set_result({**result.as_dict(), "batch_size": row.batch_size, "engine_ms": engine_ms})
+            _answer(item.future, {**result.as_dict(), "batch_size": row.batch_size, "engine_ms": engine_ms})
 
         return Row(request, ids, on_result, _stream_writer(stream) if stream is not None else None)
 
@@ -126,9 +128,7 @@ class ModelReplica:
         results = self.engine.generate([(item.payload[0], item.payload[1]) for item in items], on_text)
         elapsed = time.monotonic() - started
         for item, result in zip(items, results):
-            item.future.set_result(
-                {**result.as_dict(), "batch_size": len(items), "engine_ms": elapsed * 1000}
-            )
+            _answer(item.future, {**result.as_dict(), "batch_size": len(items), "engine_ms": elapsed * 1000})
 
     @staticmethod
     def _end_stream(stream: _Stream, future: Any) -> None:
@@ -145,3 +145,9 @@ def _stream_writer(stream: _Stream) -> Callable[[str], None]:
         stream.changed.set()
 
     return on_text
+
+
+def _answer(future: Future[Any], result: dict[str, Any]) -> None:
+    # a caller that gave up cancelled its future; the rows sharing its batch must not fail for it
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(result)

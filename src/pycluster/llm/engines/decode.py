@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import GenerationRequest, GenerationResult, TokenCallback
-from .stopping import finish, first_stop
+from .stopping import finish, first_stop, unsent
 
 __all__ = ["DecodeLoop", "Row", "plain_generation_config"]
 
@@ -259,8 +259,7 @@ def _stream(row: Row, text: str, final: bool) -> None:
     """Send the text not yet sent, holding back a tail that may still become a stop sequence."""
     if row.on_text is None:
         return
-    hold = 0 if final else max((len(s) - 1 for s in row.request.stop), default=0)
-    ready = text[: max(row.sent, len(text) - hold)]
-    if len(ready) > row.sent:
-        row.on_text(ready[row.sent :])
-        row.sent = len(ready)
+    ready = unsent(text, row.sent, row.request.stop, final)
+    if ready:
+        row.on_text(ready)
+        row.sent += len(ready)

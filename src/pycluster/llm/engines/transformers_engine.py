@@ -19,7 +19,7 @@ from ...errors import ConfigError
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
 from .decode import DecodeLoop, Row, plain_generation_config
-from .stopping import finish, first_stop
+from .stopping import finish, first_stop, unsent
 
 __all__ = ["TransformersEngine"]
 
@@ -185,12 +185,10 @@ class _BatchStop:
         if self.on_text is None:
             return
         result = finish(request, row, 0, self.engine.eos_ids, self.engine._decode)
-        # hold back a tail that may still become a stop sequence
-        hold = 0 if final else max((len(s) - 1 for s in request.stop), default=0)
-        ready = result.text[: max(self.sent, len(result.text) - hold)]
-        if len(ready) > self.sent:
-            self.on_text(ready[self.sent :])
-            self.sent = len(ready)
+        ready = unsent(result.text, self.sent, request.stop, final)
+        if ready:
+            self.on_text(ready)
+            self.sent += len(ready)
 
 
 def _device(torch: Any, gpu_per_replica: int) -> str:
