@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from .models import resolve_model
 from .spec import ModelSpec
 
 __all__ = ["ModelReplica"]
+
+_SWITCH_INTERVAL = 0.0005  # seconds; see ModelReplica.__init__
 
 
 class _Stream:
@@ -41,6 +44,11 @@ class ModelReplica:
 
     def __init__(self, spec: dict[str, Any], cache_dir: str | None = None, on_gpu: bool = False) -> None:
         self.spec = ModelSpec.from_dict(spec)
+        # The batcher thread holds the GIL through each decode step's Python; the worker's
+        # event loop, which accepts connections and passes requests in and results out,
+        # waits up to the switch interval (5 ms) for each turn. A burst of 32 new callers
+        # then took ~250 ms to connect; at 0.5 ms it takes what it should (benchmarks/llm_serving.py).
+        sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL))
         path = resolve_model(self.spec.model_path or self.spec.model_name, cache_dir)
         started = time.monotonic()
         self.engine = load_engine(self.spec, path, on_gpu)
