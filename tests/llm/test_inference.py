@@ -63,6 +63,16 @@ def test_concurrent_requests_share_forward_batches(llm: LLMClusterManager, deplo
     assert max(r["batch_size"] for r in results) > 1
 
 
+def test_batched_text_equals_text_served_alone(llm: LLMClusterManager, deployment: str) -> None:
+    # rows of different lengths join and leave one running batch; each keeps its own text
+    asks = [(f"{PROMPT} {i}" * (1 + i % 3), 3 + 2 * i) for i in range(8)]
+    alone = [llm.inference(deployment, p, max_tokens=n)["text"] for p, n in asks]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda a: llm.inference(deployment, a[0], max_tokens=a[1]), asks))
+    assert [r["text"] for r in together] == alone
+    assert [r["tokens_generated"] for r in together] == [n for _, n in asks]
+
+
 def test_streaming_yields_the_same_text(llm: LLMClusterManager, deployment: str) -> None:
     chunks = list(llm.stream(deployment, PROMPT, max_tokens=10))
     assert chunks[-1]["done"]

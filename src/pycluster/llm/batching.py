@@ -1,12 +1,15 @@
-"""Dynamic batching inside a replica: concurrent requests share one forward batch.
+"""Batching inside a replica: concurrent requests share forward passes.
 
-Requests queue while the engine works; the batch thread then takes up to ``batch_size``
-of them that sample alike (greedy, or the same temperature/top_p/seed) and runs them as
-one ``engine.generate`` call. A lone request waits at most ``window`` seconds for company.
+The batch thread takes the requests already waiting (up to ``batch_size``, sampling alike:
+greedy, or the same temperature/top_p/seed) and hands them to ``run_batch`` together with
+``admit``: an engine that batches continuously calls ``admit(n)`` between decode steps to
+take in up to n requests that arrived meanwhile. A lone request starts at once: waiting
+for company only adds latency when the engine lets later requests join a running batch.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -15,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BatchItem", "DynamicBatcher"]
+__all__ = ["Admit", "BatchItem", "DynamicBatcher"]
 
 
 @dataclass
@@ -23,16 +26,24 @@ class BatchItem:
     key: Any
     payload: Any
     future: Future[Any] = field(default_factory=Future)
-    alone: bool = False  # streamed requests run in a batch of their own
+    alone: bool = False  # a request that must not share its batch (streams on whole-batch engines)
+
+
+Admit = Callable[[int], list[BatchItem]]
 
 
 class DynamicBatcher:
-    """Runs ``run_batch(items)`` on a thread of its own, for batches of up to ``batch_size`` items."""
+    """Runs ``run_batch(items, admit)`` on a thread of its own, for batches of up to ``batch_size``."""
 
-    def __init__(self, run_batch: Callable[[list[BatchItem]], None], batch_size: int, window: float = 0.005):
+    def __init__(
+        self,
+        run_batch: Callable[[list[BatchItem], Admit], None],
+        batch_size: int,
+        window: float = 0.0,
+    ):
         self.run_batch = run_batch
         self.batch_size = batch_size
-        self.window = window
+        self.window = window  # how long a new batch waits for company (0: take what is waiting)
         self.forward_batches = 0
         self.batched_requests = 0
         self.largest_batch = 0
@@ -45,6 +56,10 @@ class DynamicBatcher:
         item = BatchItem(key, payload, alone=alone)
         self._queue.put(item)
         return item.future
+
+    def observe(self, rows: int) -> None:
+        """The engine ran ``rows`` requests in one forward step."""
+        self.largest_batch = max(self.largest_batch, rows)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -63,25 +78,35 @@ class DynamicBatcher:
             first = self._held.pop(0) if self._held else self._queue.get()
             if first is None:
                 return
-            batch = [first] if first.alone else self._gather(first)
+            batch = [first] if first.alone else self._gather(first, self.batch_size - 1, self.window)
             self.forward_batches += 1
             self.batched_requests += len(batch)
-            self.largest_batch = max(self.largest_batch, len(batch))
+            self.observe(len(batch))
             try:
-                self.run_batch(batch)
+                self.run_batch(batch, functools.partial(self._admit, batch))
             except BaseException as exc:  # every waiting caller hears about it
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
 
-    def _gather(self, first: BatchItem) -> list[BatchItem]:
+    def _admit(self, batch: list[BatchItem], n: int) -> list[BatchItem]:
+        """Up to ``n`` waiting requests that may join ``batch`` while it runs."""
+        if self._held or batch[0].alone:  # others wait for this batch to end: let it drain
+            return []
+        more = self._gather(batch[0], n, 0.0)[1:]
+        batch += more
+        self.batched_requests += len(more)
+        return more
+
+    def _gather(self, first: BatchItem, room: int, window: float) -> list[BatchItem]:
+        """``first`` and up to ``room`` compatible requests: held ones, then queued ones."""
         batch = [first]
         for item in list(self._held):
-            if len(batch) < self.batch_size and item.key == first.key and not item.alone:
+            if len(batch) <= room and item.key == first.key and not item.alone:
                 batch.append(item)
                 self._held.remove(item)
-        deadline = time.monotonic() + self.window
-        while len(batch) < self.batch_size:
+        deadline = time.monotonic() + window
+        while len(batch) <= room:
             try:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
@@ -93,4 +118,5 @@ class DynamicBatcher:
                 batch.append(item)
             else:
                 self._held.append(item)
+                break  # a different request waits: this batch takes no more
         return batch

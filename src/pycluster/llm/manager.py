@@ -22,6 +22,7 @@ from ..errors import (
     InferenceRequestError,
     LLMError,
 )
+from .actor_calls import ReplicaCall, call_replica
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
 from .models import resolve_model
@@ -165,7 +166,7 @@ class LLMClusterManager:
         request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
         dep = self._ready(deployment_id)
         started = time.monotonic()
-        result, handle = self._call(dep, lambda h: h.actor.generate(request.as_dict()))
+        result, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
         latency = (time.monotonic() - started) * 1000
         dep.metrics.record(result["tokens_generated"], latency)
         return {
@@ -191,11 +192,11 @@ class LLMClusterManager:
         )
         dep = self._ready(deployment_id)
         started = time.monotonic()
-        stream_id, handle = self._call(dep, lambda h: h.actor.start_stream(request.as_dict()))
+        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()))
         handle.inflight += 1
         try:
             while True:
-                chunk = handle.actor.read_stream(stream_id).result(self.request_timeout)
+                chunk = self._send(handle, "read_stream", stream_id).result(self.request_timeout)
                 if chunk["text"]:
                     yield {"text": chunk["text"]}
                 if chunk["done"]:
@@ -222,6 +223,15 @@ class LLMClusterManager:
             finally:
                 handle.inflight -= 1
         raise DeploymentStateError(f"deployment {dep.id} has no replica that answers")  # pragma: no cover
+
+    def _send(self, handle: ReplicaHandle, method: str, *args: Any) -> ReplicaCall:
+        """Call the replica's ``method``: straight to its worker from a head (see actor_calls)."""
+        client = self.cluster_manager.client
+        direct = bool(client.direct_to_workers) or self.cluster_manager.head is not None
+        # once its worker is lost the actor's future says so at once, while a direct connect
+        # would retry the dead address until the connect timeout: the proxy fails fast there
+        direct = direct and getattr(handle.future, "status", None) == "finished"
+        return call_replica(client, handle.actor, handle.worker or "", method, *args, direct=direct)
 
     def _pick(self, dep: Deployment) -> ReplicaHandle:
         ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
@@ -259,7 +269,7 @@ class LLMClusterManager:
         stats = []
         for r in dep.replicas:
             if r.status == DeploymentStatus.READY:
-                stats.append({"index": r.index, **r.actor.stats().result(30)})
+                stats.append({"index": r.index, **self._send(r, "stats").result(30)})
         return stats
 
     def scale(self, deployment_id: str, replicas: int) -> dict[str, Any]:

@@ -1,25 +1,34 @@
 """ModelReplica: one loaded model on one worker, as a Dask actor.
 
 Its request methods are coroutines, so they run on the worker's event loop and many can
-wait at once; the model itself runs on the batcher's thread, one forward batch at a time.
+wait at once; the model itself runs on the batcher's thread. An engine that batches
+continuously (``serve``) takes new requests between decode steps and answers each one as
+soon as it is finished; other engines run one whole batch per call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
-from .batching import BatchItem, DynamicBatcher
-from .engines import GenerationRequest, load_engine
+from .batching import Admit, BatchItem, DynamicBatcher
+from .engines import GenerationRequest, GenerationResult, load_engine
+from .engines.decode import Row
 from .models import resolve_model
 from .spec import ModelSpec
 
 __all__ = ["ModelReplica"]
+
+_SWITCH_INTERVAL = 0.0005  # seconds; see ModelReplica.__init__
 
 
 class _Stream:
@@ -35,10 +44,16 @@ class ModelReplica:
 
     def __init__(self, spec: dict[str, Any], cache_dir: str | None = None, on_gpu: bool = False) -> None:
         self.spec = ModelSpec.from_dict(spec)
+        # The batcher thread holds the GIL through each decode step's Python; the worker's
+        # event loop, which accepts connections and passes requests in and results out,
+        # waits up to the switch interval (5 ms) for each turn. A burst of 32 new callers
+        # then took ~250 ms to connect; at 0.5 ms it takes what it should (benchmarks/llm_serving.py).
+        sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL))
         path = resolve_model(self.spec.model_path or self.spec.model_name, cache_dir)
         started = time.monotonic()
         self.engine = load_engine(self.spec, path, on_gpu)
         self.load_seconds = time.monotonic() - started
+        self.continuous = bool(getattr(self.engine, "continuous", False))
         self.batcher = DynamicBatcher(self._run_batch, self.spec.batch_size)
         self._streams: dict[str, _Stream] = {}
         self._ids = itertools.count(1)
@@ -57,7 +72,8 @@ class ModelReplica:
         ids = self.engine.prompt_ids(req)
         stream_id = str(next(self._ids))
         stream = self._streams[stream_id] = _Stream()
-        future = self.batcher.submit(req.batch_key, (req, ids, stream), alone=True)
+        # a whole-batch engine streams only a batch's first row, so a stream runs alone there
+        future = self.batcher.submit(req.batch_key, (req, ids, stream), alone=not self.continuous)
         future.add_done_callback(lambda f: self._end_stream(stream, f))
         return stream_id
 
@@ -93,22 +109,34 @@ class ModelReplica:
         self.engine.close()
 
     # ---------------------------------------------------------------- batches
-    def _run_batch(self, items: list[BatchItem]) -> None:
+    def _run_batch(self, items: list[BatchItem], admit: Admit) -> None:
+        if self.continuous:
+            self.engine.serve(  # type: ignore[attr-defined]
+                [self._row(item) for item in items], lambda n: [self._row(item) for item in admit(n)]
+            )
+        else:
+            self._run_whole(items)
+
+    def _row(self, item: BatchItem) -> Row:
+        request, ids = item.payload[0], item.payload[1]
+        stream = item.payload[2] if len(item.payload) > 2 else None
+        started = time.monotonic()
+
+        def on_result(row: Row, result: GenerationResult) -> None:
+            self.batcher.observe(row.batch_size)
+            engine_ms = (time.monotonic() - started) * 1000
+            _answer(item.future, {**result.as_dict(), "batch_size": row.batch_size, "engine_ms": engine_ms})
+
+        return Row(request, ids, on_result, _stream_writer(stream) if stream is not None else None)
+
+    def _run_whole(self, items: list[BatchItem]) -> None:
         stream = items[0].payload[2] if len(items[0].payload) > 2 else None
-        on_text = None
-        if stream is not None:
-
-            def on_text(text: str) -> None:
-                stream.pieces.append(text)
-                stream.changed.set()
-
+        on_text = _stream_writer(stream) if stream is not None else None
         started = time.monotonic()
         results = self.engine.generate([(item.payload[0], item.payload[1]) for item in items], on_text)
         elapsed = time.monotonic() - started
         for item, result in zip(items, results):
-            item.future.set_result(
-                {**result.as_dict(), "batch_size": len(items), "engine_ms": elapsed * 1000}
-            )
+            _answer(item.future, {**result.as_dict(), "batch_size": len(items), "engine_ms": elapsed * 1000})
 
     @staticmethod
     def _end_stream(stream: _Stream, future: Any) -> None:
@@ -117,3 +145,17 @@ class ModelReplica:
         else:
             stream.result = future.result()
         stream.changed.set()
+
+
+def _stream_writer(stream: _Stream) -> Callable[[str], None]:
+    def on_text(text: str) -> None:
+        stream.pieces.append(text)
+        stream.changed.set()
+
+    return on_text
+
+
+def _answer(future: Future[Any], result: dict[str, Any]) -> None:
+    # a caller that gave up cancelled its future; the rows sharing its batch must not fail for it
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(result)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from .base import GenerationRequest, GenerationResult
 
-__all__ = ["finish", "first_stop"]
+__all__ = ["finish", "first_stop", "unsent"]
 
 
 def first_stop(text: str, stops: Sequence[str]) -> int | None:
@@ -38,3 +38,10 @@ def finish(
         (k for k in range(1, len(ids) + 1) if first_stop(decode(ids[:k]), request.stop) is not None), 0
     )
     return GenerationResult(text[:cut], kept, prompt_tokens, "stop")
+
+
+def unsent(text: str, sent: int, stops: Sequence[str], final: bool) -> str:
+    """What a stream may send now past its first ``sent`` characters of ``text``: all of it at
+    the end, else all but a tail that may still grow into a stop sequence."""
+    hold = 0 if final else max((len(s) - 1 for s in stops), default=0)
+    return text[sent : max(sent, len(text) - hold)]

@@ -1,4 +1,9 @@
-"""The transformers engine: one model per replica; a forward batch is one ``generate`` call.
+"""The transformers engine: one model per replica, served with continuous batching.
+
+``serve`` runs rows through ``DecodeLoop`` (rows join and leave between decode steps); a
+model whose generation config changes greedy decoding (repetition penalty, forced tokens,
+...) is served with one ``model.generate`` call per batch instead, so its text stays
+exactly what ``generate`` gives.
 
 Sharding: ``pipeline_parallel`` splits the layers over the replica's GPUs with accelerate's
 ``device_map="auto"``; ``tensor_parallel`` needs the vLLM engine and is refused here.
@@ -7,13 +12,14 @@ Sharding: ``pipeline_parallel`` splits the layers over the replica's GPUs with a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import ConfigError
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
-from .stopping import finish, first_stop
+from .decode import DecodeLoop, Row, plain_generation_config
+from .stopping import finish, first_stop, unsent
 
 __all__ = ["TransformersEngine"]
 
@@ -45,6 +51,16 @@ class TransformersEngine:
         self.model.eval()
         self.context_length = min(spec.max_sequence_length, _model_context(self.model.config))
         self.eos_ids = _eos_ids(self.model.generation_config, self.tokenizer)
+        # rows join and leave a running batch only where the loop decodes exactly as generate
+        self.continuous = plain_generation_config(self.model)
+        self._loop = DecodeLoop(
+            self.torch,
+            self.model,
+            self.eos_ids,
+            self.tokenizer.pad_token_id,
+            self.context_length,
+            self._decode,
+        )
 
     def _load_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -65,11 +81,33 @@ class TransformersEngine:
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         return prompt_ids(self.tokenizer, request, self.context_length)
 
+    def serve(self, rows: list[Row], admit: Callable[[int], list[Row]]) -> None:
+        """Serve ``rows`` and whoever ``admit(n)`` hands over while they run (continuous only)."""
+        self._loop.run(rows, admit, self.spec.batch_size)
+
     def generate(
         self,
         batch: list[tuple[GenerationRequest, list[int]]],
         on_text: TokenCallback | None = None,
     ) -> list[GenerationResult]:
+        """One batch, every row's result in order; ``on_text`` streams the first row's text."""
+        if not self.continuous:
+            return self._generate_whole(batch, on_text)
+        results: dict[int, GenerationResult] = {}
+        rows = [
+            Row(request, ids, lambda row, result, i=i: results.__setitem__(i, result))
+            for i, (request, ids) in enumerate(batch)
+        ]
+        rows[0].on_text = on_text
+        self._loop.run(rows, lambda n: [], max(len(rows), self.spec.batch_size))
+        return [results[i] for i in range(len(rows))]
+
+    def _generate_whole(
+        self,
+        batch: list[tuple[GenerationRequest, list[int]]],
+        on_text: TokenCallback | None = None,
+    ) -> list[GenerationResult]:
+        """One ``model.generate`` call for the whole batch (generation configs the loop cannot do)."""
         torch = self.torch
         first = batch[0][0]
         inputs = self.tokenizer.pad({"input_ids": [ids for _, ids in batch]}, return_tensors="pt")
@@ -147,12 +185,10 @@ class _BatchStop:
         if self.on_text is None:
             return
         result = finish(request, row, 0, self.engine.eos_ids, self.engine._decode)
-        # hold back a tail that may still become a stop sequence
-        hold = 0 if final else max((len(s) - 1 for s in request.stop), default=0)
-        ready = result.text[: max(self.sent, len(result.text) - hold)]
-        if len(ready) > self.sent:
-            self.on_text(ready[self.sent :])
-            self.sent = len(ready)
+        ready = unsent(result.text, self.sent, request.stop, final)
+        if ready:
+            self.on_text(ready)
+            self.sent += len(ready)
 
 
 def _device(torch: Any, gpu_per_replica: int) -> str:
