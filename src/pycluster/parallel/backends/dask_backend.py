@@ -31,6 +31,19 @@ __all__ = ["DaskBackend"]
 
 WORKER_COUNT_TTL = 1.0  # seconds
 
+# Dask options for the worker processes of the local cluster this backend starts. Its head
+# serves no Dask diagnostics dashboard, so nobody sees what these feed, and on 2 cores they
+# cost what parallel efficiency is made of (measured, see benchmarks/parallel.py):
+# - the statistical profiler walks the stack of the thread running a task 100 times a second,
+#   taking the GIL from it each time: a CPU-bound task ran ~10% slower;
+# - the event-loop tick every 20 ms (it only measures the loop's latency): with the profiler,
+#   ~7% of a core per idle worker and Nanny pair, ~2% with both settings below.
+# Dask's own cluster tests run with the same two values (distributed.utils_test).
+LOCAL_WORKER_DASK_CONFIG: dict[str, object] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+}
+
 
 class DaskBackend(Backend):
     """Chunks run as Dask tasks; each moves as one bytes object (dask/distributed#6368)."""
@@ -87,9 +100,19 @@ class DaskBackend(Backend):
             dashboard_port=0,
             dask_dashboard_port=False,
         )
-        head.start(n_local_workers=self._n_workers or os.cpu_count() or 1, threads_per_worker=self._threads)
+        head.start()
         self.head, self.cluster_manager = head, head.cluster_manager
         self.address = head.scheduler_address
+        try:
+            head.cluster_manager.add_worker(
+                n_workers=self._n_workers or os.cpu_count() or 1,
+                threads_per_worker=self._threads,
+                timeout=head.settings.cluster.worker_start_timeout,
+                dask_config=LOCAL_WORKER_DASK_CONFIG,
+            )
+        except BaseException:
+            self._stop()  # a worker that failed to start leaves no head behind
+            raise
 
     def _stop(self) -> None:
         if self.head is not None:
