@@ -167,3 +167,18 @@ def test_dask_local_workers_run_lean_and_leave_no_process_behind() -> None:
     # the caller's own Dask settings are untouched
     assert dask.config.get("distributed.worker.profile.enabled") is True
     wait_for(lambda: all_gone(family), timeout=30, what="every process of the local cluster to end")
+
+
+def _task_count(dask_scheduler: object) -> int:
+    return len(dask_scheduler.tasks)  # type: ignore[attr-defined]
+
+
+def test_dask_answers_leave_the_workers_soon_after_a_map(dask_backend: DaskBackend) -> None:
+    coordinator = DistributedCoordinator(dask_backend)
+    assert coordinator.map(lambda x: x * 3, range(50)) == [x * 3 for x in range(50)]
+    # released a little after the call (off the next call's path), but released
+    wait_for(
+        lambda: dask_backend.client.run_on_scheduler(_task_count) == 0,
+        timeout=10,
+        what="the scheduler to forget the map's tasks",
+    )
