@@ -14,10 +14,12 @@ on all of them alike. ``load_1m`` is the 1-minute load average when the figure e
   fitness; ``speedup`` over the same algorithm evaluating fitness in a plain loop.
 
 Run: .venv/bin/python benchmarks/parallel.py   (about 4 minutes on 2 cores)
+One part: ... parallel.py --sections cpu,genetic --backends dask   (see --help)
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import multiprocessing
@@ -269,42 +271,86 @@ def genetic(backends: list[Backend], n: int) -> None:
 
 
 # ---------------------------------------------------------------------- main
-def main() -> None:
+SECTIONS = ("map", "cpu", "genetic")
+BACKEND_NAMES = ("multiprocessing", "dask", "ray")
+MAKERS: dict[str, Callable[[], Backend]] = {
+    "multiprocessing": lambda: MultiprocessingBackend(num_workers=WORKERS),
+    "dask": lambda: DaskBackend(n_workers=WORKERS),
+    "ray": lambda: RayBackend(num_cpus=WORKERS),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     rate = spins_per_second()
+    if "map" in args.sections:
+        map_section(args.backends)
+    if {"cpu", "genetic"} & set(args.sections):
+        isolated_cpu_and_genetic(rate, args.sections, args.backends)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sections", type=_names(SECTIONS), default=SECTIONS, help=f"comma-separated: {','.join(SECTIONS)}"
+    )
+    parser.add_argument(
+        "--backends",
+        type=_names(BACKEND_NAMES),
+        default=BACKEND_NAMES,
+        help=f"comma-separated: {','.join(BACKEND_NAMES)} (Pool.map: with multiprocessing, and in map)",
+    )
+    return parser.parse_args(argv)
+
+
+def _names(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = set(names) - set(allowed)
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}; got {text!r}")
+        return names
+
+    return parse
+
+
+def map_section(names: tuple[str, ...]) -> None:
     pool = multiprocessing.Pool(WORKERS)
-    backends = [
-        MultiprocessingBackend(num_workers=WORKERS).initialize(),
-        DaskBackend(n_workers=WORKERS).initialize(),
-        RayBackend(num_cpus=WORKERS).initialize(),
-    ]
-    mp, dask, _ = backends
+    backends = {
+        name: MAKERS[name]().initialize()
+        for name in BACKEND_NAMES
+        if name in names or name == "multiprocessing"
+    }
     try:
-        pool_s = map_multiprocessing(pool, mp)
-        map_against_raw(dask, raw_dask_runs(dask.client), pool_s)
-        map_against_raw(backends[2], raw_ray_runs(), pool_s)
-        dask_lists_reference(dask.client)
+        pool_s = map_multiprocessing(pool, backends["multiprocessing"])
+        if "dask" in backends:
+            dask = backends["dask"]
+            assert isinstance(dask, DaskBackend)
+            map_against_raw(dask, raw_dask_runs(dask.client), pool_s)
+        if "ray" in backends:
+            map_against_raw(backends["ray"], raw_ray_runs(), pool_s)
+        if "dask" in backends:
+            dask_lists_reference(dask.client)
     finally:
         pool.terminate()
-        for backend in reversed(backends):
+        for backend in reversed(backends.values()):
             backend.shutdown()
-    isolated_cpu_and_genetic(rate)
 
 
-def isolated_cpu_and_genetic(rate: float) -> None:
+def isolated_cpu_and_genetic(rate: float, sections: tuple[str, ...], names: tuple[str, ...]) -> None:
     """CPU-bound and optimiser figures with only the measured engine alive: on 2 cores the idle
     processes of the other engines (Ray's ~10, Dask's scheduler and workers) steal the CPU
     that parallel efficiency is measured on."""
-    with multiprocessing.Pool(WORKERS) as pool:
-        cpu_bound(pool, [], int(rate * 0.25))
-    for make in (
-        lambda: MultiprocessingBackend(num_workers=WORKERS),
-        lambda: DaskBackend(n_workers=WORKERS),
-        lambda: RayBackend(num_cpus=WORKERS),
-    ):
-        backend = make().initialize()
+    if "cpu" in sections and "multiprocessing" in names:
+        with multiprocessing.Pool(WORKERS) as pool:
+            cpu_bound(pool, [], int(rate * 0.25))
+    for name in (n for n in BACKEND_NAMES if n in names):
+        backend = MAKERS[name]().initialize()
         try:
-            cpu_bound(None, [backend], int(rate * 0.25))
-            genetic([backend], int(rate * 0.02))
+            if "cpu" in sections:
+                cpu_bound(None, [backend], int(rate * 0.25))
+            if "genetic" in sections:
+                genetic([backend], int(rate * 0.02))
         finally:
             backend.shutdown()
 

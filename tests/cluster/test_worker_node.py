@@ -84,3 +84,22 @@ def test_bad_arguments_are_value_errors(kwargs: dict, pattern: str) -> None:
 def test_bad_address_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         WorkerNode("tcp://nohost:notaport").start()
+
+
+def test_worker_dask_config_travels_as_dask_environment_variables() -> None:
+    from pycluster.cluster.worker_options import WorkerOptions
+
+    options = WorkerOptions.create(
+        "tcp://127.0.0.1:8786",
+        dask_config={
+            "distributed.worker.profile.enabled": False,
+            "distributed.worker.memory.monitor-interval": "1s",
+        },
+    )
+    assert options.dask_env() == {
+        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",  # what ast.literal_eval reads back as False
+        "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1s",
+    }
+    assert WorkerOptions.create("tcp://127.0.0.1:8786").dask_env() == {}
+    with pytest.raises(ConfigError, match="dotted Dask names"):
+        WorkerOptions.create("tcp://127.0.0.1:8786", dask_config={"not a key": 1})

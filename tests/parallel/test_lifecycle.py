@@ -139,3 +139,46 @@ def test_dask_backend_attaches_to_a_plain_dask_scheduler() -> None:
 def test_bad_arguments_raise_config_error(build: object, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
         build()  # type: ignore[operator]
+
+
+def _dask_settings(dask_worker: object) -> tuple[object, object, bool]:
+    import dask
+
+    callbacks = getattr(dask_worker, "periodic_callbacks", {})
+    return (
+        dask.config.get("distributed.worker.profile.enabled"),
+        dask.config.get("distributed.admin.tick.interval"),
+        "profile" in callbacks,
+    )
+
+
+def test_dask_local_workers_run_lean_and_leave_no_process_behind() -> None:
+    import dask
+
+    before = {p.pid for p in descendants(os.getpid())}
+    with DaskBackend(n_workers=2) as backend:
+        family = [p for p in descendants(os.getpid()) if p.pid not in before]
+        assert len(family) >= 4  # two `pycluster worker` processes (Nannies) and their workers
+        # no profiler samples the task threads, on the workers and on their Nannies
+        lean = (False, "500ms", False)
+        assert set(backend.client.run(_dask_settings).values()) == {lean}
+        assert set(backend.client.run(_dask_settings, nanny=True).values()) == {lean}
+        assert DistributedCoordinator(backend).map(lambda x: x + 1, range(20)) == list(range(1, 21))
+    # the caller's own Dask settings are untouched
+    assert dask.config.get("distributed.worker.profile.enabled") is True
+    wait_for(lambda: all_gone(family), timeout=30, what="every process of the local cluster to end")
+
+
+def _task_count(dask_scheduler: object) -> int:
+    return len(dask_scheduler.tasks)  # type: ignore[attr-defined]
+
+
+def test_dask_answers_leave_the_workers_soon_after_a_map(dask_backend: DaskBackend) -> None:
+    coordinator = DistributedCoordinator(dask_backend)
+    assert coordinator.map(lambda x: x * 3, range(50)) == [x * 3 for x in range(50)]
+    # released a little after the call (off the next call's path), but released
+    wait_for(
+        lambda: dask_backend.client.run_on_scheduler(_task_count) == 0,
+        timeout=10,
+        what="the scheduler to forget the map's tasks",
+    )

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -136,11 +136,13 @@ class ClusterManager:
         resources: dict[str, float] | str | None = None,
         name: str | None = None,
         timeout: float = 60.0,
+        dask_config: Mapping[str, object] | None = None,
     ) -> dict[str, Any]:
         """Start ``n_workers`` local worker processes that join ``scheduler_address``.
 
         Each worker is a Dask Nanny process started as a fresh ``pycluster worker``
         subprocess; it is restarted if it dies, and ends with this process.
+        ``dask_config`` sets Dask options in those processes only (dotted keys).
         """
         address = scheduler_address or self.scheduler_address
         if address is None:
@@ -154,6 +156,7 @@ class ClusterManager:
             name,
             death_timeout=60.0,
             auth_key=self._auth_key,
+            dask_config=dask_config,
         )
         # each process hosts one worker, so share the cores among all of them here
         options = replace(options, threads_per_worker=options.effective_threads())
@@ -206,6 +209,7 @@ class ClusterManager:
                 memory_limit=template.memory_limit if template else "auto",
                 resources=template.resources if template else None,
                 timeout=timeout,
+                dask_config=template.dask_config if template else None,
             )
         elif n < len(current):
             self._retire(current[n:])

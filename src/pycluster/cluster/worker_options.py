@@ -8,6 +8,7 @@ gives the same clear error.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -34,6 +35,10 @@ class WorkerOptions:
     gpu_sets: tuple[tuple[int, ...], ...] = ()
     # never on a command line (ps shows argv): WorkerProcess passes it as PYCLUSTER_AUTH_KEY
     auth_key: str | None = field(default=None, repr=False)
+    # Dask settings for these workers only ({"distributed.worker.profile.enabled": False});
+    # WorkerProcess passes them as DASK_* environment variables, Dask's own way to configure
+    # a process before it starts, and each Nanny hands its config on to its worker
+    dask_config: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -51,6 +56,7 @@ class WorkerOptions:
         gpus_per_worker: object = 1,
         check_gpus: bool = True,
         auth_key: str | bytes | None = None,
+        dask_config: Mapping[str, object] | None = None,
     ) -> WorkerOptions:
         """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one.
 
@@ -86,6 +92,7 @@ class WorkerOptions:
             connect_timeout=connect_timeout,
             gpu_sets=gpu_sets,
             auth_key=key,
+            dask_config=_dask_config(dask_config or {}),
         )
 
     def effective_threads(self) -> int:
@@ -104,6 +111,18 @@ class WorkerOptions:
     def worker_env(self, index: int) -> dict[str, str] | None:
         """Environment of worker ``index``: its pinned GPUs, if any."""
         return gpu_env(self.gpu_sets[index]) if self.gpu_sets else None
+
+    def dask_env(self) -> dict[str, str]:
+        """``dask_config`` as the environment variables Dask reads when it is imported.
+
+        >>> tick = {"distributed.admin.tick.interval": "500ms"}
+        >>> WorkerOptions.create("tcp://127.0.0.1:8786", dask_config=tick).dask_env()
+        {'DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL': '500ms'}
+        """
+        return {
+            "DASK_" + key.upper().replace(".", "__").replace("-", "_"): v
+            for key, v in self.dask_config.items()
+        }
 
     def to_argv(self) -> list[str]:
         """The ``pycluster worker`` arguments that reproduce these options (all but the key)."""
@@ -140,6 +159,20 @@ def _loopback_host(address: str) -> str | None:
         return scheduler_host if ipaddress.ip_address(scheduler_host).is_loopback else None
     except ValueError:
         return "127.0.0.1" if scheduler_host == "localhost" else None
+
+
+def _dask_config(config: Mapping[str, object]) -> dict[str, str]:
+    """Dotted Dask keys with values as Dask parses them back from the environment."""
+    checked: dict[str, str] = {}
+    for key, value in config.items():
+        if not isinstance(key, str) or not key or any(c.isspace() for c in key):
+            raise ConfigError(
+                "dask_config keys are dotted Dask names like 'distributed.worker.profile.enabled', "
+                f"got {key!r}"
+            )
+        # Dask reads DASK_* values with ast.literal_eval, so False must travel as "False", not "false"
+        checked[key] = repr(value) if isinstance(value, (bool, int, float)) or value is None else str(value)
+    return checked
 
 
 def _count(name: str, value: object, minimum: int) -> int:

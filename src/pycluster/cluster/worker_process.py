@@ -54,6 +54,7 @@ class WorkerProcess:
     def start(self, timeout: float) -> list[str]:
         """Start the subprocess and wait until its workers have joined; their addresses."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _parent_sys_path()}
+        env.update(self.options.dask_env())
         # the key travels in the environment, never in argv (which ps shows to every user)
         env.pop("PYCLUSTER_AUTH_KEY", None)
         if self.options.auth_key:

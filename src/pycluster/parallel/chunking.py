@@ -13,7 +13,8 @@ chunks just big enough to dwarf the backend's per-task overhead: finer balance.
 
 Chunks are *strided*: chunk j holds items j, j + C, j + 2C... (C chunks in all), so
 when cost grows along the list (sorted files, a parameter sweep) every chunk gets
-its share of cheap and dear items, and few chunks still balance.
+its share of cheap and dear items, and few chunks still balance. An automatic plan
+gives every worker the same number of chunks, so none is left running one more at the end.
 
 >>> plan_chunks(200_000, 2, None, large_chunks_per_worker=1).n_chunks
 2
@@ -82,14 +83,27 @@ def plan_chunks(
     lets expensive items go in smaller chunks: just enough items that a task's
     ``task_overhead`` stays a small share of it, for the finest balance.
     """
-    if chunksize is None:
-        chunksize = _auto_chunksize(n_items, max(1, n_workers), large_chunks_per_worker)
-        if item_seconds:
-            worth_a_task = math.ceil(OVERHEAD_SHARE * task_overhead / item_seconds)
-            # a cost measured on other items may be wrong here: never more than this many tasks
-            at_least = math.ceil(n_items / (max(1, n_workers) * MAX_CHUNKS_PER_WORKER))
-            chunksize = max(1, at_least, min(chunksize, worth_a_task))
-    return ChunkPlan(n_items, max(1, math.ceil(n_items / chunksize)))
+    if chunksize is not None:
+        return ChunkPlan(n_items, max(1, math.ceil(n_items / chunksize)))
+    workers = max(1, n_workers)
+    chunksize = _auto_chunksize(n_items, workers, large_chunks_per_worker)
+    if item_seconds:
+        worth_a_task = math.ceil(OVERHEAD_SHARE * task_overhead / item_seconds)
+        # a cost measured on other items may be wrong here: never more than this many tasks
+        at_least = math.ceil(n_items / (workers * MAX_CHUNKS_PER_WORKER))
+        chunksize = max(1, at_least, min(chunksize, worth_a_task))
+    return ChunkPlan(n_items, _whole_rounds(math.ceil(n_items / chunksize), n_items, workers))
+
+
+def _whole_rounds(n_chunks: int, n_items: int, workers: int) -> int:
+    """``n_chunks`` rounded up to a multiple of ``workers`` (as items allow).
+
+    33 chunks of 60 ms on 2 workers leave one idle for the last 60 ms; 34 slightly smaller
+    ones end together (strided chunks differ by one item at most, the smaller ones last).
+    """
+    if n_chunks <= workers:
+        return max(1, n_chunks)
+    return min(n_items, math.ceil(n_chunks / workers) * workers)
 
 
 def _auto_chunksize(n_items: int, workers: int, large_chunks_per_worker: int) -> int:

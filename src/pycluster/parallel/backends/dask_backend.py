@@ -3,8 +3,11 @@
 ``address="tcp://HOST:PORT"`` attaches to any Dask scheduler (a pycluster head,
 a ``LocalCluster``, dask-jobqueue...) and shutting down only closes the client.
 ``n_workers=N`` starts a head on 127.0.0.1 (every port picked free) with N local
-worker processes, which are fresh interpreters that never re-import ``__main__``;
-shutting down stops all of it.
+worker processes, which are fresh interpreters that never re-import ``__main__``
+and run without Dask's statistical profiler (``LOCAL_WORKER_DASK_CONFIG``);
+shutting down stops all of it. The scheduler runs in the caller's process, on the
+head's loop thread: measured, it costs ~2% of a core under a CPU-bound map, and a
+round trip was no faster with the scheduler in a process of its own.
 
 >>> with DaskBackend(n_workers=2) as backend:  # doctest: +SKIP
 ...     backend.num_workers()
@@ -30,6 +33,20 @@ if TYPE_CHECKING:
 __all__ = ["DaskBackend"]
 
 WORKER_COUNT_TTL = 1.0  # seconds
+RELEASE_DELAY = 0.05  # seconds a finished call's answers stay on the workers (see _release_later)
+
+# Dask options for the worker processes of the local cluster this backend starts. Its head
+# serves no Dask diagnostics dashboard, so nobody sees what these feed, and on 2 cores they
+# cost what parallel efficiency is made of (measured, see benchmarks/parallel.py):
+# - the statistical profiler walks the stack of the thread running a task 100 times a second,
+#   taking the GIL from it each time: a CPU-bound task ran ~10% slower;
+# - the event-loop tick every 20 ms (it only measures the loop's latency): with the profiler,
+#   ~7% of a core per idle worker and Nanny pair, ~2% with both settings below.
+# Dask's own cluster tests run with the same two values (distributed.utils_test).
+LOCAL_WORKER_DASK_CONFIG: dict[str, object] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+}
 
 
 class DaskBackend(Backend):
@@ -87,9 +104,19 @@ class DaskBackend(Backend):
             dashboard_port=0,
             dask_dashboard_port=False,
         )
-        head.start(n_local_workers=self._n_workers or os.cpu_count() or 1, threads_per_worker=self._threads)
+        head.start()
         self.head, self.cluster_manager = head, head.cluster_manager
         self.address = head.scheduler_address
+        try:
+            head.cluster_manager.add_worker(
+                n_workers=self._n_workers or os.cpu_count() or 1,
+                threads_per_worker=self._threads,
+                timeout=head.settings.cluster.worker_start_timeout,
+                dask_config=LOCAL_WORKER_DASK_CONFIG,
+            )
+        except BaseException:
+            self._stop()  # a worker that failed to start leaves no head behind
+            raise
 
     def _stop(self) -> None:
         if self.head is not None:
@@ -112,16 +139,31 @@ class DaskBackend(Backend):
         client = self.client
         futures: list[Any] = []
         try:
-            for payload in payloads:  # a loop, so a payload that fails to pickle leaves `futures` to cancel
-                futures.append(client.submit(run_chunk, payload, pure=False))
+            # one message for all chunks, so every worker starts at once: the client sends its
+            # messages at most every 10 ms, and chunk-by-chunk submits waited for that in turn
+            futures = client.map(run_chunk, list(payloads), pure=False)
             if stream:
                 yield from _as_completed(client, futures)
             else:
-                yield from enumerate(client.gather(futures))  # one round trip for all answers
+                answers = client.gather(futures)  # one round trip for all answers
+                _release_later(client, futures)
+                futures = []
+                yield from enumerate(answers)
         finally:
             unfinished = [f for f in futures if not f.done()]
             if unfinished:
                 client.cancel(unfinished)
+
+
+def _release_later(client: Client, futures: list[Any]) -> None:
+    """Free the workers' copies of these answers a little later, off the next call's path.
+
+    Released now, the message would start the client's 10 ms send interval, and a call that
+    follows at once (a genetic optimizer breeds for a millisecond between generations) would
+    wait for it with every worker idle: ~9 ms a generation, measured.
+    """
+    held = list(futures)
+    client.loop.add_callback(lambda: client.loop.call_later(RELEASE_DELAY, held.clear))
 
 
 def _as_completed(client: Client, futures: list[Any]) -> Iterator[tuple[int, bytes]]:
