@@ -182,3 +182,20 @@ def test_dask_answers_leave_the_workers_soon_after_a_map(dask_backend: DaskBacke
         timeout=10,
         what="the scheduler to forget the map's tasks",
     )
+
+
+def test_dask_backend_cluster_leaves_the_users_state_and_head_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A running head owns the state directory (its jobs, its models): the Dask backend's own
+    compute-only cluster starts beside it and runs none of those services."""
+    from pycluster import HeadNode
+
+    user_head = HeadNode("users-head", scheduler_port=0, dashboard_port=0, dask_dashboard_port=False)
+    user_head.start(n_local_workers=0)
+    try:
+        with DaskBackend(n_workers=1) as backend:
+            assert backend.head is not None and backend.head.services == {}
+            assert backend.head.state_dir == user_head.state_dir  # same folder, untouched
+            assert DistributedCoordinator(backend).map(lambda x: x + 1, [1, 2]) == [2, 3]
+        assert user_head.is_running
+    finally:
+        user_head.shutdown()

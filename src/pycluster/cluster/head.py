@@ -51,6 +51,8 @@ HEAD_SERVICES: dict[str, str] = {
     "web": "pycluster.web.server:start_web_app",
     "discovery": "pycluster.net.responder:start_discovery_service",
 }
+# services that keep state in the state directory: one head at a time may run them on it
+STATEFUL_SERVICES = frozenset({"jobs", "datasets", "llm"})
 
 
 class HeadNode:
@@ -183,7 +185,8 @@ class HeadNode:
     def _start_services(self) -> None:
         if self._log_level:
             logging.getLogger("distributed").setLevel(self._log_level)
-        self._state_lock.acquire()
+        if STATEFUL_SERVICES.intersection(self._service_names):
+            self._state_lock.acquire()
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
         self._security = cluster_security(key) if key else None
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()

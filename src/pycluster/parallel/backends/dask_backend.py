@@ -103,6 +103,10 @@ class DaskBackend(Backend):
             scheduler_port=0,
             dashboard_port=0,
             dask_dashboard_port=False,
+            # a compute-only cluster: no web app, job queue, datasets, models or discovery, so it
+            # neither touches the user's state directory (their queued jobs, their deployments)
+            # nor answers on the discovery port
+            services=(),
         )
         head.start()
         self.head, self.cluster_manager = head, head.cluster_manager
