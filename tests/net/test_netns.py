@@ -12,6 +12,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -46,6 +47,7 @@ def start_head(ns: str, name: str, host: str) -> CliProcess:
         *prefix[1:], PYTHON, "-m", "pycluster", "head", "--cluster-name", name, "--host", host,
         "--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard-port", "off",
         "--discovery-port", "8788", "--local-workers", "0",
+        "--state-dir", tempfile.mkdtemp(prefix=f"{name}-"),  # one head per state directory
         "--insecure",  # these tests are about discovery; keyed heads: tests/cluster/test_auth_cluster.py
         program=prefix[0],
     )  # fmt: skip
