@@ -127,3 +127,24 @@ def api_client(head: Any) -> Iterator[Any]:
 
     with httpx.Client(base_url=head.dashboard_url or "", timeout=60) as client:
         yield client
+
+
+@contextlib.contextmanager
+def running_head(name: str, state_dir: Path | str, workers: int = 2, **options: Any) -> Iterator[Any]:
+    """A head on 127.0.0.1 (every port picked free) with its own state dir and ``workers``
+    one-thread local worker processes; shut down on leaving. ``options`` go to HeadNode."""
+    from pycluster import HeadNode
+
+    node = HeadNode(
+        name,
+        scheduler_port=0,
+        dashboard_port=0,
+        dask_dashboard_port=False,
+        state_dir=str(state_dir),
+        **options,
+    )
+    node.start(n_local_workers=workers, threads_per_worker=1)
+    try:
+        yield node
+    finally:
+        node.shutdown()

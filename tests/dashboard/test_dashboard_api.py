@@ -17,21 +17,13 @@ import httpx
 import pytest
 
 from pycluster import DashboardError, DashboardManager, HeadNode
-from tests.helpers import cli, wait_for
+from tests.helpers import cli, running_head, wait_for
 
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "dash-api",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        state_dir=str(tmp_path_factory.mktemp("dash-api-state")),
-    )
-    node.start(n_local_workers=1, threads_per_worker=1)
-    yield node
-    node.shutdown()
+    with running_head("dash-api", tmp_path_factory.mktemp("dash-api-state"), workers=1) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

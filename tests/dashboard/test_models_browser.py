@@ -13,6 +13,7 @@ import pytest
 from pycluster import HeadNode
 from tests.dashboard.browser import screenshot
 from tests.dashboard.test_dashboard_browser import LIVE_TIMEOUT, expect, open_tab
+from tests.helpers import running_head
 from tests.llm.tiny_model import CONTEXT, build_tiny_model
 
 pytest.importorskip("torch", reason="the Models tab test deploys a model: needs the llm extra (torch)")
@@ -21,16 +22,8 @@ pytest.importorskip("transformers", reason="the Models tab test deploys a model:
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "models-ui",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        state_dir=str(tmp_path_factory.mktemp("models-ui-state")),
-    )
-    node.start(n_local_workers=2, threads_per_worker=1)
-    yield node
-    node.shutdown()
+    with running_head("models-ui", tmp_path_factory.mktemp("models-ui-state")) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pycluster import HeadNode
-from tests.helpers import api_client
+from tests.helpers import api_client, running_head
 
 N_FILES, ROWS_PER_FILE = 3, 20_000
 
@@ -51,17 +51,10 @@ def expected() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def data_head(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "data-test",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        state_dir=str(tmp_path_factory.mktemp("data-state")),
-        data_roots=[str(data_root)],
-    )
-    node.start(n_local_workers=2, threads_per_worker=1)
-    yield node
-    node.shutdown()
+    with running_head(
+        "data-test", tmp_path_factory.mktemp("data-state"), data_roots=[str(data_root)]
+    ) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

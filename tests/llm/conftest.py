@@ -9,6 +9,7 @@ pytest.importorskip("torch", reason="LLM tests need the llm extra (torch, transf
 pytest.importorskip("transformers", reason="LLM tests need the llm extra (torch, transformers)")
 
 from pycluster import HeadNode, LLMClusterManager
+from tests.helpers import running_head
 
 from .tiny_model import build_tiny_model
 
@@ -28,16 +29,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def llm_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "llm-test",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        state_dir=str(tmp_path_factory.mktemp("llm-state")),
-    )
-    node.start(n_local_workers=2, threads_per_worker=1)
-    yield node
-    node.shutdown()
+    with running_head("llm-test", tmp_path_factory.mktemp("llm-state")) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

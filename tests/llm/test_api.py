@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pycluster import HeadNode, LLMClusterManager
-from tests.helpers import cli
+from tests.helpers import cli, running_head
 
 from .tiny_model import CONTEXT
 
@@ -20,17 +20,8 @@ PROMPT = "the quick brown fox"
 
 @pytest.fixture(scope="module")
 def token_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "llm-api-test",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        api_token=TOKEN,
-        state_dir=str(tmp_path_factory.mktemp("llm-api-state")),
-    )
-    node.start(n_local_workers=2, threads_per_worker=1)
-    yield node
-    node.shutdown()
+    with running_head("llm-api-test", tmp_path_factory.mktemp("llm-api-state"), api_token=TOKEN) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

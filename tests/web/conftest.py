@@ -6,21 +6,13 @@ import httpx
 import pytest
 
 from pycluster import HeadNode
-from tests.helpers import api_client
+from tests.helpers import api_client, running_head
 
 
 @pytest.fixture(scope="module")
 def api_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "api-test",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        state_dir=str(tmp_path_factory.mktemp("api-state")),
-    )
-    node.start(n_local_workers=2, threads_per_worker=1)
-    yield node
-    node.shutdown()
+    with running_head("api-test", tmp_path_factory.mktemp("api-state")) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")
