@@ -23,6 +23,7 @@ import json
 import os
 import stat
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,17 +33,12 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS  # the same flags as the browser tests
+
 from pycluster import HeadNode
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LIVE = "#live-pill[data-state=live]"
 
 
@@ -197,7 +193,7 @@ def main() -> None:
     ):
         head.start(n_local_workers=2, threads_per_worker=1)
         for priority, executable in (("normal", CHROMIUM), ("nice 19", _niced_chromium(Path(tmp)))):
-            browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
             if priority == "normal":
                 first_load(browser, head.dashboard_url or "")
                 idle_cost(head, browser, args.dashboards, meter)
