@@ -104,7 +104,6 @@ class LLMClusterManager:
         placements = place_replicas(spec, spec.replicas, self._identity(), self._taken(), set())
         if dep is None:
             dep = Deployment(deployment_id, spec)
-        dep.spec = spec
         with self._state.lock:
             self._state.deployments[dep.id] = dep
             dep.replicas = [ReplicaHandle(i) for i in range(len(placements))]
