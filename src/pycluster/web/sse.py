@@ -15,8 +15,11 @@ __all__ = ["sse_lines"]
 log = logging.getLogger(__name__)
 
 
-def sse_lines(first: Any, rest: Iterable[Any], done: str | None = None) -> Iterator[bytes]:
+def sse_lines(
+    first: Any, rest: Iterable[Any], done: str | None = None, source: Iterable[Any] | None = None
+) -> Iterator[bytes]:
     """``first`` then ``rest`` as SSE ``data:`` lines, then ``data: <done>`` when given.
+    ``source`` (default ``rest``) is the generator closed at the end, when ``rest`` maps it.
 
     An error after the response has started cannot become a status code any more: it is
     sent as a last ``{"error": {...}}`` event, as OpenAI-compatible servers do.
@@ -31,7 +34,7 @@ def sse_lines(first: Any, rest: Iterable[Any], done: str | None = None) -> Itera
         yield f"data: {json.dumps({'error': error})}\n\n".encode()
         return
     finally:
-        close = getattr(rest, "close", None)
+        close = getattr(rest if source is None else source, "close", None)
         if close is not None:  # a client that went away stops the generator (and its replica stream)
             close()
     if done is not None:

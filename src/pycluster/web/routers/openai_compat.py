@@ -170,17 +170,8 @@ def _stream(events: Iterator[dict[str, Any]], chunks: Iterator[dict[str, Any]]) 
     # 4xx answer instead of an error inside a stream that has already said 200.
     first = next(events)
     return StreamingResponse(
-        sse_lines(first, _closing(events, chunks), done="[DONE]"), media_type="text/event-stream"
+        sse_lines(first, events, done="[DONE]", source=chunks), media_type="text/event-stream"
     )
-
-
-def _closing(events: Iterator[dict[str, Any]], chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    try:
-        yield from events
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
 
 
 def _completion_chunk(ident: _Ident, chunk: dict[str, Any]) -> dict[str, Any]:
