@@ -33,6 +33,11 @@ def _test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
     monkeypatch.setenv("PYCLUSTER_CONFIG_DIR", str(tmp_path_factory.mktemp("pycluster-config")))
     # and jobs, datasets and results never land in (or get resumed from) the user's data folder
     monkeypatch.setenv("PYCLUSTER_STATE_DIR", str(tmp_path_factory.mktemp("pycluster-state")))
+    # and the connection files of running heads (their keys) stay out of the user's runtime folder
+    # (one folder for the whole session: module-scoped heads are found from function-scoped tests)
+    runtime = tmp_path_factory.getbasetemp() / "pycluster-runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setenv("PYCLUSTER_RUNTIME_DIR", str(runtime))
 
 
 @pytest.fixture(scope="module")

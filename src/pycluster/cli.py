@@ -146,9 +146,9 @@ def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, 
         )
     except (PyClusterError, ValueError) as exc:
         _fail(exc)
-    _print_head_banner(info, settings)
-    if open_dashboard and info["dashboard_url"]:
-        webbrowser.open(info["dashboard_url"])
+    _print_head_banner(info, settings, head.login_url)
+    if open_dashboard and head.login_url:
+        webbrowser.open(head.login_url)
     try:
         _wait_for_stop_signal()
     finally:
@@ -157,7 +157,7 @@ def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, 
         click.echo("Stopped.")
 
 
-def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
+def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str | None) -> None:
     line = click.style
     click.echo(line(f"pycluster head {info['cluster_name']!r} is running", fg="green", bold=True))
     rows = [
@@ -170,6 +170,7 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
     ]
     for label, value in rows:
         click.echo(f"  {label + ':':<18}{value}")
+    click.echo(_sign_in_line(login_url, settings))
     click.echo("Join a worker from another machine:")
     click.echo(f"  {info['worker_command']}")
     if settings.cluster.host in {"127.0.0.1", "localhost", "::1"}:
@@ -179,6 +180,15 @@ def _print_head_banner(info: dict[str, Any], settings: Settings) -> None:
         )
     click.echo("Press Ctrl-C to stop.", nl=True)
     sys.stdout.flush()
+
+
+def _sign_in_line(login_url: str | None, settings: Settings) -> str:
+    """How a browser signs in: the URL holding the token on a terminal, else where the token is."""
+    token_file = settings.cluster.resolved_state_dir() / "api_token"
+    if login_url and sys.stdout.isatty():
+        return f"Sign a browser in with (keep it private): {login_url}"
+    where = "the PYCLUSTER_API_TOKEN you set" if not token_file.is_file() else str(token_file)
+    return f"Sign a browser in at the dashboard with the API token from {where}"
 
 
 # ------------------------------------------------------------------------ worker

@@ -52,11 +52,12 @@ __all__ = [
 Parser = Callable[[Any], Any]
 
 
-def _setting(default: Any, parse: Parser, *env: str) -> Any:
+def _setting(default: Any, parse: Parser, *env: str, secret: bool = False) -> Any:
+    # secrets stay out of repr(): settings end up in logs, tracebacks and bug reports
     metadata = {"parse": parse, "env": env}
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+    return field(default=default, metadata=metadata, repr=not secret)
 
 
 def _optional(parse: Parser) -> Parser:
@@ -118,9 +119,9 @@ class ClusterSettings:
     )
     worker_start_timeout: float = _setting(30.0, parse_seconds, "PYCLUSTER_WORKER_START_TIMEOUT")
     connect_timeout: float = _setting(10.0, parse_seconds, "PYCLUSTER_CONNECT_TIMEOUT")
-    api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN")
+    api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN", secret=True)
     # the cluster key: TLS with mutual authentication for every Dask connection (cluster/security.py)
-    auth_key: str | None = _setting(None, _optional_text, "PYCLUSTER_AUTH_KEY")
+    auth_key: str | None = _setting(None, _optional_text, "PYCLUSTER_AUTH_KEY", secret=True)
     state_dir: str | None = _setting(None, _optional_text, "PYCLUSTER_STATE_DIR")
 
     def resolved_state_dir(self) -> Path:

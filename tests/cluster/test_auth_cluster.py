@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -48,7 +52,11 @@ def test_client_with_the_key_runs_a_task(keyed_head: HeadNode) -> None:
 
 
 @pytest.mark.parametrize("key", ["wrong-key-wrong-key-wrong", None], ids=["wrong", "missing"])
-def test_client_and_worker_without_the_key_are_refused(keyed_head: HeadNode, key: str | None) -> None:
+def test_client_and_worker_without_the_key_are_refused(
+    keyed_head: HeadNode, key: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # as for another user of this machine: the head's connection file (its key) is not theirs to read
+    monkeypatch.setenv("PYCLUSTER_RUNTIME_DIR", str(tmp_path))
     plain = keyed_head.scheduler_address.replace("tls://", "tcp://")
     before = _tasks_run(keyed_head)
     clients = len(keyed_head._scheduler.clients)
@@ -87,7 +95,7 @@ def test_plain_dask_and_raw_sockets_get_only_a_tls_handshake(keyed_head: HeadNod
             tls.recv(1)
 
 
-def test_cli_head_worker_and_status_share_the_key_by_environment() -> None:
+def test_cli_head_worker_and_status_share_the_key_by_environment(tmp_path: Path) -> None:
     env = {"PYCLUSTER_AUTH_KEY": KEY}
     head = CliProcess(
         "head", "--local-workers", "0", "--scheduler-port", "0", "--dashboard-port", "0",
@@ -100,7 +108,10 @@ def test_cli_head_worker_and_status_share_the_key_by_environment() -> None:
         worker.wait_for_line("PYCLUSTER-WORKERS-READY")
         status = cli("status", address, env={**env_without_key(), **env})
         assert status.returncode == 0 and "1 workers" in status.stdout, status.stderr
-        refused = cli("status", address, env=env_without_key())
+        # this user needs no key on the head's machine (the head's connection file has it) ...
+        assert cli("status", address, env=env_without_key()).returncode == 0
+        # ... someone without that file does
+        refused = cli("status", address, env={**env_without_key(), "PYCLUSTER_RUNTIME_DIR": str(tmp_path)})
         assert refused.returncode == 1 and "needs a cluster key" in refused.stderr
         wait_for(lambda: worker is not None and worker.proc.poll() is None)
     finally:
@@ -113,3 +124,32 @@ def env_without_key() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "PYCLUSTER_AUTH_KEY"}
+
+
+_AS_ANOTHER_USER = """
+import os, sys
+from pycluster import AuthenticationError, ClusterManager
+import pycluster.cluster.local_heads, pycluster.cluster.security, distributed, psutil, ssl, cryptography.x509
+os.environ.pop("PYCLUSTER_RUNTIME_DIR", None)
+os.setgid(65534); os.setuid(65534)  # nobody: every module it needs is imported already
+try:
+    ClusterManager.connect(sys.argv[1], timeout=5)
+except AuthenticationError as exc:
+    print("refused:", exc)
+else:
+    print("CONNECTED")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="not run: needs root to become another user")
+def test_another_user_of_the_machine_cannot_reach_a_loopback_head(tmp_path: Path) -> None:
+    with HeadNode("mine", scheduler_port=0, dashboard_port=0, services=(), state_dir=str(tmp_path)) as head:
+        head.start(n_local_workers=0)
+        assert head.auth_key and head.scheduler_address.startswith("tls://127.0.0.1:")
+        with ClusterManager.connect(head.scheduler_address.replace("tls://", "tcp://"), timeout=10):
+            pass  # this user: the key comes from the head's connection file
+        other = subprocess.run(
+            [sys.executable, "-c", _AS_ANOTHER_USER, head.scheduler_address],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "refused:" in other.stdout and "needs a cluster key" in other.stdout, other.stdout + other.stderr

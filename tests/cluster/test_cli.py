@@ -14,7 +14,7 @@ HEAD_ARGS = ("--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard
 
 
 def _address(head: CliProcess) -> str:
-    return head.wait_for_line(r"scheduler:\s+(tcp://\S+)").group(1)
+    return head.wait_for_line(r"scheduler:\s+(tls://\S+)").group(1)
 
 
 def test_head_and_worker_subprocesses_run_a_task_and_sigterm_leaves_nothing() -> None:
@@ -56,7 +56,7 @@ def test_pycluster_head_and_worker_entry_points() -> None:
             "--scheduler", address, "--workers", "2", "--threads", "1", program="pycluster-worker"
         )
         ready = worker.wait_for_line(r"PYCLUSTER-WORKERS-READY (.*)")
-        assert ready.group(1).count("tcp://") == 2
+        assert ready.group(1).count("tls://") == 2  # every head has a key: TLS
         assert worker.stop() == 0
     finally:
         head.stop()

@@ -27,7 +27,8 @@ def fails_on_three(x: int) -> int:
 
 def test_start_returns_the_documented_dict(head: HeadNode) -> None:
     info = head.get_connection_info()
-    assert info["scheduler_address"].startswith("tcp://127.0.0.1:")
+    # every head has a cluster key, loopback ones too: TLS only
+    assert info["scheduler_address"].startswith("tls://127.0.0.1:")
     assert info["dashboard_url"].startswith("http://127.0.0.1:")
     assert info["dashboard_address"] == info["dashboard_url"]
     assert info["worker_command"] == f"pycluster worker --scheduler {info['scheduler_address']}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import stat
 from pathlib import Path
 
@@ -60,28 +61,56 @@ def test_worker_options_carry_the_key_off_the_command_line() -> None:
         WorkerOptions.create("tcp://127.0.0.1:8786", auth_key="short")
 
 
-def test_network_facing_head_gets_a_generated_key_stored_user_only(tmp_path: Path) -> None:
+def test_network_facing_head_gets_a_generated_key_stored_user_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     said: list[str] = []
     settings = Settings.load(False, env={}, host="0.0.0.0")
     key = ensure_cluster_key(settings, tmp_path, announce=said.append)
     assert key and len(key) >= 32 and settings.cluster.auth_key == key
     stored = tmp_path / "cluster_key"
     assert stored.read_text() == key and stat.S_IMODE(stored.stat().st_mode) == 0o600
-    assert key in said[0] and "pycluster worker --scheduler tls://" in said[0]
+    # not a terminal (a service's journal, a CI log): the path is said, never the key
+    assert key not in "".join(said) and str(stored) in said[0]
+    assert "pycluster worker --scheduler tls://" in said[1]
     again = Settings.load(False, env={}, host="0.0.0.0")
     assert ensure_cluster_key(again, tmp_path, announce=said.append) == key
-    assert key not in said[1]
+    assert key not in said[2]
+    # on a terminal the person starting the head sees the key once
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    said.clear()
+    ensure_cluster_key(Settings.load(False, env={}, host="0.0.0.0"), tmp_path / "new", announce=said.append)
+    assert (tmp_path / "new" / "cluster_key").read_text() in said[0]
 
 
-def test_loopback_insecure_and_given_keys(tmp_path: Path) -> None:
-    assert ensure_cluster_key(Settings.load(False, env={}), tmp_path) is None
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_loopback_heads_get_a_key_too_insecure_and_given_keys(tmp_path: Path) -> None:
     said: list[str] = []
+    loopback = Settings.load(False, env={})
+    key = ensure_cluster_key(loopback, tmp_path / "local", announce=said.append)
+    # local workers and clients read it from the head's connection file: nothing is said
+    assert key and (tmp_path / "local" / "cluster_key").read_text() == key and said == []
     open_head = Settings.load(False, env={}, host="0.0.0.0")
     assert ensure_cluster_key(open_head, tmp_path, insecure=True, announce=said.append) is None
     assert "WARNING" in said[0] and "run code" in said[0]
     given = Settings.load(False, env={"PYCLUSTER_AUTH_KEY": KEY}, host="0.0.0.0")
     assert ensure_cluster_key(given, tmp_path) == KEY
     assert not (tmp_path / "cluster_key").exists()
-    weak = Settings.load(False, env={}, host="0.0.0.0", auth_key="hello")
-    with pytest.raises(AuthenticationError, match="at least 16"):
-        ensure_cluster_key(weak, tmp_path)
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    settings = Settings.load(False, env={}, host="0.0.0.0")
+    ensure_cluster_key(settings, tmp_path, announce=lambda _: None)
+    (tmp_path / "cluster_key").chmod(0o644)
+    with pytest.raises(AuthenticationError, match=r"chmod 600 .*cluster_key"):
+        ensure_cluster_key(Settings.load(False, env={}, host="0.0.0.0"), tmp_path, announce=lambda _: None)
+
+
+def test_settings_repr_hides_secrets() -> None:
+    settings = Settings.load(False, env={"PYCLUSTER_AUTH_KEY": KEY, "PYCLUSTER_API_TOKEN": "tok-" + KEY})
+    assert KEY not in repr(settings) and KEY not in repr(settings.cluster)
+    assert "scheduler_port=8786" in repr(settings.cluster)

@@ -66,15 +66,17 @@ def test_network_facing_head_gets_a_generated_token_stored_user_only(tmp_path: P
     stored = tmp_path / "api_token"
     assert stored.read_text() == token
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
-    assert token in said[0]
+    assert token not in said[0] and str(stored) in said[0]  # not a terminal: only where it is
     # the next start reuses it and does not print it again
     again = Settings.load(False, env={}, host="0.0.0.0")
     assert ensure_token(again, tmp_path, said.append) == token
     assert token not in said[1]
 
 
-def test_loopback_needs_no_token_and_a_given_token_wins(tmp_path: Path) -> None:
-    assert ensure_token(Settings.load(False, env={}), tmp_path) is None
+def test_loopback_heads_get_a_token_too_and_a_given_token_wins(tmp_path: Path) -> None:
+    said: list[str] = []
+    local = ensure_token(Settings.load(False, env={}), tmp_path / "local", said.append)
+    assert local and (tmp_path / "local" / "api_token").read_text() == local and said == []
     given = Settings.load(False, env={}, host="0.0.0.0", api_token="mine")
     assert ensure_token(given, tmp_path) == "mine"
     assert not (tmp_path / "api_token").exists()

@@ -28,8 +28,9 @@ from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
 from .loop import LoopThread
 from .manager import ClusterManager
+from .local_heads import publish, withdraw
 from .ports import advertised_host, check_port_free
-from .security import cluster_security, ensure_cluster_key
+from .security import cluster_security, ensure_cluster_key, is_loopback_address, quiet_probe_handshakes
 from .state_lock import StateDirLock
 from .status import cluster_summary
 from .worker_options import WorkerOptions
@@ -113,6 +114,7 @@ class HeadNode:
         self._started_at: float | None = None
         self.insecure = insecure
         self._security: Any = None
+        self._connection_file: Path | None = None
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # ----------------------------------------------------------------- start
@@ -157,6 +159,9 @@ class HeadNode:
                 )
                 self._started_at = time.time()
                 self._start_head_services()
+                self._connection_file = publish(
+                    self.scheduler_address, self.dashboard_url, self.auth_key, self.settings.cluster.api_token
+                )
             except BaseException:
                 self.shutdown()
                 raise
@@ -185,6 +190,7 @@ class HeadNode:
     def _start_services(self) -> None:
         if self._log_level:
             logging.getLogger("distributed").setLevel(self._log_level)
+        quiet_probe_handshakes()
         if STATEFUL_SERVICES.intersection(self._service_names):
             self._state_lock.acquire()
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
@@ -248,6 +254,20 @@ class HeadNode:
     def auth_key(self) -> str | None:
         """The cluster key (None: plain tcp://, anyone who reaches the port may run code)."""
         return self.settings.cluster.auth_key
+
+    @property
+    def security(self) -> Any:
+        """The ``distributed.security.Security`` a Dask ``Client`` needs to reach this head
+        (None on an ``insecure`` head): ``Client(head.scheduler_address, security=head.security)``."""
+        return self._security
+
+    @property
+    def login_url(self) -> str | None:
+        """The dashboard URL that signs a browser in once (it holds the API token: keep it private)."""
+        token = self.settings.cluster.api_token
+        if self.dashboard_url is None or not token:
+            return self.dashboard_url
+        return f"{self.dashboard_url}/login?token={token}"
 
     @property
     def is_running(self) -> bool:
@@ -324,6 +344,8 @@ class HeadNode:
     def shutdown(self) -> None:
         """Stop local workers, the web app and the scheduler. Safe to call twice."""
         with self._lock:
+            withdraw(self._connection_file)
+            self._connection_file = None
             if self._scheduler is not None:
                 # workers racing the close (Ctrl-C reaches them too) make the scheduler warn
                 # about heartbeats from workers it just removed: expected here, not news
@@ -363,8 +385,9 @@ def _discovery_override(port: int | bool | EllipsisType | None) -> int | str | N
 
 
 def _worker_command(address: str, key: str | None) -> str:
-    # never the key itself: this dict is served over REST
-    prefix = "PYCLUSTER_AUTH_KEY=<the cluster key> " if key else ""
+    # never the key itself: this dict is served over REST. A worker on a loopback head's
+    # machine finds the key in the head's connection file, so it needs no prefix there
+    prefix = "PYCLUSTER_AUTH_KEY=<the cluster key> " if key and not is_loopback_address(address) else ""
     return f"{prefix}pycluster worker --scheduler {address}"
 
 

@@ -25,6 +25,7 @@ from distributed import Client, Future
 from ..errors import ClusterNotRunningError, SchedulerUnreachableError
 from .batching import BatchItemFuture, auto_batch_size, submit_batches
 from .ports import normalize_scheduler_address, wait_until_reachable
+from .local_heads import key_for
 from .security import cluster_security, scheduler_security, tls_address
 from .status import cluster_summary
 from .worker_options import WorkerOptions
@@ -72,7 +73,9 @@ class ClusterManager:
         a key refuses a client without it (:class:`AuthenticationError`, before anything runs).
         """
         manager = cls(cluster_name or "pycluster")
-        manager._attach(address, timeout, auth_key or os.environ.get("PYCLUSTER_AUTH_KEY") or None)
+        # no key given: this user's own head on this machine publishes its key (local_heads)
+        key = auth_key or os.environ.get("PYCLUSTER_AUTH_KEY") or key_for(address)
+        manager._attach(address, timeout, key)
         return manager
 
     def _attach(self, address: str, timeout: float, auth_key: str | None, check: bool = True) -> None:

@@ -24,7 +24,7 @@ import datetime
 import functools
 import hashlib
 import ipaddress
-import os
+import logging
 import secrets
 import socket
 import ssl
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthenticationError
+from .secret_files import say_secret, secret_in_file
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -251,6 +252,34 @@ def scheduler_security(address: str, key: str | None) -> Any:
     return None
 
 
+def is_loopback_address(address: str) -> bool:
+    """Whether a scheduler address (``tls://127.0.0.1:8786``) is on this machine's loopback."""
+    return _is_loopback(_host_port(address)[0])
+
+
+class _ProbeHandshakeFilter(logging.Filter):
+    """Dask's TLS listener warns about every connection that leaves before a TLS hello:
+    our own reachability and key probes, port scanners, health checks. A peer with the
+    wrong key fails differently (an unknown CA, a bad certificate) and is still shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "TLS handshake failed" in message and "UNEXPECTED_EOF" in message:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+_PROBE_FILTER = _ProbeHandshakeFilter()
+
+
+def quiet_probe_handshakes() -> None:
+    """Install :class:`_ProbeHandshakeFilter` on Dask's TCP logger (once)."""
+    logger = logging.getLogger("distributed.comm.tcp")
+    if _PROBE_FILTER not in logger.filters:
+        logger.addFilter(_PROBE_FILTER)
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -263,35 +292,36 @@ def _is_loopback(host: str) -> bool:
 def ensure_cluster_key(
     settings: Settings, state_dir: Path, insecure: bool = False, announce: Callable[[str], None] | None = None
 ) -> str | None:
-    """The cluster key a head must use. A head open to the network never runs without one
-    unless ``insecure``: when none is configured, one is generated once, stored user-only
-    in ``state_dir/cluster_key``, announced with the command that joins a worker, and reused."""
+    """The cluster key a head must use: every head has one unless ``insecure``.
+
+    Loopback heads too: on a shared machine any local user could otherwise reach the
+    scheduler and run code as this user. When none is configured, one is generated once,
+    stored user-only in ``state_dir/cluster_key`` and reused; local workers and clients
+    find it through the head's connection file (:mod:`pycluster.cluster.local_heads`).
+    A head open to the network announces it (the value only on a terminal) with the
+    command that joins a worker.
+    """
     c = settings.cluster
     if c.auth_key:
         return check_key(c.auth_key)
-    if _is_loopback(c.host):
-        return None
     say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
     if insecure:
-        say(
-            f"pycluster: WARNING: insecure head on {c.host}: anyone who can reach port "
-            f"{c.scheduler_port} can run code on this cluster. Use only on a network you fully trust."
-        )
+        if not _is_loopback(c.host):
+            say(
+                f"pycluster: WARNING: insecure head on {c.host}: anyone who can reach port "
+                f"{c.scheduler_port} can run code on this cluster. Use only on a network you fully trust."
+            )
         return None
     path = state_dir / "cluster_key"
-    if path.is_file():
-        c.auth_key = check_key(path.read_text(encoding="utf-8").strip())
+    c.auth_key, created = secret_in_file(path, generate_key)
+    check_key(c.auth_key)
+    if _is_loopback(c.host):
+        return c.auth_key  # local workers and clients read it from the connection file: nothing to say
+    if not created:
         say(f"pycluster: {c.host} is not loopback; using the cluster key stored in {path}")
         return c.auth_key
-    state_dir.mkdir(parents=True, exist_ok=True)
-    c.auth_key = generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # user-only from the first byte
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(c.auth_key)
+    say_secret(f"a cluster key for this head on {c.host}", c.auth_key, path, say)
     say(
-        f"pycluster: {c.host} is not loopback, so the cluster needs a key. "
-        f"Generated one (stored in {path}):\n"
-        f"  {c.auth_key}\n"
         "Workers join with: PYCLUSTER_AUTH_KEY=<key> pycluster worker "
         f"--scheduler tls://HEAD:{c.scheduler_port}\n"
         "(or pass --auth-key / PYCLUSTER_AUTH_KEY to the head to choose your own)"

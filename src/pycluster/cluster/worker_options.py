@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from ..units import parse_memory_limit, parse_resources
 from .gpus import gpu_env, plan_gpu_workers
+from .local_heads import key_for
 from .ports import normalize_scheduler_address
 from .security import check_key, tls_address
 
@@ -75,7 +76,8 @@ class WorkerOptions:
             n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
         if host is None:
             host = _loopback_host(address)
-        key = check_key(auth_key) if auth_key is not None else None
+        # no key given: this user's own head on this machine publishes its key (local_heads)
+        key = check_key(auth_key) if auth_key is not None else key_for(address)
         if key is not None:
             address = tls_address(address)  # a keyed cluster speaks only TLS
         return cls(

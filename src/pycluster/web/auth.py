@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, status
+
+from ..cluster.secret_files import say_secret, secret_in_file
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -67,26 +68,25 @@ def is_loopback(host: str) -> bool:
 
 def ensure_token(
     settings: Settings, state_dir: Path, announce: Callable[[str], None] | None = None
-) -> str | None:
-    """The API token to require. A head open to the network never runs without one: when none
-    is configured, one is generated once, stored user-only in the state directory, and reused."""
+) -> str:
+    """The API token to require: every head has one. When none is configured, one is
+    generated once, stored user-only in the state directory and reused.
+
+    On loopback the same OS user's own programs are let in without it (see
+    :mod:`pycluster.web.auth`); everyone else, and every request from the network, needs it.
+    A head open to the network announces a generated token (the value only on a terminal).
+    """
     c = settings.cluster
-    if c.api_token or is_loopback(c.host):
+    if c.api_token:
         return c.api_token
     say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
     path = state_dir / "api_token"
-    if path.is_file():
-        c.api_token = path.read_text(encoding="utf-8").strip()
+    c.api_token, created = secret_in_file(path, lambda: secrets.token_urlsafe(24))
+    if is_loopback(c.host):
+        return c.api_token
+    if not created:
         say(f"pycluster: {c.host} is not loopback; using the API token stored in {path}")
         return c.api_token
-    state_dir.mkdir(parents=True, exist_ok=True)
-    c.api_token = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # user-only from the first byte
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(c.api_token)
-    say(
-        f"pycluster: {c.host} is not loopback, so the API needs a token. Generated one (stored in {path}):\n"
-        f"  {c.api_token}\n"
-        "Send it as 'Authorization: Bearer <token>', or set PYCLUSTER_API_TOKEN to choose your own."
-    )
+    say_secret(f"an API token for this head on {c.host}", c.api_token, path, say)
+    say("Send it as 'Authorization: Bearer <token>', or set PYCLUSTER_API_TOKEN to choose your own.")
     return c.api_token
