@@ -10,21 +10,23 @@ certificate files; the key is all a person carries to another machine.
 True
 
 What a stranger sees. Anyone who can open a TLS connection to a node (and, over TLS 1.2,
-anyone watching one) gets its leaf certificate. Every field of it but the public keys and
-the signatures is the same for every cluster: a fixed subject and issuer
-(``pycluster cluster CA``), a random serial, a validity taken from the clock. The CA's own
-certificate is fixed too (name, serial 1, validity 2000-2100). So the one thing a guessed
-key can be checked against is the CA's signature, and each check costs a full derivation.
+anyone watching one) gets its leaf certificate and the CA's (OpenSSL completes the chain).
+Every field of the leaf but its public key and signature is the same for every cluster: a
+fixed subject and issuer (``pycluster cluster CA``), a random serial, a validity taken from
+the clock. The CA's certificate is fixed too (name, serial 1, validity 2000-2100). So the one
+thing a guessed key can be checked against is a public key or a signature, and each check
+costs a full derivation.
 
 Derivation (fixed, so every node agrees), by kind of key:
 
 - a generated key (:func:`generate_key`: ``pyc1-`` + 43 base64url characters = 32 random
   bytes) -> ``HKDF-SHA256(bytes, salt="pycluster-cluster-ca-v2")``: 256 random bits need no
-  stretching, and every process of a cluster derives the CA at start (~0.01 ms);
+  stretching, and every process of a cluster derives the CA at start (HKDF ~7 us, the whole
+  CA with its signature ~0.1 ms);
 - any other (user-chosen) key -> ``scrypt(key, salt="pycluster-cluster-ca-v2", N=2**17,
-  r=8, p=1)`` (OWASP's parameters): ~0.45 s and 128 MiB per derivation on a 2-core
-  build machine (N=2**14, the v1 parameters, took ~0.04 s), which is what every offline
-  guess costs too;
+  r=8, p=1)`` (OWASP's parameters): 0.42-0.55 s and 128 MiB per derivation on a busy
+  2-core build machine (N=2**14, the v1 parameters: ~0.045 s), which is what every offline
+  guess costs too, and what each worker process of such a cluster spends once at start;
 
 -> 32 bytes -> a P-256 private scalar -> the self-signed CA certificate above.
 
