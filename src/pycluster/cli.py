@@ -82,11 +82,18 @@ def cli() -> None:
 @click.option(
     "--auth-key",
     envvar="PYCLUSTER_AUTH_KEY",
-    help="Cluster key (16+ characters): TLS with mutual authentication for every worker and client. "
+    help="Cluster key: TLS with mutual authentication for every worker and client. "
     "Prefer the PYCLUSTER_AUTH_KEY variable (ps shows command lines).  [default: generated when --host "
     "is not loopback]",
 )
 @click.option("--insecure", is_flag=True, help="Open to the network without a cluster key (not recommended).")
+@click.option(
+    "--weak-key-ok",
+    is_flag=True,
+    default=None,
+    help="Accept a guessable --auth-key on a network head (it can be guessed offline; not recommended).  "
+    "[default: PYCLUSTER_WEAK_KEY_OK, else off]",
+)
 @click.option(
     "--discovery-port",
     type=int,
@@ -129,6 +136,7 @@ def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, 
             dask_dashboard_port=options["dask_dashboard_port"],
             api_token=options["api_token"],
             auth_key=options["auth_key"],
+            weak_key_ok=options["weak_key_ok"],
             discovery_port="off" if options["no_discovery"] else options["discovery_port"],
             n_workers=options["local_workers"],
             threads_per_worker=options["threads_per_worker"],

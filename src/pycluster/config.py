@@ -122,6 +122,8 @@ class ClusterSettings:
     api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN", secret=True)
     # the cluster key: TLS with mutual authentication for every Dask connection (cluster/security.py)
     auth_key: str | None = _setting(None, _optional_text, "PYCLUSTER_AUTH_KEY", secret=True)
+    # accept a user-chosen key below security.STRONG_KEY_BITS on a head open to the network
+    weak_key_ok: bool = _setting(False, parse_bool, "PYCLUSTER_WEAK_KEY_OK")
     state_dir: str | None = _setting(None, _optional_text, "PYCLUSTER_STATE_DIR")
 
     def resolved_state_dir(self) -> Path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,7 +141,9 @@ else:
 """
 
 
-@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="not run: needs root to become another user")
+@pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="not run: needs root to become another user"
+)
 def test_another_user_of_the_machine_cannot_reach_a_loopback_head(tmp_path: Path) -> None:
     with HeadNode("mine", scheduler_port=0, dashboard_port=0, services=(), state_dir=str(tmp_path)) as head:
         head.start(n_local_workers=0)
@@ -152,4 +154,6 @@ def test_another_user_of_the_machine_cannot_reach_a_loopback_head(tmp_path: Path
             [sys.executable, "-c", _AS_ANOTHER_USER, head.scheduler_address],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        assert "refused:" in other.stdout and "needs a cluster key" in other.stdout, other.stdout + other.stderr
+        assert "refused:" in other.stdout and "needs a cluster key" in other.stdout, (
+            other.stdout + other.stderr
+        )

@@ -9,9 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from pycluster import ArgumentError, AuthenticationError, RemoteCallError
+from pycluster.cluster.security import cluster_ca, cluster_security, key_strength_bits
 from pycluster.minimal import MasterNode, WorkerNode
+from pycluster.minimal.keys import PREFIX
+from tests.cluster.test_security import (
+    RANDOM_32,
+    ScryptSpy,
+    key_free_fields,
+    old_fingerprints,
+    peer_certificates,
+)
 from tests.helpers import wait_for
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "minimal"
@@ -86,6 +97,45 @@ def test_a_worker_with_another_authkey_is_refused(master: MasterNode) -> None:
         WorkerNode("127.0.0.1", master.PORT, "not-the-master-authkey", nprocs=1, quiet=True).join_cluster(5)
 
 
+def test_a_guessable_authkey_is_refused_on_a_network_master_before_anything_starts() -> None:
+    """The attack chain of issue 23 began with ``MasterNode(HOST="0.0.0.0", AUTHKEY=b"hello")``."""
+    for authkey in (b"hello", "minimalcluster:hello", "correct horse battery staple"):
+        with pytest.raises(AuthenticationError, match=r"AUTHKEY.*too weak.*weak_key_ok=True"):
+            MasterNode("0.0.0.0", 0, authkey)
+    # the "minimalcluster:" prefix counts for nothing: estimated alone, the AUTHKEY is as weak
+    assert key_strength_bits(PREFIX + "hello") == key_strength_bits("hello") < 10
+    assert MasterNode("0.0.0.0", 0, b"hello", weak_key_ok=True).server_status == "off"  # nothing bound yet
+    MasterNode("0.0.0.0", 0, RANDOM_32)  # a strong AUTHKEY, or a random one, needs no opt-in
+    MasterNode("0.0.0.0", 0, None)
+
+
+def test_the_attack_chain_finds_nothing_to_check_a_guess_against_but_scrypt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With weak_key_ok the weak key is accepted, but its certificates leak nothing faster than scrypt."""
+    with pytest.warns(UserWarning, match="weak"):
+        master = MasterNode("127.0.0.1", 0, b"hello", weak_key_ok=True)
+        master.start_master_server(if_join_as_worker=False)
+    try:
+        chain = peer_certificates(master.scheduler_address)  # as a stranger without a certificate
+    finally:
+        master.shutdown()
+    other = cluster_security(PREFIX + "another-authkey")
+    other_chain = [
+        x509.load_pem_x509_certificate(p.encode()) for p in (other.tls_scheduler_cert, other.tls_ca_file)
+    ]
+    # step 1 of the attack read a key-derived name from the certificate: now there is none
+    for cert, twin in zip(chain, other_chain):
+        assert key_free_fields(cert) == key_free_fields(twin)
+        text = cert.public_bytes(serialization.Encoding.PEM).decode() + cert.subject.rfc4514_string()
+        assert not any(f in text for f in old_fingerprints(PREFIX + "hello"))
+    # step 2 can only test a guess against the CA's signature, and deriving a CA runs scrypt N=2**17
+    spy = ScryptSpy(monkeypatch)
+    guessed = x509.load_pem_x509_certificate(cluster_ca.__wrapped__(PREFIX + "hello").cert_pem.encode())
+    chain[0].verify_directly_issued_by(guessed)
+    assert [(c["n"], c["r"], c["p"]) for c in spy.calls] == [(2**17, 8, 1)]
+
+
 def _join_in_thread(worker: WorkerNode) -> threading.Thread:
     thread = threading.Thread(target=worker.join_cluster, daemon=True)
     thread.start()
@@ -94,12 +144,11 @@ def _join_in_thread(worker: WorkerNode) -> threading.Thread:
 
 
 def test_workers_join_and_leave_during_execute_without_losing_results() -> None:
-    with pytest.warns(UserWarning, match="AUTHKEY has 5 characters"):
-        master = MasterNode("127.0.0.1", 0, b"hello")  # the original's style of key: allowed, with a warning
-    master.start_master_server(if_join_as_worker=False)
-    with pytest.warns(UserWarning):
-        first = WorkerNode("127.0.0.1", master.PORT, b"hello", nprocs=1, quiet=True)
-        second = WorkerNode("127.0.0.1", master.PORT, b"hello", nprocs=1, quiet=True)
+    master = MasterNode("127.0.0.1", 0, b"hello")  # the original's style of key: on loopback, a warning
+    with pytest.warns(UserWarning, match="weak"):
+        master.start_master_server(if_join_as_worker=False)
+    first = WorkerNode("127.0.0.1", master.PORT, b"hello", nprocs=1, quiet=True)
+    second = WorkerNode("127.0.0.1", master.PORT, b"hello", nprocs=1, quiet=True)
     try:
         threads = [_join_in_thread(first)]
         master.load_envir(

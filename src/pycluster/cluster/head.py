@@ -26,11 +26,17 @@ from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
+from .local_heads import publish, withdraw
 from .loop import LoopThread
 from .manager import ClusterManager
-from .local_heads import publish, withdraw
 from .ports import advertised_host, check_port_free
-from .security import cluster_security, ensure_cluster_key, is_loopback_address, quiet_probe_handshakes
+from .security import (
+    check_key_strength,
+    cluster_security,
+    ensure_cluster_key,
+    is_loopback_address,
+    quiet_probe_handshakes,
+)
 from .state_lock import StateDirLock
 from .status import cluster_summary
 from .worker_options import WorkerOptions
@@ -79,6 +85,7 @@ class HeadNode:
         api_token: str | None = None,
         auth_key: str | None = None,
         insecure: bool = False,
+        weak_key_ok: bool | None = None,
         config: str | None = None,
         settings: Settings | None = None,
         cluster_manager: ClusterManager | None = None,
@@ -97,6 +104,7 @@ class HeadNode:
             discovery_port=_discovery_override(discovery_port),
             api_token=api_token,
             auth_key=auth_key,
+            weak_key_ok=weak_key_ok,
             state_dir=str(state_dir) if state_dir is not None else None,
             data__roots=data_roots,
         )
@@ -194,6 +202,8 @@ class HeadNode:
         if STATEFUL_SERVICES.intersection(self._service_names):
             self._state_lock.acquire()
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
+        if key:  # before anything listens: a weak key on a network head is refused here
+            check_key_strength(key, self.settings.cluster.host, self.settings.cluster.weak_key_ok)
         self._security = cluster_security(key) if key else None
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
         self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)

@@ -24,8 +24,8 @@ from distributed import Client, Future
 
 from ..errors import ClusterNotRunningError, SchedulerUnreachableError
 from .batching import BatchItemFuture, auto_batch_size, submit_batches
-from .ports import normalize_scheduler_address, wait_until_reachable
 from .local_heads import key_for
+from .ports import normalize_scheduler_address, wait_until_reachable
 from .security import cluster_security, scheduler_security, tls_address
 from .status import cluster_summary
 from .worker_options import WorkerOptions

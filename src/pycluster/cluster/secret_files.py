@@ -83,7 +83,9 @@ def secret_in_file(path: Path, generate: Callable[[], str]) -> tuple[str, bool]:
     return value, True
 
 
-def say_secret(what: str, value: str, path: Path, say: Callable[[str], None], stream: TextIO | None = None) -> str:
+def say_secret(
+    what: str, value: str, path: Path, say: Callable[[str], None], stream: TextIO | None = None
+) -> str:
     """Announce a generated secret: its value on a terminal, else only where it is stored.
 
     Returns the text said (tests read it).

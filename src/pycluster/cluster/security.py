@@ -5,30 +5,53 @@ every node and client derives the same CA from the key, issues itself a fresh
 leaf certificate signed by that CA, and trusts no other CA. Nobody copies
 certificate files; the key is all a person carries to another machine.
 
->>> sec = cluster_security("correct horse battery staple")
+>>> sec = cluster_security(generate_key())
 >>> sec.require_encryption
 True
 
-Derivation (fixed, so every node agrees): ``scrypt(key, salt="pycluster-cluster-ca-v1",
-n=2**14, r=8, p=1)`` -> 32 bytes -> a P-256 private scalar -> a self-signed CA
-certificate whose name, serial number and validity (2000-2100) are fixed. scrypt
-rather than a fast KDF because anyone who can open a TLS connection to a node sees
-signatures by the CA and can test guessed keys offline; scrypt makes each guess cost
-~50 ms and 16 MiB. See README "Cluster keys" for the threat model.
+What a stranger sees. Anyone who can open a TLS connection to a node (and, over TLS 1.2,
+anyone watching one) gets its leaf certificate and the CA's (OpenSSL completes the chain).
+Every field of the leaf but its public key and signature is the same for every cluster: a
+fixed subject and issuer (``pycluster cluster CA``), a random serial, a validity taken from
+the clock. The CA's certificate is fixed too (name, serial 1, validity 2000-2100). So the one
+thing a guessed key can be checked against is a public key or a signature, and each check
+costs a full derivation.
+
+Derivation (fixed, so every node agrees), by kind of key:
+
+- a generated key (:func:`generate_key`: ``pyc1-`` + 43 base64url characters = 32 random
+  bytes) -> ``HKDF-SHA256(bytes, salt="pycluster-cluster-ca-v2")``: 256 random bits need no
+  stretching, and every process of a cluster derives the CA at start (HKDF ~7 us, the whole
+  CA with its signature ~0.1 ms);
+- any other (user-chosen) key -> ``scrypt(key, salt="pycluster-cluster-ca-v2", N=2**17,
+  r=8, p=1)`` (OWASP's parameters): 0.42-0.55 s and 128 MiB per derivation on a busy
+  2-core build machine (N=2**14, the v1 parameters: ~0.045 s), which is what every offline
+  guess costs too, and what each worker process of such a cluster spends once at start;
+
+-> 32 bytes -> a P-256 private scalar -> the self-signed CA certificate above.
+
+Strength, not length: a user-chosen key on a head open to the network must carry
+:data:`STRONG_KEY_BITS` bits by zxcvbn's estimate (:func:`key_strength_bits`), or the head
+refuses it unless ``weak_key_ok`` (:func:`check_key_strength`). See README "Cluster keys"
+for the threat model.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import functools
 import hashlib
 import ipaddress
 import logging
+import math
+import re
 import secrets
 import socket
 import ssl
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,49 +64,153 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = [
-    "MIN_KEY_LENGTH",
+    "GENERATED_KEY_PREFIX",
+    "STRONG_KEY_BITS",
     "ClusterCA",
     "check_key",
+    "check_key_strength",
     "check_scheduler_key",
     "cluster_ca",
     "cluster_security",
     "ensure_cluster_key",
     "generate_key",
+    "is_generated_key",
     "key_fingerprint",
+    "key_strength_bits",
     "scheduler_security",
     "speaks_tls",
     "tls_address",
 ]
 
-MIN_KEY_LENGTH = 16
-_SALT = b"pycluster-cluster-ca-v1"
+GENERATED_KEY_PREFIX = "pyc1-"
+# zxcvbn credits a random character with only log2(10) = 3.3 bits (a deliberate
+# under-estimate): 100 estimated bits is ~30 random letters and digits (~180 real bits).
+# With scrypt's cost on every guess that is well past 128 bits of an attacker's work.
+STRONG_KEY_BITS = 100
+_SALT = b"pycluster-cluster-ca-v2"
+_SCRYPT = {"n": 2**17, "r": 8, "p": 1, "maxmem": 2**28}  # OWASP; needs 128 MiB (128 * r * n)
 _CA_NAME = "pycluster cluster CA"
+_CA_SERIAL = 1
 _NODE_NAME = "pycluster-node"
 _EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 _END = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+_GENERATED = re.compile(re.escape(GENERATED_KEY_PREFIX) + r"([A-Za-z0-9_-]{43})")
+# zxcvbn refuses longer input and slows down with length; more than 72 characters only add bits
+_ESTIMATE_CHARS = 72
+# prefixes anyone can read in the source: they add nothing to a key's strength
+_PUBLIC_PREFIXES = ("minimalcluster:",)
 
 
 def generate_key() -> str:
-    """A fresh random cluster key: 256 bits, URL-safe text (43 characters)."""
-    return secrets.token_urlsafe(32)
+    """A fresh random cluster key: ``pyc1-`` + 43 base64url characters (32 random bytes, 256 bits)."""
+    return GENERATED_KEY_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
 
 
-def check_key(key: str | bytes, allow_short: bool = False) -> str:
-    """The key as text; :class:`AuthenticationError` when it is empty or shorter than 16 characters."""
+def _without_public_prefix(key: str) -> tuple[str, str]:
+    """(the public prefix, or "", the rest of the key)."""
+    for prefix in _PUBLIC_PREFIXES:
+        if key.startswith(prefix):
+            return prefix, key[len(prefix) :]
+    return "", key
+
+
+def _generated_bytes(key: str) -> tuple[str, bytes] | None:
+    """(public prefix, the 32 bytes) of a key in :func:`generate_key`'s format; None for any other.
+
+    A canonical encoding of exactly 32 bytes with at least 16 distinct byte values (32 random
+    bytes have fewer with probability below 2**-60): ``pyc1-AAAA...`` is a user's key, not a
+    generated one. ``minimalcluster:pyc1-...`` (a MasterNode's generated AUTHKEY) counts too.
+    """
+    prefix, rest = _without_public_prefix(key)
+    match = _GENERATED.fullmatch(rest)
+    if match is None:
+        return None
+    body = match.group(1)
+    raw = base64.urlsafe_b64decode(body + "=")
+    if len(raw) != 32 or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != body:
+        return None
+    return (prefix, raw) if len(set(raw)) >= 16 else None
+
+
+def is_generated_key(key: str) -> bool:
+    """Whether ``key`` has :func:`generate_key`'s format (and so derives the CA without scrypt)."""
+    return _generated_bytes(key) is not None
+
+
+def check_key(key: str | bytes) -> str:
+    """The key as text; :class:`AuthenticationError` when it is empty.
+
+    Its strength is judged where it matters, by the head: :func:`check_key_strength`.
+    """
     text = key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else str(key)
     if not text:
         raise AuthenticationError("the cluster key is empty: pass --auth-key or set PYCLUSTER_AUTH_KEY")
-    if len(text) < MIN_KEY_LENGTH and not allow_short:
-        raise AuthenticationError(
-            f"the cluster key has {len(text)} characters; use at least {MIN_KEY_LENGTH} "
-            "random ones (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-        )
     return text
 
 
+def key_strength_bits(key: str) -> float:
+    """Estimated bits of a key: 256 for a generated key, else zxcvbn's ``guesses_log10 * log2(10)``.
+
+    Only the first 72 characters are estimated, and a ``minimalcluster:`` prefix counts for
+    nothing (it is public).
+    """
+    if is_generated_key(key):
+        return 256.0
+    key = _without_public_prefix(key)[1]
+    if not key:
+        return 0.0
+    from zxcvbn import zxcvbn
+
+    text = key[:_ESTIMATE_CHARS].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return float(zxcvbn(text)["guesses_log10"]) * math.log2(10)
+
+
+def check_key_strength(key: str | bytes, host: str, weak_key_ok: bool = False) -> float:
+    """The key's estimated bits; :class:`AuthenticationError` when it is too weak for ``host``.
+
+    A head open to the network (``host`` not loopback) needs :data:`STRONG_KEY_BITS`
+    estimated bits, or ``weak_key_ok``: anyone who reaches its port can test guesses
+    offline. On loopback, or with ``weak_key_ok``, a weak key is accepted with a warning.
+    """
+    text = check_key(key)
+    bits = key_strength_bits(text)
+    if bits >= STRONG_KEY_BITS:
+        return bits
+    if _is_loopback(host) or weak_key_ok:
+        where = "on loopback" if _is_loopback(host) else f"on {host} because weak_key_ok is set"
+        warnings.warn(
+            f"the cluster key is weak (about {bits:.0f} bits estimated; {STRONG_KEY_BITS} are needed "
+            f"on a network head); accepted {where}. Anyone who can reach the port (on loopback: "
+            "any user of this machine) can guess it offline",
+            UserWarning,
+            stacklevel=2,
+        )
+        return bits
+    raise AuthenticationError(
+        f"the cluster key is too weak for a head on {host}: about {bits:.0f} bits estimated, and "
+        f"{STRONG_KEY_BITS} are needed. Anyone who can reach the scheduler's port receives a "
+        "certificate signed with the key and can test guesses offline, as fast as their hardware "
+        "allows. Use a generated key: leave --auth-key and PYCLUSTER_AUTH_KEY unset (the head "
+        "generates and stores one), or make one with: python -c 'from pycluster.cluster.security "
+        "import generate_key; print(generate_key())'. Or accept the risk with --weak-key-ok "
+        "(PYCLUSTER_WEAK_KEY_OK=1, weak_key_ok=True in Python)"
+    )
+
+
 def key_fingerprint(key: str) -> str:
-    """A short public name for a key (safe to print and compare; reveals nothing useful)."""
-    return hashlib.sha256(_SALT + b"fingerprint" + key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    """A short public name for a key: 12 hex of SHA-256 of the CA's public key.
+
+    It costs what the derivation costs (:func:`cluster_ca`), so it is no faster a test of a
+    guessed key than the certificates a node sends anyway.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    public = (
+        cluster_ca(key)
+        .private_key.public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return hashlib.sha256(public).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -121,23 +248,35 @@ class ClusterCA:
         return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
+def _ca_seed(key: str) -> bytes:
+    """32 bytes from the key: HKDF for a generated key, scrypt (N=2**17) for any other."""
+    generated = _generated_bytes(key)
+    if generated is not None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        prefix, raw = generated
+        return HKDF(hashes.SHA256(), 32, salt=_SALT, info=b"generated key " + prefix.encode()).derive(raw)
+    return hashlib.scrypt(key.encode("utf-8", "surrogateescape"), salt=_SALT, dklen=32, **_SCRYPT)
+
+
 @functools.lru_cache(maxsize=8)
 def cluster_ca(key: str) -> ClusterCA:
-    """Derive the cluster CA from ``key`` (deterministic: same key, same CA key and name)."""
+    """Derive the cluster CA from ``key`` (deterministic: same key, same CA key; the name is fixed)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    seed = hashlib.scrypt(key.encode("utf-8", "surrogateescape"), salt=_SALT, n=2**14, r=8, p=1, dklen=32)
+    seed = _ca_seed(key)
     order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # of P-256
     private_key = ec.derive_private_key(int.from_bytes(seed, "big") % (order - 1) + 1, ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"{_CA_NAME} {key_fingerprint(key)}")])
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, _CA_NAME)])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(private_key.public_key())
-        .serial_number(int.from_bytes(seed[:8], "big") >> 1 or 1)
+        .serial_number(_CA_SERIAL)
         .not_valid_before(_EPOCH)
         .not_valid_after(_END)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -146,14 +285,14 @@ def cluster_ca(key: str) -> ClusterCA:
     return ClusterCA(cert.public_bytes(serialization.Encoding.PEM).decode(), private_key)
 
 
-def cluster_security(key: str | bytes, allow_short: bool = False) -> Any:
+def cluster_security(key: str | bytes) -> Any:
     """A ``distributed.security.Security`` for every role, trusting only the key's CA.
 
     ``require_encryption=True``: nodes and clients using it refuse plain ``tcp://``.
     """
     from distributed.security import Security
 
-    ca = cluster_ca(check_key(key, allow_short))
+    ca = cluster_ca(check_key(key))
     cert, private_key = ca.issue()
     roles = ("client", "scheduler", "worker")
     pairs = (("cert", cert), ("key", private_key))

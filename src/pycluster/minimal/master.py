@@ -23,7 +23,7 @@ from distributed import as_completed
 
 from ..cluster.head import HeadNode
 from ..errors import ArgumentError, ClusterNotRunningError, ConfigError, RemoteCallError
-from .keys import cluster_key
+from .keys import check_authkey, cluster_key
 from .remote import chunk_payload, run_chunk
 
 __all__ = ["MasterNode"]
@@ -38,6 +38,8 @@ class MasterNode:
 
     ``PORT=0`` picks a free port (``master.PORT`` holds it once started). ``chunksize``
     (arguments per Dask task) is chosen from the number of worker threads when None.
+    A master whose ``HOST`` is not loopback refuses a guessable AUTHKEY at once
+    (:class:`AuthenticationError`) unless ``weak_key_ok=True``.
     """
 
     def __init__(
@@ -46,10 +48,14 @@ class MasterNode:
         PORT: int = 8888,
         AUTHKEY: str | bytes | None = None,
         chunksize: int | None = None,
+        *,
+        weak_key_ok: bool = False,
     ) -> None:
         self.HOST = HOST
         self.PORT = PORT
         text, self._cluster_key = cluster_key(AUTHKEY)
+        check_authkey(text, HOST, weak_key_ok)
+        self.weak_key_ok = weak_key_ok
         self.AUTHKEY = text.encode("utf-8", "surrogateescape")
         self.chunksize = chunksize
         self.envir_statements: str | None = None
@@ -78,6 +84,7 @@ class MasterNode:
             discovery_port=None,
             services=(),
             auth_key=self._cluster_key,
+            weak_key_ok=self.weak_key_ok,
         )
         head.start(n_local_workers=(os.cpu_count() or 1) if if_join_as_worker else 0, threads_per_worker=1)
         self._head = head
