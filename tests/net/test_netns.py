@@ -100,11 +100,14 @@ def test_broadcast_finds_the_head_and_a_worker_joins_it_by_the_discovered_addres
     (found,) = discover_from_b(nets)
     assert found["cluster_name"] == "ns-head-a"
     assert found["scheduler_address"].startswith("tcp://10.213.0.1:")
-    # a head on a non-loopback address never runs without an API token (one is generated)
-    assert found["host"] == "10.213.0.1" and found["requires_key"] is True
+    # a head on a non-loopback address never runs without an API token (one is generated);
+    # --insecure: no cluster key, so its answers cannot be verified
+    assert found["host"] == "10.213.0.1" and found["requires_token"] is True
+    assert found["requires_key"] is False and found["verified"] is False
     prefix = exec_prefix(nets["b"])
     worker = CliProcess(
-        *prefix[1:], PYTHON, "-m", "pycluster", "worker", "--discover", "--broadcast-address", BROADCAST,
+        *prefix[1:], PYTHON, "-m", "pycluster", "worker", "--discover", "--insecure",
+        "--broadcast-address", BROADCAST,
         "--discover-timeout", "1.5", "--workers", "1", "--threads", "1", "--name", "ns-worker-b",
         program=prefix[0],
     )  # fmt: skip
@@ -137,6 +140,7 @@ def test_several_heads_answer_and_a_worker_without_a_terminal_asks_for_a_choice(
         "pycluster",
         "worker",
         "--discover",
+        "--insecure",  # the heads have no cluster key
         "--broadcast-address",
         BROADCAST,
         "--discover-timeout",
@@ -158,7 +162,7 @@ def test_a_worker_with_a_terminal_asks_which_cluster_to_join(
     import pty  # POSIX only, like the namespaces
 
     controller, terminal = pty.openpty()
-    argv = [*exec_prefix(nets["b"]), PYTHON, "-m", "pycluster", "worker", "--discover"]
+    argv = [*exec_prefix(nets["b"]), PYTHON, "-m", "pycluster", "worker", "--discover", "--insecure"]
     argv += [
         "--broadcast-address",
         BROADCAST,
