@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import select
 import socket
 import threading
@@ -32,8 +33,9 @@ from pycluster.net.protocol import (
 from pycluster.net.responder import DiscoveryResponder
 from tests.helpers import CliProcess, cli, wait_for
 
-KEY = "discovery-auth-test-key-Jq3v9ZKp0xW2mT7aLr5s"
-WRONG_KEY = "discovery-auth-test-key-not-the-heads-key-00"
+# generated, as keys should be: strong enough for any key-strength rule
+KEY = secrets.token_urlsafe(32)
+WRONG_KEY = secrets.token_urlsafe(32)
 
 
 def env_without_key(**extra: str) -> dict[str, str]:
