@@ -18,7 +18,7 @@ from .errors import ConfigError, PyClusterError
 __all__ = ["NET_COMMANDS", "discovery_options", "resolve_worker_scheduler"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_DISCOVERY_KEYS = ("discover", "discovery_port", "broadcast_address", "discover_timeout")
+_DISCOVERY_KEYS = ("discover", "discovery_port", "broadcast_address", "discover_timeout", "insecure")
 
 
 def _fail(exc: Exception) -> None:
@@ -55,6 +55,12 @@ def discovery_options(command: F) -> F:
             show_default=True,
             help="Seconds to wait for answers.",
         ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="With --discover and no cluster key: join a head whose answer cannot be verified "
+            "(anyone on the network can pose as one and run code on this worker).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -64,9 +70,11 @@ def discovery_options(command: F) -> F:
 def resolve_worker_scheduler(options: dict[str, Any]) -> str:
     """The scheduler a worker joins: ``--scheduler``, or the head ``--discover`` finds.
 
-    Takes the discovery options out of ``options``.
+    Takes the discovery options out of ``options``. With a cluster key (``auth_key``)
+    only an answer that proves the head holds the same key is joined; without one
+    ``--discover`` refuses unless ``--insecure``.
     """
-    discover, port, broadcast, timeout = (options.pop(k) for k in _DISCOVERY_KEYS)
+    discover, port, broadcast, timeout, insecure = (options.pop(k) for k in _DISCOVERY_KEYS)
     given = options.get("scheduler_address")
     if discover and given:
         raise ConfigError("give either --scheduler or --discover, not both")
@@ -74,10 +82,24 @@ def resolve_worker_scheduler(options: dict[str, Any]) -> str:
         return str(given)
     if not discover:
         raise ConfigError("pass --scheduler tcp://HEAD:8786, or --discover to find a head on this network")
-    from .net.discovery import choose_cluster, describe_cluster, discover_clusters_broadcast
+    from .net.discovery import describe_cluster, find_cluster
 
-    clusters = discover_clusters_broadcast(timeout=timeout, broadcast_address=broadcast, port=port)
-    chosen = choose_cluster(clusters, ask=_ask if _interactive() else None)
+    chosen = find_cluster(
+        timeout=timeout,
+        broadcast_address=broadcast,
+        port=port,
+        auth_key=options.get("auth_key") or None,  # --auth-key, or PYCLUSTER_AUTH_KEY
+        insecure=insecure,
+        ask=_ask if _interactive() else None,
+    )
+    if not chosen.get("verified"):
+        click.secho(
+            f"WARNING: joining {chosen['scheduler_address']} without verifying it (--insecure, no cluster "
+            "key): anyone on this network can answer discovery probes, and the scheduler this worker "
+            "joins can run any code on it",
+            fg="yellow",
+            err=True,
+        )
     click.echo(f"discovered {describe_cluster(chosen)}; joining it")
     return str(chosen["scheduler_address"])
 
@@ -111,6 +133,11 @@ def _ask(clusters: list[dict[str, Any]]) -> int:
     "--ports", "scan_ports", help="With --scan: comma-separated ports to try.  [default: 8786,8787]"
 )
 @click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="With --scan: token for heads that need one.")
+@click.option(
+    "--auth-key",
+    envvar="PYCLUSTER_AUTH_KEY",
+    help="The cluster key to verify answers with; prefer the PYCLUSTER_AUTH_KEY variable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the clusters as JSON.")
 def discover_command(
     timeout: float,
@@ -119,9 +146,14 @@ def discover_command(
     network_range: str | None,
     scan_ports: str | None,
     api_token: str | None,
+    auth_key: str | None,
     as_json: bool,
 ) -> None:
-    """List the pycluster heads on this network (exit code 1 when none answered)."""
+    """List the pycluster heads on this network (exit code 1 when none answered).
+
+    VERIFIED says whether an answer proved it comes from a head holding the cluster key
+    (--auth-key / PYCLUSTER_AUTH_KEY); anyone on the network can send an unverified one.
+    """
     from .net import discover_clusters_broadcast, scan_network_for_clusters
 
     try:
@@ -129,7 +161,9 @@ def discover_command(
             ports = _port_list(scan_ports) if scan_ports else None
             clusters = scan_network_for_clusters(network_range, ports, api_token=api_token)
         else:
-            clusters = discover_clusters_broadcast(timeout, list(broadcast_addresses) or None, port)
+            clusters = discover_clusters_broadcast(
+                timeout, list(broadcast_addresses) or None, port, auth_key=auth_key or None
+            )
     except (PyClusterError, ValueError) as exc:
         _fail(exc)
     if as_json:
@@ -138,7 +172,23 @@ def discover_command(
         click.echo(_cluster_table(clusters))
     else:
         click.echo("no pycluster head answered", err=True)
+    unverified = sum(1 for c in clusters if not c.get("verified"))
+    if unverified and not as_json:
+        why = (
+            "a scan over HTTP proves nothing"
+            if network_range
+            else "they did not prove they hold the cluster key"
+            if auth_key
+            else "pass --auth-key / PYCLUSTER_AUTH_KEY to check them"
+        )
+        click.echo(
+            f"{unverified} of {len(clusters)} not verified ({why}): do not join them blindly", err=True
+        )
     sys.exit(0 if clusters else 1)
+
+
+def _yes_no(value: Any) -> str:
+    return "?" if value is None else "yes" if value else "no"
 
 
 def _port_list(text: str) -> list[int]:
@@ -151,13 +201,15 @@ def _port_list(text: str) -> list[int]:
 
 
 def _cluster_table(clusters: list[dict[str, Any]]) -> str:
-    header = ("NAME", "SCHEDULER", "DASHBOARD", "KEY", "VERSION")
+    header = ("NAME", "SCHEDULER", "DASHBOARD", "KEY", "TOKEN", "VERIFIED", "VERSION")
     rows = [header] + [
         (
             str(c.get("cluster_name") or "?"),
             str(c.get("scheduler_address") or "?"),
             str(c.get("dashboard_url") or "-"),
-            "yes" if c.get("requires_key") else "no",
+            _yes_no(c.get("requires_key")),
+            _yes_no(c.get("requires_token")),
+            "yes" if c.get("verified") else "NO",
             str(c.get("version") or "-"),
         )
         for c in clusters

@@ -16,14 +16,17 @@ def test_discover_prints_a_table_and_json(net_head: HeadNode) -> None:
     table = cli("discover", "--broadcast-address", "127.0.0.1", "--port", port, "--timeout", "0.5")
     assert table.returncode == 0, table.stderr
     header, row = table.stdout.splitlines()
-    assert header.split() == ["NAME", "SCHEDULER", "DASHBOARD", "KEY", "VERSION"]
+    assert header.split() == ["NAME", "SCHEDULER", "DASHBOARD", "KEY", "TOKEN", "VERIFIED", "VERSION"]
     assert row.split() == [
         "net-test",
         net_head.scheduler_address,
         str(net_head.dashboard_url),
+        "yes" if net_head.auth_key else "no",
         "yes",
+        "NO",  # asked without the cluster key
         "0.1.0",
     ]
+    assert "1 of 1 not verified (pass --auth-key / PYCLUSTER_AUTH_KEY to check them)" in table.stderr
     as_json = cli(
         "discover", "--broadcast-address", "127.0.0.1", "--port", port, "--timeout", "0.5", "--json"
     )
@@ -38,7 +41,8 @@ def test_discover_by_scan_and_nothing_found(net_head: HeadNode) -> None:
         "discover", "--scan", "127.0.0.1/32", "--ports", f"{scheduler_port},{dashboard_port}", "--json"
     )
     assert scanned.returncode == 0, scanned.stderr
-    assert json.loads(scanned.stdout)[0]["requires_key"] is True
+    assert json.loads(scanned.stdout)[0]["requires_token"] is True
+    assert json.loads(scanned.stdout)[0]["verified"] is False
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         port = str(silent.getsockname()[1])
@@ -78,8 +82,8 @@ def test_worker_needs_a_scheduler_or_discovery() -> None:
         silent.bind(("127.0.0.1", 0))
         port = str(silent.getsockname()[1])
         alone = cli(
-            "worker", "--discover", "--broadcast-address", "127.0.0.1", "--discovery-port", port,
-            "--discover-timeout", "0.3",
+            "worker", "--discover", "--insecure", "--broadcast-address", "127.0.0.1",
+            "--discovery-port", port, "--discover-timeout", "0.3",
         )  # fmt: skip
     assert alone.returncode == 1
     assert "no pycluster head answered the discovery probe" in alone.stderr and "--scheduler" in alone.stderr

@@ -27,7 +27,10 @@ def test_head_answers_a_probe_with_its_connection_info(net_head: HeadNode) -> No
     assert found["cluster_name"] == "net-test"
     assert found["scheduler_address"] == info["scheduler_address"]
     assert found["dashboard_url"] == info["dashboard_url"]
-    assert found["requires_key"] is True
+    # requires_key: the scheduler needs the cluster key; requires_token: the web API needs the token
+    assert found["requires_key"] is (net_head.auth_key is not None)
+    assert found["requires_token"] is True
+    assert found["verified"] is False  # asked without the cluster key: nothing to check the answer with
     assert found["version"] == "0.1.0"
     assert found["host"] == "127.0.0.1"
     assert found["discovery_port"] == info["discovery_port"]
@@ -40,7 +43,7 @@ def test_answer_never_carries_the_key(net_head: HeadNode) -> None:
         sock.settimeout(2)
         sock.sendto(encode_probe("raw"), ("127.0.0.1", port))
         data, _ = sock.recvfrom(4096)
-    assert b'"requires_key":true' in data
+    assert b'"requires_token":true' in data
     assert TOKEN.encode() not in data
 
 
@@ -122,6 +125,8 @@ def test_wildcard_answers_are_rewritten_to_the_address_that_answered() -> None:
         "dashboard_url": "http://127.0.0.1:9001",
         "version": "0.1.0",
         "requires_key": False,
+        "requires_token": False,
+        "verified": False,
         "host": "0.0.0.0",
         "scheduler_port": 9000,
         "dashboard_port": 9001,

@@ -100,11 +100,14 @@ def test_broadcast_finds_the_head_and_a_worker_joins_it_by_the_discovered_addres
     (found,) = discover_from_b(nets)
     assert found["cluster_name"] == "ns-head-a"
     assert found["scheduler_address"].startswith("tcp://10.213.0.1:")
-    # a head on a non-loopback address never runs without an API token (one is generated)
-    assert found["host"] == "10.213.0.1" and found["requires_key"] is True
+    # a head on a non-loopback address never runs without an API token (one is generated);
+    # --insecure: no cluster key, so its answers cannot be verified
+    assert found["host"] == "10.213.0.1" and found["requires_token"] is True
+    assert found["requires_key"] is False and found["verified"] is False
     prefix = exec_prefix(nets["b"])
     worker = CliProcess(
-        *prefix[1:], PYTHON, "-m", "pycluster", "worker", "--discover", "--broadcast-address", BROADCAST,
+        *prefix[1:], PYTHON, "-m", "pycluster", "worker", "--discover", "--insecure",
+        "--broadcast-address", BROADCAST,
         "--discover-timeout", "1.5", "--workers", "1", "--threads", "1", "--name", "ns-worker-b",
         program=prefix[0],
     )  # fmt: skip
@@ -137,6 +140,7 @@ def test_several_heads_answer_and_a_worker_without_a_terminal_asks_for_a_choice(
         "pycluster",
         "worker",
         "--discover",
+        "--insecure",  # the heads have no cluster key
         "--broadcast-address",
         BROADCAST,
         "--discover-timeout",
@@ -158,7 +162,7 @@ def test_a_worker_with_a_terminal_asks_which_cluster_to_join(
     import pty  # POSIX only, like the namespaces
 
     controller, terminal = pty.openpty()
-    argv = [*exec_prefix(nets["b"]), PYTHON, "-m", "pycluster", "worker", "--discover"]
+    argv = [*exec_prefix(nets["b"]), PYTHON, "-m", "pycluster", "worker", "--discover", "--insecure"]
     argv += [
         "--broadcast-address",
         BROADCAST,
@@ -191,3 +195,68 @@ def test_a_worker_with_a_terminal_asks_which_cluster_to_join(
         proc.terminate()
         proc.wait(30)
         os.close(controller)
+
+
+FORGER = """
+import socket, sys
+from pycluster.net.protocol import decode_probe, encode_announce
+info = {"cluster_name": "ns-keyed", "scheduler_address": "tcp://10.213.0.3:9999", "dashboard_url": None,
+        "version": "0.1.0", "requires_key": False, "requires_token": False, "host": "10.213.0.3",
+        "scheduler_port": 9999, "dashboard_port": None, "discovery_port": int(sys.argv[1])}
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("0.0.0.0", int(sys.argv[1])))
+print("FORGER-READY", flush=True)
+while True:
+    data, addr = sock.recvfrom(4096)
+    nonce = decode_probe(data)
+    if nonce is not None:
+        sock.sendto(encode_announce(info, nonce), addr)
+"""
+
+
+def test_a_keyed_worker_joins_the_keyed_head_and_not_a_forger_on_the_same_broadcast(nets: Namespaces) -> None:
+    """The attack from the security review, across namespaces: a forger in c answers the same
+    broadcast probe as a keyed head in a, naming its own tcp:// scheduler and the same name."""
+    import secrets
+
+    key = secrets.token_urlsafe(32)
+    port = "8790"  # not the module heads' 8788
+    prefix = exec_prefix(nets["a"])
+    head = CliProcess(
+        *prefix[1:], PYTHON, "-m", "pycluster", "head", "--cluster-name", "ns-keyed",
+        "--host", nets.addresses["a"], "--scheduler-port", "0", "--dashboard-port", "0",
+        "--dask-dashboard-port", "off", "--discovery-port", port, "--local-workers", "0",
+        "--state-dir", tempfile.mkdtemp(prefix="ns-keyed-"),
+        program=prefix[0], env={"PYCLUSTER_AUTH_KEY": key},
+    )  # fmt: skip
+    forger_prefix = exec_prefix(nets["c"])
+    forger = CliProcess(*forger_prefix[1:], PYTHON, "-c", FORGER, port, program=forger_prefix[0])
+    worker_prefix = exec_prefix(nets["b"])
+    discover = [PYTHON, "-m", "pycluster", "worker", "--discover", "--broadcast-address", BROADCAST]
+    discover += ["--discovery-port", port, "--discover-timeout", "1.5"]
+    worker = None
+    try:
+        head.wait_for_line(rf"discovery:\s+UDP {port}")
+        forger.wait_for_line("FORGER-READY")
+        listed = run_in(nets["b"], "-m", "pycluster", "discover", "--broadcast-address", BROADCAST,
+                        "--port", port, "--timeout", "1.5", "--json")  # fmt: skip
+        found = json.loads(listed.stdout)
+        assert sorted((c["scheduler_address"].rsplit(":", 1)[0], c["verified"]) for c in found) == [
+            ("tcp://10.213.0.3", False),  # both answered; without a key neither is verified
+            ("tls://10.213.0.1", False),
+        ]
+        refused = subprocess.run(
+            [*worker_prefix, *discover], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
+        assert refused.returncode == 1 and "--discover without a cluster key" in refused.stderr
+        worker = CliProcess(
+            *worker_prefix[1:], *discover, "--workers", "1", "--threads", "1",
+            program=worker_prefix[0], env={"PYCLUSTER_AUTH_KEY": key},
+        )  # fmt: skip
+        worker.wait_for_line(r"discovered 'ns-keyed' at tls://10\.213\.0\.1:\d+ .*verified\); joining it")
+        worker.wait_for_line("PYCLUSTER-WORKERS-READY")
+        assert "10.213.0.3" not in worker.output
+    finally:
+        for proc in (worker, forger, head):
+            if proc is not None:
+                proc.stop()

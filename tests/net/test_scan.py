@@ -30,7 +30,9 @@ def test_scan_with_the_key_confirms_through_the_api(net_head: HeadNode) -> None:
     assert found["cluster_name"] == "net-test"
     assert found["scheduler_address"] == net_head.scheduler_address
     assert found["dashboard_url"] == net_head.dashboard_url
-    assert found["requires_key"] is False
+    assert found["requires_token"] is False  # the token was given
+    assert found["requires_key"] is found["scheduler_address"].startswith("tls://")
+    assert found["verified"] is False  # HTTP proves nothing about the cluster key
     assert found["n_workers"] == 0
     assert found["open_ports"] == [scheduler_port, dashboard_port]
 
@@ -43,7 +45,9 @@ def test_scan_without_the_key_still_finds_the_head(net_head: HeadNode) -> None:
     )
     assert time.monotonic() - started < 5
     assert [f["host"] for f in found] == ["127.0.0.1"]  # 127.0.0.2 has nothing there
-    assert found[0]["requires_key"] is True
+    assert found[0]["requires_token"] is True
+    assert found[0]["requires_key"] is None  # the head said nothing: unknown
+    assert found[0]["verified"] is False
     assert found[0]["scheduler_address"] == f"tcp://127.0.0.1:{scheduler_port}"  # guessed from the open port
 
 

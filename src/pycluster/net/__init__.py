@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .connection import test_connection
-from .discovery import choose_cluster, discover_clusters_broadcast, probe_head
+from .discovery import choose_cluster, discover_clusters_broadcast, find_cluster, probe_head
 from .interfaces import get_network_interfaces
 from .manager import NetworkDiscovery
 from .ports import get_recommended_ports
@@ -19,6 +19,7 @@ __all__ = [
     "ascan_network_for_clusters",
     "choose_cluster",
     "discover_clusters_broadcast",
+    "find_cluster",
     "get_network_interfaces",
     "get_recommended_ports",
     "probe_head",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .connection import test_connection
-from .discovery import DEFAULT_DISCOVERY_PORT, discover_clusters_broadcast
+from .discovery import DEFAULT_DISCOVERY_PORT, discover_clusters_broadcast, find_cluster
 from .interfaces import get_network_interfaces
 from .ports import get_recommended_ports
 from .scan import scan_network_for_clusters
@@ -23,11 +23,18 @@ __all__ = ["NetworkDiscovery"]
 class NetworkDiscovery:
     """Find clusters (UDP discovery or a range scan), test one, pick free ports.
 
-    ``discovery_port`` is the UDP port probes go to (8788, as heads use by default).
+    ``discovery_port`` is the UDP port probes go to (8788, as heads use by default);
+    ``auth_key`` (default: ``PYCLUSTER_AUTH_KEY``) the cluster key that answers are
+    verified with: every discovered cluster says whether it is ``verified``, and
+    :meth:`find_cluster` joins only a verified one.
     """
 
-    def __init__(self, discovery_port: int = DEFAULT_DISCOVERY_PORT) -> None:
+    def __init__(self, discovery_port: int = DEFAULT_DISCOVERY_PORT, auth_key: str | None = None) -> None:
         self.discovery_port = discovery_port
+        self._auth_key = auth_key
+
+    def __repr__(self) -> str:  # never the key
+        return f"NetworkDiscovery(discovery_port={self.discovery_port!r})"
 
     def discover_clusters_broadcast(
         self,
@@ -35,9 +42,28 @@ class NetworkDiscovery:
         broadcast_address: str | Sequence[str] | None = None,
         port: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Every head that answers a UDP probe within ``timeout`` seconds (see
-        :func:`pycluster.net.discovery.discover_clusters_broadcast`)."""
-        return discover_clusters_broadcast(timeout, broadcast_address, port or self.discovery_port)
+        """Every head that answers a UDP probe within ``timeout`` seconds, each marked ``verified``
+        or not (see :func:`pycluster.net.discovery.discover_clusters_broadcast`)."""
+        return discover_clusters_broadcast(
+            timeout, broadcast_address, port or self.discovery_port, auth_key=self._auth_key
+        )
+
+    def find_cluster(
+        self,
+        timeout: float = 5,
+        broadcast_address: str | Sequence[str] | None = None,
+        port: int | None = None,
+        insecure: bool = False,
+    ) -> dict[str, Any]:
+        """The one head to join: a verified answer only, unless ``insecure`` and no key (see
+        :func:`pycluster.net.discovery.find_cluster`)."""
+        return find_cluster(
+            timeout,
+            broadcast_address,
+            port or self.discovery_port,
+            auth_key=self._auth_key,
+            insecure=insecure,
+        )
 
     def scan_network_for_clusters(
         self, network_range: str = "192.168.1.0/24", ports: Sequence[int] | None = None, **options: Any

@@ -6,6 +6,11 @@ interface's broadcast address too (a socket bound to a unicast address does not
 see broadcasts there); answers always leave from the unicast socket. A head bound
 to all interfaces (0.0.0.0) listens on the wildcard address, which sees both.
 
+A head with a cluster key (``head.auth_key``) signs every answer with a key derived
+from it (see :mod:`pycluster.net.protocol`), so a prober holding the key can tell it
+from anyone else on the network answering the same probe; a head without one sends
+unsigned answers, which a prober never treats as verified.
+
 >>> service = start_discovery_service(head)  # doctest: +SKIP
 >>> service.port  # doctest: +SKIP
 8788
@@ -20,13 +25,14 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from types import EllipsisType
 from typing import Any
 
 from .. import __version__
 from ..errors import PortInUseError
 from .interfaces import interface_broadcast
 from .ports import find_free_udp_ports
-from .protocol import decode_probe, encode_announce
+from .protocol import decode_probe, discovery_key, encode_announce
 
 __all__ = ["DiscoveryResponder", "DiscoveryService", "start_discovery_responder", "start_discovery_service"]
 
@@ -53,11 +59,24 @@ class _ProbeProtocol(asyncio.DatagramProtocol):
 
 
 class DiscoveryResponder:
-    """Answers discovery probes with what ``describe()`` returns (the head's connection info)."""
+    """Answers discovery probes with what ``describe()`` returns (the head's connection info).
 
-    def __init__(self, describe: Callable[[], dict[str, Any]], requires_key: bool) -> None:
+    ``requires_key``: the scheduler needs the cluster key (TLS); ``requires_token``: the
+    web API needs an API token; ``key``: a :func:`~pycluster.net.protocol.discovery_key`
+    that signs every answer (None: answers are unsigned and never verify).
+    """
+
+    def __init__(
+        self,
+        describe: Callable[[], dict[str, Any]],
+        requires_key: bool,
+        requires_token: bool = False,
+        key: bytes | None = None,
+    ) -> None:
         self._describe = describe
         self._requires_key = requires_key
+        self._requires_token = requires_token
+        self._key = key
         self._transports: list[asyncio.DatagramTransport] = []
         self.port: int | None = None
         self.answered = 0
@@ -90,10 +109,15 @@ class DiscoveryResponder:
         nonce = decode_probe(data)
         if nonce is None or not self._transports:
             return
-        info = {**self._describe(), "requires_key": self._requires_key, "version": __version__}
-        info["discovery_port"] = self.port
+        info = {
+            **self._describe(),
+            "requires_key": self._requires_key,
+            "requires_token": self._requires_token,
+            "version": __version__,
+            "discovery_port": self.port,
+        }
         # answer from the unicast socket: a reply from a broadcast-bound socket has no usable source
-        self._transports[0].sendto(encode_announce(info, nonce), addr)
+        self._transports[0].sendto(encode_announce(info, nonce, key=self._key), addr)
         self.answered += 1
 
     def close(self) -> None:
@@ -124,14 +148,32 @@ def start_discovery_service(head: Any) -> DiscoveryService:
     """Head service factory: answer probes on the head's loop unless its discovery port is None."""
     if head.settings.cluster.discovery_port is None:
         return DiscoveryService(head, None)
-    return DiscoveryService(head, head.run_on_loop(start_discovery_responder(head), timeout=30))
+    key = _signing_key(head)  # scrypt takes a tenth of a second: here, not on the head's loop
+    return DiscoveryService(head, head.run_on_loop(start_discovery_responder(head, key), timeout=30))
 
 
-async def start_discovery_responder(head: Any) -> DiscoveryResponder:
-    """Start answering probes for a running :class:`~pycluster.HeadNode` on its host and discovery port."""
+async def start_discovery_responder(head: Any, key: bytes | EllipsisType | None = ...) -> DiscoveryResponder:
+    """Start answering probes for a running :class:`~pycluster.HeadNode` on its host and discovery port.
+
+    Answers are signed with a key derived from ``head.auth_key`` (``key``, when given,
+    is that derived key already; None: unsigned).
+    """
     cluster = head.settings.cluster
-    responder = DiscoveryResponder(lambda: _describe(head), requires_key=bool(cluster.api_token))
+    responder = DiscoveryResponder(
+        lambda: _describe(head),
+        requires_key=head.auth_key is not None,
+        requires_token=bool(cluster.api_token),
+        key=_signing_key(head) if key is ... else key,
+    )
     return await responder.start(cluster.host, cluster.discovery_port)
+
+
+def _signing_key(head: Any) -> bytes | None:
+    auth_key = head.auth_key
+    if not auth_key:
+        logger.debug("discovery: head %r has no cluster key; its answers are not signed", head.cluster_name)
+        return None
+    return discovery_key(auth_key)
 
 
 def _describe(head: Any) -> dict[str, Any]:

@@ -43,10 +43,13 @@ def scan_network_for_clusters(
     ``ports`` are tried on each address (default 8786 and 8787); an open one of
     ``dashboard_ports`` (default: every port in ``ports`` but 8786) is confirmed
     with ``GET /api/cluster/status``. HTTP never goes to other ports: a Dask
-    scheduler logs an error for every HTTP request it receives. A head that needs an API key (and
-    ``api_token`` not given) is still reported, with ``requires_key`` true.
+    scheduler logs an error for every HTTP request it receives. A head that needs an API token (and
+    ``api_token`` not given) is still reported, with ``requires_token`` true.
     Each result has ``host``, ``scheduler_address``, ``dashboard_url``,
-    ``cluster_name``, ``n_workers``, ``requires_key`` and ``open_ports``.
+    ``cluster_name``, ``n_workers``, ``requires_key`` (the scheduler needs the cluster key:
+    its address is ``tls://``; None when the head would not say), ``requires_token``,
+    ``verified`` (always False: plain HTTP proves nothing; list these, never join them
+    unchecked) and ``open_ports``.
     """
     return run_sync(
         ascan_network_for_clusters(network_range, ports, timeout, max_concurrency, api_token, dashboard_ports)
@@ -150,7 +153,7 @@ async def _status(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
     except httpx.HTTPError:
         return None
     if response.status_code == 401 and "needs an API token" in response.text:
-        return {"requires_key": True}  # a pycluster head with a key: it says so, and nothing more
+        return {"requires_token": True}  # a pycluster head with a token: it says so, and nothing more
     if response.status_code != 200:
         return None
     try:
@@ -158,7 +161,7 @@ async def _status(client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     is_head = isinstance(body, dict) and isinstance(body.get("scheduler_address"), str)
-    return {**body, "requires_key": False} if is_head else None
+    return {**body, "requires_token": False} if is_head else None
 
 
 def _as_result(
@@ -166,13 +169,18 @@ def _as_result(
 ) -> dict[str, Any]:
     other = [p for p in open_ports if p != port]
     guessed = f"tcp://{_url_host(host)}:{other[0]}" if other else None
+    scheduler_address = answer.get("scheduler_address")
+    # what the head said about its scheduler; a guessed address says nothing about TLS
+    tls = scheduler_address.startswith("tls://") if isinstance(scheduler_address, str) else None
     return {
         "host": host,
         "cluster_name": answer.get("cluster_name"),
-        "scheduler_address": answer.get("scheduler_address", guessed),
+        "scheduler_address": scheduler_address or guessed,
         "dashboard_url": answer.get("dashboard_url") or url,
         "n_workers": answer.get("n_workers"),
-        "requires_key": answer["requires_key"],
+        "requires_key": tls,
+        "requires_token": answer["requires_token"],
+        "verified": False,
         "open_ports": open_ports,
     }
 
