@@ -65,7 +65,15 @@ def cli() -> None:
 @click.option(
     "--dashboard-port", type=int, help="Dashboard and REST API port (0 = any free).  [default: 8787]"
 )
-@click.option("--dask-dashboard-port", help="Dask's diagnostics dashboard port, or 'off'.  [default: 8789]")
+@click.option(
+    "--dask-dashboard-port",
+    help="Dask's diagnostics dashboard port, or 'off' (then Dask serves no HTTP at all).  [default: 8789]",
+)
+@click.option(
+    "--dask-dashboard-host",
+    help="Interface for Dask's diagnostics dashboard, which has no authentication; use an SSH tunnel "
+    "rather than opening it.  [default: loopback, even when --host is not]",
+)
 @click.option(
     "--local-workers",
     type=int,
@@ -134,6 +142,7 @@ def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, 
             scheduler_port=options["scheduler_port"],
             dashboard_port=options["dashboard_port"],
             dask_dashboard_port=options["dask_dashboard_port"],
+            dask_dashboard_host=options["dask_dashboard_host"],
             api_token=options["api_token"],
             auth_key=options["auth_key"],
             weak_key_ok=options["weak_key_ok"],
@@ -172,7 +181,7 @@ def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str 
         ("scheduler", info["scheduler_address"]),
         ("dashboard", info["dashboard_url"]),
         ("REST API docs", info["api_docs_url"]),
-        ("Dask diagnostics", info["dask_dashboard_url"] or "off"),
+        ("Dask diagnostics", _diagnostics_line(info["dask_dashboard_url"], settings.cluster.host)),
         ("discovery", f"UDP {info['discovery_port']}" if info.get("discovery_port") else "off"),
         ("local workers", str(info["n_workers"])),
     ]
@@ -197,6 +206,18 @@ def _sign_in_line(login_url: str | None, settings: Settings) -> str:
         return f"Sign a browser in with (keep it private): {login_url}"
     where = "the PYCLUSTER_API_TOKEN you set" if not token_file.is_file() else str(token_file)
     return f"Sign a browser in at the dashboard with the API token from {where}"
+
+
+def _diagnostics_line(url: str | None, head_host: str) -> str:
+    from urllib.parse import urlsplit
+
+    from .cluster.diagnostics import is_loopback
+
+    if url is None:
+        return "off"
+    if is_loopback(urlsplit(url).hostname or "") and not is_loopback(head_host):
+        return f"{url}  (this machine only; from another, use an SSH tunnel)"
+    return url
 
 
 # ------------------------------------------------------------------------ worker

@@ -109,6 +109,8 @@ class ClusterSettings:
     dashboard_port: int = _setting(8787, parse_port, "PYCLUSTER_DASHBOARD_PORT")
     discovery_port: int | None = _setting(8788, _optional(parse_port), "PYCLUSTER_DISCOVERY_PORT")
     dask_dashboard_port: int | None = _setting(8789, _optional(parse_port), "PYCLUSTER_DASK_DASHBOARD_PORT")
+    # where Dask's diagnostics listen; None: loopback (cluster/diagnostics.py), never the network
+    dask_dashboard_host: str | None = _setting(None, _optional_text, "PYCLUSTER_DASK_DASHBOARD_HOST")
     api_port: int = _setting(8001, parse_port, "PYCLUSTER_API_PORT")
     n_workers: int = _setting(2, parse_non_negative_int, "PYCLUSTER_N_WORKERS", "DASK_N_WORKERS")
     threads_per_worker: int | None = _setting(

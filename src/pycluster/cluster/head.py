@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
+from .diagnostics import SchedulerWithoutHTTP, diagnostics_host, is_loopback
 from .local_heads import publish, withdraw
 from .loop import LoopThread
 from .manager import ClusterManager
@@ -44,6 +45,7 @@ from .worker_options import WorkerOptions
 __all__ = ["HEAD_SERVICES", "HeadNode"]
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 # Services a head runs beside its scheduler, started in this order (after the local
 # workers) and stopped in reverse. Each names a factory "module:function" that takes the
@@ -68,7 +70,10 @@ class HeadNode:
     Arguments left as ``None`` come from settings (pycluster.yaml, ``PYCLUSTER_*``
     environment variables, then defaults: 127.0.0.1, ports 8786/8787, Dask's
     diagnostics on 8789). Any port may be 0 to pick a free one.
-    ``dask_dashboard_port=False`` turns Dask's own diagnostics dashboard off.
+    ``dask_dashboard_port=False`` turns Dask's own diagnostics dashboard off: then Dask
+    runs no HTTP server at all. When on, it listens on loopback (the head's own address
+    for a loopback head, else 127.0.0.1) unless ``dask_dashboard_host`` names another
+    host; it has no authentication (see :mod:`pycluster.cluster.diagnostics`).
     The discovery responder answers on UDP ``discovery_port`` (8788 from settings
     when left as ``...``; 0 picks a free port; ``None`` or ``False`` turns it off).
     """
@@ -81,6 +86,7 @@ class HeadNode:
         dashboard_port: int | None = None,
         *,
         dask_dashboard_port: int | bool | None = None,
+        dask_dashboard_host: str | None = None,
         discovery_port: int | bool | EllipsisType | None = ...,
         api_token: str | None = None,
         auth_key: str | None = None,
@@ -101,6 +107,7 @@ class HeadNode:
             scheduler_port=scheduler_port,
             dashboard_port=dashboard_port,
             dask_dashboard_port="off" if dask_dashboard_port is False else dask_dashboard_port,
+            dask_dashboard_host=dask_dashboard_host,
             discovery_port=_discovery_override(discovery_port),
             api_token=api_token,
             auth_key=auth_key,
@@ -188,7 +195,7 @@ class HeadNode:
         if "web" in self._service_names:
             check_port_free(c.host, c.dashboard_port, "dashboard")
         if c.dask_dashboard_port:
-            check_port_free(c.host, c.dask_dashboard_port, "Dask diagnostics dashboard")
+            check_port_free(self._diagnostics_host, c.dask_dashboard_port, "Dask diagnostics dashboard")
         ports = [c.scheduler_port, c.dashboard_port if "web" in self._service_names else None]
         ports.append(c.dask_dashboard_port)
         taken = [p for p in ports if p]
@@ -241,17 +248,31 @@ class HeadNode:
             raise ClusterNotRunningError(f"head node {self.cluster_name!r} has no job queue: call start()")
         return self.services["jobs"]
 
+    @property
+    def _diagnostics_host(self) -> str:
+        c = self.settings.cluster
+        return diagnostics_host(c.host, c.dask_dashboard_host)
+
     async def _start_scheduler(self) -> Any:
         from distributed import Scheduler
 
         c = self.settings.cluster
         diagnostics = c.dask_dashboard_port
-        scheduler = Scheduler(
+        if diagnostics is not None and not is_loopback(self._diagnostics_host):
+            _log.warning(
+                "Dask's diagnostics dashboard listens on %s: it has no authentication and shows "
+                "worker logs and call stacks to anyone who reaches it",
+                self._diagnostics_host,
+            )
+        # Dask's Scheduler always runs an HTTP server (worker logs, call stacks, an event
+        # stream, no authentication): with diagnostics off, run none at all
+        scheduler_class = Scheduler if diagnostics is not None else SchedulerWithoutHTTP
+        scheduler = scheduler_class(
             host=c.host,
             port=c.scheduler_port,
             dashboard=diagnostics is not None,
-            # with diagnostics off, Dask still serves /health here; never let it try 8787 (ours)
-            dashboard_address=f"{c.host}:{diagnostics if diagnostics is not None else 0}",
+            # a (host, port) pair: Dask's "host:port" strings cannot carry an IPv6 address
+            dashboard_address=[(self._diagnostics_host, diagnostics or 0)],
             # with a cluster key: TLS only, and only holders of the key get through the handshake
             security=self._security,
             protocol="tls" if self._security else None,
@@ -298,11 +319,11 @@ class HeadNode:
 
     @property
     def dask_dashboard_url(self) -> str | None:
+        """Dask's diagnostics dashboard, at the address it listens on (None when off)."""
         service = (self._scheduler.services or {}).get("dashboard") if self._scheduler else None
-        # with diagnostics off Dask still serves /health over HTTP: that is not a dashboard
         if service is None or self.settings.cluster.dask_dashboard_port is None:
             return None
-        return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{service.port}/status"
+        return f"http://{_url_host(advertised_host(self._diagnostics_host))}:{service.port}/status"
 
     @property
     def uptime_seconds(self) -> float:

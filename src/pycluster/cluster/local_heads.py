@@ -28,12 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import AuthenticationError
+from .ports import is_loopback
 from .secret_files import check_private, write_secret
 
 __all__ = ["LocalHead", "find_local_head", "key_for", "publish", "runtime_dir", "withdraw"]
-
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
 
 @dataclass(frozen=True)
 class LocalHead:
@@ -85,7 +83,7 @@ def withdraw(path: Path | None) -> None:
 def find_local_head(address: str) -> LocalHead | None:
     """The running head of this user whose scheduler is ``address`` on this machine, if any."""
     host, port = _host_port(address)
-    if host not in _LOOPBACK_NAMES and not host.startswith("127."):
+    if not is_loopback(host):
         return None
     try:
         candidates = sorted(runtime_dir().glob(f"head-{port}-*.json"))

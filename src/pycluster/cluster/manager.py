@@ -24,6 +24,7 @@ from distributed import Client, Future
 
 from ..errors import ClusterNotRunningError, SchedulerUnreachableError
 from .batching import BatchItemFuture, auto_batch_size, submit_batches
+from .diagnostics import ClusterClient
 from .local_heads import key_for
 from .ports import normalize_scheduler_address, wait_until_reachable
 from .security import cluster_security, scheduler_security, tls_address
@@ -90,7 +91,7 @@ class ClusterManager:
             security = cluster_security(auth_key) if auth_key else None
         try:
             # the default client, so dask collections, wait() and as_completed() use this cluster
-            self._client = Client(address, timeout=timeout, set_as_default=True, security=security)
+            self._client = ClusterClient(address, timeout=timeout, set_as_default=True, security=security)
         except OSError as exc:
             raise SchedulerUnreachableError(
                 f"could not connect a client to {address} within {timeout:g}s: {exc}"

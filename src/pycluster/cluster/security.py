@@ -43,7 +43,6 @@ import contextlib
 import datetime
 import functools
 import hashlib
-import ipaddress
 import logging
 import math
 import re
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthenticationError
+from .ports import is_loopback
 from .secret_files import say_secret, secret_in_file
 
 if TYPE_CHECKING:
@@ -176,8 +176,8 @@ def check_key_strength(key: str | bytes, host: str, weak_key_ok: bool = False) -
     bits = key_strength_bits(text)
     if bits >= STRONG_KEY_BITS:
         return bits
-    if _is_loopback(host) or weak_key_ok:
-        where = "on loopback" if _is_loopback(host) else f"on {host} because weak_key_ok is set"
+    if is_loopback(host) or weak_key_ok:
+        where = "on loopback" if is_loopback(host) else f"on {host} because weak_key_ok is set"
         warnings.warn(
             f"the cluster key is weak (about {bits:.0f} bits estimated; {STRONG_KEY_BITS} are needed "
             f"on a network head); accepted {where}. Anyone who can reach the port (on loopback: "
@@ -393,7 +393,7 @@ def scheduler_security(address: str, key: str | None) -> Any:
 
 def is_loopback_address(address: str) -> bool:
     """Whether a scheduler address (``tls://127.0.0.1:8786``) is on this machine's loopback."""
-    return _is_loopback(_host_port(address)[0])
+    return is_loopback(_host_port(address)[0])
 
 
 class _ProbeHandshakeFilter(logging.Filter):
@@ -419,15 +419,6 @@ def quiet_probe_handshakes() -> None:
         logger.addFilter(_PROBE_FILTER)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def ensure_cluster_key(
     settings: Settings, state_dir: Path, insecure: bool = False, announce: Callable[[str], None] | None = None
 ) -> str | None:
@@ -445,7 +436,7 @@ def ensure_cluster_key(
         return check_key(c.auth_key)
     say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
     if insecure:
-        if not _is_loopback(c.host):
+        if not is_loopback(c.host):
             say(
                 f"pycluster: WARNING: insecure head on {c.host}: anyone who can reach port "
                 f"{c.scheduler_port} can run code on this cluster. Use only on a network you fully trust."
@@ -454,7 +445,7 @@ def ensure_cluster_key(
     path = state_dir / "cluster_key"
     c.auth_key, created = secret_in_file(path, generate_key)
     check_key(c.auth_key)
-    if _is_loopback(c.host):
+    if is_loopback(c.host):
         return c.auth_key  # local workers and clients read it from the connection file: nothing to say
     if not created:
         say(f"pycluster: {c.host} is not loopback; using the cluster key stored in {path}")

@@ -19,6 +19,7 @@ from typing import Any
 from distributed import Nanny
 
 from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
+from .diagnostics import WorkerWithoutHTTP
 from .ports import wait_until_reachable
 from .security import scheduler_security
 from .worker_options import WorkerOptions
@@ -81,6 +82,9 @@ def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: 
         death_timeout=options.death_timeout,
         silence_logs=False,
         env=options.worker_env(index),  # pins this worker's GPUs (set again if the Nanny restarts it)
+        # Dask's workers serve /metrics, /health and static files over HTTP, without
+        # authentication, on every interface of a network worker; pycluster reads none of it
+        worker_class=WorkerWithoutHTTP,
     )
 
 

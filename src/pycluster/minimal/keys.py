@@ -10,7 +10,8 @@ network refuses them unless ``weak_key_ok=True`` (see README "Cluster keys").
 
 from __future__ import annotations
 
-from ..cluster.security import _is_loopback, check_key_strength, generate_key
+from ..cluster.ports import is_loopback
+from ..cluster.security import check_key_strength, generate_key
 from ..errors import AuthenticationError
 
 __all__ = ["PREFIX", "check_authkey", "cluster_key"]
@@ -39,7 +40,7 @@ def check_authkey(text: str, host: str, weak_key_ok: bool = False) -> None:
     Estimates the AUTHKEY alone (the prefix is public). On loopback, or with ``weak_key_ok``,
     nothing is refused here: the head warns about a weak key when it starts.
     """
-    if weak_key_ok or _is_loopback(host):
+    if weak_key_ok or is_loopback(host):
         return
     try:
         check_key_strength(text, host)
