@@ -27,6 +27,7 @@ from pycluster.cluster import security
 from pycluster.cluster.ports import split_address
 from pycluster.cluster.security import (
     STRONG_KEY_BITS,
+    _ca_seed,
     check_key,
     check_key_strength,
     cluster_ca,
@@ -235,6 +236,7 @@ def test_an_unauthenticated_client_learns_nothing_key_derived_from_the_scheduler
 
 # ------------------------------------------------------------------ derivation by kind of key
 def test_generated_keys_derive_fast_and_user_keys_through_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    _ca_seed.cache_clear()  # seeds are cached per process: derive afresh here
     spy = ScryptSpy(monkeypatch)
     started = time.perf_counter()
     cluster_ca.__wrapped__(generate_key())

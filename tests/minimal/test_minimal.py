@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pycluster import ArgumentError, AuthenticationError, RemoteCallError
-from pycluster.cluster.security import cluster_ca, cluster_security, key_strength_bits
+from pycluster.cluster.security import _ca_seed, cluster_ca, cluster_security, key_strength_bits
 from pycluster.minimal import MasterNode, WorkerNode
 from pycluster.minimal.keys import PREFIX
 from tests.cluster.test_security import (
@@ -130,6 +130,7 @@ def test_the_attack_chain_finds_nothing_to_check_a_guess_against_but_scrypt(
         text = cert.public_bytes(serialization.Encoding.PEM).decode() + cert.subject.rfc4514_string()
         assert not any(f in text for f in old_fingerprints(PREFIX + "hello"))
     # step 2 can only test a guess against the CA's signature, and deriving a CA runs scrypt N=2**17
+    _ca_seed.cache_clear()  # seeds are cached per process: derive afresh, as an attacker would
     spy = ScryptSpy(monkeypatch)
     guessed = x509.load_pem_x509_certificate(cluster_ca.__wrapped__(PREFIX + "hello").cert_pem.encode())
     chain[0].verify_directly_issued_by(guessed)

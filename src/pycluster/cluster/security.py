@@ -72,6 +72,7 @@ __all__ = [
     "check_scheduler_key",
     "cluster_ca",
     "cluster_security",
+    "derived_secret",
     "ensure_cluster_key",
     "generate_key",
     "is_generated_key",
@@ -248,6 +249,19 @@ class ClusterCA:
         return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
+def derived_secret(key: str, label: bytes) -> bytes:
+    """32 bytes for another use of the key (``label`` names it), as costly to guess from as the CA.
+
+    HKDF of the CA seed: a value made public under it (a discovery answer's MAC) lets a
+    stranger test a guessed key no faster than the certificates do.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(hashes.SHA256(), 32, salt=_SALT, info=b"derived " + label).derive(_ca_seed(key))
+
+
+@functools.lru_cache(maxsize=8)
 def _ca_seed(key: str) -> bytes:
     """32 bytes from the key: HKDF for a generated key, scrypt (N=2**17) for any other."""
     generated = _generated_bytes(key)

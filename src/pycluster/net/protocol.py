@@ -10,7 +10,7 @@ forged source address cannot turn a head into a traffic amplifier.
 
 Anyone on the network can answer a probe, so a head with a cluster key proves it
 holds the key: ``mac`` is HMAC-SHA256, keyed by :func:`discovery_key` (derived from
-the cluster key with scrypt and a fixed label; neither is ever sent), over a fixed
+the cluster key (through the cluster CA's seed) under a fixed label; neither is ever sent), over a fixed
 label, the probe's nonce and the answer's canonical bytes (:func:`canonical_bytes`:
 every field but ``mac``, JSON with sorted keys and no spaces). The nonce is fresh
 and random per probe, so a recorded answer does not verify against a later probe.
@@ -47,6 +47,8 @@ import hmac
 import json
 from typing import Any
 
+from ..cluster.security import derived_secret
+
 __all__ = [
     "ANNOUNCE_FIELDS",
     "MAX_ANNOUNCE_SIZE",
@@ -67,10 +69,9 @@ PROBE_SIZE = 512
 MAX_ANNOUNCE_SIZE = 2 * PROBE_SIZE
 _MAX_NONCE = 64
 _MAX_TEXT = 200
-# the discovery MAC key: scrypt of the cluster key under its own label, so an answer (which
+# the discovery MAC key: derived from the cluster CA's seed under its own label, so an answer (which
 # anyone may ask for) lets a guessed key be checked no faster than the cluster CA allows
 _KEY_LABEL = b"pycluster discovery v1"
-_SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 2**20, "dklen": 32}
 _MAC_LABEL = b"pycluster discovery announce v1\x00"
 _MAC_FIELD = "mac"
 _MAC_HEX = 64
@@ -115,12 +116,13 @@ def decode_probe(data: bytes) -> str | None:
 def discovery_key(cluster_key: str | bytes) -> bytes:
     """The key that signs discovery answers, derived from the cluster key (never sent, never the key).
 
-    scrypt (N=2**15, r=8) under the fixed label ``pycluster discovery v1``: an answer's
-    MAC is public, so checking a guessed cluster key against it must cost what a guess
-    against the cluster CA costs, not one HMAC.
+    Derived from the cluster CA's seed under the label ``pycluster discovery v1``: an
+    answer's MAC is public, so checking a guessed cluster key against it costs what a
+    guess against the cluster CA costs (scrypt for a chosen key), not one HMAC; a
+    generated key (256 random bits) needs no stretching and costs microseconds.
     """
-    raw = cluster_key.encode() if isinstance(cluster_key, str) else bytes(cluster_key)
-    return hashlib.scrypt(raw, salt=_KEY_LABEL, **_SCRYPT)
+    text = cluster_key.decode("utf-8", "surrogateescape") if isinstance(cluster_key, bytes) else cluster_key
+    return derived_secret(text, _KEY_LABEL)
 
 
 def canonical_bytes(message: dict[str, Any]) -> bytes:

@@ -148,7 +148,7 @@ def start_discovery_service(head: Any) -> DiscoveryService:
     """Head service factory: answer probes on the head's loop unless its discovery port is None."""
     if head.settings.cluster.discovery_port is None:
         return DiscoveryService(head, None)
-    key = _signing_key(head)  # scrypt takes a tenth of a second: here, not on the head's loop
+    key = _signing_key(head)  # a chosen key costs one scrypt (~0.5 s): here, not on the head's loop
     return DiscoveryService(head, head.run_on_loop(start_discovery_responder(head, key), timeout=30))
 
 
