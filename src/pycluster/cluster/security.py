@@ -50,6 +50,7 @@ import secrets
 import socket
 import ssl
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -324,6 +325,19 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _patience(round_trip: float, most: float) -> float:
+    """How long to wait for a server that answers at once if at all: 50 ms on loopback (a busy
+    2-core machine included), ten round trips further away, never more than ``most``.
+    Every local worker makes these checks at start, so a fixed 0.5 s showed in start times."""
+    return min(most, max(0.05, 10 * round_trip))
+
+
+def _connect(address: str, timeout: float) -> tuple[socket.socket, float]:
+    started = time.perf_counter()
+    sock = socket.create_connection(_host_port(address), timeout=timeout)
+    return sock, time.perf_counter() - started
+
+
 def _speaks_first(sock: socket.socket, wait: float = 0.3) -> bool:
     """A plain Dask server sends its handshake as soon as a connection opens; a TLS server waits."""
     sock.settimeout(wait)
@@ -340,8 +354,9 @@ def speaks_tls(address: str, timeout: float = 2.0) -> bool:
     Nothing is sent to a plain Dask server (a TLS hello would read to it as a frame of
     petabytes): its first bytes arrive unasked and the answer is False.
     """
-    with socket.create_connection(_host_port(address), timeout=timeout) as sock:
-        if _speaks_first(sock):
+    sock, round_trip = _connect(address, timeout)
+    with sock:
+        if _speaks_first(sock, _patience(round_trip, 0.3)):
             return False
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -362,15 +377,17 @@ def check_scheduler_key(address: str, security: Any, timeout: float = 5.0) -> No
     """
     context = security.get_connection_args("client")["ssl_context"]
     try:
-        with socket.create_connection(_host_port(address), timeout=timeout) as sock:
-            if _speaks_first(sock):
+        sock, round_trip = _connect(address, timeout)
+        with sock:
+            if _speaks_first(sock, _patience(round_trip, 0.3)):
                 raise AuthenticationError(
                     f"the scheduler at {address} does not use TLS: it has no cluster key. "
                     "Connect without a key (tcp://), or restart the head with --auth-key"
                 )
             sock.settimeout(timeout)
+            started = time.perf_counter()
             with context.wrap_socket(sock) as tls:
-                tls.settimeout(0.2)
+                tls.settimeout(_patience(time.perf_counter() - started, 0.2))
                 # TLS 1.3: a server that rejects our certificate says so after the handshake
                 with contextlib.suppress(TimeoutError, ssl.SSLWantReadError):
                     tls.recv(1)
