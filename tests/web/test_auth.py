@@ -64,7 +64,8 @@ def test_the_peer_lookup_is_cached_per_connection(head: HeadNode, url: str) -> N
         before = creds.lookups
         for _ in range(20):
             assert keep_alive.get("/api/health").status_code == 200
-        assert creds.lookups == before  # the keep-alive connection was looked up once
+        # the keep-alive connection was looked up once (twice if the 2 s cache ran out meanwhile)
+        assert creds.lookups - before <= 1
 
 
 def test_a_proxy_or_a_browser_is_not_the_local_user(url: str) -> None:

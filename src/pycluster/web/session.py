@@ -50,9 +50,13 @@ class TicketAnswer(BaseModel):
 
 def _set_session(request: Request, response: Response, token: str) -> None:
     secure = request.url.scheme == "https"
-    common = {"path": "/", "samesite": "strict", "secure": secure}
-    response.set_cookie(cookie_name(request, SESSION_COOKIE), session_value(token), httponly=True, **common)  # type: ignore[arg-type]
-    response.set_cookie(cookie_name(request, CSRF_COOKIE), csrf_value(token), httponly=False, **common)  # type: ignore[arg-type]
+    for base, value, httponly in (
+        (SESSION_COOKIE, session_value(token), True),  # the page never sees it
+        (CSRF_COOKIE, csrf_value(token), False),  # the page echoes it as X-CSRF-Token
+    ):
+        response.set_cookie(
+            cookie_name(request, base), value, path="/", samesite="strict", secure=secure, httponly=httponly
+        )
 
 
 def _clear_session(request: Request, response: Response) -> None:
