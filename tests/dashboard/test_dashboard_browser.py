@@ -11,11 +11,12 @@ import operator
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from pycluster import DashboardError, DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
+from pycluster import DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
 from tests.dashboard.browser import screenshot
 from tests.helpers import wait_for
 
@@ -25,6 +26,8 @@ except ImportError:  # the browser fixture skips (or fails in CI) with the reaso
     expect = None
 
 LIVE_TIMEOUT = 20_000  # ms: a shared 2-core machine can be slow to start a page
+DASH_TOKEN = "dash-test-token-0123456789"
+BROWSER = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}  # not trusted as the local user
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +43,7 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
         discovery_port=0,  # Settings.load(False) ignores the suite's PYCLUSTER_DISCOVERY_PORT=0
         state_dir=str(tmp_path_factory.mktemp("dash-state")),
         monitoring__metrics_interval=0.5,
+        api_token=DASH_TOKEN,  # every change the pages make goes through the cookie session + CSRF
     )
     node = HeadNode(settings=settings)
     node.start(n_local_workers=2, threads_per_worker=1)
@@ -47,7 +51,24 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
     node.shutdown()
 
 
+def login_url(head: HeadNode) -> str | None:
+    """The link that signs a browser in (HeadNode.login_url where the head has it)."""
+    token = head.settings.cluster.api_token
+    if not token:
+        return None
+    return getattr(head, "login_url", None) or f"{head.dashboard_url}/login?{urlencode({'token': token})}"
+
+
+def sign_in(page: Any, head: HeadNode) -> None:
+    """Open the head's login link once per browser context: it sets the session cookie (a
+    browser is never trusted as the local user, so a head with a token asks it to sign in)."""
+    link = login_url(head)
+    if link and not any(c["name"].startswith("pycluster-session-") for c in page.context.cookies()):
+        page.goto(link)
+
+
 def open_tab(page: Any, head: HeadNode, tab: str) -> None:
+    sign_in(page, head)
     page.goto(f"{head.dashboard_url}/#{tab}")
     expect(page.locator("#live-pill")).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
 
@@ -216,16 +237,21 @@ def test_token_is_asked_for_and_required(page: Any, tmp_path_factory: pytest.Tem
     )
     node.start(n_local_workers=0)
     try:
-        url = node.dashboard_url
+        url = node.dashboard_url or ""
         for path in ("/api/dashboard/snapshot", "/api/cluster/status", "/api/dashboard/stream"):
-            assert httpx.get(f"{url}{path}").status_code == 401, path
-        assert httpx.get(f"{url}/api/dashboard/stream?token=wrong").status_code == 401
-        for how in ({"params": {"token": token}}, {"cookies": {"pycluster_token": token}}):
-            with httpx.stream("GET", f"{url}/api/dashboard/stream", timeout=10, **how) as answer:
-                assert answer.status_code == 200, how
-        with pytest.raises(DashboardError, match="needs its API token"):
-            DashboardManager(url or "").get_cluster_status()
-        assert DashboardManager(url or "", token=token).get_cluster_status()["n_workers"] == 0
+            assert httpx.get(f"{url}{path}", headers=BROWSER).status_code == 401, path
+        # the token is never taken in the stream's URL, right or wrong; a one-time ticket is
+        for value in ("wrong", token):
+            assert httpx.get(f"{url}/api/dashboard/stream", params={"token": value}).status_code == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        ticket = httpx.post(f"{url}/api/auth/ticket", headers=bearer).json()["ticket"]
+        with httpx.stream(
+            "GET", f"{url}/api/dashboard/stream", params={"ticket": ticket}, timeout=10
+        ) as answer:
+            assert answer.status_code == 200
+        # the documents' examples: plain requests from the head's own user on this machine
+        assert DashboardManager(url).get_cluster_status()["n_workers"] == 0
+        assert DashboardManager(url, token=token).get_cluster_status()["n_workers"] == 0
         page.goto(url)
         expect(page.locator("#login")).to_be_visible()
         screenshot(page, "login")
@@ -237,7 +263,24 @@ def test_token_is_asked_for_and_required(page: Any, tmp_path_factory: pytest.Tem
         expect(page.locator("#login")).to_be_hidden()
         expect(page.locator("#live-pill")).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
         expect(page.locator("#card-health .v")).to_have_text("degraded")  # no workers
+        # nothing of the token is kept where scripts can read it
+        assert page.evaluate("sessionStorage.length + localStorage.length") <= 1  # the interval only
+        assert token not in page.evaluate("document.cookie")
+        session = [c for c in page.context.cookies() if c["name"].startswith("pycluster-session-")]
+        assert session and session[0]["httpOnly"] and session[0]["sameSite"] == "Strict"
+        expect(page.locator("#sign-out")).to_be_visible()
         page.click("#sign-out")
         expect(page.locator("#login")).to_be_visible()
+        assert not [c for c in page.context.cookies() if c["name"].startswith("pycluster-")]
+        page.reload()
+        expect(page.locator("#login")).to_be_visible()
+
+        # the printed link signs in at once, and the token leaves the address bar
+        page.goto(f"{url}/login?{urlencode({'token': token})}")
+        assert page.url == f"{url}/"
+        expect(page.locator("#login")).to_be_hidden()
+        expect(page.locator("#live-pill")).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
+        expect(page.locator("#card-health .v")).to_have_text("degraded")
+        assert token not in page.evaluate("document.cookie + location.href + document.referrer")
     finally:
         node.shutdown()

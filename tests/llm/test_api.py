@@ -103,7 +103,10 @@ def test_bad_requests_get_4xx_with_a_reason(
 
 
 def test_requests_without_the_token_are_refused(token_head: HeadNode, deployed: str) -> None:
-    with httpx.Client(base_url=token_head.dashboard_url or "", timeout=30) as anonymous:
+    # this process is the head's own user on loopback, trusted without a token: a stranger is
+    # played by a request through a proxy (tests/web/test_auth.py covers who needs the token)
+    stranger = {"X-Forwarded-For": "203.0.113.7"}
+    with httpx.Client(base_url=token_head.dashboard_url or "", timeout=30, headers=stranger) as anonymous:
         assert anonymous.get("/api/llm/models").status_code == 401
         assert anonymous.get("/v1/models").status_code == 401
 

@@ -182,13 +182,18 @@ def test_api_token_required_when_set(tmp_path) -> None:
     ) as node:
         node.start(n_local_workers=0)
         base = node.dashboard_url
+        # this process is the head's own user on loopback (trusted without the token), so the
+        # requests that must be refused come through a "proxy" (tests/web/test_auth.py has the rest)
+        proxied = {"X-Forwarded-For": "203.0.113.7"}
         for path in ("/api/health", "/api/cluster/status", "/api/processing/jobs/list", "/metrics"):
-            denied = httpx.get(f"{base}{path}", timeout=10)
+            denied = httpx.get(f"{base}{path}", headers=proxied, timeout=10)
             assert denied.status_code == 401, path
             assert "Bearer" in denied.json()["detail"]
         wrong = httpx.get(f"{base}/api/health", headers={"Authorization": "Bearer nope"}, timeout=10)
         assert wrong.status_code == 401
-        ok = httpx.get(f"{base}/api/health", headers={"Authorization": "Bearer s3cret-token"}, timeout=10)
+        ok = httpx.get(
+            f"{base}/api/health", headers={**proxied, "Authorization": "Bearer s3cret-token"}, timeout=10
+        )
         assert ok.status_code == 200
         started = time.monotonic()
         assert httpx.get(f"{base}/docs", timeout=10).status_code == 200  # docs stay readable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -32,7 +33,11 @@ from ..errors import (
 from .assets import mount_dashboard
 from .auth import require_token
 from .controller import HeadController, StandaloneController
+from .origin import HostOriginGuard
+from .peercred import PeerCredentials
 from .routers import cluster, dashboard, data, gpu, health, llm, openai_compat, processing, prometheus
+from .session import login_router
+from .session import router as auth_router
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -63,9 +68,18 @@ _STATUS_FOR = [
 
 
 def create_app(
-    target: HeadNode | HeadController | StandaloneController, api_token: str | None = None
+    target: HeadNode | HeadController | StandaloneController,
+    api_token: str | None = None,
+    *,
+    bind_host: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
 ) -> FastAPI:
-    """The app for a running HeadNode (or a controller); routers slot in under /api."""
+    """The app for a running HeadNode (or a controller); routers slot in under /api.
+
+    ``bind_host`` (default: the settings' host) decides the Host check: a loopback server takes
+    only loopback Host names, plus ``allowed_hosts``; ``allowed_origins`` adds origins (a reverse
+    proxy's) to the request's own. See ``origin.py`` and ``auth.py``."""
     ctrl = target if isinstance(target, (HeadController, StandaloneController)) else HeadController(target)
     app = FastAPI(
         title="pycluster",
@@ -75,6 +89,10 @@ def create_app(
     app.state.controller = ctrl
     settings = getattr(target, "settings", None)
     app.state.api_token = api_token or (settings.cluster.api_token if settings else None)
+    app.state.peer_credentials = PeerCredentials()
+    app.state.stream_tickets = {}
+    if bind_host is None and settings is not None:
+        bind_host = settings.cluster.host
     protected = [Depends(require_token)]
     app.include_router(health.router, prefix="/api", dependencies=protected)
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected)
@@ -85,10 +103,16 @@ def create_app(
     app.include_router(openai_compat.router, prefix="/v1", dependencies=protected)
     app.include_router(prometheus.router, dependencies=protected)
     app.include_router(dashboard.router, prefix="/api/dashboard")  # token checked in the router
-    app.include_router(dashboard.stream_router, prefix="/api/dashboard")  # token may come as ?token=
+    app.include_router(dashboard.stream_router, prefix="/api/dashboard")  # or a one-time ?ticket=
+    app.include_router(auth_router, prefix="/api/auth")
+    app.include_router(login_router)
     _add_error_handlers(app)
     _limit_body_size(app)
     mount_dashboard(app)
+    # outermost: Host and Origin are checked before anything else, authentication included
+    app.add_middleware(
+        HostOriginGuard, bind_host=bind_host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
+    )
     return app
 
 

@@ -2,7 +2,9 @@
 
 ``GET /stream`` is the live feed (Server-Sent Events; one producer per interval shared by
 every browser); ``GET /snapshot`` is one frame of it as JSON. Alerts and the failed-task
-log can be changed here. The stream is left out of the OpenAPI schema: it is not JSON.
+log can be changed here. The stream is left out of the OpenAPI schema: it is not JSON. It
+takes the session cookie, a Bearer token, or a one-time ``?ticket=`` from ``POST /api/auth/ticket``
+(EventSource cannot send headers), never the token itself in the URL.
 """
 
 from __future__ import annotations

@@ -1,17 +1,33 @@
-// Talking to the REST API: the token, JSON requests, readable errors, the event stream URL.
+// Talking to the REST API: the cookie session, JSON requests, readable errors, the event stream URL.
+//
+// Signing in sets an HttpOnly session cookie the page never sees (fetch and EventSource send it
+// by themselves, same-origin) and a readable CSRF cookie, echoed as X-CSRF-Token on every change.
+// Nothing is kept in sessionStorage or localStorage, and the token never goes in a URL.
 
-const TOKEN_KEY = "pycluster-token";
+const CSRF_COOKIE = "pycluster-csrf-";
+const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 let unauthorized = () => {};
 
+/** The CSRF cookie's value: the one for this port (cookies do not tell ports apart), else any. */
+function csrfToken() {
+  const port = window.location.port || (window.location.protocol === "https:" ? "443" : "80");
+  const cookies = document.cookie.split(";").map((c) => c.trim().split("="));
+  const mine = cookies.find(([name]) => name === `${CSRF_COOKIE}${port}`);
+  const any = cookies.find(([name]) => name.startsWith(CSRF_COOKIE));
+  return decodeURIComponent((mine || any || [])[1] || "");
+}
+
 export const auth = {
-  get token() {
-    return sessionStorage.getItem(TOKEN_KEY) || "";
+  /** Signed in by cookie (a head without a token, or a trusted caller, needs no sign-in). */
+  get signedIn() {
+    return Boolean(csrfToken());
   },
-  set(token) {
-    sessionStorage.setItem(TOKEN_KEY, token);
+  /** Trade the token for the session cookies; throws ApiError (401 for a wrong token). */
+  async signIn(token) {
+    await api("/api/auth/session", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
   },
-  clear() {
-    sessionStorage.removeItem(TOKEN_KEY);
+  async signOut() {
+    await api("/api/auth/session", { method: "DELETE" }).catch(() => null);
   },
   onUnauthorized(handler) {
     unauthorized = handler;
@@ -35,15 +51,17 @@ export function detailText(body, status) {
   return `request failed (HTTP ${status})`;
 }
 
-export async function api(path, { method = "GET", body, token = auth.token } = {}) {
-  const headers = { Accept: "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
+export async function api(path, { method = "GET", body, headers: extra = {} } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  const csrf = csrfToken();
+  if (csrf && CHANGES.has(method)) headers["X-CSRF-Token"] = csrf;
   const response = await fetch(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
+    credentials: "same-origin",
   });
   const data = await response.json().catch(() => null);
   if (response.status === 401) unauthorized();
@@ -51,9 +69,8 @@ export async function api(path, { method = "GET", body, token = auth.token } = {
   return data;
 }
 
-/** EventSource cannot send headers: the stream (only) takes the token as a query parameter. */
+/** EventSource sends the session cookie by itself (same origin): no token in the URL. */
 export function streamUrl(interval) {
   const query = new URLSearchParams({ interval: String(interval) });
-  if (auth.token) query.set("token", auth.token);
   return `/api/dashboard/stream?${query}`;
 }

@@ -147,7 +147,7 @@ async function start() {
   }
   $("login").hidden = true;
   document.body.classList.remove("signed-out");
-  $("sign-out").hidden = !auth.token;
+  $("sign-out").hidden = !auth.signedIn;
   state.snapshot = snap;
   if (!initialised) {
     for (const tab of Object.values(TABS)) tab.init(ctx);
@@ -165,18 +165,17 @@ $("login-form").addEventListener("submit", async (event) => {
   const token = $("login-token").value.trim();
   setText("login-error", "");
   try {
-    await api("/api/dashboard/snapshot", { token });
+    await auth.signIn(token);
   } catch (error) {
     setText("login-error", error.status === 401 ? "That token was not accepted." : error.message);
     return;
   }
-  auth.set(token);
   $("login-token").value = "";
   start();
 });
 
-$("sign-out").addEventListener("click", () => {
-  auth.clear();
+$("sign-out").addEventListener("click", async () => {
+  await auth.signOut();
   showLogin();
 });
 
