@@ -227,14 +227,24 @@ def _cluster_table(clusters: list[dict[str, Any]]) -> str:
     "--discovery-port", type=int, default=8788, show_default=True, help="Where to ask for the dashboard."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--auth-key",
+    envvar="PYCLUSTER_AUTH_KEY",
+    help="The head's cluster key for the handshake.  [default: PYCLUSTER_AUTH_KEY, or your own local head's]",
+)
 def test_connection_command(
-    address: str, dashboard_url: str | None, timeout: float, discovery_port: int, as_json: bool
+    address: str,
+    dashboard_url: str | None,
+    timeout: float,
+    discovery_port: int,
+    as_json: bool,
+    auth_key: str | None,
 ) -> None:
     """Check that this machine can join the cluster at ADDRESS (exit code 1 when it cannot)."""
     from .net import test_connection
 
     try:
-        result = test_connection(address, dashboard_url, timeout, discovery_port)
+        result = test_connection(address, dashboard_url, timeout, discovery_port, auth_key)
     except (PyClusterError, ValueError) as exc:
         _fail(exc)
     if as_json:

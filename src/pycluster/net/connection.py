@@ -8,14 +8,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from typing import Any
 
 import httpx
 
+from ..cluster.local_heads import key_for
 from ..cluster.ports import normalize_scheduler_address, split_address, wait_until_reachable
-from ..errors import ConfigError, SchedulerUnreachableError
+from ..cluster.security import scheduler_security, tls_address
+from ..errors import AuthenticationError, ConfigError, SchedulerUnreachableError
 from ._sync import run_sync
 from .discovery import DEFAULT_DISCOVERY_PORT, probe_head
 
@@ -27,6 +30,7 @@ def test_connection(
     dashboard_url: str | None = None,
     timeout: float = 5.0,
     discovery_port: int | None = DEFAULT_DISCOVERY_PORT,
+    auth_key: str | None = None,
 ) -> dict[str, Any]:
     """Check a cluster from here and say what works.
 
@@ -35,9 +39,14 @@ def test_connection(
     answers HTTP), ``latency_ms``, ``dashboard_latency_ms``, ``n_workers``,
     ``dashboard_url`` and ``errors`` (what failed and what to try). The dashboard
     URL, when not given, is asked from the head's discovery responder, else
-    guessed as the port after the scheduler's (8787 for 8786).
+    guessed as the port after the scheduler's (8787 for 8786). A head with a cluster key
+    (TLS) needs ``auth_key`` (default: ``PYCLUSTER_AUTH_KEY``, else the key of this user's
+    own head at that address on this machine) for the handshake.
     """
     address = _checked_address(scheduler_address)
+    key = auth_key or os.environ.get("PYCLUSTER_AUTH_KEY") or key_for(address)
+    if key:
+        address = tls_address(address)
     result: dict[str, Any] = {
         "scheduler_address": address,
         "scheduler_reachable": False,
@@ -48,7 +57,7 @@ def test_connection(
         "n_workers": None,
         "errors": [],
     }
-    _check_scheduler(result, address, timeout)
+    _check_scheduler(result, address, timeout, key)
     result["dashboard_url"] = dashboard_url or _find_dashboard(address, discovery_port)
     _check_dashboard(result, result["dashboard_url"], timeout)
     return result
@@ -65,7 +74,7 @@ def _checked_address(address: str) -> str:
         raise ConfigError(str(exc)) from None
 
 
-def _check_scheduler(result: dict[str, Any], address: str, timeout: float) -> None:
+def _check_scheduler(result: dict[str, Any], address: str, timeout: float, key: str | None) -> None:
     try:
         latency = wait_until_reachable(address, timeout)
     except SchedulerUnreachableError as exc:
@@ -74,7 +83,11 @@ def _check_scheduler(result: dict[str, Any], address: str, timeout: float) -> No
     result["scheduler_reachable"] = True
     result["latency_ms"] = round(latency * 1000, 2)
     try:
-        identity = run_sync(asyncio.wait_for(_identity(address), timeout))
+        security = scheduler_security(address, key)
+        identity = run_sync(asyncio.wait_for(_identity(address, security), timeout))
+    except AuthenticationError as exc:
+        result["errors"].append(str(exc))
+        return
     except Exception as exc:
         result["errors"].append(
             f"a TCP connection to {address} opens, but no Dask scheduler answered ({exc!r}). "
@@ -85,10 +98,11 @@ def _check_scheduler(result: dict[str, Any], address: str, timeout: float) -> No
     result["n_workers"] = len(identity.get("workers", {}))
 
 
-async def _identity(address: str) -> dict[str, Any]:
+async def _identity(address: str, security: Any) -> dict[str, Any]:
     from distributed.core import rpc
 
-    async with rpc(address) as scheduler:
+    connection_args = security.get_connection_args("client") if security is not None else {}
+    async with rpc(address, connection_args=connection_args) as scheduler:
         return await scheduler.identity()  # type: ignore[no-any-return]
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import sys
 import time
@@ -31,9 +30,9 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .peercred import PeerCredentials, is_loopback_ip
-
+from ..cluster.ports import is_loopback
 from ..cluster.secret_files import say_secret, secret_in_file
+from .peercred import PeerCredentials, is_loopback_ip
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -235,15 +234,6 @@ async def require_stream_token(request: Request) -> None:
         "this cluster needs an API token: sign in, send 'Authorization: Bearer <token>', or pass a "
         "one-time ?ticket= from POST /api/auth/ticket"
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host in {"localhost", ""}:
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def ensure_token(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from typing import TYPE_CHECKING, Any
 
 from ..cluster.ports import bind_listening_socket
@@ -24,10 +22,6 @@ class WebServer:
     def __init__(self, app: Any, host: str, port: int) -> None:
         self.app = app
         self._socket = bind_listening_socket(host, port, "dashboard")
-        with contextlib.suppress(OSError):
-            # accepted connections inherit it: without it a response's headers and body (two
-            # writes) meet Nagle + delayed ACK and every keep-alive request waits ~40 ms
-            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port: int = self._socket.getsockname()[1]
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
