@@ -67,6 +67,15 @@ _STATUS_FOR = [
 ]
 
 
+_ERROR_BODY = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
+# what any protected route may answer before its own code runs: documented, so clients
+# (and the schema check in the tests) know a refusal is JSON with a reason
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no API token, or the wrong one", "content": _ERROR_BODY},
+    403: {"description": "Host, Origin or CSRF check failed", "content": _ERROR_BODY},
+}
+
+
 def create_app(
     target: HeadNode | HeadController | StandaloneController,
     api_token: str | None = None,
@@ -94,14 +103,14 @@ def create_app(
     if bind_host is None and settings is not None:
         bind_host = settings.cluster.host
     protected = [Depends(require_token)]
-    app.include_router(health.router, prefix="/api", dependencies=protected)
-    app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected)
-    app.include_router(processing.router, prefix="/api/processing", dependencies=protected)
-    app.include_router(data.router, prefix="/api/processing/data", dependencies=protected)
-    app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected)
-    app.include_router(llm.router, prefix="/api/llm/models", dependencies=protected)
-    app.include_router(openai_compat.router, prefix="/v1", dependencies=protected)
-    app.include_router(prometheus.router, dependencies=protected)
+    app.include_router(health.router, prefix="/api", dependencies=protected, responses=REFUSED)
+    app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected, responses=REFUSED)
+    app.include_router(processing.router, prefix="/api/processing", dependencies=protected, responses=REFUSED)
+    app.include_router(data.router, prefix="/api/processing/data", dependencies=protected, responses=REFUSED)
+    app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected, responses=REFUSED)
+    app.include_router(llm.router, prefix="/api/llm/models", dependencies=protected, responses=REFUSED)
+    app.include_router(openai_compat.router, prefix="/v1", dependencies=protected, responses=REFUSED)
+    app.include_router(prometheus.router, dependencies=protected, responses=REFUSED)
     app.include_router(dashboard.router, prefix="/api/dashboard")  # token checked in the router
     app.include_router(dashboard.stream_router, prefix="/api/dashboard")  # or a one-time ?ticket=
     app.include_router(auth_router, prefix="/api/auth")

@@ -46,7 +46,12 @@ class ErrorDetail(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorDetail, "description": text}
+    # errors are JSON on every route, text/plain ones (/metrics) included: say so explicitly
+    code: {
+        "model": ErrorDetail,
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}},
+    }
     for code, text in {
         400: "The request cannot be done",
         401: "An API token is required",
