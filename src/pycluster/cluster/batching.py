@@ -16,7 +16,7 @@ import cloudpickle
 from distributed import Client, Future
 from tblib import pickling_support
 
-__all__ = ["BatchItemFuture", "auto_batch_size", "submit_batches"]
+__all__ = ["BatchItemFuture", "auto_batch_size", "fill_batches", "gather_plan", "submit_batches"]
 
 # Below this many items, one task per item: batching would only hurt load balance.
 UNBATCHED_LIMIT = 64
@@ -51,6 +51,13 @@ class _Batch:
         self.future = future
         self._outcomes: list[tuple[bool, Any]] | None = None
         self._lock = threading.Lock()
+
+    def fill(self, payload: bytes) -> None:
+        """Outcomes fetched by someone else (``ClusterManager.gather``, all batches at once)."""
+        with self._lock:
+            if self._outcomes is None:
+                self._outcomes = cloudpickle.loads(payload)
+                self.future.release()
 
     def outcomes(self, timeout: float | None) -> list[tuple[bool, Any]]:
         with self._lock:
@@ -121,3 +128,22 @@ def submit_batches(
         batch = _Batch(client.submit(_run_batch, payload, pure=False, **dask_options))
         item_futures.extend(BatchItemFuture(batch, i) for i in range(len(chunk)))
     return item_futures
+
+
+def gather_plan(futures: Sequence[Future | BatchItemFuture]) -> dict[Any, Future]:
+    """The Dask futures to fetch for ``futures`` by key: each once, a batch's for its items."""
+    plan: dict[Any, Future] = {}
+    for f in futures:
+        if isinstance(f, BatchItemFuture):
+            if f._batch._outcomes is None:
+                plan.setdefault(f._batch.future.key, f._batch.future)
+        else:
+            plan.setdefault(f.key, f)
+    return plan
+
+
+def fill_batches(futures: Sequence[Future | BatchItemFuture], values: dict[Any, Any]) -> None:
+    """Hand fetched payloads (``{key: bytes}``) to the batches of ``futures``."""
+    for f in futures:
+        if isinstance(f, BatchItemFuture) and f._batch.future.key in values:
+            f._batch.fill(values[f._batch.future.key])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import importlib
 import logging
 import threading
@@ -390,8 +389,10 @@ class HeadNode:
             loop, self._loop = self._loop, None
             if loop is not None and loop.alive:
                 if self._scheduler is not None:
-                    with contextlib.suppress(Exception):
-                        loop.run(self._scheduler.close(fast=True), timeout=20)
+                    try:  # closes its listeners (the port is free again) and its comms
+                        loop.run(self._scheduler.close(reason="head shutdown"), timeout=20)
+                    except Exception:
+                        _log.exception("closing the scheduler failed")
                 loop.stop()
             self._scheduler = None
             self._started_at = None

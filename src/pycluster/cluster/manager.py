@@ -20,10 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from distributed import Client, Future
+from distributed import Client, Future, wait
 
 from ..errors import ClusterNotRunningError, SchedulerUnreachableError
-from .batching import BatchItemFuture, auto_batch_size, submit_batches
+from .batching import BatchItemFuture, auto_batch_size, fill_batches, gather_plan, submit_batches
 from .diagnostics import ClusterClient
 from .local_heads import key_for
 from .ports import normalize_scheduler_address, wait_until_reachable
@@ -265,8 +265,19 @@ class ClusterManager:
         return submit_batches(self.client, func, arg_tuples, size, kwargs, options)
 
     def gather(self, futures: Iterable[Future | BatchItemFuture], timeout: float | None = None) -> list[Any]:
-        """Results of ``futures`` in order (raises the first task error)."""
-        return [f.result(timeout=timeout) for f in futures]
+        """Results of ``futures`` in order (raises the first task error).
+
+        One ``Client.gather`` for them all (results come in one round trip, not one each);
+        ``timeout`` bounds the wait for them to finish (``TimeoutError``).
+        """
+        items = list(futures)
+        plan = gather_plan(items)  # each Dask future once; a batch's for its items
+        wait(list(plan.values()), timeout=timeout)
+        ok = {key: f for key, f in plan.items() if f.status == "finished"}
+        values = dict(zip(ok, self.client.gather(list(ok.values())))) if ok else {}
+        fill_batches(items, values)
+        # in order, so the first failure raises, as result() one by one would
+        return [values[f.key] if isinstance(f, Future) and f.key in values else f.result() for f in items]
 
     def _total_threads(self) -> int:
         try:
@@ -302,13 +313,15 @@ class ClusterManager:
         self._attach(head.scheduler_address, timeout, head.auth_key, check=False)
 
     def _release(self) -> None:
-        """Close the client and stop the local worker processes (all at once: each takes ~1 s)."""
+        """Close the client and stop the local worker processes (all at once)."""
+        with self._lock:
+            processes, self._worker_processes = self._worker_processes, []
+        for p in processes:  # they close while the client does
+            p.signal_stop()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.close(timeout=5)
             self._client = None
-        with self._lock:
-            processes, self._worker_processes = self._worker_processes, []
         if processes:
             _stop_all(processes)
         if self._log_dir is not None:

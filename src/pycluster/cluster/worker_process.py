@@ -36,6 +36,7 @@ class WorkerProcess:
         self.worker_addresses: list[str] = []
         self._watch_parent = watch_parent
         self._proc: subprocess.Popen[bytes] | None = None
+        self._family: list[psutil.Process] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -104,18 +105,25 @@ class WorkerProcess:
     def log_tail(self, n: int = 15) -> str:
         return "\n".join(self._log_lines()[-n:])
 
+    def signal_stop(self) -> None:
+        """Ask the process to close its workers, without waiting (see :meth:`stop`)."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        if self._family is None:  # taken before it exits: its children are reparented then
+            self._family = _process_tree(proc.pid)
+        with contextlib.suppress(OSError):  # it may have exited just now
+            proc.send_signal(signal.CTRL_BREAK_EVENT if _IS_WINDOWS else signal.SIGTERM)  # type: ignore[attr-defined]
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to close its workers; kill the whole tree if it does not in time."""
         proc = self._proc
         if proc is None:
             return
-        family = _process_tree(proc.pid)
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):  # it may have exited just now
-                proc.send_signal(signal.CTRL_BREAK_EVENT if _IS_WINDOWS else signal.SIGTERM)  # type: ignore[attr-defined]
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout)
-        _kill_all(family, grace=2.0)
+        self.signal_stop()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+        _kill_all(self._family or [], grace=2.0)
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
@@ -144,9 +152,29 @@ def _process_tree(pid: int) -> list[psutil.Process]:
 
 
 def _kill_all(processes: list[psutil.Process], grace: float) -> None:
-    alive = [p for p in processes if p.is_running()]
-    _, alive = psutil.wait_procs(alive, timeout=grace)
+    """Wait up to ``grace`` s for ``processes`` to exit, then kill the rest.
+
+    A zombie counts as exited: it holds nothing but its pid, and reaping it is its
+    parent's job. Once the worker process is gone its own children are reparented to
+    init, or to a child subreaper (tini, systemd, a container's init) that may reap
+    late or never: waiting for them to vanish cost seconds there (7.8 s to stop a head).
+    """
+    deadline = time.monotonic() + grace
+    alive = [p for p in processes if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+        alive = [p for p in alive if _running(p)]
     for p in alive:
         with contextlib.suppress(psutil.Error):
             p.kill()
-    psutil.wait_procs(alive, timeout=5)
+    deadline = time.monotonic() + 5
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+        alive = [p for p in alive if _running(p)]
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
