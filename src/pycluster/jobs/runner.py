@@ -43,7 +43,7 @@ class _Run:
     pieces: list[Any]
     results: dict[int, Any]
     pending: deque[int]
-    in_flight: dict[str, Future] = field(default_factory=dict)
+    in_flight: dict[str, Future[Any]] = field(default_factory=dict)
     attempts: Counter[int] = field(default_factory=Counter)
     partial: dict[int, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -161,7 +161,7 @@ class JobRunner:
             self.client.cancel(list(run.in_flight.values()))
 
     # ------------------------------------------------------------ events (from the client's thread)
-    def on_future_done(self, future: Future) -> None:
+    def on_future_done(self, future: Future[Any]) -> None:
         self._events.put(("done", future.key))
         self._wake()
 
@@ -204,7 +204,7 @@ class JobRunner:
         else:  # cancelled underneath us (a scheduler restart): run it again
             run.pending.appendleft(piece)
 
-    def _piece_succeeded(self, run: _Run, piece: int, future: Future) -> None:
+    def _piece_succeeded(self, run: _Run, piece: int, future: Future[Any]) -> None:
         try:
             result = future.result()
         except Exception as exc:  # lost between done and fetch (worker died): retry
