@@ -17,6 +17,7 @@ from pycluster import (
     Priority,
     report_progress,
 )
+from pycluster.jobs import JobQueue, Operation, OperationRegistry
 from tests.helpers import wait_for
 
 
@@ -230,3 +231,34 @@ def test_map_job_progress_per_item_and_results_in_order(serial_head: HeadNode) -
     midway = wait_for(lambda: 0 < handle.progress()["pieces_done"] < 12 and handle.progress(), 30)
     assert midway["pieces_total"] == 12 and midway["eta_seconds"] is not None
     assert handle.result(timeout=60) == [x * x for x in range(12)]
+
+
+class _Triple(Operation):
+    name = "triple"
+
+    def plan(self, job, context):  # type: ignore[no-untyped-def]
+        return list(job.parameters["values"])
+
+    def piece_function(self):  # type: ignore[no-untyped-def]
+        def triple(x: int) -> int:
+            return 3 * x
+
+        return triple
+
+    def combine(self, job, results, context):  # type: ignore[no-untyped-def]
+        return sum(results)
+
+
+def test_a_queue_runs_the_operations_it_is_handed(serial_head: HeadNode, tmp_path: Path) -> None:
+    from distributed import Client
+
+    head_client = serial_head.cluster_manager.client  # a client of its own: the head's queue keeps its topic
+    with Client(head_client.scheduler.address, security=head_client.security, set_as_default=False) as client:
+        queue = JobQueue(client, tmp_path / "state", operations=OperationRegistry([_Triple()])).start()
+        try:
+            job = queue.submit_job("triple", {"values": [1, 2, 3]})
+            assert queue.wait(job.id, 30).result == 18
+            with pytest.raises(JobRejectedError, match=r"unknown operation 'echo'; available: triple"):
+                queue.submit_job("echo", {"value": 1})
+        finally:
+            queue.stop()

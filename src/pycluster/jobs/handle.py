@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import JobFailedError, JobStateError
-from .model import JobStatus
+from .model import Job, JobStatus
 
-if TYPE_CHECKING:
-    from .queue import JobQueue
+__all__ = ["JobHandle", "JobSource"]
 
-__all__ = ["JobHandle"]
+
+class JobSource(Protocol):
+    """What a handle needs from its queue (:class:`~pycluster.jobs.queue.JobQueue` has it)."""
+
+    def get(self, job_id: str) -> Job: ...
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job: ...
+
+    def cancel(self, job_id: str) -> Job: ...
+
+    def load_result(self, job: Job) -> Any: ...
 
 
 class JobHandle:
@@ -21,7 +30,7 @@ class JobHandle:
     6
     """
 
-    def __init__(self, queue: JobQueue, job_id: str) -> None:
+    def __init__(self, queue: JobSource, job_id: str) -> None:
         self._queue = queue
         self.job_id = job_id
 
@@ -42,7 +51,7 @@ class JobHandle:
         """Wait for the job; its result, or JobFailedError with the last error after its retries."""
         job = self._queue.wait(self.job_id, timeout)
         if job.status == JobStatus.COMPLETED:
-            return self._queue.results.load(job)
+            return self._queue.load_result(job)
         if job.status == JobStatus.CANCELLED:
             raise JobStateError(f"job {self.job_id} was cancelled")
         raise JobFailedError(f"job {self.job_id} failed after {job.attempts} attempt(s): {job.error}")

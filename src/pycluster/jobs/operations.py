@@ -1,6 +1,8 @@
 """Operations: the named kinds of work a job can run.
 
-REST jobs name an operation from this registry and never carry code or pickles.
+REST jobs name an operation from a registry and never carry code or pickles. A
+:class:`JobQueue` is handed its :class:`OperationRegistry`; ``OPERATIONS`` is the
+default one (the built-ins, plus what ``register_operation`` adds).
 An operation splits a job into *pieces* (tasks or partitions), runs each piece on
 a worker, and combines the pieces' results. Pieces are what progress counts,
 what retries retry and what checkpoints keep.
@@ -12,7 +14,7 @@ what retries retry and what checkpoints keep.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ __all__ = [
     "OPERATIONS",
     "Operation",
     "OperationContext",
+    "OperationRegistry",
+    "builtin_operations",
     "get_operation",
     "register_operation",
 ]
@@ -65,23 +69,55 @@ class Operation:
         return results
 
 
-OPERATIONS: dict[str, Operation] = {}
+class OperationRegistry(Mapping[str, Operation]):
+    """Operations by name: what a queue can run. Read like a dict; add with ``register``.
+
+    >>> registry = OperationRegistry([EchoOperation()])
+    >>> registry.lookup("echo").name, registry.public_names()
+    ('echo', ['echo'])
+    """
+
+    def __init__(self, operations: Iterable[Operation] = ()) -> None:
+        self._by_name: dict[str, Operation] = {}
+        for operation in operations:
+            self.register(operation)
+
+    def register(self, operation: Operation) -> Operation:
+        """Make ``operation`` available under ``operation.name`` (replacing one of that name)."""
+        if not operation.name:
+            raise ValueError("an operation needs a name")
+        self._by_name[operation.name] = operation
+        return operation
+
+    def lookup(self, name: str) -> Operation:
+        """The operation called ``name``; JobRejectedError listing the public ones otherwise."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            available = ", ".join(self.public_names())
+            raise JobRejectedError(f"unknown operation {name!r}; available: {available}") from None
+
+    def public_names(self) -> list[str]:
+        """Names REST may use, sorted (Python-only operations are left out)."""
+        return sorted(n for n in self._by_name if not n.startswith("python."))
+
+    def __getitem__(self, name: str) -> Operation:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
 
 
 def register_operation(operation: Operation) -> Operation:
-    """Make ``operation`` available to REST and Python jobs under ``operation.name``."""
-    if not operation.name:
-        raise ValueError("an operation needs a name")
-    OPERATIONS[operation.name] = operation
-    return operation
+    """Make ``operation`` available to REST and Python jobs of queues using ``OPERATIONS``."""
+    return OPERATIONS.register(operation)
 
 
 def get_operation(name: str) -> Operation:
-    try:
-        return OPERATIONS[name]
-    except KeyError:
-        public = sorted(n for n in OPERATIONS if not n.startswith("python."))
-        raise JobRejectedError(f"unknown operation {name!r}; available: {', '.join(public)}") from None
+    return OPERATIONS.lookup(name)
 
 
 def _number(parameters: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
@@ -173,9 +209,16 @@ class PythonMapOperation(PythonCallOperation):
         return [cloudpickle.loads(r) for r in results]
 
 
-def payload_path(context: OperationContext, job: Job) -> Path:
-    return context.state_dir / "payloads" / f"{job.id}.pkl"
+def payload_path(context: OperationContext, job: Job | str) -> Path:
+    """Where a Python job's pickled function and arguments wait until it has finished."""
+    job_id = job if isinstance(job, str) else job.id
+    return context.state_dir / "payloads" / f"{job_id}.pkl"
 
 
-for _op in (SleepOperation(), EchoOperation(), PythonCallOperation(), PythonMapOperation()):
-    register_operation(_op)
+def builtin_operations() -> OperationRegistry:
+    """A new registry with the diagnostics (``sleep``, ``echo``) and the Python operations
+    that ``JobQueue.submit`` and ``JobQueue.map`` need."""
+    return OperationRegistry([SleepOperation(), EchoOperation(), PythonCallOperation(), PythonMapOperation()])
+
+
+OPERATIONS = builtin_operations()  # the default registry; pycluster.data adds its operations to it

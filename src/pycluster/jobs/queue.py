@@ -1,45 +1,32 @@
 """JobQueue: a persistent priority queue that runs jobs on the cluster.
 
-Dispatch order (documented in the README):
-
-1. *Level* = priority + one level per ``aging_interval`` spent waiting, so a stream
-   of HIGH jobs cannot starve a LOW job forever (it reaches CRITICAL's level after
-   three intervals).
-2. Within a level, the client with the fewest running jobs goes first, so one
-   client's thousand jobs cannot block another client's single job.
-3. Then first come, first served.
-
-A job starts only while fewer than ``max_concurrent_jobs`` run and its
-``max_cores`` / ``max_memory_gb`` fit in what running jobs have not reserved;
-smaller jobs further down may start while a bigger one waits (backfill). A job
-keeps at most ``max_cores`` of its pieces on the cluster at once.
+The façade over two parts: :mod:`~pycluster.jobs.policy` decides which queued
+jobs start (priority, aging, fairness between clients, capacity; documented
+there) and :class:`~pycluster.jobs.runner.JobRunner` runs started jobs' pieces.
+This module holds the public API, the store of waiting jobs and the dispatcher
+thread that ties them together.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import os
-import queue as stdqueue
-import secrets
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, Future
+from distributed import Client
 
 from ..errors import JobNotFoundError, JobRejectedError, JobStateError
-from .checkpoints import Checkpoints
 from .handle import JobHandle
-from .model import FINISHED, Job, JobStatus, Priority
-from .operations import OperationContext, get_operation
+from .model import FINISHED, Job, JobStatus, Priority, new_job_id
+from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
+from .policy import Capacity, WorkerCapacity, never_fits, pick_next
 from .progress import PROGRESS_TOPIC
-from .results import ResultStore
+from .runner import JobRunner, remove_file
 from .store import JobStore
 
 __all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
@@ -60,46 +47,41 @@ class QueueSettings:
     aging_interval: float = 60.0
 
 
-@dataclass
-class _Run:
-    """A running job's in-memory state; the store holds what must survive."""
-
-    job: Job
-    pieces: list[Any]
-    results: dict[int, Any]
-    pending: deque[int]
-    in_flight: dict[str, Future] = field(default_factory=dict)
-    attempts: Counter[int] = field(default_factory=Counter)
-    partial: dict[int, float] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
-    restored: int = 0  # pieces taken from checkpoints, left out of the rate
-    last_write: float = 0.0
-
-    @property
-    def finished_pieces(self) -> bool:
-        return not self.pending and not self.in_flight
-
-
 class JobQueue:
-    """Accepts, stores, orders and runs jobs; survives restarts of the process that holds it."""
+    """Accepts, stores, orders and runs jobs; survives restarts of the process that holds it.
 
-    def __init__(self, client: Client, state_dir: Path, settings: QueueSettings | None = None) -> None:
+    ``operations`` is the registry of what jobs may run (default: ``OPERATIONS``).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        state_dir: Path,
+        settings: QueueSettings | None = None,
+        operations: OperationRegistry | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings or QueueSettings()
         self.state_dir = Path(state_dir)
+        self.operations = OPERATIONS if operations is None else operations
         self.store = JobStore(self.state_dir / DATABASE_NAME)
-        self.checkpoints = Checkpoints(self.state_dir / "checkpoints")
-        self.results = ResultStore(self.state_dir / "results")
         self.context = OperationContext(self.state_dir)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._waiting: dict[str, Job] = {}
-        self._runs: dict[str, _Run] = {}
-        self._keys: dict[str, tuple[str, int]] = {}
-        self._events: stdqueue.SimpleQueue[tuple[str, Any]] = stdqueue.SimpleQueue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._capacity_cache: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        self.runner = JobRunner(
+            client,
+            self.store,
+            self.operations,
+            self.context,
+            wake=self._wake.set,
+            changed=self._changed.notify_all,
+        )
+        self.checkpoints = self.runner.checkpoints
+        self.results = self.runner.results
+        self._waiting: dict[str, Job] = {}
+        self._workers_cache: tuple[float, tuple[WorkerCapacity, ...], float] = (0.0, (), 0.0)
         self._thread = threading.Thread(target=self._loop, name="pycluster-job-queue", daemon=True)
 
     # ------------------------------------------------------------ lifecycle
@@ -110,7 +92,7 @@ class JobQueue:
             job.queued_at = job.queued_at or time.time()
             self.store.update(job, "status", "queued_at")
             self._waiting[job.id] = job
-        self.client.subscribe_topic(PROGRESS_TOPIC, self._on_progress_event)
+        self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
         self._thread.start()
         return self
 
@@ -121,11 +103,7 @@ class JobQueue:
         if self._thread.is_alive():
             self._thread.join(10)
         with self._lock:
-            futures = [f for run in self._runs.values() for f in run.in_flight.values()]
-            self._runs.clear()
-        if futures:
-            with contextlib.suppress(Exception):  # the cluster may already be gone
-                self.client.cancel(futures)
+            self.runner.stop()
         self.store.close()
 
     # ------------------------------------------------------------ submit
@@ -144,9 +122,7 @@ class JobQueue:
         job_id: str | None = None,
     ) -> Job:
         """Validate and store a job; it is dispatched in priority order. The stored Job."""
-        from .model import new_job_id
-
-        op = get_operation(operation)
+        op = self.operations.lookup(operation)
         try:
             cleaned = op.validate(dict(parameters or {}), dataset_id, self.context)
             job = Job(
@@ -171,17 +147,10 @@ class JobQueue:
         return job
 
     def _refuse_if_never_fits(self, job: Job) -> None:
-        cores, memory_gb, _ = self._capacity(max_age=2.0)  # a fresh RPC per submit would cost ~ms each
-        if cores and job.max_cores > cores:
-            raise JobRejectedError(
-                f"max_cores={job.max_cores:g} is more than the whole cluster has ({cores:g} cores); "
-                "lower max_cores or add workers"
-            )
-        if memory_gb and job.max_memory_gb > memory_gb:
-            raise JobRejectedError(
-                f"max_memory_gb={job.max_memory_gb:g} is more than the whole cluster has "
-                f"({memory_gb:.2f} GB); lower max_memory_gb or add workers"
-            )
+        workers, _ = self._workers(max_age=2.0)  # a fresh RPC per submit would cost ~ms each
+        reason = never_fits(job, Capacity(workers))
+        if reason is not None:
+            raise JobRejectedError(reason)
 
     def submit(
         self,
@@ -227,10 +196,8 @@ class JobQueue:
         retries: int | None,
         client_id: str,
     ) -> JobHandle:
-        from .model import new_job_id
-
         job_id = new_job_id()
-        path = self.context.state_dir / "payloads" / f"{job_id}.pkl"
+        path = payload_path(self.context, job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_pickled_payload(payload))
         try:
@@ -246,20 +213,21 @@ class JobQueue:
                 job_id=job_id,
             )
         except BaseException:
-            _remove(path)
+            remove_file(path)
             raise
         return JobHandle(self, job_id)
 
     # ------------------------------------------------------------ read and cancel
     def get(self, job_id: str) -> Job:
         with self._lock:
-            live = self._runs.get(job_id)
-            if live is not None:
-                return live.job
-            job = self._waiting.get(job_id) or self.store.get(job_id)
+            job = self.runner.get(job_id) or self._waiting.get(job_id) or self.store.get(job_id)
         if job is None:
             raise JobNotFoundError(f"no job with id {job_id!r}")
         return job
+
+    def load_result(self, job: Job) -> Any:
+        """A completed job's result, from the row or from its result file."""
+        return self.results.load(job)
 
     def list(
         self, status: JobStatus | None = None, limit: int = 50, offset: int = 0
@@ -269,8 +237,7 @@ class JobQueue:
 
     def _freshest(self, job: Job) -> Job:
         with self._lock:
-            run = self._runs.get(job.id)
-            return run.job if run else self._waiting.get(job.id, job)
+            return self.runner.get(job.id) or self._waiting.get(job.id, job)
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued or running job; JobStateError (409) for a finished one."""
@@ -281,14 +248,9 @@ class JobQueue:
                     f"job {job_id} is already {job.status.value}; "
                     "only queued or running jobs can be cancelled"
                 )
-            run = self._runs.pop(job_id, None)
             self._waiting.pop(job_id, None)
-            if run is not None:
-                futures = list(run.in_flight.values())
-                for key in run.in_flight:
-                    self._keys.pop(key, None)
-                self.client.cancel(futures)
-            self._finish(job, JobStatus.CANCELLED, error=job.error)
+            self.runner.cancel(job_id)
+            self.runner.finish(job, JobStatus.CANCELLED, error=job.error)
         return job
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
@@ -312,9 +274,12 @@ class JobQueue:
             by_status[status] += n
         with self._lock:
             waiting = Counter(j.priority.name for j in self._waiting.values())
-            reserved_cores = sum(r.job.max_cores for r in self._runs.values())
-            reserved_gb = sum(r.job.max_memory_gb for r in self._runs.values())
-        cores, memory_gb, used_gb = self._capacity(max_age=1.0)
+            running = self.runner.reservations()
+        reserved_cores = sum(r.cores for r in running)
+        reserved_gb = sum(r.memory_gb for r in running)
+        workers, used_gb = self._workers(max_age=1.0)
+        cluster = Capacity(workers)
+        cores, memory_gb = cluster.total_cores, cluster.total_memory_gb
         return {
             "scheduler_running": self._thread.is_alive(),
             "queue_status": {
@@ -353,11 +318,10 @@ class JobQueue:
                 log.exception("job queue tick failed")
 
     def _tick(self) -> None:
-        self._drain_events()
+        self.runner.drain_events()
         self._promote_pending()
         self._admit()
-        for run in list(self._runs.values()):
-            self._feed(run)
+        self.runner.feed()
 
     def _promote_pending(self) -> None:
         for job in self._waiting.values():
@@ -365,199 +329,42 @@ class JobQueue:
                 job.status, job.queued_at = JobStatus.QUEUED, time.time()
                 self.store.update(job, "status", "queued_at")
 
-    def _level(self, job: Job, now: float) -> int:
-        waited = now - (job.queued_at or job.created_at)
-        return int(job.priority) + int(waited // self.settings.aging_interval)
-
     def _admit(self) -> None:
-        if not self._waiting or len(self._runs) >= self.settings.max_concurrent_jobs:
+        if not self._waiting or len(self.runner) >= self.settings.max_concurrent_jobs:
             return
-        cores, memory_gb, _ = self._capacity(max_age=1.0)
-        now = time.time()
-        while len(self._runs) < self.settings.max_concurrent_jobs:
-            free_cores = cores - sum(r.job.max_cores for r in self._runs.values())
-            free_gb = memory_gb - sum(r.job.max_memory_gb for r in self._runs.values())
-            running_by_client = Counter(r.job.client_id for r in self._runs.values())
-            fitting = (
-                j
-                for j in self._waiting.values()
-                if j.max_cores <= free_cores + 1e-9 and j.max_memory_gb <= free_gb + 1e-9
-            )
-            # one pass per free slot (not a sort): thousands may wait, few slots free up at once
-            best = min(
-                fitting,
-                key=lambda j: (-self._level(j, now), running_by_client[j.client_id], j.seq),
-                default=None,
-            )
-            if best is None:
-                return
-            self._start(best)
-
-    def _start(self, job: Job) -> None:
-        del self._waiting[job.id]
-        try:
-            pieces = get_operation(job.operation).plan(job, self.context)
-        except Exception as exc:
-            self._finish(job, JobStatus.FAILED, error=f"could not plan the job: {type(exc).__name__}: {exc}")
-            return
-        done = {i: r for i, r in self.checkpoints.load_all(job.id).items() if i < len(pieces)}
-        run = _Run(
-            job, pieces, done, deque(i for i in range(len(pieces)) if i not in done), restored=len(done)
+        decision = pick_next(
+            self._waiting.values(),
+            self._capacity(max_age=1.0),
+            time.time(),
+            aging_interval=self.settings.aging_interval,
         )
-        job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
-        job.pieces_total, job.pieces_done = len(pieces), len(done)
-        self._runs[job.id] = run
-        self.store.update(job, "status", "started_at", "pieces_total", "pieces_done")
-        self._write_progress(run, force=True)
-        if run.finished_pieces:
-            self._complete(run)
-
-    def _feed(self, run: _Run) -> None:
-        """Keep up to max_cores pieces of ``run`` on the cluster."""
-        if run.job.id not in self._runs:
-            return
-        func = get_operation(run.job.operation).piece_function()
-        slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
-        while slots > 0 and run.pending:
-            piece = run.pending.popleft()
-            key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{secrets.token_hex(3)}"
-            future = self.client.submit(
-                func, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
-            )
-            run.in_flight[key] = future
-            self._keys[key] = (run.job.id, piece)
-            future.add_done_callback(self._on_future_done)
-            slots -= 1
-
-    # ------------------------------------------------------------ events (from the client's thread)
-    def _on_future_done(self, future: Future) -> None:
-        self._events.put(("done", future.key))
-        self._wake.set()
-
-    def _on_progress_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        _, message = event
-        self._events.put(("progress", message))
-        self._wake.set()
-
-    def _drain_events(self) -> None:
-        while True:
-            try:
-                kind, payload = self._events.get_nowait()
-            except stdqueue.Empty:
-                return
-            if kind == "done":
-                self._piece_done(payload)
-            elif kind == "progress" and isinstance(payload, dict):
-                self._piece_progress(str(payload.get("key")), float(payload.get("fraction", 0.0)))
-
-    def _piece_progress(self, key: str, fraction: float) -> None:
-        job_id, piece = self._keys.get(key, (None, -1))
-        run = self._runs.get(job_id) if job_id else None
-        if run is not None:
-            run.partial[piece] = fraction
-            self._write_progress(run)
-
-    def _piece_done(self, key: str) -> None:
-        job_id, piece = self._keys.pop(key, (None, -1))
-        run = self._runs.get(job_id) if job_id else None
-        if run is None:
-            return
-        future = run.in_flight.pop(key)
-        run.partial.pop(piece, None)
-        if future.status == "finished":
-            self._piece_succeeded(run, piece, future)
-        elif future.status == "error":
-            self._piece_failed(run, piece, future.exception())
-        else:  # cancelled underneath us (a scheduler restart): run it again
-            run.pending.appendleft(piece)
-
-    def _piece_succeeded(self, run: _Run, piece: int, future: Future) -> None:
-        try:
-            result = future.result()
-        except Exception as exc:  # lost between done and fetch (worker died): retry
-            self._piece_failed(run, piece, exc)
-            return
-        future.release()
-        if len(run.pieces) > 1:  # a single piece's result is saved as the job's result right away
-            self.checkpoints.save(run.job.id, piece, result)
-        run.results[piece] = result
-        run.job.pieces_done = len(run.results)
-        self._write_progress(run, force=True)
-        if run.finished_pieces:
-            self._complete(run)
-
-    def _piece_failed(self, run: _Run, piece: int, exc: BaseException | None) -> None:
-        run.attempts[piece] += 1
-        job = run.job
-        job.attempts = max(job.attempts, run.attempts[piece])
-        job.error = f"piece {piece}: {type(exc).__name__}: {exc}"
-        if run.attempts[piece] <= job.max_retries:
-            run.pending.appendleft(piece)
-            self.store.update(job, "attempts", "error")
-            return
-        self._abort(
-            run, f"piece {piece} failed after {run.attempts[piece]} attempts: {type(exc).__name__}: {exc}"
-        )
-
-    def _abort(self, run: _Run, error: str) -> None:
-        self._runs.pop(run.job.id, None)
-        for key in run.in_flight:
-            self._keys.pop(key, None)
-        if run.in_flight:
-            self.client.cancel(list(run.in_flight.values()))
-        self._finish(run.job, JobStatus.FAILED, error=error)
-
-    def _complete(self, run: _Run) -> None:
-        job = run.job
-        try:
-            result = get_operation(job.operation).combine(
-                job, [run.results[i] for i in range(len(run.pieces))], self.context
-            )
-            job.result, job.result_path = self.results.save(job, result)
-        except Exception as exc:
-            self._abort(run, f"could not combine the results: {type(exc).__name__}: {exc}")
-            return
-        self._runs.pop(job.id, None)
-        job.progress, job.eta_seconds = 100.0, 0.0
-        self._finish(job, JobStatus.COMPLETED, error=None)
-
-    def _finish(self, job: Job, status: JobStatus, error: str | None) -> None:
-        job.status, job.error, job.finished_at = status, error, time.time()
-        if status != JobStatus.COMPLETED:
-            job.eta_seconds = None
-        self.store.update(job)
-        self.checkpoints.discard(job.id)
-        _remove(self.context.state_dir / "payloads" / f"{job.id}.pkl")
-        self._changed.notify_all()
-
-    def _write_progress(self, run: _Run, force: bool = False) -> None:
-        job, now = run.job, time.monotonic()
-        total = max(1, len(run.pieces))
-        partial = sum(run.partial.values())
-        job.progress = round(100.0 * min(total, len(run.results) + partial) / total, 2)
-        done_here = len(run.results) - run.restored + partial
-        remaining = total - len(run.results) - partial
-        job.eta_seconds = round((now - run.started) * remaining / done_here, 2) if done_here > 0 else None
-        if force or now - run.last_write > 0.25:
-            run.last_write = now
-            self.store.update(job, "progress", "eta_seconds", "pieces_done")
-            self._changed.notify_all()
+        for job in decision.start:
+            del self._waiting[job.id]
+            self.runner.start(job)
+        if any(job.id not in self.runner for job in decision.start):
+            self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
 
     # ------------------------------------------------------------ capacity
-    def _capacity(self, max_age: float) -> tuple[float, float, float]:
-        """(cores, memory GB, used memory GB) of the cluster, cached for ``max_age`` seconds."""
-        stamp, cores, memory, used = self._capacity_cache
+    def _capacity(self, max_age: float) -> Capacity:
+        workers, _ = self._workers(max_age)
+        return Capacity(workers, self.runner.reservations(), self.settings.max_concurrent_jobs)
+
+    def _workers(self, max_age: float) -> tuple[tuple[WorkerCapacity, ...], float]:
+        """The cluster's workers and their used memory in GB, cached for ``max_age`` seconds."""
+        stamp, workers, used = self._workers_cache
         if stamp and time.monotonic() - stamp <= max_age:
-            return cores, memory, used
+            return workers, used
         try:
-            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+            info = self.client.scheduler_info(n_workers=-1).get("workers", {})
         except Exception:
-            return 0.0, 0.0, 0.0
-        cores = float(sum(w.get("nthreads", 0) for w in workers.values()))
-        memory = sum(w.get("memory_limit", 0) or 0 for w in workers.values()) / 1e9
-        used = sum((w.get("metrics") or {}).get("memory", 0) or 0 for w in workers.values()) / 1e9
-        self._capacity_cache = (time.monotonic(), cores, memory, used)
-        return cores, memory, used
+            return (), 0.0
+        workers = tuple(
+            WorkerCapacity(float(w.get("nthreads", 0)), (w.get("memory_limit", 0) or 0) / 1e9)
+            for w in info.values()
+        )
+        used = sum((w.get("metrics") or {}).get("memory", 0) or 0 for w in info.values()) / 1e9
+        self._workers_cache = (time.monotonic(), workers, used)
+        return workers, used
 
 
 def _positive(name: str, value: float | None, default: float) -> float:
@@ -574,11 +381,6 @@ def _retries(value: int | None, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
         raise ValueError(f"retries must be a whole number from 0 to 100, got {value!r}")
     return value
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
 
 
 def _pickled_payload(payload: tuple[Any, ...]) -> bytes:

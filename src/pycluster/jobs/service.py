@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .operations import OPERATIONS
 from .queue import JobQueue, QueueSettings
 
 if TYPE_CHECKING:
@@ -13,7 +14,10 @@ __all__ = ["start_job_queue"]
 
 
 def start_job_queue(head: HeadNode) -> JobQueue:
-    """Head service factory: the persistent job queue in the head's state directory."""
+    """Head service factory: the persistent job queue in the head's state directory.
+
+    It runs the operations of the default registry: the built-ins and those other
+    packages (datasets) add to it."""
     j = head.settings.jobs
     settings = QueueSettings(
         max_concurrent_jobs=j.max_concurrent_jobs,
@@ -23,4 +27,4 @@ def start_job_queue(head: HeadNode) -> JobQueue:
         default_retries=j.default_retries,
         aging_interval=j.aging_interval,
     )
-    return JobQueue(head.cluster_manager.client, head.state_dir, settings).start()
+    return JobQueue(head.cluster_manager.client, head.state_dir, settings, operations=OPERATIONS).start()

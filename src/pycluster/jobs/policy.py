@@ -1,0 +1,177 @@
+"""The scheduling policy: which queued jobs start now. Pure: no threads, no Dask, no SQLite.
+
+Dispatch order (documented in the README):
+
+1. *Level* = priority + one level per ``aging_interval`` spent waiting, so a stream
+   of HIGH jobs cannot starve a LOW job forever (it reaches CRITICAL's level after
+   three intervals).
+2. Within a level, the client with the fewest running jobs goes first, so one
+   client's thousand jobs cannot block another client's single job.
+3. Then first come, first served.
+
+A job starts only while fewer than ``max_concurrent`` jobs run and its
+``max_cores`` / ``max_memory_gb`` fit in what running jobs have not reserved;
+smaller jobs further down may start while a bigger one waits (backfill).
+
+A job's pieces spread over all workers, so what a job can never fit is more than
+the *whole cluster* has, not more than one worker has.
+
+>>> from pycluster.jobs.model import Job, Priority
+>>> low = Job("a", "operation", "echo", priority=Priority.LOW, queued_at=0.0, seq=1)
+>>> high = Job("b", "operation", "echo", priority=Priority.HIGH, queued_at=0.0, seq=2)
+>>> capacity = Capacity(workers=(WorkerCapacity(cores=1, memory_gb=4),), max_concurrent=1)
+>>> [job.id for job in pick_next([low, high], capacity, now=1.0).start]
+['b']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .model import Job
+
+__all__ = [
+    "Capacity",
+    "Decision",
+    "Running",
+    "WorkerCapacity",
+    "level",
+    "never_fits",
+    "pick_next",
+]
+
+_SLACK = 1e-9  # float sums of reservations must not make an exact fit look too big
+
+
+@dataclass(frozen=True)
+class WorkerCapacity:
+    """What one worker offers: threads (cores) and its memory limit."""
+
+    cores: float
+    memory_gb: float
+
+
+@dataclass(frozen=True)
+class Running:
+    """What a running job has reserved, and for which client."""
+
+    client_id: str
+    cores: float
+    memory_gb: float
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The cluster's workers, the jobs running on it and the limit on concurrent jobs."""
+
+    workers: tuple[WorkerCapacity, ...] = ()
+    running: tuple[Running, ...] = ()
+    max_concurrent: int = 4
+
+    @property
+    def total_cores(self) -> float:
+        return float(sum(w.cores for w in self.workers))
+
+    @property
+    def total_memory_gb(self) -> float:
+        return float(sum(w.memory_gb for w in self.workers))
+
+    @property
+    def free_cores(self) -> float:
+        return self.total_cores - sum(r.cores for r in self.running)
+
+    @property
+    def free_memory_gb(self) -> float:
+        return self.total_memory_gb - sum(r.memory_gb for r in self.running)
+
+    @property
+    def free_slots(self) -> int:
+        return self.max_concurrent - len(self.running)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do now: ``start`` (in order); the rest wait, ``unfittable`` ones for good."""
+
+    start: tuple[Job, ...]
+    unfittable: tuple[tuple[Job, str], ...]
+    left: Capacity = field(default_factory=Capacity)  # the capacity once ``start`` runs
+
+    def reason(self, job: Job) -> str | None:
+        """Why ``job`` is not in ``start``; None when it is."""
+        if any(j.id == job.id for j in self.start):
+            return None
+        return never_fits(job, self.left) or _why_waiting(job, self.left)
+
+
+def level(job: Job, now: float, aging_interval: float) -> int:
+    """The job's priority plus one per ``aging_interval`` it has waited."""
+    waited = now - (job.queued_at or job.created_at)
+    return int(job.priority) + int(waited // aging_interval)
+
+
+def never_fits(job: Job, capacity: Capacity) -> str | None:
+    """Why ``job`` can never run on these workers, or None. Unknown workers (none yet) fit anything."""
+    cores, memory_gb = capacity.total_cores, capacity.total_memory_gb
+    if cores and job.max_cores > cores:
+        return (
+            f"max_cores={job.max_cores:g} is more than the whole cluster has ({cores:g} cores); "
+            "lower max_cores or add workers"
+        )
+    if memory_gb and job.max_memory_gb > memory_gb:
+        return (
+            f"max_memory_gb={job.max_memory_gb:g} is more than the whole cluster has "
+            f"({memory_gb:.2f} GB); lower max_memory_gb or add workers"
+        )
+    return None
+
+
+def pick_next(
+    queued: Iterable[Job], capacity: Capacity, now: float, *, aging_interval: float = 60.0
+) -> Decision:
+    """The queued jobs to start at ``now`` (wall-clock seconds), best first, and those that never fit."""
+    waiting = list(queued)
+    unfittable = tuple((j, why) for j in waiting if (why := never_fits(j, capacity)) is not None)
+    start: list[Job] = []
+    left = capacity
+    while waiting and left.free_slots > 0:
+        best = _best(waiting, left, now, aging_interval)
+        if best is None:
+            break
+        start.append(best)
+        waiting.remove(best)
+        left = _with_running(left, best)
+    return Decision(tuple(start), unfittable, left)
+
+
+def _best(waiting: list[Job], capacity: Capacity, now: float, aging_interval: float) -> Job | None:
+    free_cores, free_gb = capacity.free_cores, capacity.free_memory_gb
+    running_by_client = Counter(r.client_id for r in capacity.running)
+    fitting = (
+        j for j in waiting if j.max_cores <= free_cores + _SLACK and j.max_memory_gb <= free_gb + _SLACK
+    )
+    # one pass per free slot (not a sort): thousands may wait, few slots free up at once
+    return min(
+        fitting,
+        key=lambda j: (-level(j, now, aging_interval), running_by_client[j.client_id], j.seq),
+        default=None,
+    )
+
+
+def _with_running(capacity: Capacity, job: Job) -> Capacity:
+    reservation = Running(job.client_id, job.max_cores, job.max_memory_gb)
+    return Capacity(capacity.workers, (*capacity.running, reservation), capacity.max_concurrent)
+
+
+def _why_waiting(job: Job, capacity: Capacity) -> str:
+    if capacity.free_slots <= 0:
+        return f"{capacity.max_concurrent} jobs are running, the most allowed at once"
+    if not capacity.workers:
+        return "no workers are connected yet"
+    if job.max_cores > capacity.free_cores + _SLACK:
+        return f"needs {job.max_cores:g} cores; {max(0.0, capacity.free_cores):g} are free"
+    if job.max_memory_gb > capacity.free_memory_gb + _SLACK:
+        return f"needs {job.max_memory_gb:g} GB; {max(0.0, capacity.free_memory_gb):.2f} GB are free"
+    return "jobs ahead of it in priority order start first"

@@ -1,0 +1,281 @@
+"""The runner: runs started jobs' pieces on Dask with retries, progress and checkpoints.
+
+A job keeps at most ``max_cores`` of its pieces on the cluster at once. A piece that
+fails is retried up to the job's ``max_retries``; a finished piece of a job with
+several is checkpointed, so a restarted queue skips it.
+
+Not thread-safe on its own: :class:`~pycluster.jobs.queue.JobQueue` calls it with
+its lock held. Only ``on_future_done`` and ``on_progress_event`` may be called from
+any thread (Dask's); they queue the event and call ``wake``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import queue as stdqueue
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, Future
+
+from .checkpoints import Checkpoints
+from .model import Job, JobStatus
+from .operations import OperationContext, OperationRegistry, payload_path
+from .policy import Running
+from .results import ResultStore
+from .store import JobStore
+
+__all__ = ["JobRunner"]
+
+
+@dataclass
+class _Run:
+    """A running job's in-memory state; the store holds what must survive."""
+
+    job: Job
+    pieces: list[Any]
+    results: dict[int, Any]
+    pending: deque[int]
+    in_flight: dict[str, Future[Any]] = field(default_factory=dict)
+    attempts: Counter[int] = field(default_factory=Counter)
+    partial: dict[int, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    restored: int = 0  # pieces taken from checkpoints, left out of the rate
+    last_write: float = 0.0
+
+    @property
+    def finished_pieces(self) -> bool:
+        return not self.pending and not self.in_flight
+
+
+class JobRunner:
+    """Started jobs, from planning their pieces to the stored result or error."""
+
+    def __init__(
+        self,
+        client: Client,
+        store: JobStore,
+        operations: OperationRegistry,
+        context: OperationContext,
+        *,
+        wake: Callable[[], None],
+        changed: Callable[[], None],
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.operations = operations
+        self.context = context
+        self.checkpoints = Checkpoints(context.state_dir / "checkpoints")
+        self.results = ResultStore(context.state_dir / "results")
+        self._wake = wake  # the dispatcher has events to drain
+        self._changed = changed  # a job's record changed: waiters look again
+        self._runs: dict[str, _Run] = {}
+        self._keys: dict[str, tuple[str, int]] = {}
+        self._events: stdqueue.SimpleQueue[tuple[str, Any]] = stdqueue.SimpleQueue()
+
+    # ------------------------------------------------------------ what runs
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._runs
+
+    def get(self, job_id: str) -> Job | None:
+        """The live record of a running job; None when it is not running here."""
+        run = self._runs.get(job_id)
+        return run.job if run else None
+
+    def reservations(self) -> tuple[Running, ...]:
+        """What running jobs have reserved, for the scheduling policy."""
+        return tuple(
+            Running(r.job.client_id, r.job.max_cores, r.job.max_memory_gb) for r in self._runs.values()
+        )
+
+    # ------------------------------------------------------------ start, feed, stop
+    def start(self, job: Job) -> None:
+        """Plan ``job``'s pieces, restore checkpointed ones, and mark it running."""
+        try:
+            pieces = self.operations.lookup(job.operation).plan(job, self.context)
+        except Exception as exc:
+            self.finish(job, JobStatus.FAILED, error=f"could not plan the job: {type(exc).__name__}: {exc}")
+            return
+        done = {i: r for i, r in self.checkpoints.load_all(job.id).items() if i < len(pieces)}
+        run = _Run(
+            job, pieces, done, deque(i for i in range(len(pieces)) if i not in done), restored=len(done)
+        )
+        job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
+        job.pieces_total, job.pieces_done = len(pieces), len(done)
+        self._runs[job.id] = run
+        self.store.update(job, "status", "started_at", "pieces_total", "pieces_done")
+        self._write_progress(run, force=True)
+        if run.finished_pieces:
+            self._complete(run)
+
+    def feed(self) -> None:
+        """Keep up to ``max_cores`` pieces of every running job on the cluster."""
+        for run in list(self._runs.values()):
+            self._feed(run)
+
+    def _feed(self, run: _Run) -> None:
+        if run.job.id not in self._runs:
+            return
+        func = self.operations.lookup(run.job.operation).piece_function()
+        slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
+        while slots > 0 and run.pending:
+            piece = run.pending.popleft()
+            key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{secrets.token_hex(3)}"
+            future = self.client.submit(
+                func, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
+            )
+            run.in_flight[key] = future
+            self._keys[key] = (run.job.id, piece)
+            future.add_done_callback(self.on_future_done)
+            slots -= 1
+
+    def cancel(self, job_id: str) -> None:
+        """Drop a running job and cancel its pieces on the cluster (no-op when not running)."""
+        run = self._runs.pop(job_id, None)
+        if run is not None:
+            self._drop_pieces(run)
+
+    def stop(self) -> None:
+        """Forget every run and cancel its pieces; the store still says 'running' (resumed next start)."""
+        futures = [f for run in self._runs.values() for f in run.in_flight.values()]
+        self._runs.clear()
+        self._keys.clear()
+        if futures:
+            with contextlib.suppress(Exception):  # the cluster may already be gone
+                self.client.cancel(futures)
+
+    def _drop_pieces(self, run: _Run) -> None:
+        for key in run.in_flight:
+            self._keys.pop(key, None)
+        if run.in_flight:
+            self.client.cancel(list(run.in_flight.values()))
+
+    # ------------------------------------------------------------ events (from the client's thread)
+    def on_future_done(self, future: Future[Any]) -> None:
+        self._events.put(("done", future.key))
+        self._wake()
+
+    def on_progress_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        _, message = event
+        self._events.put(("progress", message))
+        self._wake()
+
+    def drain_events(self) -> None:
+        """Apply the events that arrived since the last call (with the queue's lock held)."""
+        while True:
+            try:
+                kind, payload = self._events.get_nowait()
+            except stdqueue.Empty:
+                return
+            if kind == "done":
+                self._piece_done(payload)
+            elif kind == "progress" and isinstance(payload, dict):
+                self._piece_progress(str(payload.get("key")), float(payload.get("fraction", 0.0)))
+
+    # ------------------------------------------------------------ pieces
+    def _piece_progress(self, key: str, fraction: float) -> None:
+        job_id, piece = self._keys.get(key, (None, -1))
+        run = self._runs.get(job_id) if job_id else None
+        if run is not None:
+            run.partial[piece] = fraction
+            self._write_progress(run)
+
+    def _piece_done(self, key: str) -> None:
+        job_id, piece = self._keys.pop(key, (None, -1))
+        run = self._runs.get(job_id) if job_id else None
+        if run is None:
+            return
+        future = run.in_flight.pop(key)
+        run.partial.pop(piece, None)
+        if future.status == "finished":
+            self._piece_succeeded(run, piece, future)
+        elif future.status == "error":
+            self._piece_failed(run, piece, future.exception())
+        else:  # cancelled underneath us (a scheduler restart): run it again
+            run.pending.appendleft(piece)
+
+    def _piece_succeeded(self, run: _Run, piece: int, future: Future[Any]) -> None:
+        try:
+            result = future.result()
+        except Exception as exc:  # lost between done and fetch (worker died): retry
+            self._piece_failed(run, piece, exc)
+            return
+        future.release()
+        if len(run.pieces) > 1:  # a single piece's result is saved as the job's result right away
+            self.checkpoints.save(run.job.id, piece, result)
+        run.results[piece] = result
+        run.job.pieces_done = len(run.results)
+        self._write_progress(run, force=True)
+        if run.finished_pieces:
+            self._complete(run)
+
+    def _piece_failed(self, run: _Run, piece: int, exc: BaseException | None) -> None:
+        run.attempts[piece] += 1
+        job = run.job
+        job.attempts = max(job.attempts, run.attempts[piece])
+        job.error = f"piece {piece}: {type(exc).__name__}: {exc}"
+        if run.attempts[piece] <= job.max_retries:
+            run.pending.appendleft(piece)
+            self.store.update(job, "attempts", "error")
+            return
+        self._abort(
+            run, f"piece {piece} failed after {run.attempts[piece]} attempts: {type(exc).__name__}: {exc}"
+        )
+
+    # ------------------------------------------------------------ the end of a job
+    def _abort(self, run: _Run, error: str) -> None:
+        self._runs.pop(run.job.id, None)
+        self._drop_pieces(run)
+        self.finish(run.job, JobStatus.FAILED, error=error)
+
+    def _complete(self, run: _Run) -> None:
+        job = run.job
+        try:
+            result = self.operations.lookup(job.operation).combine(
+                job, [run.results[i] for i in range(len(run.pieces))], self.context
+            )
+            job.result, job.result_path = self.results.save(job, result)
+        except Exception as exc:
+            self._abort(run, f"could not combine the results: {type(exc).__name__}: {exc}")
+            return
+        self._runs.pop(job.id, None)
+        job.progress, job.eta_seconds = 100.0, 0.0
+        self.finish(job, JobStatus.COMPLETED, error=None)
+
+    def finish(self, job: Job, status: JobStatus, error: str | None) -> None:
+        """Store ``job``'s final status and drop its checkpoints and payload."""
+        job.status, job.error, job.finished_at = status, error, time.time()
+        if status != JobStatus.COMPLETED:
+            job.eta_seconds = None
+        self.store.update(job)
+        self.checkpoints.discard(job.id)
+        remove_file(payload_path(self.context, job))
+        self._changed()
+
+    def _write_progress(self, run: _Run, force: bool = False) -> None:
+        job, now = run.job, time.monotonic()
+        total = max(1, len(run.pieces))
+        partial = sum(run.partial.values())
+        job.progress = round(100.0 * min(total, len(run.results) + partial) / total, 2)
+        done_here = len(run.results) - run.restored + partial
+        remaining = total - len(run.results) - partial
+        job.eta_seconds = round((now - run.started) * remaining / done_here, 2) if done_here > 0 else None
+        if force or now - run.last_write > 0.25:
+            run.last_write = now
+            self.store.update(job, "progress", "eta_seconds", "pieces_done")
+            self._changed()
+
+
+def remove_file(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
