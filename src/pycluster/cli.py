@@ -515,8 +515,14 @@ for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS, data_group, llm_group):
 
 
 # ------------------------------------------------------------------------ entry points
+def _prog_name() -> str:
+    """The name usage lines show: the script's own (``pycluster-head``), or ``pycluster`` under -m."""
+    name = os.path.basename(sys.argv[0])
+    return "pycluster" if not name or name.endswith(".py") else name
+
+
 def _run(command: Callable[..., Any]) -> None:
-    command(prog_name=os.path.basename(sys.argv[0]) or "pycluster")
+    command(prog_name=_prog_name())
 
 
 def main() -> None:
@@ -529,3 +535,7 @@ def head_main() -> None:
 
 def worker_main() -> None:
     _run(worker_command)
+
+
+if __name__ == "__main__":  # python -m pycluster.cli
+    main()
