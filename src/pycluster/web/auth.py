@@ -236,9 +236,7 @@ async def require_stream_token(request: Request) -> None:
     )
 
 
-def ensure_token(
-    settings: Settings, state_dir: Path, announce: Callable[[str], None] | None = None
-) -> str:
+def ensure_token(settings: Settings, state_dir: Path, announce: Callable[[str], None] | None = None) -> str:
     """The API token to require: every head has one. When none is configured, one is
     generated once, stored user-only in the state directory and reused.
 
