@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -450,8 +450,9 @@ def _quiet_server_class() -> type:
     class QuietServer(uvicorn.Server):
         """uvicorn that leaves signals to us, so SIGTERM ends in a clean exit code 0."""
 
-        def capture_signals(self):  # type: ignore[no-untyped-def]
-            return contextlib.nullcontext()
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     return QuietServer
 

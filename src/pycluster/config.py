@@ -289,7 +289,7 @@ def _read_yaml(path: Path) -> list[tuple[str, str, Any]]:
 def _section_items(data: Any, source: str) -> list[tuple[str, str, Any]]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source} must be a mapping with sections {', '.join(_SECTIONS)}")
-    items = []
+    items: list[tuple[str, str, Any]] = []
     for section, values in data.items():
         if section not in _SECTIONS:
             raise ConfigError(

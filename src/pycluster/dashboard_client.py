@@ -92,7 +92,7 @@ class DashboardManager:
         answer = self._request(path)
         if answer.status_code != 200:
             raise DashboardError(self._refusal(path, answer))
-        return answer.json()  # type: ignore[no-any-return]
+        return answer.json()
 
     def _get_optional(self, path: str) -> dict[str, Any] | None:
         answer = self._request(path)
