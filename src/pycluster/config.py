@@ -7,7 +7,7 @@ else from ``PYCLUSTER_CONFIG``, else from ``./pycluster.yaml`` when that exists.
 
 Environment variables: ``PYCLUSTER_<KEY>`` for every cluster key (for example
 ``PYCLUSTER_SCHEDULER_PORT``), ``PYCLUSTER_<SECTION>_<KEY>`` for the others
-(``PYCLUSTER_GPU_MEMORY_FRACTION``), plus the names the seed documents use
+(``PYCLUSTER_GPU_MEMORY_FRACTION``), plus the names the product documents use
 (``DASK_N_WORKERS``, ``DASK_THREADS_PER_WORKER``, ``DASK_MEMORY_LIMIT``,
 ``MAX_CONCURRENT_JOBS``, ``JOB_CHECK_INTERVAL``, ``DEFAULT_MAX_MEMORY_GB``,
 ``DEFAULT_MAX_CORES``, ``PYCLUSTER_MODEL_CACHE_DIR``, ...). A bad value raises :class:`ConfigError`

@@ -32,7 +32,7 @@ class DashboardManager:
         self.token = token
         self.timeout = timeout
 
-    # ------------------------------------------------------------------ seed document API
+    # ------------------------------------------------------------------ product documentation API
     def is_accessible(self) -> bool:
         """True when the dashboard's API answers (with this token, if one is needed)."""
         try:
