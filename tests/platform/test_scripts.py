@@ -58,7 +58,7 @@ def test_the_shell_script_starts_the_head_from_a_path_with_spaces(tmp_path: Path
             lines.append(line)
             if not line and proc.poll() is not None:
                 raise AssertionError("".join(lines))
-            return re.search(r"scheduler:\s+tcp://127\.0\.0\.1:(\d+)", line)
+            return re.search(r"scheduler:\s+(?:tcp|tls)://127\.0\.0\.1:(\d+)", line)
 
         port = int(wait_for(scheduler_line, timeout=60, what="the head's banner").group(1))
         assert "pycluster head 'script test' is running" in "".join(lines)
