@@ -42,7 +42,7 @@ def test_head_starts_from_a_saved_config_and_options_override_it(config_dir: Pat
     )
     try:
         head.wait_for_line(r"pycluster head 'saved-head' is running")
-        head.wait_for_line(r"scheduler:\s+tcp://127\.0\.0\.1:\d+")  # the option beat the config's port 1
+        head.wait_for_line(r"scheduler:\s+(?:tcp|tls)://127\.0\.0\.1:\d+")  # not the config's port 1
         head.wait_for_line(r"discovery:\s+off")
         assert "local workers:    0" in head.output
     finally:
