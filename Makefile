@@ -25,6 +25,8 @@ run: $(VENV)/.installed-base
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/python -m mypy
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -33,7 +35,7 @@ bench: $(VENV)/.installed-test
 	for b in benchmarks/*.py; do echo "# $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts
 
 bench-parallel: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parallel.py

@@ -1,4 +1,4 @@
-"""The seed document's Dask backend: attach to a scheduler, or start a local cluster.
+"""The product documentation's Dask backend: attach to a scheduler, or start a local cluster.
 
 Run: python examples/dask_backend.py                      (local cluster, 2 workers)
      python examples/dask_backend.py tcp://scheduler:8786  (a running pycluster head or Dask scheduler)

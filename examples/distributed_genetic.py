@@ -1,4 +1,4 @@
-"""Distributed genetic algorithm: the seed document's basic example, as written.
+"""Distributed genetic algorithm: the product documentation's basic example, as written.
 
 Fitness evaluation of each generation is spread over 8 worker processes.
 Run: python examples/distributed_genetic.py

@@ -1,4 +1,4 @@
-"""Distributed Computing quick start: the seed document's coordinator examples, as written.
+"""Distributed Computing quick start: the product documentation's coordinator examples, as written.
 
 A plain top-level script (no main guard needed): the pool's workers never re-import it.
 Run: python examples/distributed_quick_start.py

@@ -1,4 +1,4 @@
-"""Example 2 of the seed document: distributed hyperparameter optimization.
+"""Example 2 of the product documentation: distributed hyperparameter optimization.
 
 ``train_and_evaluate`` stands in for real training: a smooth "validation accuracy"
 that peaks at learning_rate 0.01, batch_size 64, hidden_dim 256, dropout 0.2.

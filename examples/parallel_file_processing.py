@@ -1,4 +1,4 @@
-"""Example 1 of the seed document: process files in parallel.
+"""Example 1 of the product documentation: process files in parallel.
 
 Writes 100 small CSV files to a temporary folder, then analyses them in parallel.
 Run: python examples/parallel_file_processing.py

@@ -1,4 +1,4 @@
-"""Example 3 of the seed document: large-scale work on a Ray cluster.
+"""Example 3 of the product documentation: large-scale work on a Ray cluster.
 
 Attaches to the cluster in RAY_ADDRESS (for instance ray://cluster-head.local:10001);
 without it, starts a local Ray with 2 CPUs on 127.0.0.1. Needs: pip install "pycluster[ray]".

@@ -41,3 +41,9 @@ def test_every_module_declares_all_and_package_reexports_errors() -> None:
 
 def test_version() -> None:
     assert pycluster.__version__.count(".") == 2
+
+
+def test_version_is_the_installed_metadata() -> None:
+    from importlib.metadata import version
+
+    assert pycluster.__version__ == version("pycluster")

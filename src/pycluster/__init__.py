@@ -8,7 +8,12 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # pyproject.toml is the one place the version is written
+    __version__ = version("pycluster")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0.0.0+unknown"
 
 from .cluster import (
     ClusterManager,

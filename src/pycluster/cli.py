@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -450,8 +450,9 @@ def _quiet_server_class() -> type:
     class QuietServer(uvicorn.Server):
         """uvicorn that leaves signals to us, so SIGTERM ends in a clean exit code 0."""
 
-        def capture_signals(self):  # type: ignore[no-untyped-def]
-            return contextlib.nullcontext()
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     return QuietServer
 
@@ -515,8 +516,14 @@ for _command in (*NET_COMMANDS, *PLATFORM_COMMANDS, data_group, llm_group):
 
 
 # ------------------------------------------------------------------------ entry points
+def _prog_name() -> str:
+    """The name usage lines show: the script's own (``pycluster-head``), or ``pycluster`` under -m."""
+    name = os.path.basename(sys.argv[0])
+    return "pycluster" if not name or name.endswith(".py") else name
+
+
 def _run(command: Callable[..., Any]) -> None:
-    command(prog_name=os.path.basename(sys.argv[0]) or "pycluster")
+    command(prog_name=_prog_name())
 
 
 def main() -> None:
@@ -529,3 +536,7 @@ def head_main() -> None:
 
 def worker_main() -> None:
     _run(worker_command)
+
+
+if __name__ == "__main__":  # python -m pycluster.cli
+    main()

@@ -7,7 +7,7 @@ else from ``PYCLUSTER_CONFIG``, else from ``./pycluster.yaml`` when that exists.
 
 Environment variables: ``PYCLUSTER_<KEY>`` for every cluster key (for example
 ``PYCLUSTER_SCHEDULER_PORT``), ``PYCLUSTER_<SECTION>_<KEY>`` for the others
-(``PYCLUSTER_GPU_MEMORY_FRACTION``), plus the names the seed documents use
+(``PYCLUSTER_GPU_MEMORY_FRACTION``), plus the names the product documents use
 (``DASK_N_WORKERS``, ``DASK_THREADS_PER_WORKER``, ``DASK_MEMORY_LIMIT``,
 ``MAX_CONCURRENT_JOBS``, ``JOB_CHECK_INTERVAL``, ``DEFAULT_MAX_MEMORY_GB``,
 ``DEFAULT_MAX_CORES``, ``PYCLUSTER_MODEL_CACHE_DIR``, ...). A bad value raises :class:`ConfigError`
@@ -289,7 +289,7 @@ def _read_yaml(path: Path) -> list[tuple[str, str, Any]]:
 def _section_items(data: Any, source: str) -> list[tuple[str, str, Any]]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source} must be a mapping with sections {', '.join(_SECTIONS)}")
-    items = []
+    items: list[tuple[str, str, Any]] = []
     for section, values in data.items():
         if section not in _SECTIONS:
             raise ConfigError(

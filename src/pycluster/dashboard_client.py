@@ -32,7 +32,7 @@ class DashboardManager:
         self.token = token
         self.timeout = timeout
 
-    # ------------------------------------------------------------------ seed document API
+    # ------------------------------------------------------------------ product documentation API
     def is_accessible(self) -> bool:
         """True when the dashboard's API answers (with this token, if one is needed)."""
         try:
@@ -92,7 +92,7 @@ class DashboardManager:
         answer = self._request(path)
         if answer.status_code != 200:
             raise DashboardError(self._refusal(path, answer))
-        return answer.json()  # type: ignore[no-any-return]
+        return answer.json()
 
     def _get_optional(self, path: str) -> dict[str, Any] | None:
         answer = self._request(path)

@@ -209,6 +209,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.netns
 def test_network_head_keeps_dask_diagnostics_on_loopback(nets) -> None:  # type: ignore[no-untyped-def]
     """A head on 10.213.0.1 (its own namespace) with diagnostics on: a peer reaches no Dask HTTP."""
     from tests.net.netns import exec_prefix

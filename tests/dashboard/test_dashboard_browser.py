@@ -20,6 +20,8 @@ from pycluster import DashboardManager, HeadNode, JobStatus, Settings, WorkerNod
 from tests.dashboard.browser import screenshot
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.browser
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the browser fixture skips (or fails in CI) with the reason

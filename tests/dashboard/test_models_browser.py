@@ -16,6 +16,8 @@ from tests.dashboard.test_dashboard_browser import LIVE_TIMEOUT, expect, open_ta
 from tests.helpers import running_head
 from tests.llm.tiny_model import CONTEXT, build_tiny_model
 
+pytestmark = pytest.mark.browser
+
 pytest.importorskip("torch", reason="the Models tab test deploys a model: needs the llm extra (torch)")
 pytest.importorskip("transformers", reason="the Models tab test deploys a model: needs transformers")
 

@@ -25,6 +25,8 @@ from pycluster.monitor.gpu_reader import record_readings
 from pycluster.nvml import nvml_status
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.gpu
+
 STATUS = nvml_status()
 
 

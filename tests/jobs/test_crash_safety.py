@@ -10,8 +10,11 @@ import textwrap
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.helpers import all_gone, descendants, wait_for
+
+pytestmark = pytest.mark.slow
 
 FIRST_LIFE = """
 import sys, time

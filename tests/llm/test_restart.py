@@ -7,10 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import running_head
 
 from .tiny_model import CONTEXT
+
+pytestmark = pytest.mark.slow
 
 PROMPT = "a cluster runs"
 

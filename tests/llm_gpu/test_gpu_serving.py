@@ -19,6 +19,8 @@ from pycluster import HeadNode, LLMClusterManager, ModelDoesNotFitError, WorkerN
 from tests.gpu.test_real_gpu import STATUS, needs_gpu, needs_torch_cuda
 from tests.llm.tiny_model import CONTEXT, build_tiny_model
 
+pytestmark = pytest.mark.gpu
+
 PROMPT = "the quick brown fox"
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 

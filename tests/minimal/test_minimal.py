@@ -144,6 +144,7 @@ def _join_in_thread(worker: WorkerNode) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow  # MasterNode and worker shutdowns wait on each other (issue 14)
 def test_workers_join_and_leave_during_execute_without_losing_results() -> None:
     master = MasterNode("127.0.0.1", 0, b"hello")  # the original's style of key: on loopback, a warning
     with pytest.warns(UserWarning, match="weak"):

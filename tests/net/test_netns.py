@@ -22,7 +22,10 @@ from tests.helpers import CliProcess, wait_for
 from .netns import BROADCAST, Namespaces, exec_prefix, namespaces
 
 PYTHON = sys.executable
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux only")
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux only"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The seed document's examples run as written: guard-less scripts in a fresh interpreter."""
+"""The product documentation's examples run as written: guard-less scripts in a fresh interpreter."""
 
 from __future__ import annotations
 

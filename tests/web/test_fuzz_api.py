@@ -6,11 +6,14 @@ its pytest plugin (whose fixture mode does not run on pytest 9).
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from pycluster import HeadNode
+
+pytestmark = pytest.mark.slow
 
 # these start or stop worker processes: tested by hand in test_processing_api, not fuzzed
 NOT_FUZZED = r"(scale|start-worker|cluster/stop)$"

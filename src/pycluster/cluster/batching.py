@@ -101,7 +101,7 @@ class BatchItemFuture:
     def status(self) -> str:
         if self._batch._outcomes is not None:
             return "finished" if self._batch._outcomes[self._index][0] else "error"
-        status = self._batch.future.status
+        status = self._batch.future.status or "pending"  # None: not bound to a client yet
         return status if status != "finished" else ("finished" if self.exception() is None else "error")
 
     @property

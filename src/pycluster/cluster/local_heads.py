@@ -33,6 +33,7 @@ from .secret_files import check_private, write_secret
 
 __all__ = ["LocalHead", "find_local_head", "key_for", "publish", "runtime_dir", "withdraw"]
 
+
 @dataclass(frozen=True)
 class LocalHead:
     """What a running head publishes for its own user."""

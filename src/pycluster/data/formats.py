@@ -43,12 +43,12 @@ def detect_format(files: list[str], declared: str | None = None) -> str:
             f"{', '.join(sorted(FORMATS))} (optionally compressed: .gz, .bz2, .xz, .zst), "
             "or pass format='csv'|'parquet'|'json'"
         )
-    formats = set(found.values())
+    formats = {fmt for fmt in found.values() if fmt is not None}
     if len(formats) > 1:
         raise DatasetFormatError(
             f"the files mix formats ({', '.join(sorted(formats))}); register each format separately"
         )
-    return formats.pop()  # type: ignore[return-value]
+    return formats.pop()
 
 
 def expand_local(path: Path) -> list[Path]:

@@ -371,7 +371,7 @@ class ConvertOperation(RowsOperation):
 
 # ---------------------------------------------------------------- helpers
 def _registry(context: OperationContext) -> DatasetRegistry:
-    return context.services["datasets"]  # type: ignore[no-any-return]
+    return context.services["datasets"]
 
 
 def _as_list(single: Any, many: Any, name: str) -> list[str]:

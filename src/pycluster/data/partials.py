@@ -126,7 +126,8 @@ def finish(merged: dict[str, Any], stat: str, q: float = 0.5) -> Any:
         return var if stat == "var" else float(np.sqrt(var))
     if stat == "nunique":
         return len(merged["distinct"])
-    return _weighted_quantile(*merged["sketch"], 0.5 if stat == "median" else q)
+    points, weights = merged["sketch"]
+    return _weighted_quantile(points, weights, 0.5 if stat == "median" else q)
 
 
 def _weighted_quantile(points: np.ndarray, weights: np.ndarray, q: float) -> float | None:

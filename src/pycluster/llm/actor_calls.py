@@ -25,7 +25,7 @@ class ReplicaCall(Protocol):
 def call_replica(client: Any, actor: Any, address: str, method: str, *args: Any, direct: bool) -> ReplicaCall:
     """Call ``actor.method(*args)`` on the worker at ``address``; ``.result(timeout)`` waits."""
     if not direct:
-        return getattr(actor, method)(*args)  # type: ignore[no-any-return]
+        return getattr(actor, method)(*args)
     coro = _execute(client, actor.key, address, method, args)
     return asyncio.run_coroutine_threadsafe(coro, client.loop.asyncio_loop)
 

@@ -108,15 +108,15 @@ class DynamicBatcher:
         deadline = time.monotonic() + window
         while len(batch) <= room:
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                queued = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if item is None:
+            if queued is None:
                 self._queue.put(None)
                 break
-            if item.key == first.key and not item.alone:
-                batch.append(item)
+            if queued.key == first.key and not queued.alone:
+                batch.append(queued)
             else:
-                self._held.append(item)
+                self._held.append(queued)
                 break  # a different request waits: this batch takes no more
         return batch

@@ -365,7 +365,7 @@ class LLMClusterManager:
         return dep
 
     def _identity(self) -> dict[str, Any]:
-        return self.cluster_manager.client.scheduler_info()  # type: ignore[no-any-return]
+        return self.cluster_manager.client.scheduler_info()
 
     def _taken(self) -> Counter[str]:
         with self._state.lock:

@@ -64,7 +64,7 @@ class ModelReplica:
         req = GenerationRequest(**request)
         ids = self.engine.prompt_ids(req)  # bad requests fail here, before they queue
         future = self.batcher.submit(req.batch_key, (req, ids))
-        return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+        return await asyncio.wrap_future(future)
 
     async def start_stream(self, request: dict[str, Any]) -> str:
         """Start one streamed request (a batch of its own); read it with ``read_stream``."""

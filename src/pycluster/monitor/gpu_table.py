@@ -8,7 +8,7 @@ No NVIDIA GPU: 127.0.0.1: NVIDIA driver not found
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["format_gpu_table"]
@@ -16,7 +16,7 @@ __all__ = ["format_gpu_table"]
 _HEADER = ("HOST", "GPU", "NAME", "UTIL", "MEMORY", "TEMP", "POWER", "FAN", "PROCS", "WORKERS")
 
 
-def format_gpu_table(view: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> str:
+def format_gpu_table(view: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]]) -> str:
     """The GPUs of ``view`` (a cluster or one machine), hosts without GPUs, and active alerts."""
     if not view["available"]:
         return f"No NVIDIA GPU: {view['reason']}"

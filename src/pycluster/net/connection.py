@@ -103,7 +103,7 @@ async def _identity(address: str, security: Any) -> dict[str, Any]:
 
     connection_args = security.get_connection_args("client") if security is not None else {}
     async with rpc(address, connection_args=connection_args) as scheduler:
-        return await scheduler.identity()  # type: ignore[no-any-return]
+        return await scheduler.identity()
 
 
 def _find_dashboard(address: str, discovery_port: int | None) -> str:

@@ -1,4 +1,4 @@
-"""NetworkDiscovery: the seed documents' one object for discovery, scans, tests and ports.
+"""NetworkDiscovery: the product documents' one object for discovery, scans, tests and ports.
 
 >>> from pycluster import NetworkDiscovery
 >>> discovery = NetworkDiscovery()

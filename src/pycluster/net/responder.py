@@ -103,7 +103,7 @@ class DiscoveryResponder:
     async def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _ProbeProtocol(self), sock=sock)
-        self._transports.append(transport)  # type: ignore[arg-type]
+        self._transports.append(transport)
 
     def answer(self, data: bytes, addr: tuple[Any, ...]) -> None:
         nonce = decode_probe(data)

@@ -40,7 +40,7 @@ from .runner import encode_payload
 __all__ = ["ChunkPlan", "check_chunksize", "iter_payloads", "pickle_function", "plan_chunks"]
 
 # Up to this many items per worker, one item per task: tasks worth distributing are
-# usually expensive (the seed document says > 0.1 s), and balance matters more than overhead.
+# usually expensive (the product documentation says > 0.1 s), and balance matters more than overhead.
 SMALL_INPUT_PER_WORKER = 16
 # Medium inputs: about this many chunks per worker, as multiprocessing.Pool.map does,
 # so a slow chunk or a busy core is evened out.

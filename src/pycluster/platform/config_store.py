@@ -2,7 +2,7 @@
 
 The folder is ``%APPDATA%\\PyCluster`` on Windows, ``~/Library/Application
 Support/PyCluster`` on macOS and ``$XDG_CONFIG_HOME/pycluster`` (``~/.config/pycluster``)
-on Linux; ``PYCLUSTER_CONFIG_DIR`` overrides it. A config has the seed documents'
+on Linux; ``PYCLUSTER_CONFIG_DIR`` overrides it. A config has the product documents'
 keys (``cluster_name``, ``host``, ``scheduler_port``, ``dashboard_port``,
 ``local_workers``, ...) and is checked with the same rules as every other setting,
 on save and on load.

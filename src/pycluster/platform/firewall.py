@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,6 +31,9 @@ __all__ = ["FirewallResult", "firewall_commands", "install_firewall_rules", "is_
 
 TOOLS = ("netsh", "ufw", "firewalld")
 DISCOVERY_PORT = 8788
+RULE_PREFIX = "PyCluster"
+# rule names go into netsh/ufw command lines: no quotes or shell characters
+_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 # well-known ports and the names their rules get (the documents' "PyCluster Scheduler", ...)
 _ROLES = {8786: "Scheduler", 8787: "Dashboard", 8788: "Discovery", 8789: "Dask Dashboard"}
 _KEY_ROLES = {
@@ -93,15 +97,17 @@ def firewall_commands(
     tool: str,
     remote: str | None = None,
     discovery_port: int = DISCOVERY_PORT,
+    rule_prefix: str = RULE_PREFIX,
 ) -> list[str]:
     """The exact commands that open ``ports`` with ``tool`` (only from ``remote``, a CIDR, if given).
 
     ``ports``: ints (the discovery port is UDP, others TCP), ``"8788/udp"`` strings,
     or a mapping such as :func:`~pycluster.net.get_recommended_ports` returns.
+    Rules are named ``"<rule_prefix> Scheduler"``, ``"<rule_prefix> Dashboard"``, ...
     """
     if tool not in TOOLS:
         raise ConfigError(f"unknown firewall tool {tool!r}; use one of {', '.join(TOOLS)}")
-    rules = _rules(ports, discovery_port)
+    rules = _rules(ports, discovery_port, _checked_prefix(rule_prefix))
     source = _checked_remote(remote)
     commands = [_command(tool, rule, source) for rule in rules]
     if tool == "firewalld":
@@ -115,13 +121,15 @@ def install_firewall_rules(
     tool: str | None = None,
     remote: str | None = None,
     discovery_port: int = DISCOVERY_PORT,
+    rule_prefix: str = RULE_PREFIX,
 ) -> FirewallResult:
     """Open ``ports``; with ``dry_run`` (the default unless elevated) only return the commands."""
     chosen = tool or default_tool()
     dry = (not is_elevated()) if dry_run is None else dry_run
     if chosen is None:
         return FirewallResult([], None, dry, reason=_no_tool_reason())
-    result = FirewallResult(firewall_commands(ports, chosen, remote, discovery_port), chosen, dry)
+    commands = firewall_commands(ports, chosen, remote, discovery_port, rule_prefix)
+    result = FirewallResult(commands, chosen, dry)
     if dry:
         result.reason = "dry run: run these commands as root or Administrator to open the ports"
         return result
@@ -157,18 +165,22 @@ def _no_tool_reason() -> str:
     )
 
 
-def _rules(ports: Iterable[int | str] | Mapping[str, int], discovery_port: int) -> list[_Rule]:
+def _rules(
+    ports: Iterable[int | str] | Mapping[str, int], discovery_port: int, prefix: str = RULE_PREFIX
+) -> list[_Rule]:
     if isinstance(ports, Mapping):
         items = [(port, _KEY_ROLES.get(key, str(key))) for key, port in ports.items()]
-        rules = [_rule(port, role, discovery_port, udp=role == "Discovery") for port, role in items]
+        rules = [_rule(port, role, discovery_port, prefix, udp=role == "Discovery") for port, role in items]
     else:
-        rules = [_rule(port, None, discovery_port) for port in ports]
+        rules = [_rule(port, None, discovery_port, prefix) for port in ports]
     if not rules:
         raise ConfigError("no ports given; pass for example [8786, 8787, 8788]")
     return rules
 
 
-def _rule(port: int | str, role: str | None, discovery_port: int, udp: bool = False) -> _Rule:
+def _rule(
+    port: int | str, role: str | None, discovery_port: int, prefix: str = RULE_PREFIX, udp: bool = False
+) -> _Rule:
     text = str(port).strip().lower()
     number, _, protocol = text.partition("/")
     if not number.isdigit() or not 1 <= int(number) <= 65535 or protocol not in {"", "tcp", "udp"}:
@@ -176,7 +188,16 @@ def _rule(port: int | str, role: str | None, discovery_port: int, udp: bool = Fa
     value = int(number)
     protocol = protocol or ("udp" if udp or (role is None and value == discovery_port) else "tcp")
     label = role or _ROLES.get(value) or f"Port {value}"
-    return _Rule(value, protocol, f"PyCluster {label}")
+    return _Rule(value, protocol, f"{prefix} {label}")
+
+
+def _checked_prefix(prefix: str) -> str:
+    if not _PREFIX_PATTERN.fullmatch(prefix):
+        raise ConfigError(
+            f"{prefix!r} cannot name firewall rules; use letters, digits, spaces, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit), e.g. 'PyCluster'"
+        )
+    return prefix
 
 
 def _checked_remote(remote: str | None) -> str | None:

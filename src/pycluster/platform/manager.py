@@ -1,4 +1,4 @@
-"""WindowsClusterManager: the seed documents' one object for platform care.
+"""WindowsClusterManager: the product documents' one object for platform care.
 
 The name is the documents'; it works on Linux and macOS too, choosing each
 platform's config folder, script language, service manager and firewall.

@@ -154,7 +154,7 @@ def create_windows_service_script(
     directory: Path | None = None,
     kind: ServiceKind | str | None = None,
 ) -> Path:
-    """The seed documents' call: write a service that runs ``python_path script_path args``; its path.
+    """The product documents' call: write a service that runs ``python_path script_path args``; its path.
 
     ``script_path`` None runs ``python -m pycluster`` (``args`` default ``["head"]``).
     On Windows this is a pywin32 service module; on Linux a systemd unit and on

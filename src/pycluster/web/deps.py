@@ -17,7 +17,7 @@ __all__ = ["ERROR_RESPONSES", "ErrorDetail", "controller", "head", "iso", "jobs"
 
 
 def controller(request: Request) -> HeadController | StandaloneController:
-    return request.app.state.controller  # type: ignore[no-any-return]
+    return request.app.state.controller
 
 
 def head(request: Request) -> HeadNode:
@@ -26,7 +26,7 @@ def head(request: Request) -> HeadNode:
 
 
 def jobs(request: Request) -> JobQueue:
-    return head(request).jobs  # type: ignore[no-any-return]
+    return head(request).jobs
 
 
 def iso(timestamp: float | None) -> str | None:

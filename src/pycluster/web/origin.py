@@ -108,7 +108,7 @@ class HostOriginGuard:
         loopback_only = self.loopback_only
         if loopback_only is None:
             server = scope.get("server")
-            loopback_only = bool(server) and is_loopback_ip(str(server[0]))
+            loopback_only = server is not None and is_loopback_ip(str(server[0]))
         if loopback_only and not _is_loopback_name(name) and name not in self.allowed_hosts:
             return (
                 f"this head listens on loopback only, so the Host header must name a loopback host "

@@ -205,7 +205,11 @@ class _Batch:
     def mergeable(self) -> bool:
         """Only plain per-layer K/V tensors can be padded and joined (not sliding windows)."""
         layers = getattr(self.cache, "layers", None)
-        return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
+        return (
+            layers is not None
+            and len(layers) > 0
+            and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
+        )
 
     def select(self, torch: Any, keep: list[int]) -> None:
         """Keep only the rows ``keep``, then drop the padding columns no row needs any more."""

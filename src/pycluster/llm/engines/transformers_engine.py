@@ -94,10 +94,11 @@ class TransformersEngine:
         if not self.continuous:
             return self._generate_whole(batch, on_text)
         results: dict[int, GenerationResult] = {}
-        rows = [
-            Row(request, ids, lambda row, result, i=i: results.__setitem__(i, result))
-            for i, (request, ids) in enumerate(batch)
-        ]
+
+        def keep(i: int) -> Callable[[Row, GenerationResult], None]:
+            return lambda _row, result: results.__setitem__(i, result)
+
+        rows = [Row(request, ids, keep(i)) for i, (request, ids) in enumerate(batch)]
         rows[0].on_text = on_text
         self._loop.run(rows, lambda n: [], max(len(rows), self.spec.batch_size))
         return [results[i] for i in range(len(rows))]

@@ -166,8 +166,11 @@ def _release_later(client: Client, futures: list[Any]) -> None:
     follows at once (a genetic optimizer breeds for a millisecond between generations) would
     wait for it with every worker idle: ~9 ms a generation, measured.
     """
+    loop = client.loop
+    if loop is None:  # a closed client: nothing left to release them for
+        return
     held = list(futures)
-    client.loop.add_callback(lambda: client.loop.call_later(RELEASE_DELAY, held.clear))
+    loop.add_callback(lambda: loop.call_later(RELEASE_DELAY, held.clear))
 
 
 def _as_completed(client: Client, futures: list[Any]) -> Iterator[tuple[int, bytes]]:

@@ -60,7 +60,7 @@ def live_feed(request: Request) -> LiveFeed:
     if getattr(state, "live_feed", None) is None:
         ctrl = controller(request)
         state.live_feed = LiveFeed(lambda interval: build_snapshot(ctrl, interval))
-    return state.live_feed  # type: ignore[no-any-return]
+    return state.live_feed
 
 
 def _history(request: Request) -> Any:

@@ -93,7 +93,7 @@ def list_models(request: Request) -> dict[str, Any]:
 @router.get("/{deployment_id}")
 def get_model(deployment_id: str, request: Request) -> dict[str, Any]:
     """One deployment (``status`` is loading, ready or failed with ``reason``)."""
-    return llm_manager(request).get_deployment(deployment_id)  # type: ignore[no-any-return]
+    return llm_manager(request).get_deployment(deployment_id)
 
 
 @router.post("/{deployment_id}/inference", response_model=None)
@@ -112,10 +112,10 @@ def inference(deployment_id: str, body: InferenceRequest, request: Request) -> A
 @router.post("/{deployment_id}/scale")
 def scale_model(deployment_id: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
     """Add or remove replicas; new ones load in the background."""
-    return llm_manager(request).scale(deployment_id, body.replicas)  # type: ignore[no-any-return]
+    return llm_manager(request).scale(deployment_id, body.replicas)
 
 
 @router.delete("/{deployment_id}")
 def undeploy_model(deployment_id: str, request: Request) -> dict[str, Any]:
     """Stop every replica and forget the deployment."""
-    return llm_manager(request).undeploy(deployment_id)  # type: ignore[no-any-return]
+    return llm_manager(request).undeploy(deployment_id)
