@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import AuthenticationError
-from .ports import is_loopback
+from .ports import is_loopback, split_address
 from .secret_files import check_private, write_secret
 
 __all__ = ["LocalHead", "find_local_head", "key_for", "publish", "runtime_dir", "withdraw"]
@@ -66,7 +66,7 @@ def publish(
 ) -> Path:
     """Write this process's head's connection file; its path (give it to :func:`withdraw`)."""
     head = LocalHead(scheduler_address, dashboard_url, auth_key, api_token, os.getpid())
-    port = _port(scheduler_address)
+    _, port = split_address(scheduler_address)
     path = runtime_dir() / f"head-{port}-{os.getpid()}.json"
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left by an earlier head of this process on the same port
@@ -83,7 +83,10 @@ def withdraw(path: Path | None) -> None:
 
 def find_local_head(address: str) -> LocalHead | None:
     """The running head of this user whose scheduler is ``address`` on this machine, if any."""
-    host, port = _host_port(address)
+    try:
+        host, port = split_address(address)
+    except ValueError:
+        return None  # not an address: no head of ours is there
     if not is_loopback(host):
         return None
     try:
@@ -92,7 +95,7 @@ def find_local_head(address: str) -> LocalHead | None:
         return None
     for path in candidates:
         head = _read(path)
-        if head is not None and _port(head.scheduler_address) == port:
+        if head is not None:
             return head
     return None
 
@@ -119,15 +122,3 @@ def _alive(pid: int) -> bool:
     import psutil
 
     return psutil.pid_exists(pid)
-
-
-def _host_port(address: str) -> tuple[str, int]:
-    host, _, port = address.split("://", 1)[-1].rpartition(":")
-    try:
-        return host.strip("[]") or "127.0.0.1", int(port)
-    except ValueError:
-        return host, -1
-
-
-def _port(address: str) -> int:
-    return _host_port(address)[1]

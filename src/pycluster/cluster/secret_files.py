@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import AuthenticationError
+from .ports import is_loopback
 
-__all__ = ["check_private", "read_secret", "say_secret", "secret_in_file", "write_secret"]
+__all__ = ["check_private", "head_secret", "read_secret", "say_secret", "secret_in_file", "write_secret"]
 
 _POSIX = os.name == "posix"
 
@@ -98,3 +99,22 @@ def say_secret(
         text += f"\n  (not printed: this output is not a terminal; read it with: cat {path})"
     say(text)
     return text
+
+
+def head_secret(
+    path: Path, generate: Callable[[], str], what: str, host: str, say: Callable[[str], None]
+) -> tuple[str, bool]:
+    """``(secret, announced)``: a head's key or token from ``path``, made there on first use.
+
+    On loopback nothing is said (local programs read it from the head's connection file);
+    a head open to the network says where it is, and a new one is shown once on a terminal
+    (``announced``: the caller adds how to use it).
+    """
+    value, created = secret_in_file(path, generate)
+    if is_loopback(host):
+        return value, False
+    if not created:
+        say(f"pycluster: {host} is not loopback; using the {what} stored in {path}")
+        return value, False
+    say_secret(f"{'an' if what[0] in 'AEIOU' else 'a'} {what} for this head on {host}", value, path, say)
+    return value, True

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthenticationError
 from .ports import is_loopback
-from .secret_files import say_secret, secret_in_file
+from .secret_files import head_secret
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -474,14 +474,10 @@ def ensure_cluster_key(
             )
         return None
     path = state_dir / "cluster_key"
-    c.auth_key, created = secret_in_file(path, generate_key)
+    c.auth_key, announced = head_secret(path, generate_key, "cluster key", c.host, say)
     check_key(c.auth_key)
-    if is_loopback(c.host):
-        return c.auth_key  # local workers and clients read it from the connection file: nothing to say
-    if not created:
-        say(f"pycluster: {c.host} is not loopback; using the cluster key stored in {path}")
+    if not announced:
         return c.auth_key
-    say_secret(f"a cluster key for this head on {c.host}", c.auth_key, path, say)
     say(
         "Workers join with: PYCLUSTER_AUTH_KEY=<key> pycluster worker "
         f"--scheduler tls://HEAD:{c.scheduler_port}\n"

@@ -18,6 +18,7 @@ The Host/Origin checks in ``origin.py`` run before all of this, on every request
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -31,7 +32,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..cluster.ports import is_loopback
-from ..cluster.secret_files import say_secret, secret_in_file
+from ..cluster.secret_files import head_secret
+from .origin import is_loopback_name, split_host
 from .peercred import PeerCredentials, is_loopback_ip
 
 if TYPE_CHECKING:
@@ -109,12 +111,7 @@ def unauthorized(detail: str = NEEDS_TOKEN) -> HTTPException:
 
 
 def _host_is_loopback(request: Request) -> bool:
-    host = request.headers.get("host", "").lower()
-    if host.startswith("["):
-        name = host[1 : host.find("]")] if "]" in host else ""
-    else:
-        name = host.rsplit(":", 1)[0] if ":" in host else host
-    return name.rstrip(".") == "localhost" or is_loopback_ip(name)
+    return is_loopback_name(split_host(request.headers.get("host", ""))[0])
 
 
 def local_peer_trusted(request: Request) -> bool:
@@ -251,12 +248,9 @@ def ensure_token(settings: Settings, state_dir: Path, announce: Callable[[str], 
         return c.api_token
     say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
     path = state_dir / "api_token"
-    c.api_token, created = secret_in_file(path, lambda: secrets.token_urlsafe(24))
-    if is_loopback(c.host):
+    make = functools.partial(secrets.token_urlsafe, 24)
+    c.api_token, announced = head_secret(path, make, "API token", c.host, say)
+    if not announced:
         return c.api_token
-    if not created:
-        say(f"pycluster: {c.host} is not loopback; using the API token stored in {path}")
-        return c.api_token
-    say_secret(f"an API token for this head on {c.host}", c.api_token, path, say)
     say("Send it as 'Authorization: Bearer <token>', or set PYCLUSTER_API_TOKEN to choose your own.")
     return c.api_token

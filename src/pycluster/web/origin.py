@@ -21,7 +21,7 @@ from typing import Any
 
 from .peercred import is_loopback_ip
 
-__all__ = ["HostOriginGuard", "split_host"]
+__all__ = ["HostOriginGuard", "is_loopback_name", "split_host"]
 
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -48,7 +48,8 @@ def split_host(host: str) -> tuple[str, int | None]:
     return name.rstrip("."), int(port_text) if port_text else None
 
 
-def _is_loopback_name(name: str) -> bool:
+def is_loopback_name(name: str) -> bool:
+    """``localhost`` or a loopback IP (as :func:`split_host` gives a Host header's name)."""
     return name == "localhost" or is_loopback_ip(name)
 
 
@@ -65,7 +66,7 @@ class HostOriginGuard:
         self.app = app
         # None: not known (an app built without settings); decide per connection instead
         self.loopback_only = (
-            None if bind_host is None else _is_loopback_name(split_host(bind_host)[0] or bind_host)
+            None if bind_host is None else is_loopback_name(split_host(bind_host)[0] or bind_host)
         )
         self.allowed_hosts = {split_host(h)[0] for h in allowed_hosts}
         self.allowed_origins = {o.rstrip("/").lower() for o in allowed_origins}
@@ -109,7 +110,7 @@ class HostOriginGuard:
         if loopback_only is None:
             server = scope.get("server")
             loopback_only = server is not None and is_loopback_ip(str(server[0]))
-        if loopback_only and not _is_loopback_name(name) and name not in self.allowed_hosts:
+        if loopback_only and not is_loopback_name(name) and name not in self.allowed_hosts:
             return (
                 f"this head listens on loopback only, so the Host header must name a loopback host "
                 f"(localhost, 127.0.0.1, [::1]), not {host!r}: a foreign name here is how DNS "
