@@ -159,18 +159,21 @@ def _kill_all(processes: list[psutil.Process], grace: float) -> None:
     init, or to a child subreaper (tini, systemd, a container's init) that may reap
     late or never: waiting for them to vanish cost seconds there (7.8 s to stop a head).
     """
-    deadline = time.monotonic() + grace
+    alive = _still_running(processes, grace)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    _still_running(alive, 5.0)
+
+
+def _still_running(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """Poll for up to ``seconds`` until none of ``processes`` runs; those that still do."""
+    deadline = time.monotonic() + seconds
     alive = [p for p in processes if _running(p)]
     while alive and time.monotonic() < deadline:
         time.sleep(0.01)
         alive = [p for p in alive if _running(p)]
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    deadline = time.monotonic() + 5
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.01)
-        alive = [p for p in alive if _running(p)]
+    return alive
 
 
 def _running(process: psutil.Process) -> bool:
