@@ -30,6 +30,7 @@ from .local_heads import publish, withdraw
 from .loop import LoopThread
 from .manager import ClusterManager
 from .ports import advertised_host, check_port_free
+from .results import ClusterStatus, ConnectionInfo
 from .security import (
     check_key_strength,
     cluster_security,
@@ -38,7 +39,6 @@ from .security import (
     quiet_probe_handshakes,
 )
 from .state_lock import StateDirLock
-from .status import cluster_summary
 from .worker_options import WorkerOptions
 
 __all__ = ["HEAD_SERVICES", "HeadNode"]
@@ -328,21 +328,23 @@ class HeadNode:
     def uptime_seconds(self) -> float:
         return time.time() - self._started_at if self._started_at else 0.0
 
-    def get_connection_info(self) -> dict[str, Any]:
+    def connection_info(self) -> ConnectionInfo:
         """How to reach this head: scheduler address, dashboard URL, the worker command."""
         address = self.scheduler_address
-        return {
-            "cluster_name": self.cluster_name,
-            "scheduler_address": address,
-            "dashboard_address": self.dashboard_url,
-            "dashboard_url": self.dashboard_url,
-            "dask_dashboard_url": self.dask_dashboard_url,
-            "api_docs_url": f"{self.dashboard_url}/docs",
-            "worker_command": _worker_command(address, self.auth_key),
-            "authenticated": self.auth_key is not None,
-            "host": self.settings.cluster.host,
-            "discovery_port": getattr(self.services.get("discovery"), "port", None),
-        }
+        return ConnectionInfo(
+            cluster_name=self.cluster_name,
+            scheduler_address=address,
+            dashboard_url=self.dashboard_url,
+            dask_dashboard_url=self.dask_dashboard_url,
+            worker_command=_worker_command(address, self.auth_key),
+            authenticated=self.auth_key is not None,
+            host=self.settings.cluster.host,
+            discovery_port=getattr(self.services.get("discovery"), "port", None),
+        )
+
+    def get_connection_info(self) -> dict[str, Any]:
+        """:meth:`connection_info` as the documents' dict."""
+        return self.connection_info().to_dict()
 
     async def snapshot(self) -> dict[str, Any]:
         """The scheduler's identity, read on the head's loop (awaitable from any loop)."""
@@ -357,18 +359,17 @@ class HeadNode:
         future = asyncio.run_coroutine_threadsafe(self.snapshot(), self._loop.loop)
         return await asyncio.wrap_future(future)
 
+    async def cluster_status(self) -> ClusterStatus:
+        """Running or stopped, totals, and one entry per worker (awaitable from any loop)."""
+        if not self.is_running:
+            return ClusterStatus.stopped(self.cluster_name)
+        return ClusterStatus.running(self.connection_info(), self.uptime_seconds, await self.snapshot())
+
     def get_cluster_status(self) -> dict[str, Any]:
         """Running or stopped, totals, and one entry per worker."""
         if not self.is_running or self._loop is None:
-            return {"cluster_name": self.cluster_name, "status": "stopped", "n_workers": 0, "workers": []}
-        identity = self._loop.run(self.snapshot(), timeout=10)
-        return {
-            "cluster_name": self.cluster_name,
-            "status": "running",
-            **self.get_connection_info(),
-            "uptime_seconds": round(self.uptime_seconds, 1),
-            **cluster_summary(identity),
-        }
+            return ClusterStatus.stopped(self.cluster_name).to_dict()
+        return self._loop.run(self.cluster_status(), timeout=10).to_dict()
 
     # ----------------------------------------------------------------- shutdown
     def shutdown(self) -> None:

@@ -26,6 +26,7 @@ from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
 from .policy import Capacity, WorkerCapacity, never_fits, pick_next
 from .progress import PROGRESS_TOPIC
+from .queue_status import QueueStatus, ResourceUsage
 from .runner import JobRunner, remove_file
 from .store import JobStore
 
@@ -266,45 +267,30 @@ class JobQueue:
                     raise TimeoutError(f"job {job_id} is still {job.status.value} after {timeout:g}s")
                 self._changed.wait(remaining if remaining is not None else 1.0)
 
-    def queue_status(self) -> dict[str, Any]:
+    def status(self) -> QueueStatus:
         """Totals by status, waiting jobs by priority, and cluster resource usage."""
-        counts = self.store.counts()
         by_status: Counter[str] = Counter()
-        for (status, _), n in counts.items():
+        for (status, _), n in self.store.counts().items():
             by_status[status] += n
         with self._lock:
             waiting = Counter(j.priority.name for j in self._waiting.values())
             running = self.runner.reservations()
-        reserved_cores = sum(r.cores for r in running)
-        reserved_gb = sum(r.memory_gb for r in running)
         workers, used_gb = self._workers(max_age=1.0)
         cluster = Capacity(workers)
-        cores, memory_gb = cluster.total_cores, cluster.total_memory_gb
-        return {
-            "scheduler_running": self._thread.is_alive(),
-            "queue_status": {
-                "total_pending": by_status["pending"],
-                "total_queued": by_status["queued"] + by_status["pending"],
-                "total_running": by_status["running"],
-                "total_completed": by_status["completed"],
-                "total_failed": by_status["failed"],
-                "total_cancelled": by_status["cancelled"],
-                "priority_breakdown": dict(waiting),
-                "max_concurrent_jobs": self.settings.max_concurrent_jobs,
-            },
-            "resource_usage": {
-                "cluster_resources": {
-                    "total_memory_gb": round(memory_gb, 2),
-                    "used_memory_gb": round(used_gb, 2),
-                    "available_memory_gb": round(max(0.0, memory_gb - used_gb), 2),
-                    "memory_usage_percent": round(100 * used_gb / memory_gb, 2) if memory_gb else 0.0,
-                    "total_cores": cores,
-                    "used_cores": reserved_cores,
-                    "available_cores": max(0.0, cores - reserved_cores),
-                    "reserved_memory_gb": round(reserved_gb, 2),
-                }
-            },
-        }
+        resources = ResourceUsage(
+            total_memory_gb=cluster.total_memory_gb,
+            used_memory_gb=used_gb,
+            total_cores=cluster.total_cores,
+            reserved_cores=sum(r.cores for r in running),
+            reserved_memory_gb=sum(r.memory_gb for r in running),
+        )
+        return QueueStatus(
+            self._thread.is_alive(), by_status, waiting, self.settings.max_concurrent_jobs, resources
+        )
+
+    def queue_status(self) -> dict[str, Any]:
+        """:meth:`status` as the processing document's dict."""
+        return self.status().to_dict()
 
     # ------------------------------------------------------------ dispatcher
     def _loop(self) -> None:

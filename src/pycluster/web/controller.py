@@ -31,6 +31,10 @@ class HeadController:
     def head(self) -> HeadNode | None:
         return self._head if self._head.is_running else None
 
+    @property
+    def cluster_name(self) -> str:
+        return self._head.cluster_name
+
     def require_head(self) -> HeadNode:
         if not self._head.is_running:
             raise ClusterNotRunningError("the head node is shutting down")
@@ -58,6 +62,10 @@ class StandaloneController:
     @property
     def head(self) -> HeadNode | None:
         return self._head if self._head is not None and self._head.is_running else None
+
+    @property
+    def cluster_name(self) -> str:
+        return self.settings.cluster.name
 
     def require_head(self) -> HeadNode:
         head = self.head

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...cluster.status import cluster_summary, worker_rows
+from ...cluster.results import ClusterStatus
+from ...cluster.status import worker_rows
 from ..deps import ERROR_RESPONSES, controller, head
+from ..models import (
+    ClusterMetrics,
+    ClusterRunning,
+    ClusterStatusResponse,
+    ClusterStopped,
+    StartHeadResponse,
+    WorkerList,
+    WorkersStarted,
+)
 
-__all__ = ["router"]
+__all__ = ["cluster_metrics", "cluster_status", "router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["cluster"])
 
@@ -23,43 +33,59 @@ class WorkerRequest(BaseModel):
     resources: dict[str, float] | None = Field(None, examples=[{"GPU": 1}])
 
 
-@router.get("/status")
-async def cluster_status(request: Request) -> dict[str, Any]:
-    """Cluster name, addresses, totals (workers, cores, memory, tasks) and uptime."""
-    node = head(request)
-    summary = cluster_summary(await node.snapshot())
-    summary.pop("workers")
-    return {
-        "status": "running",
-        **node.get_connection_info(),
-        "uptime_seconds": round(node.uptime_seconds, 1),
-        **summary,
-    }
+async def cluster_status(request: Request) -> ClusterRunning | ClusterStopped:
+    """Cluster name, addresses, totals (workers, cores, memory, tasks) and uptime; or that it is stopped.
+
+    Served at /api/cluster/status and /api/processing/cluster/status."""
+    node = controller(request).head
+    if node is None:
+        return ClusterStopped(**ClusterStatus.stopped(controller(request).cluster_name).to_dict())
+    return _status_model(await node.cluster_status())
+
+
+def _status_model(status: ClusterStatus) -> ClusterRunning | ClusterStopped:
+    body = status.to_dict()
+    return ClusterRunning(**body) if status.connection is not None else ClusterStopped(**body)
+
+
+async def cluster_metrics(request: Request, limit: int = Query(1000, ge=1, le=100_000)) -> ClusterMetrics:
+    """The latest sample, the last ``limit`` samples (``metrics``) and the last 300 (``history``):
+    CPU, memory, network, tasks per second, taken every few seconds and kept for
+    ``monitoring.metrics_retention``. Served at /api/cluster/metrics and /api/processing/metrics/cluster."""
+    history = head(request).services.get("metrics")
+    samples = list(history.samples)[-limit:] if history else []
+    return ClusterMetrics.model_validate(
+        {
+            "total": len(samples),
+            "metrics": samples,
+            "current": samples[-1] if samples else None,
+            "history": samples[-300:],
+        }
+    )
+
+
+router.add_api_route("/status", cluster_status, methods=["GET"], response_model=ClusterStatusResponse)
+router.add_api_route("/metrics", cluster_metrics, methods=["GET"])
 
 
 @router.get("/workers")
-async def cluster_workers(request: Request) -> dict[str, Any]:
+async def cluster_workers(request: Request) -> WorkerList:
     """One entry per worker: name, host, status, threads, CPU, memory, tasks, resources."""
     workers = worker_rows(await head(request).snapshot())
-    return {"n_workers": len(workers), "workers": workers}
-
-
-@router.get("/metrics")
-async def cluster_metrics(request: Request) -> dict[str, Any]:
-    """The latest sample and the recent history (CPU, memory, network, tasks per second)."""
-    history = head(request).services.get("metrics")
-    samples = list(history.samples) if history else []
-    return {"current": samples[-1] if samples else None, "history": samples[-300:]}
+    return WorkerList.model_validate({"n_workers": len(workers), "workers": workers})
 
 
 @router.post("/start-head")
-def start_head(request: Request) -> dict[str, Any]:
+def start_head(request: Request) -> StartHeadResponse:
     """Start the head (standalone API); under a running head, answers that it already runs."""
     started, node = controller(request).start_cluster()
-    return {"status": "success" if started else "already_running", **node.get_connection_info()}
+    info = node.get_connection_info()
+    if started:
+        return StartHeadResponse(status="success", **info)
+    return StartHeadResponse(status="already_running", **info)
 
 
-@router.post("/start-worker")
+@router.post("/start-worker", response_model=WorkersStarted, response_model_exclude_unset=True)
 def start_worker(body: WorkerRequest, request: Request) -> dict[str, Any]:
     """Start worker processes on the head's machine that join this cluster."""
     return head(request).cluster_manager.add_worker(

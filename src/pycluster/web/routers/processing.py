@@ -9,11 +9,23 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...cluster.status import cluster_summary
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
-from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, now_iso
+from ..deps import ERROR_RESPONSES, controller, head, iso, jobs
+from ..models import (
+    ClusterInfo,
+    ClusterMessage,
+    ClusterMetrics,
+    ClusterStatusResponse,
+    JobAccepted,
+    JobDetail,
+    JobList,
+    JobResult,
+    Message,
+    QueueStatusModel,
+)
+from .cluster import cluster_metrics, cluster_status
 
 __all__ = ["router"]
 
@@ -94,51 +106,40 @@ def job_detail(job: Job) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- cluster
-def _cluster_info(request: Request) -> dict[str, Any]:
+def _cluster_info(request: Request) -> ClusterInfo:
     node = head(request)
-    summary = cluster_summary(node.run_on_loop(node.snapshot(), timeout=10))
-    info = node.get_connection_info()
-    return {
-        "status": "running",
-        "scheduler_address": info["scheduler_address"],
-        "dashboard_url": info["dashboard_url"],
-        **{k: summary[k] for k in ("n_workers", "total_cores", "total_memory", "used_memory")},
-        "memory_usage_percent": summary["memory_usage_percent"],
-        "active_tasks": summary["active_tasks"],
-    }
+    status = node.run_on_loop(node.cluster_status(), timeout=10)
+    return ClusterInfo.model_validate(status.to_dict())
 
 
 @router.post("/cluster/start")
-def start_cluster(request: Request) -> dict[str, Any]:
+def start_cluster(request: Request) -> ClusterMessage:
     """Start the local cluster (standalone API); under a head node it is already running."""
     started, _ = controller(request).start_cluster()
     message = "Cluster started successfully" if started else "Cluster is already running"
-    return {"message": message, "cluster_info": _cluster_info(request)}
+    return ClusterMessage(message=message, cluster_info=_cluster_info(request))
 
 
-@router.get("/cluster/status")
-def cluster_status(request: Request) -> dict[str, Any]:
-    if controller(request).head is None:
-        return {"status": "stopped", "n_workers": 0, "total_cores": 0, "active_tasks": 0}
-    return _cluster_info(request)
+router.add_api_route("/cluster/status", cluster_status, methods=["GET"], response_model=ClusterStatusResponse)
 
 
 @router.post("/cluster/scale")
-def scale_cluster(body: ScaleRequest, request: Request) -> dict[str, Any]:
+def scale_cluster(body: ScaleRequest, request: Request) -> ClusterMessage:
     """Set the number of local worker processes."""
     head(request).cluster_manager.scale(body.n_workers)
-    return {"message": f"Cluster scaled to {body.n_workers} workers", "cluster_info": _cluster_info(request)}
+    message = f"Cluster scaled to {body.n_workers} workers"
+    return ClusterMessage(message=message, cluster_info=_cluster_info(request))
 
 
 @router.post("/cluster/stop")
-def stop_cluster(request: Request) -> dict[str, Any]:
+def stop_cluster(request: Request) -> Message:
     controller(request).stop_cluster()
-    return {"message": "Cluster stopped successfully"}
+    return Message(message="Cluster stopped successfully")
 
 
 # ---------------------------------------------------------------- jobs
 @router.post("/jobs/submit")
-def submit_job(body: JobSubmission, request: Request) -> dict[str, Any]:
+def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
     """Queue an operation; dispatched by priority (LOW < NORMAL < HIGH < CRITICAL)."""
     client_id = body.client_id or request.headers.get("x-client-id") or _peer(request)
     job = jobs(request).submit_job(
@@ -151,7 +152,7 @@ def submit_job(body: JobSubmission, request: Request) -> dict[str, Any]:
         retries=body.retries,
         client_id=client_id,
     )
-    return {"message": "Job submitted successfully", "job_id": job.id, "status": job.status.value}
+    return JobAccepted(message="Job submitted successfully", job_id=job.id, status=job.status)
 
 
 def _peer(request: Request) -> str:
@@ -175,52 +176,54 @@ def list_jobs(
     status: JobStatus | None = None,
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
-) -> dict[str, Any]:
+) -> JobList:
     total, found = jobs(request).list(status, limit, offset)
-    return {"total": total, "limit": limit, "offset": offset, "jobs": [job_summary(j) for j in found]}
+    summaries = [job_summary(j) for j in found]
+    return JobList.model_validate({"total": total, "limit": limit, "offset": offset, "jobs": summaries})
 
 
-@router.get("/jobs/{job_id}/status")
+@router.get("/jobs/{job_id}/status", response_model=JobDetail, response_model_exclude_unset=True)
 def job_status(job_id: str, request: Request) -> dict[str, Any]:
+    """The job's state; ``result`` (and ``result_url`` for a result file) once it completed."""
     return job_detail(jobs(request).get(job_id))
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
+def cancel_job(job_id: str, request: Request) -> JobAccepted:
     """Cancel a queued or running job (409 for a finished one)."""
     job = jobs(request).cancel(job_id)
-    return {"message": "Job cancelled", "job_id": job.id, "status": job.status.value}
+    return JobAccepted(message="Job cancelled", job_id=job.id, status=job.status)
 
 
-@router.get("/jobs/{job_id}/result", response_model=None)
-def job_result(job_id: str, request: Request) -> Any:
+@router.get(
+    "/jobs/{job_id}/result",
+    response_model=None,
+    responses={
+        200: {
+            "model": JobResult,
+            "description": "The result inline as JSON, or the result file (large results)",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def job_result(job_id: str, request: Request) -> JobResult | FileResponse:
     """The result of a completed job: inline JSON, or the result file for large results."""
     queue = jobs(request)
     job = queue.get(job_id)
     if job.status != JobStatus.COMPLETED:
         raise JobStateError(f"job {job_id} is {job.status.value}; results exist only for completed jobs")
     if job.result_path is None:
-        return {"job_id": job.id, "result": job.result}
+        return JobResult(job_id=job.id, result=job.result)
     if job.kind == "python":
         raise JobStateError(f"job {job_id} ran Python code; fetch its result from Python: handle.result()")
     return FileResponse(job.result_path, filename=Path(job.result_path).name)
 
 
-# ---------------------------------------------------------------- queue, metrics, health
+# ---------------------------------------------------------------- queue, metrics
 @router.get("/queue/status")
-def queue_status(request: Request) -> dict[str, Any]:
-    return jobs(request).queue_status()
+def queue_status(request: Request) -> QueueStatusModel:
+    return QueueStatusModel.model_validate(jobs(request).status().to_dict())
 
 
-@router.get("/metrics/cluster")
-def cluster_metrics(request: Request, limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
-    """Cluster samples taken every few seconds, kept for ``monitoring.metrics_retention``."""
-    history = head(request).services.get("metrics")
-    samples = list(history.samples)[-limit:] if history else []
-    return {"total": len(samples), "metrics": samples}
-
-
-@router.get("/health")
-def processing_health(request: Request) -> dict[str, Any]:
-    running = controller(request).head is not None
-    return {"status": "healthy", "cluster_running": running, "timestamp": now_iso()}
+router.add_api_route("/metrics/cluster", cluster_metrics, methods=["GET"], response_model=ClusterMetrics)
+# GET /api/processing/health is served by the health router (one implementation for both paths)
