@@ -70,7 +70,9 @@ def test_configure_firewall_refuses_names_that_are_not_plain(name: str) -> None:
         configure_firewall(ports=[8786], cluster_name=name, tool="netsh", dry_run=True)
 
 
-@pytest.mark.parametrize("name", ["pycluster.windows_utils", "pycluster.network_utils"])
+@pytest.mark.parametrize(
+    "name", ["pycluster.windows_utils", "pycluster.network_utils", "pycluster.cluster.results"]
+)
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -16,10 +16,17 @@ __all__ = [
     "ClusterInfo",
     "ClusterMessage",
     "ClusterMetrics",
+    "ClusterResources",
     "ClusterRunning",
     "ClusterStatusResponse",
     "ClusterStopped",
     "ConnectionInfoModel",
+    "DatasetAccepted",
+    "DatasetDeleted",
+    "DatasetDetail",
+    "DatasetList",
+    "DatasetPartitioned",
+    "DatasetSummary",
     "Health",
     "JobAccepted",
     "JobDetail",
@@ -28,7 +35,10 @@ __all__ = [
     "JobSummary",
     "Message",
     "MetricsSample",
+    "PartitionInfo",
     "QueueStatusModel",
+    "QueueTotals",
+    "ResourceUsageModel",
     "StartHeadResponse",
     "WorkerList",
     "WorkerModel",
@@ -263,3 +273,51 @@ class QueueStatusModel(BaseModel):
     scheduler_running: bool
     queue_status: QueueTotals
     resource_usage: ResourceUsageModel
+
+
+# ---------------------------------------------------------------- datasets
+class DatasetSummary(BaseModel):
+    dataset_id: str
+    name: str
+    source: str
+    format: str
+    files: int
+    size_mb: float
+    columns: list[str]
+    row_estimate: int
+    created_at: float
+
+
+class DatasetDetail(DatasetSummary):
+    """Columns, dtypes, row estimate, size and partitions (the first 100 files)."""
+
+    dtypes: dict[str, str]
+    n_partitions: int
+    partition_size_mb: float | None
+    file_list: list[str]
+
+
+class DatasetAccepted(Message):
+    dataset_id: str
+    dataset: DatasetSummary
+
+
+class DatasetList(BaseModel):
+    total: int
+    datasets: list[DatasetSummary]
+
+
+class DatasetDeleted(Message):
+    dataset_id: str
+
+
+class PartitionInfo(BaseModel):
+    n_partitions: int
+    columns: list[str]
+    estimated_size_mb: float
+    partition_size_mb: float
+
+
+class DatasetPartitioned(Message):
+    dataset_id: str
+    partition_info: PartitionInfo

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import ERROR_RESPONSES, head
+from ..models import DatasetAccepted, DatasetDeleted, DatasetDetail, DatasetList, DatasetPartitioned
 
 __all__ = ["router"]
 
@@ -42,43 +43,50 @@ def _registry(request: Request) -> Any:
 
 
 @router.post("/register")
-def register_dataset(body: RegisterRequest, request: Request) -> dict[str, Any]:
+def register_dataset(body: RegisterRequest, request: Request) -> DatasetAccepted:
     """Register a file, glob or folder of CSV, Parquet or JSON lines inside the data roots."""
     options = body.options.model_dump(exclude_none=True) if body.options else {}
     dataset = _registry(request).register(body.path, body.name, body.format, options, trusted=False)
-    return {"message": "Dataset registered", "dataset_id": dataset.id, "dataset": dataset.summary()}
+    return DatasetAccepted.model_validate(
+        {"message": "Dataset registered", "dataset_id": dataset.id, "dataset": dataset.summary()}
+    )
 
 
 @router.post("/upload")
 def upload_dataset(
     request: Request, file: UploadFile = File(...), name: str | None = Form(None)
-) -> dict[str, Any]:
+) -> DatasetAccepted:
     """Upload a small file (up to 200 MB) and register it."""
     dataset = _registry(request).save_upload(file.filename or "", file.file, name)
-    return {"message": "Dataset uploaded", "dataset_id": dataset.id, "dataset": dataset.summary()}
+    return DatasetAccepted.model_validate(
+        {"message": "Dataset uploaded", "dataset_id": dataset.id, "dataset": dataset.summary()}
+    )
 
 
 @router.get("/list")
-def list_datasets(request: Request) -> dict[str, Any]:
+def list_datasets(request: Request) -> DatasetList:
     datasets = _registry(request).list()
-    return {"total": len(datasets), "datasets": [d.summary() for d in datasets]}
+    return DatasetList.model_validate({"total": len(datasets), "datasets": [d.summary() for d in datasets]})
 
 
 @router.get("/{dataset_id}")
-def inspect_dataset(dataset_id: str, request: Request) -> dict[str, Any]:
+def inspect_dataset(dataset_id: str, request: Request) -> DatasetDetail:
     """Columns, dtypes, row estimate, size and partitions."""
-    return _registry(request).inspect(dataset_id)
+    return DatasetDetail.model_validate(_registry(request).inspect(dataset_id))
 
 
 @router.delete("/{dataset_id}")
-def delete_dataset(dataset_id: str, request: Request) -> dict[str, Any]:
+def delete_dataset(dataset_id: str, request: Request) -> DatasetDeleted:
     """Forget a dataset (uploaded files are deleted; registered paths are left alone)."""
     _registry(request).delete(dataset_id)
-    return {"message": "Dataset deleted", "dataset_id": dataset_id}
+    return DatasetDeleted(message="Dataset deleted", dataset_id=dataset_id)
 
 
 @router.post("/partition")
-def partition_dataset(body: PartitionRequest, request: Request) -> dict[str, Any]:
+def partition_dataset(body: PartitionRequest, request: Request) -> DatasetPartitioned:
     """Choose the partitioning later jobs use (n_partitions wins when both are given)."""
     info = _registry(request).partition(body.dataset_id, body.partition_size_mb, body.n_partitions)
-    return {"message": "Data partitioned successfully", "dataset_id": body.dataset_id, "partition_info": info}
+    message = "Data partitioned successfully"
+    return DatasetPartitioned.model_validate(
+        {"message": message, "dataset_id": body.dataset_id, "partition_info": info}
+    )
