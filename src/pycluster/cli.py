@@ -11,9 +11,9 @@ import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,10 @@ from .cli_net import NET_COMMANDS, discovery_options, resolve_worker_scheduler
 from .cli_platform import PLATFORM_COMMANDS, head_settings
 from .config import Settings
 from .errors import PyClusterError
+from .units import format_bytes
+
+if TYPE_CHECKING:
+    from .cluster.results import WorkerInfo
 
 __all__ = ["cli", "head_main", "main", "worker_main"]
 
@@ -310,41 +314,41 @@ def status_command(address: str | None, timeout: float, as_json: bool, auth_key:
     import json
 
     from .cluster import ClusterManager
+    from .cluster.results import ClusterSummary
 
     try:
         target = address or f"tcp://127.0.0.1:{Settings.load().cluster.scheduler_port}"
         with ClusterManager.connect(target, timeout=timeout, auth_key=auth_key) as manager:
-            info = manager.get_cluster_info()
+            if as_json:
+                click.echo(json.dumps(manager.get_cluster_info(), indent=2, default=str))
+                return
+            scheduler = manager.scheduler_address
+            summary = ClusterSummary.from_identity(manager.client.scheduler_info(n_workers=-1))
     except (PyClusterError, ValueError, OSError) as exc:
         _fail(exc)
-    if as_json:
-        click.echo(json.dumps(info, indent=2, default=str))
-        return
     click.echo(
-        f"cluster at {info['scheduler_address']}: {info['n_workers']} workers, "
-        f"{info['total_cores']} cores, {info['used_memory']} / {info['total_memory']} memory, "
-        f"{info['active_tasks']} tasks running"
+        f"cluster at {scheduler}: {summary.n_workers} workers, {summary.total_cores} cores, "
+        f"{format_bytes(summary.used_memory_bytes)} / {format_bytes(summary.total_memory_bytes)} memory, "
+        f"{summary.active_tasks} tasks running"
     )
-    click.echo(_table(info["workers"]))
+    click.echo(_table(summary.workers))
 
 
-def _table(workers: list[dict[str, Any]]) -> str:
-    from .units import format_bytes
-
+def _table(workers: Sequence[WorkerInfo]) -> str:
     header = ("NAME", "HOST", "STATUS", "CORES", "CPU%", "MEMORY", "TASKS", "RESOURCES")
     rows = [header]
     for w in workers:
-        resources = ",".join(f"{k}={v:g}" for k, v in w["resources"].items()) or "-"
-        memory = f"{format_bytes(w['memory_used'])}/{format_bytes(w['memory_limit'])}"
+        resources = ",".join(f"{k}={v:g}" for k, v in w.resources.items()) or "-"
+        memory = f"{format_bytes(w.memory_used)}/{format_bytes(w.memory_limit)}"
         rows.append(
             (
-                w["name"],
-                str(w["host"]),
-                w["status"],
-                str(w["nthreads"]),
-                f"{w['cpu_percent']:.0f}",
+                w.name,
+                str(w.host),
+                w.status,
+                str(w.nthreads),
+                f"{w.cpu_percent:.0f}",
                 memory,
-                str(w["tasks_executing"]),
+                str(w.tasks_executing),
                 resources,
             )
         )
