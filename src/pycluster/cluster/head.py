@@ -246,6 +246,11 @@ class HeadNode:
         return self.settings.cluster.resolved_state_dir()
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The head's event loop, where the scheduler and the services run (None while stopped)."""
+        return self._loop.loop if self._loop is not None else None
+
+    @property
     def scheduler(self) -> Any:
         """The ``distributed.Scheduler`` (None while stopped); use it on the head's loop."""
         return self._scheduler

@@ -30,6 +30,11 @@ class DatasetService(HeadService):
         )
         ctx.service("jobs").context.services["datasets"] = self.registry
 
+    async def stop(self) -> None:
+        registry, self.registry = self.registry, None
+        if registry is not None:
+            await asyncio.to_thread(registry.close)
+
     @property
     def public(self) -> DatasetRegistry | None:
         return self.registry
