@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import EllipsisType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
@@ -38,29 +37,31 @@ from .security import (
     is_loopback_address,
     quiet_probe_handshakes,
 )
+from .services import (
+    BUILTIN_SERVICES,
+    HeadContext,
+    HeadService,
+    resolve_services,
+    start_services,
+    stop_services,
+)
 from .state_lock import StateDirLock
 from .worker_options import WorkerOptions
+
+if TYPE_CHECKING:
+    from ..data.registry import DatasetRegistry
+    from ..jobs.queue import JobQueue
+    from ..llm.manager import LLMClusterManager
+    from ..monitor.gpu_service import ClusterGPUService
+    from ..monitor.history import MetricsHistory
 
 __all__ = ["HEAD_SERVICES", "HeadNode"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
-# Services a head runs beside its scheduler, started in this order (after the local
-# workers) and stopped in reverse. Each names a factory "module:function" that takes the
-# HeadNode and returns an object with a stop() method. They are imported only when a
-# head starts, so the cluster package never imports the packages built on it.
-HEAD_SERVICES: dict[str, str] = {
-    "metrics": "pycluster.monitor.history:start_metrics_history",
-    "gpu": "pycluster.monitor.gpu_service:start_gpu_service",
-    "jobs": "pycluster.jobs.service:start_job_queue",
-    "datasets": "pycluster.data.service:start_dataset_registry",
-    "llm": "pycluster.llm.service:start_llm_service",
-    "web": "pycluster.web.server:start_web_app",
-    "discovery": "pycluster.net.responder:start_discovery_service",
-}
-# services that keep state in the state directory: one head at a time may run them on it
-STATEFUL_SERVICES = frozenset({"jobs", "datasets", "llm"})
+# The built-in head services by name (see :mod:`pycluster.cluster.services`)
+HEAD_SERVICES = BUILTIN_SERVICES
 
 
 class HeadNode:
@@ -97,7 +98,7 @@ class HeadNode:
         silence_logs: int | bool = logging.WARNING,
         state_dir: str | None = None,
         data_roots: list[str] | None = None,
-        services: tuple[str, ...] | None = None,
+        services: Sequence[str | HeadService] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             config,
@@ -123,7 +124,11 @@ class HeadNode:
         self._loop: LoopThread | None = None
         self._state_lock = StateDirLock(self.state_dir)
         self._scheduler: Any = None
-        self._service_names = tuple(HEAD_SERVICES) if services is None else tuple(services)
+        # names (built-in or from the pycluster.head_services entry points) or service objects
+        self._service_specs = None if services is None else tuple(services)
+        self._service_names: tuple[str, ...] = ()
+        self._context: HeadContext | None = None
+        # the public object of each running service, by name
         self.services: dict[str, Any] = {}
         self._started_at: float | None = None
         self.insecure = insecure
@@ -154,6 +159,8 @@ class HeadNode:
                     **self.get_connection_info(),
                 }
             # validate before anything starts, so a bad argument leaves nothing behind
+            services = resolve_services(self._service_specs)
+            self._service_names = tuple(s.name for s in services)
             WorkerOptions.create(
                 "tcp://127.0.0.1:8786",
                 n_local_workers,
@@ -163,7 +170,7 @@ class HeadNode:
             )
             self._check_ports()
             try:
-                self._start_services()
+                self._start_scheduler_and_client(any(s.stateful for s in services))
                 workers = self.cluster_manager.add_worker(
                     n_workers=n_local_workers,
                     threads_per_worker=threads_per_worker,
@@ -172,7 +179,7 @@ class HeadNode:
                     timeout=self.settings.cluster.worker_start_timeout,
                 )
                 self._started_at = time.time()
-                self._start_head_services()
+                self._start_head_services(services)
                 self._connection_file = publish(
                     self.scheduler_address, self.dashboard_url, self.auth_key, self.settings.cluster.api_token
                 )
@@ -201,11 +208,11 @@ class HeadNode:
         if len(taken) != len(set(taken)):
             raise ClusterError(f"scheduler, dashboard and Dask diagnostics ports must differ: {ports}")
 
-    def _start_services(self) -> None:
+    def _start_scheduler_and_client(self, stateful: bool) -> None:
         if self._log_level:
             logging.getLogger("distributed").setLevel(self._log_level)
         quiet_probe_handshakes()
-        if STATEFUL_SERVICES.intersection(self._service_names):
+        if stateful:
             self._state_lock.acquire()
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
         if key:  # before anything listens: a weak key on a network head is refused here
@@ -213,12 +220,19 @@ class HeadNode:
         self._security = cluster_security(key) if key else None
         self._loop = LoopThread(f"pycluster-head-{self.cluster_name}").start()
         self._scheduler = self._loop.run(self._start_scheduler(), timeout=60)
-        self.cluster_manager._attach_head(self, self.settings.cluster.connect_timeout)
+        self.cluster_manager.attach_head(self, self.settings.cluster.connect_timeout)
 
-    def _start_head_services(self) -> None:
-        for name in self._service_names:
-            module, _, factory = HEAD_SERVICES[name].partition(":")
-            self.services[name] = getattr(importlib.import_module(module), factory)(self)
+    def _start_head_services(self, services: list[HeadService]) -> None:
+        assert self._loop is not None
+        self._context = HeadContext(
+            head=self,
+            settings=self.settings,
+            state_dir=self.state_dir,
+            scheduler=self._scheduler,
+            cluster_manager=self.cluster_manager,
+            loop=self._loop,
+        )
+        self._loop.run(start_services(services, self._context), timeout=None)
 
     def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run ``coro`` on the head's event loop (where the scheduler lives) and wait for it."""
@@ -232,20 +246,50 @@ class HeadNode:
         return self.settings.cluster.resolved_state_dir()
 
     @property
-    def datasets(self) -> Any:
-        """The dataset registry (:class:`pycluster.data.DatasetRegistry`): ``head.datasets.register()``."""
-        if "datasets" not in self.services:
-            raise ClusterNotRunningError(
-                f"head node {self.cluster_name!r} has no dataset registry: call start()"
-            )
-        return self.services["datasets"]
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The head's event loop, where the scheduler and the services run (None while stopped)."""
+        return self._loop.loop if self._loop is not None else None
 
     @property
-    def jobs(self) -> Any:
+    def scheduler(self) -> Any:
+        """The ``distributed.Scheduler`` (None while stopped); use it on the head's loop."""
+        return self._scheduler
+
+    def _service(self, name: str, what: str) -> Any:
+        service = self.services.get(name)
+        if service is not None:
+            return service
+        if not self.is_running:
+            raise ClusterNotRunningError(f"head node {self.cluster_name!r} has no {what}: call start()")
+        raise ClusterNotRunningError(
+            f"head node {self.cluster_name!r} runs no {what}: start it with the {name!r} service "
+            f"(HeadNode(services=(..., {name!r})))"
+        )
+
+    @property
+    def datasets(self) -> DatasetRegistry:
+        """The dataset registry (:class:`pycluster.data.DatasetRegistry`): ``head.datasets.register()``."""
+        return self._service("datasets", "dataset registry")
+
+    @property
+    def jobs(self) -> JobQueue:
         """The job queue (:class:`pycluster.jobs.JobQueue`): ``head.jobs.submit(func, ...)``."""
-        if "jobs" not in self.services:
-            raise ClusterNotRunningError(f"head node {self.cluster_name!r} has no job queue: call start()")
-        return self.services["jobs"]
+        return self._service("jobs", "job queue")
+
+    @property
+    def llm(self) -> LLMClusterManager:
+        """LLM serving (:class:`pycluster.llm.LLMClusterManager`): ``head.llm.deploy_model(...)``."""
+        return self._service("llm", "LLM service")
+
+    @property
+    def metrics(self) -> MetricsHistory:
+        """The cluster's metrics history (samples, task counts, alerts)."""
+        return self._service("metrics", "metrics history")
+
+    @property
+    def gpus(self) -> ClusterGPUService:
+        """The cluster-wide GPU view (``head.gpus.status()``)."""
+        return self._service("gpu", "GPU monitor")
 
     @property
     def _diagnostics_host(self) -> str:
@@ -355,7 +399,7 @@ class HeadNode:
         except RuntimeError:
             running = None
         if running is self._loop.loop:
-            return self._scheduler.identity()  # type: ignore[no-any-return]
+            return self._scheduler.identity()
         future = asyncio.run_coroutine_threadsafe(self.snapshot(), self._loop.loop)
         return await asyncio.wrap_future(future)
 
@@ -381,12 +425,14 @@ class HeadNode:
                 # workers racing the close (Ctrl-C reaches them too) make the scheduler warn
                 # about heartbeats from workers it just removed: expected here, not news
                 logging.getLogger("distributed.scheduler").setLevel(logging.ERROR)
-            for name in reversed(list(self.services)):
-                try:
-                    self.services.pop(name).stop()
-                except Exception:  # one broken service must not keep the rest running
-                    logging.getLogger(__name__).exception("stopping the %s service failed", name)
-            self.cluster_manager._release()
+            context, self._context = self._context, None
+            if context is not None and self._loop is not None and self._loop.alive:
+                try:  # in reverse order; one that fails is logged and the rest still stop
+                    self._loop.run(stop_services(context), timeout=None)
+                except Exception:
+                    _log.exception("stopping the head services failed")
+            self.services.clear()
+            self.cluster_manager.release()
             loop, self._loop = self._loop, None
             if loop is not None and loop.alive:
                 if self._scheduler is not None:

@@ -306,14 +306,18 @@ class ClusterManager:
         if self.head is not None:
             self.head.shutdown()  # releases this manager first
         else:
-            self._release()
+            self.release()
 
-    def _attach_head(self, head: HeadNode, timeout: float) -> None:
+    def attach_head(self, head: HeadNode, timeout: float) -> None:
+        """Become the client of ``head`` (which calls this once its scheduler listens)."""
         self.head = head
         self._attach(head.scheduler_address, timeout, head.auth_key, check=False)
 
-    def _release(self) -> None:
-        """Close the client and stop the local worker processes (all at once)."""
+    def release(self) -> None:
+        """Close the client and stop the local worker processes (all at once).
+
+        The head this manager belongs to calls it as it shuts down; ``shutdown()`` is the
+        call for users (it also stops that head)."""
         with self._lock:
             processes, self._worker_processes = self._worker_processes, []
         for p in processes:  # they close while the client does

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
 
+from ..cluster.services import HeadContext, HeadService
 from ..jobs.queue import DATABASE_NAME
 from . import operations  # noqa: F401  (registers the dataset operations)
 from .registry import DatasetRegistry
 
-if TYPE_CHECKING:
-    from ..cluster.head import HeadNode
-
-__all__ = ["start_dataset_registry"]
+__all__ = ["DatasetService"]
 
 
-def start_dataset_registry(head: HeadNode) -> DatasetRegistry:
-    """Head service factory: datasets in the head's state directory, readable by its job queue."""
-    d = head.settings.data
-    registry = DatasetRegistry(head.state_dir / DATABASE_NAME, head.state_dir, d.roots, d.allow_remote_urls)
-    if "jobs" in head.services:
-        head.jobs.context.services["datasets"] = registry
-    return registry
+class DatasetService(HeadService):
+    """Head service "datasets": the :class:`DatasetRegistry` in the head's state directory,
+    readable by the head's job queue (which it therefore requires)."""
+
+    name = "datasets"
+    requires = ("jobs",)
+    stateful = True
+
+    def __init__(self) -> None:
+        self.registry: DatasetRegistry | None = None
+
+    async def start(self, ctx: HeadContext) -> None:
+        d = ctx.settings.data
+        self.registry = await asyncio.to_thread(
+            DatasetRegistry, ctx.state_dir / DATABASE_NAME, ctx.state_dir, d.roots, d.allow_remote_urls
+        )
+        ctx.service("jobs").context.services["datasets"] = self.registry
+
+    async def stop(self) -> None:
+        registry, self.registry = self.registry, None
+        if registry is not None:
+            await asyncio.to_thread(registry.close)
+
+    @property
+    def public(self) -> DatasetRegistry | None:
+        return self.registry

@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
 
+from ..cluster.services import HeadContext, HeadService
 from .operations import OPERATIONS
 from .queue import JobQueue, QueueSettings
 
-if TYPE_CHECKING:
-    from ..cluster.head import HeadNode
-
-__all__ = ["start_job_queue"]
+__all__ = ["JobQueueService"]
 
 
-def start_job_queue(head: HeadNode) -> JobQueue:
-    """Head service factory: the persistent job queue in the head's state directory.
+class JobQueueService(HeadService):
+    """Head service "jobs": the persistent :class:`JobQueue` in the head's state directory.
 
     It runs the operations of the default registry: the built-ins and those other
     packages (datasets) add to it."""
-    j = head.settings.jobs
+
+    name = "jobs"
+    stateful = True
+
+    def __init__(self) -> None:
+        self.queue: JobQueue | None = None
+
+    async def start(self, ctx: HeadContext) -> None:
+        # SQLite and the recovery of stored jobs: off the head's loop
+        self.queue = await asyncio.to_thread(_start_queue, ctx)
+
+    async def stop(self) -> None:
+        queue, self.queue = self.queue, None
+        if queue is not None:
+            await asyncio.to_thread(queue.stop)
+
+    @property
+    def public(self) -> JobQueue | None:
+        return self.queue
+
+
+def _start_queue(ctx: HeadContext) -> JobQueue:
+    j = ctx.settings.jobs
     settings = QueueSettings(
         max_concurrent_jobs=j.max_concurrent_jobs,
         check_interval=j.check_interval,
@@ -27,4 +47,4 @@ def start_job_queue(head: HeadNode) -> JobQueue:
         default_retries=j.default_retries,
         aging_interval=j.aging_interval,
     )
-    return JobQueue(head.cluster_manager.client, head.state_dir, settings, operations=OPERATIONS).start()
+    return JobQueue(ctx.cluster_manager.client, ctx.state_dir, settings, operations=OPERATIONS).start()

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
 
+from ..cluster.services import HeadContext, HeadService
 from ..jobs.queue import DATABASE_NAME
 from .manager import LLMClusterManager
 from .store import DeploymentStore
 
-if TYPE_CHECKING:
-    from ..cluster.head import HeadNode
-
-__all__ = ["start_llm_service"]
+__all__ = ["LLMService"]
 
 
-def start_llm_service(head: HeadNode) -> LLMClusterManager:
-    """Head service factory: every LLMClusterManager(head.cluster_manager) shares this one's deployments."""
-    store = DeploymentStore(head.state_dir / DATABASE_NAME)
-    manager = LLMClusterManager(head.cluster_manager, store=store)
-    manager.restore()
+class LLMService(HeadService):
+    """Head service "llm": every ``LLMClusterManager(head.cluster_manager)`` shares this one's deployments."""
+
+    name = "llm"
+    stateful = True
+
+    def __init__(self) -> None:
+        self.manager: LLMClusterManager | None = None
+
+    async def start(self, ctx: HeadContext) -> None:
+        self.manager = await asyncio.to_thread(_start_manager, ctx)
+
+    async def stop(self) -> None:
+        manager, self.manager = self.manager, None
+        if manager is not None:
+            await asyncio.to_thread(manager.close)
+
+    @property
+    def public(self) -> LLMClusterManager | None:
+        return self.manager
+
+
+def _start_manager(ctx: HeadContext) -> LLMClusterManager:
+    manager = LLMClusterManager(ctx.cluster_manager, store=DeploymentStore(ctx.state_dir / DATABASE_NAME))
+    manager.restore()  # redeploys what the store lists, in the background
     return manager

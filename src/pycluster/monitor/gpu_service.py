@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from distributed.protocol.pickle import dumps
 
+from ..cluster.services import HeadContext, HeadService
 from .gpu_alerts import AlertTracker, GPUThresholds
 from .gpu_cluster import cluster_gpu_view
 from .gpu_history import GPUHistory
@@ -25,7 +26,7 @@ from .periodic import SnapshotLoop
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
 
-__all__ = ["ClusterGPUService", "start_gpu_service"]
+__all__ = ["ClusterGPUService", "GPUService"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class ClusterGPUService(SnapshotLoop):
         self.update(identity)
 
     async def _register_reporter(self) -> None:
-        scheduler = self.head._scheduler
+        scheduler = self.head.scheduler
         plugin = dumps(GPUReporter(self.interval))
         responses = await scheduler.register_worker_plugin(None, plugin, PLUGIN_NAME, idempotent=False)
         for worker, response in (responses or {}).items():
@@ -76,8 +77,22 @@ class ClusterGPUService(SnapshotLoop):
         }
 
 
-def start_gpu_service(head: HeadNode) -> ClusterGPUService:
-    """Head service factory: the cluster's GPUs every ``monitoring.gpu_interval`` seconds."""
-    service = ClusterGPUService(head)
-    head.run_on_loop(service.start())
-    return service
+class GPUService(HeadService):
+    """Head service "gpu": a :class:`ClusterGPUService` refreshed every ``monitoring.gpu_interval`` s."""
+
+    name = "gpu"
+
+    def __init__(self) -> None:
+        self.gpus: ClusterGPUService | None = None
+
+    async def start(self, ctx: HeadContext) -> None:
+        self.gpus = ClusterGPUService(ctx.head)
+        await self.gpus.start()
+
+    async def stop(self) -> None:
+        if self.gpus is not None:
+            await self.gpus.stop_async()
+
+    @property
+    def public(self) -> ClusterGPUService | None:
+        return self.gpus

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
+from ..cluster.services import HeadContext, HeadService
 from ..cluster.status import cluster_summary
 from .cluster_alerts import ClusterAlerts
 from .periodic import SnapshotLoop
@@ -16,7 +17,7 @@ from .periodic import SnapshotLoop
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
 
-__all__ = ["MetricsHistory", "TaskCounter", "start_metrics_history"]
+__all__ = ["MetricsHistory", "MetricsService", "TaskCounter"]
 
 
 class TaskCounter(SchedulerPlugin):
@@ -68,7 +69,7 @@ class MetricsHistory(SnapshotLoop):
         self._last: tuple[float, int] | None = None
 
     async def prepare(self) -> None:
-        self.head._scheduler.add_plugin(self.counter)
+        self.head.scheduler.add_plugin(self.counter)
 
     def observe(self, identity: dict[str, Any]) -> None:
         self.samples.append(self.sample(identity))
@@ -105,7 +106,7 @@ class MetricsHistory(SnapshotLoop):
         """Tasks the scheduler holds now, by state, summed over task groups (no per-task walk).
         Call it on the head's event loop, where the scheduler changes them."""
         totals: Counter[str] = Counter()
-        scheduler = self.head._scheduler
+        scheduler = self.head.scheduler
         for group in list(scheduler.task_groups.values()) if scheduler is not None else []:
             totals.update({state: n for state, n in group.states.items() if n})
         return dict(totals)
@@ -124,9 +125,23 @@ def _net(workers: list[dict[str, Any]], field: str) -> float:
     return round(sum(float(v or 0.0) for v in per_host.values()), 1)
 
 
-def start_metrics_history(head: HeadNode) -> MetricsHistory:
-    """Head service factory: sample every ``monitoring.metrics_interval`` seconds."""
-    m = head.settings.monitoring
-    history = MetricsHistory(head, m.metrics_interval, m.metrics_retention)
-    head.run_on_loop(history.start())
-    return history
+class MetricsService(HeadService):
+    """Head service "metrics": a :class:`MetricsHistory` sampled every ``monitoring.metrics_interval`` s."""
+
+    name = "metrics"
+
+    def __init__(self) -> None:
+        self.history: MetricsHistory | None = None
+
+    async def start(self, ctx: HeadContext) -> None:
+        m = ctx.settings.monitoring
+        self.history = MetricsHistory(ctx.head, m.metrics_interval, m.metrics_retention)
+        await self.history.start()
+
+    async def stop(self) -> None:
+        if self.history is not None:
+            await self.history.stop_async()
+
+    @property
+    def public(self) -> MetricsHistory | None:
+        return self.history

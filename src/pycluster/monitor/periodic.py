@@ -53,6 +53,3 @@ class SnapshotLoop:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    def stop(self) -> None:
-        self.head.run_on_loop(self.stop_async(), timeout=10)

@@ -11,10 +11,9 @@ from it (see :mod:`pycluster.net.protocol`), so a prober holding the key can tel
 from anyone else on the network answering the same probe; a head without one sends
 unsigned answers, which a prober never treats as verified.
 
->>> service = start_discovery_service(head)  # doctest: +SKIP
->>> service.port  # doctest: +SKIP
+>>> head = HeadNode(services=("discovery",)); head.start()  # doctest: +SKIP
+>>> head.services["discovery"].port  # doctest: +SKIP
 8788
->>> service.stop()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -29,12 +28,13 @@ from types import EllipsisType
 from typing import Any
 
 from .. import __version__
+from ..cluster.services import HeadContext, HeadService
 from ..errors import PortInUseError
 from .interfaces import interface_broadcast
 from .ports import find_free_udp_ports
 from .protocol import decode_probe, discovery_key, encode_announce
 
-__all__ = ["DiscoveryResponder", "DiscoveryService", "start_discovery_responder", "start_discovery_service"]
+__all__ = ["DiscoveryResponder", "DiscoveryService", "start_discovery_responder"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,30 +126,28 @@ class DiscoveryResponder:
         self._transports.clear()
 
 
-class DiscoveryService:
-    """The responder as a head service: ``port`` (None when discovery is off) and ``stop()``."""
+class DiscoveryService(HeadService):
+    """Head service "discovery": answers probes on the head's loop unless its discovery port
+    is None; ``port`` is where it listens (None when off)."""
 
-    def __init__(self, head: Any, responder: DiscoveryResponder | None) -> None:
-        self._head = head
-        self._responder = responder
-        self.port = responder.port if responder is not None else None
+    name = "discovery"
 
-    def stop(self) -> None:
+    def __init__(self) -> None:
+        self._responder: DiscoveryResponder | None = None
+        self.port: int | None = None
+
+    async def start(self, ctx: HeadContext) -> None:
+        if ctx.settings.cluster.discovery_port is None:
+            return
+        # a chosen key costs one scrypt (~0.5 s): in a thread, not on the head's loop
+        key = await asyncio.to_thread(_signing_key, ctx.head)
+        self._responder = await asyncio.wait_for(start_discovery_responder(ctx.head, key), 30)
+        self.port = self._responder.port
+
+    async def stop(self) -> None:
         responder, self._responder = self._responder, None
         if responder is not None:
-            self._head.run_on_loop(_close(responder), timeout=10)  # transports belong to the loop
-
-
-async def _close(responder: DiscoveryResponder) -> None:
-    responder.close()
-
-
-def start_discovery_service(head: Any) -> DiscoveryService:
-    """Head service factory: answer probes on the head's loop unless its discovery port is None."""
-    if head.settings.cluster.discovery_port is None:
-        return DiscoveryService(head, None)
-    key = _signing_key(head)  # a chosen key costs one scrypt (~0.5 s): here, not on the head's loop
-    return DiscoveryService(head, head.run_on_loop(start_discovery_responder(head, key), timeout=30))
+            responder.close()  # on the head's loop, which its transports belong to
 
 
 async def start_discovery_responder(head: Any, key: bytes | EllipsisType | None = ...) -> DiscoveryResponder:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..cluster.ports import bind_listening_socket
+from ..cluster.services import HeadContext, HeadService
 from ..errors import ClusterError
 from .app import create_app
 from .auth import ensure_token
 
-if TYPE_CHECKING:
-    from ..cluster.head import HeadNode
-
-__all__ = ["WebServer", "start_web_app"]
+__all__ = ["WebServer", "WebService"]
 
 
 class WebServer:
@@ -51,20 +49,24 @@ class WebServer:
         self._socket.close()
 
 
-class _HeadWebService:
-    def __init__(self, head: HeadNode, server: WebServer) -> None:
-        self._head = head
-        self.server = server
-        self.port = server.port
+class WebService(HeadService):
+    """Head service "web": the dashboard and REST API on the head's dashboard port
+    (``server``: the :class:`WebServer`; ``port``: where it listens)."""
 
-    def stop(self) -> None:
-        self._head.run_on_loop(self.server.stop(), timeout=10)
+    name = "web"
 
+    def __init__(self) -> None:
+        self.server: WebServer | None = None
+        self.port: int | None = None
 
-def start_web_app(head: HeadNode) -> _HeadWebService:
-    """Head service factory: the dashboard and REST API on the head's dashboard port."""
-    c = head.settings.cluster
-    ensure_token(head.settings, head.state_dir)
-    server = WebServer(create_app(head), c.host, c.dashboard_port)
-    head.run_on_loop(server.start())
-    return _HeadWebService(head, server)
+    async def start(self, ctx: HeadContext) -> None:
+        c = ctx.settings.cluster
+        await asyncio.to_thread(ensure_token, ctx.settings, ctx.state_dir)
+        self.server = WebServer(create_app(ctx.head), c.host, c.dashboard_port)
+        self.port = self.server.port
+        await self.server.start()
+
+    async def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            await asyncio.wait_for(server.stop(), 10)

@@ -33,7 +33,7 @@ WAITING = (JobStatus.PENDING.value, JobStatus.QUEUED.value)
 
 async def on_head_loop(head: HeadNode, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Await ``make()`` on the head's loop, where the scheduler's state may be read safely."""
-    loop = head._loop.loop if head._loop is not None else None
+    loop = head.loop
     if loop is None or asyncio.get_running_loop() is loop:
         return await make()
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(make(), loop))
