@@ -20,11 +20,13 @@ from .cluster import (
     HeadNode,
     WorkerNode,
 )
+from .compat import (
+    DashboardManager,
+    NetworkDiscovery,
+    WindowsClusterManager,
+)
 from .config import (
     Settings,
-)
-from .dashboard_client import (
-    DashboardManager,
 )
 from .errors import (
     ArgumentError,
@@ -78,9 +80,6 @@ from .llm import (
 from .monitor import (
     GPUMonitor,
 )
-from .net import (
-    NetworkDiscovery,
-)
 from .parallel import (
     Backend,
     BackendType,
@@ -90,9 +89,6 @@ from .parallel import (
     ParameterRange,
     get_backend,
     set_backend,
-)
-from .platform import (
-    WindowsClusterManager,
 )
 
 __all__ = [

@@ -425,7 +425,7 @@ def report_command(url: str | None, api_token: str | None, html_path: str | None
     """A complete report of a running cluster, from its dashboard (as JSON or an offline HTML page)."""
     import json
 
-    from .dashboard_client import DashboardManager
+    from .dashboard import DashboardManager
 
     try:
         target = url or f"http://127.0.0.1:{Settings.load().cluster.dashboard_port}"

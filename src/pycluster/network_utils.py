@@ -9,8 +9,8 @@ The code lives in :mod:`pycluster.net`; this module gives it the documents' name
 
 from __future__ import annotations
 
+from .compat import NetworkDiscovery
 from .net import (
-    NetworkDiscovery,
     discover_clusters_broadcast,
     find_cluster,
     get_network_interfaces,

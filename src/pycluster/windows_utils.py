@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .platform import WindowsClusterManager
+from .compat import WindowsClusterManager
 from .platform.firewall import RULE_PREFIX, FirewallResult, install_firewall_rules
 
 __all__ = ["FirewallResult", "WindowsClusterManager", "configure_firewall"]

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 
 from pycluster import ArgumentError, AuthenticationError, RemoteCallError
 from pycluster.cluster.security import _ca_seed, cluster_ca, cluster_security, key_strength_bits
+from pycluster.compat.minimal.keys import PREFIX
 from pycluster.minimal import MasterNode, WorkerNode
-from pycluster.minimal.keys import PREFIX
 from tests.cluster.test_security import (
     RANDOM_32,
     ScryptSpy,

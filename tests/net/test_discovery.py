@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pycluster import ConfigError, HeadNode, PortInUseError
-from pycluster.net import NetworkDiscovery, discover_clusters_broadcast, probe_head
+from pycluster import ConfigError, HeadNode, NetworkDiscovery, PortInUseError
+from pycluster.net import discover_clusters_broadcast, probe_head
 from pycluster.net.protocol import encode_probe
 
 from .conftest import TOKEN

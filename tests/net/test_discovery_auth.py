@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from pycluster import DiscoveryError, HeadNode
-from pycluster.net import NetworkDiscovery, discover_clusters_broadcast, find_cluster, probe_head
+from pycluster import DiscoveryError, HeadNode, NetworkDiscovery
+from pycluster.net import discover_clusters_broadcast, find_cluster, probe_head
 from pycluster.net.protocol import (
     MAX_ANNOUNCE_SIZE,
     decode_probe,

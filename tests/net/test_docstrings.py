@@ -15,7 +15,6 @@ MODULES = [
     "pycluster.net.scan",
     "pycluster.net.connection",
     "pycluster.net.ports",
-    "pycluster.net.manager",
     "pycluster.net.responder",
 ]
 

@@ -11,7 +11,6 @@ MODULES = [
     "pycluster.platform",
     "pycluster.platform.config_store",
     "pycluster.platform.firewall",
-    "pycluster.platform.manager",
     "pycluster.platform.quoting",
     "pycluster.platform.scripts",
     "pycluster.platform.services",

@@ -1,14 +1,11 @@
 """minimalcluster's API on pycluster: ``MasterNode`` and ``WorkerNode`` with the same names.
 
 Scripts written for minimalcluster run unchanged (``from pycluster.minimal import
-MasterNode, WorkerNode``). Underneath: a pycluster head (Dask), TLS with mutual
-authentication from the AUTHKEY, and batched calls. Differences from the original
-are listed in README "Coming from minimalcluster".
+MasterNode, WorkerNode``). The code lives in :mod:`pycluster.compat.minimal`.
 """
 
 from __future__ import annotations
 
-from .master import MasterNode
-from .worker import WorkerNode
+from ..compat.minimal import MasterNode, WorkerNode
 
 __all__ = ["MasterNode", "WorkerNode"]

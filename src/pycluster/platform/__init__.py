@@ -3,10 +3,12 @@
 Windows first (``%APPDATA%\\PyCluster``, ``.bat`` scripts, Windows services,
 ``netsh``), with the Linux and macOS equivalents (XDG folder, shell scripts,
 systemd and launchd, ufw and firewalld).
+The product documents' facade over all of this, ``WindowsClusterManager``, lives in
+:mod:`pycluster.compat`.
 
->>> from pycluster.platform import WindowsClusterManager
->>> WindowsClusterManager(config_dir="/tmp/pycluster-doc").config_dir.name
-'pycluster-doc'
+>>> from pycluster.platform import install_firewall_rules
+>>> install_firewall_rules([8786], tool="ufw", dry_run=True).commands
+["ufw allow 8786/tcp comment 'PyCluster Scheduler'"]
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from .config_store import (
     save_cluster_config,
 )
 from .firewall import FirewallResult, firewall_commands, install_firewall_rules
-from .manager import WindowsClusterManager
 from .scripts import create_cluster_startup_script
 from .services import (
     ServiceDefinition,
@@ -36,7 +37,6 @@ __all__ = [
     "FirewallResult",
     "ServiceDefinition",
     "ServiceKind",
-    "WindowsClusterManager",
     "config_dir",
     "create_cluster_startup_script",
     "create_service",

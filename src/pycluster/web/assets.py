@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..plotly_bundle import plotly_js_path
+from ..dashboard.plotly_bundle import plotly_js_path
 
 __all__ = ["PLOTLY_URL", "mount_dashboard"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .connection import test_connection
-from .discovery import DEFAULT_DISCOVERY_PORT, discover_clusters_broadcast, find_cluster
-from .interfaces import get_network_interfaces
-from .ports import get_recommended_ports
-from .scan import scan_network_for_clusters
+from ..net.connection import test_connection
+from ..net.discovery import DEFAULT_DISCOVERY_PORT, discover_clusters_broadcast, find_cluster
+from ..net.interfaces import get_network_interfaces
+from ..net.ports import get_recommended_ports
+from ..net.scan import scan_network_for_clusters
 
 __all__ = ["NetworkDiscovery"]
 

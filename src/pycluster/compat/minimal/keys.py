@@ -10,9 +10,9 @@ network refuses them unless ``weak_key_ok=True`` (see README "Cluster keys").
 
 from __future__ import annotations
 
-from ..cluster.ports import is_loopback
-from ..cluster.security import check_key_strength, generate_key
-from ..errors import AuthenticationError
+from ...cluster.ports import is_loopback
+from ...cluster.security import check_key_strength, generate_key
+from ...errors import AuthenticationError
 
 __all__ = ["PREFIX", "check_authkey", "cluster_key"]
 

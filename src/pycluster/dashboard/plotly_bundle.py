@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .errors import MissingDependencyError
+from ..errors import MissingDependencyError
 
 __all__ = ["plotly_js", "plotly_js_path"]
 

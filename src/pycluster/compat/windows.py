@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..net.interfaces import get_network_interfaces
-from . import config_store
-from .firewall import FirewallResult, install_firewall_rules
-from .scripts import create_cluster_startup_script
-from .services import create_windows_service_script
-from .system import get_system_info
+from ..platform import config_store
+from ..platform.firewall import FirewallResult, install_firewall_rules
+from ..platform.scripts import create_cluster_startup_script
+from ..platform.services import create_windows_service_script
+from ..platform.system import get_system_info
 
 __all__ = ["WindowsClusterManager"]
 

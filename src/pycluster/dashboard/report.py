@@ -11,8 +11,8 @@ import json
 from html import escape
 from typing import Any
 
+from ..units import format_bytes
 from .plotly_bundle import plotly_js
-from .units import format_bytes
 
 __all__ = ["render_html_report"]
 

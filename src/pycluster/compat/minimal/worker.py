@@ -11,8 +11,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..cluster.worker_options import WorkerOptions
-from ..cluster.worker_process import WorkerProcess
+from ...cluster.worker_options import WorkerOptions
+from ...cluster.worker_process import WorkerProcess
 from .keys import cluster_key
 
 __all__ = ["WorkerNode"]

@@ -21,8 +21,8 @@ from typing import Any
 
 from distributed import as_completed
 
-from ..cluster.head import HeadNode
-from ..errors import ArgumentError, ClusterNotRunningError, ConfigError, RemoteCallError
+from ...cluster.head import HeadNode
+from ...errors import ArgumentError, ClusterNotRunningError, ConfigError, RemoteCallError
 from .keys import check_authkey, cluster_key
 from .remote import chunk_payload, run_chunk
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .errors import DashboardError
+from ..errors import DashboardError
 
 __all__ = ["DashboardManager"]
 
@@ -77,7 +77,7 @@ class DashboardManager:
     # ------------------------------------------------------------------ HTML
     def write_html_report(self, path: str | Path, report: dict[str, Any] | None = None) -> Path:
         """Write the report as one standalone HTML page, charts included (works offline)."""
-        from .dashboard_report import render_html_report
+        from .report import render_html_report
 
         target = Path(path)
         target.write_text(render_html_report(report or self.generate_dashboard_report()), encoding="utf-8")

@@ -1,0 +1,10 @@
+"""The dashboard from Python and offline: ``DashboardManager`` (an HTTP client of a running
+head's dashboard), the standalone HTML report, and the plotly.js bundle both the web app and
+the report chart with. The dashboard's own page and scripts are served from ``web/static``.
+"""
+
+from __future__ import annotations
+
+from .client import DashboardManager
+
+__all__ = ["DashboardManager"]
