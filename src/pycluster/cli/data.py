@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .cli_rest import call, head_options, remember_head
+from .output import print_json
+from .rest import call, head_options, remember_head
 
 __all__ = ["data_group"]
 
@@ -67,7 +67,7 @@ def list_command(ctx: click.Context) -> None:
 @click.pass_context
 def inspect_command(ctx: click.Context, dataset_id: str) -> None:
     """Columns, dtypes, row estimate, size and partitions of DATASET_ID (JSON)."""
-    click.echo(json.dumps(_call(ctx, "GET", f"/{dataset_id}"), indent=2))
+    print_json(_call(ctx, "GET", f"/{dataset_id}"))
 
 
 @data_group.command("delete")

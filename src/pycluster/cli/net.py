@@ -1,33 +1,24 @@
 """``pycluster discover``, ``test-connection``, ``ports``, and ``worker --discover``.
 
 Thin like the rest of the CLI: each command calls :mod:`pycluster.net` and prints.
-Registered on the ``pycluster`` group by ``cli.py``.
+Registered on the ``pycluster`` group by :mod:`pycluster.cli.main`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from .errors import ConfigError, PyClusterError
+from ..errors import ConfigError, PyClusterError
+from .output import fail, print_json
 
 __all__ = ["NET_COMMANDS", "discovery_options", "resolve_worker_scheduler"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DISCOVERY_KEYS = ("discover", "discovery_port", "broadcast_address", "discover_timeout", "insecure")
-
-
-def _fail(exc: Exception) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(1)
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
 
 
 # ------------------------------------------------------------------------ worker --discover
@@ -82,7 +73,7 @@ def resolve_worker_scheduler(options: dict[str, Any]) -> str:
         return str(given)
     if not discover:
         raise ConfigError("pass --scheduler tcp://HEAD:8786, or --discover to find a head on this network")
-    from .net.discovery import describe_cluster, find_cluster
+    from ..net.discovery import describe_cluster, find_cluster
 
     chosen = find_cluster(
         timeout=timeout,
@@ -109,7 +100,7 @@ def _interactive() -> bool:
 
 
 def _ask(clusters: list[dict[str, Any]]) -> int:
-    from .net.discovery import describe_cluster
+    from ..net.discovery import describe_cluster
 
     click.echo(f"{len(clusters)} clusters answered:")
     for number, cluster in enumerate(clusters, 1):
@@ -154,7 +145,7 @@ def discover_command(
     VERIFIED says whether an answer proved it comes from a head holding the cluster key
     (--auth-key / PYCLUSTER_AUTH_KEY); anyone on the network can send an unverified one.
     """
-    from .net import discover_clusters_broadcast, scan_network_for_clusters
+    from ..net import discover_clusters_broadcast, scan_network_for_clusters
 
     try:
         if network_range:
@@ -165,9 +156,9 @@ def discover_command(
                 timeout, list(broadcast_addresses) or None, port, auth_key=auth_key or None
             )
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _print_json(clusters)
+        print_json(clusters)
     elif clusters:
         click.echo(_cluster_table(clusters))
     else:
@@ -241,14 +232,14 @@ def test_connection_command(
     auth_key: str | None,
 ) -> None:
     """Check that this machine can join the cluster at ADDRESS (exit code 1 when it cannot)."""
-    from .net import test_connection
+    from ..net import test_connection
 
     try:
         result = test_connection(address, dashboard_url, timeout, discovery_port, auth_key)
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         _print_connection(result)
     sys.exit(0 if result["can_connect"] else 1)
@@ -275,14 +266,14 @@ def _print_connection(result: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the ports as JSON.")
 def ports_command(start_port: int, host: str, as_json: bool) -> None:
     """Suggest free ports for a head: scheduler, dashboard, discovery (UDP), Dask diagnostics."""
-    from .net import get_recommended_ports
+    from ..net import get_recommended_ports
 
     try:
         ports = get_recommended_ports(start_port, host)
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _print_json(ports)
+        print_json(ports)
         return
     for name, port in ports.items():
         click.echo(f"  {name + ':':<22}{port}")

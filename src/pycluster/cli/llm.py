@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .cli_rest import call, fail, head_options, remember_head, stream_lines
+from .output import fail, print_json
+from .rest import call, head_options, remember_head, stream_lines
 
 __all__ = ["llm_group"]
 
@@ -132,7 +133,7 @@ def list_command(ctx: click.Context) -> None:
 @click.pass_context
 def show_command(ctx: click.Context, deployment: str) -> None:
     """Everything about DEPLOYMENT (JSON): replicas and their workers, metrics, notes."""
-    click.echo(json.dumps(call(ctx, "GET", f"{MODELS}/{deployment}"), indent=2))
+    print_json(call(ctx, "GET", f"{MODELS}/{deployment}"))
 
 
 @llm_group.command("infer")

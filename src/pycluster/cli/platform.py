@@ -1,12 +1,11 @@
 """``pycluster config``, ``startup-script``, ``service`` and ``firewall``, and ``head --config NAME``.
 
 Thin like the rest of the CLI: each command calls :mod:`pycluster.platform`.
-Registered on the ``pycluster`` group by ``cli.py``.
+Registered on the ``pycluster`` group by :mod:`pycluster.cli.main`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -15,15 +14,11 @@ from typing import Any
 
 import click
 
-from .config import Settings
-from .errors import ConfigError, PyClusterError
+from ..config import Settings
+from ..errors import ConfigError, PyClusterError
+from .output import fail, print_json
 
 __all__ = ["PLATFORM_COMMANDS", "head_settings"]
-
-
-def _fail(exc: Exception) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(1)
 
 
 def _command_line(argv: list[str]) -> str:
@@ -34,7 +29,7 @@ def head_settings(config: str | None, **overrides: Any) -> Settings:
     """Settings for ``pycluster head --config VALUE``: a YAML path or a saved cluster config's name."""
     if not config:
         return Settings.load(None, **overrides)
-    from .platform.config_store import resolve_config_option, settings_values
+    from ..platform.config_store import resolve_config_option, settings_values
 
     path, saved = resolve_config_option(config)
     if saved is None:
@@ -56,7 +51,7 @@ def config_group() -> None:
 @config_group.command("list")
 def config_list() -> None:
     """List saved configs and where they live."""
-    from .platform import config_dir, list_cluster_configs
+    from ..platform import config_dir, list_cluster_configs
 
     names = list_cluster_configs()
     click.echo(f"saved cluster configs in {config_dir()}:")
@@ -67,15 +62,15 @@ def config_list() -> None:
 @click.argument("name")
 def config_show(name: str) -> None:
     """Print the saved config NAME as JSON."""
-    from .platform import load_cluster_config
+    from ..platform import load_cluster_config
 
     try:
         config = load_cluster_config(name)
         if config is None:
             raise ConfigError(f"no saved cluster config named {name!r}; see `pycluster config list`")
     except PyClusterError as exc:
-        _fail(exc)
-    click.echo(json.dumps(config, indent=2))
+        fail(exc)
+    print_json(config)
 
 
 @config_group.command("save")
@@ -85,7 +80,7 @@ def config_save(name: str, values: tuple[str, ...]) -> None:
     """Save config NAME from KEY=VALUE pairs, e.g. cluster_name=prod host=0.0.0.0 local_workers=4."""
     import yaml
 
-    from .platform import save_cluster_config
+    from ..platform import save_cluster_config
 
     try:
         config = {}
@@ -96,7 +91,7 @@ def config_save(name: str, values: tuple[str, ...]) -> None:
             config[key.strip()] = yaml.safe_load(text) if text.strip() else None
         save_cluster_config(config, name)
     except (PyClusterError, yaml.YAMLError) as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"saved cluster config {name!r}")
 
 
@@ -104,12 +99,12 @@ def config_save(name: str, values: tuple[str, ...]) -> None:
 @click.argument("name")
 def config_delete(name: str) -> None:
     """Remove the saved config NAME."""
-    from .platform import delete_cluster_config
+    from ..platform import delete_cluster_config
 
     try:
         removed = delete_cluster_config(name)
     except PyClusterError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"removed {name!r}" if removed else f"there was no saved config {name!r}")
 
 
@@ -122,7 +117,7 @@ def config_delete(name: str) -> None:
 )
 def startup_script_command(name: str, target: str | None, directory: str | None) -> None:
     """Write a script (.bat and .ps1 on Windows, .sh elsewhere) that starts saved config NAME."""
-    from .platform import create_cluster_startup_script, load_cluster_config
+    from ..platform import create_cluster_startup_script, load_cluster_config
 
     try:
         config = load_cluster_config(name)
@@ -130,7 +125,7 @@ def startup_script_command(name: str, target: str | None, directory: str | None)
             raise ConfigError(f"no saved cluster config named {name!r}; see `pycluster config list`")
         path = create_cluster_startup_script(config, name, directory, target=target)
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(str(path))
 
 
@@ -161,20 +156,20 @@ def service_install(
     A head from a saved config:   pycluster service install --config production
     Any pycluster command:        pycluster service install --name w1 -- worker --scheduler tcp://HEAD:8786
     """
-    from .platform import create_service, install_service
+    from ..platform import create_service, install_service
 
     try:
         argv, service_name = _service_command(name, config_name, list(command))
         definition = create_service(service_name, argv, system_wide=system_wide)
         commands = install_service(definition, dry_run=dry_run)
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     _report(f"service {service_name!r} ({definition.kind.value}, file {definition.path})", commands, dry_run)
 
 
 def _service_command(name: str | None, config_name: str | None, extra: list[str]) -> tuple[list[str], str]:
-    from .platform import load_cluster_config
-    from .platform.scripts import head_command
+    from ..platform import load_cluster_config
+    from ..platform.scripts import head_command
 
     if config_name:
         config = load_cluster_config(config_name)
@@ -192,12 +187,12 @@ def _service_command(name: str | None, config_name: str | None, extra: list[str]
 @_dry_run_option
 def service_uninstall(name: str, system_wide: bool, dry_run: bool) -> None:
     """Stop and remove the service NAME."""
-    from .platform.services import service_definition, uninstall_service
+    from ..platform.services import service_definition, uninstall_service
 
     try:
         commands = uninstall_service(service_definition(name, system_wide=system_wide), dry_run=dry_run)
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     _report(f"service {name!r}", commands, dry_run)
 
 
@@ -206,12 +201,12 @@ def service_uninstall(name: str, system_wide: bool, dry_run: bool) -> None:
 @_system_option
 def service_status_command(name: str, system_wide: bool) -> None:
     """Ask the service manager about the service NAME."""
-    from .platform.services import service_definition, service_status
+    from ..platform.services import service_definition, service_status
 
     try:
         status = service_status(service_definition(name, system_wide=system_wide))
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"$ {_command_line(status['command'])}")
     click.echo(status["output"] or f"(exit code {status['returncode']})")
     sys.exit(0 if status["returncode"] == 0 else 1)
@@ -232,12 +227,12 @@ def _report(what: str, commands: list[list[str]], dry_run: bool) -> None:
 def firewall_command(ports: tuple[str, ...], apply: bool, tool: str | None, remote: str | None) -> None:
     """Open PORTS (default 8786 8787 8788; 8788 is UDP, or write 9000/udp). Prints the commands
     unless --apply."""
-    from .platform import install_firewall_rules
+    from ..platform import install_firewall_rules
 
     try:
         result = install_firewall_rules(list(ports) or [8786, 8787, 8788], not apply, tool, remote)
     except (PyClusterError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(str(result))
     if not result.dry_run or not result.commands:
         click.echo(result.reason, err=True)

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from .config import Settings
+from ..config import Settings
+from .output import fail
 
-__all__ = ["call", "fail", "head_options", "remember_head", "stream_lines"]
+__all__ = ["call", "head_options", "remember_head", "stream_lines"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str) -> NoReturn:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(1)
 
 
 def head_options(group: F) -> F:

@@ -1,0 +1,81 @@
+"""``pycluster api``: the REST API alone, its cluster started over REST."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import click
+
+from ..config import Settings
+from ..errors import PyClusterError
+from .output import fail, on_stop_signal
+
+__all__ = ["api_command"]
+
+
+def _quiet_server_class() -> type:
+    import contextlib
+
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn that leaves signals to us, so SIGTERM ends in a clean exit code 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return QuietServer
+
+
+@click.command("api")
+@click.option("--host", help="Interface to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=int, help="Port of the REST API.  [default: 8001, or PYCLUSTER_API_PORT]")
+@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False), help="Where jobs live.  [default: PYCLUSTER_STATE_DIR]"
+)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A pycluster.yaml file.")
+def api_command(
+    host: str | None, port: int | None, api_token: str | None, state_dir: str | None, config_path: str | None
+) -> None:
+    """Serve the REST API alone; the cluster is started over REST.
+
+    \b
+    POST /api/processing/cluster/start   starts a local cluster sized by
+                                          DASK_N_WORKERS, DASK_THREADS_PER_WORKER, DASK_MEMORY_LIMIT
+    Docs at http://HOST:PORT/docs. Runs until Ctrl-C or SIGTERM, then stops the cluster.
+    """
+    import uvicorn
+
+    from ..cluster.ports import bind_listening_socket
+    from ..web.app import create_app
+    from ..web.auth import ensure_token
+    from ..web.controller import StandaloneController
+
+    quiet_server = _quiet_server_class()
+
+    try:
+        settings = Settings.load(
+            config_path, host=host, api_port=port, api_token=api_token, state_dir=state_dir
+        )
+        c = settings.cluster
+        ensure_token(settings, c.resolved_state_dir())
+        sock = bind_listening_socket(c.host, c.api_port, "API")
+    except (PyClusterError, ValueError) as exc:
+        fail(exc)
+    controller = StandaloneController(settings)
+    # timeout_graceful_shutdown: open dashboard streams must not hold a Ctrl-C forever
+    config = uvicorn.Config(
+        create_app(controller), log_level="warning", access_log=False, timeout_graceful_shutdown=2
+    )
+    server = quiet_server(config)
+    on_stop_signal(lambda: setattr(server, "should_exit", True))
+    click.echo(f"pycluster API listening on http://{c.host}:{sock.getsockname()[1]} (docs at /docs)")
+    click.echo("Start the cluster with: POST /api/processing/cluster/start")
+    sys.stdout.flush()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        controller.close()

@@ -1,0 +1,190 @@
+"""``pycluster head`` (and ``pycluster-head``): a head node until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import Settings
+from ..errors import PyClusterError
+from .output import fail, on_stop_signal
+from .platform import head_settings
+
+__all__ = ["head_command"]
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until Ctrl-C, SIGTERM (or Ctrl-Break on Windows)."""
+    stop = threading.Event()
+    on_stop_signal(stop.set)
+    while not stop.wait(0.5):
+        pass
+
+
+@click.command("head")
+@click.option("--cluster-name", help="Name shown in the dashboard and the API.  [default: pycluster]")
+@click.option(
+    "--host", help="Interface to listen on; 0.0.0.0 opens the head to the network.  [default: 127.0.0.1]"
+)
+@click.option("--scheduler-port", type=int, help="Dask scheduler port (0 = any free).  [default: 8786]")
+@click.option(
+    "--dashboard-port", type=int, help="Dashboard and REST API port (0 = any free).  [default: 8787]"
+)
+@click.option(
+    "--dask-dashboard-port",
+    help="Dask's diagnostics dashboard port, or 'off' (then Dask serves no HTTP at all).  [default: 8789]",
+)
+@click.option(
+    "--dask-dashboard-host",
+    help="Interface for Dask's diagnostics dashboard, which has no authentication; use an SSH tunnel "
+    "rather than opening it.  [default: loopback, even when --host is not]",
+)
+@click.option(
+    "--local-workers",
+    type=int,
+    help="Worker processes to start on this machine.  [default: 2, or DASK_N_WORKERS]",
+)
+@click.option(
+    "--threads-per-worker", type=int, help="Threads in each local worker.  [default: cores / workers]"
+)
+@click.option(
+    "--memory-limit", help="Memory limit per local worker: 2GB, 0.5 (of RAM) or auto.  [default: auto]"
+)
+@click.option("--resources", help="Resources each local worker advertises, e.g. GPU=1.")
+@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
+@click.option(
+    "--auth-key",
+    envvar="PYCLUSTER_AUTH_KEY",
+    help="Cluster key: TLS with mutual authentication for every worker and client. "
+    "Prefer the PYCLUSTER_AUTH_KEY variable (ps shows command lines).  [default: generated when --host "
+    "is not loopback]",
+)
+@click.option("--insecure", is_flag=True, help="Open to the network without a cluster key (not recommended).")
+@click.option(
+    "--weak-key-ok",
+    is_flag=True,
+    default=None,
+    help="Accept a guessable --auth-key on a network head (it can be guessed offline; not recommended).  "
+    "[default: PYCLUSTER_WEAK_KEY_OK, else off]",
+)
+@click.option(
+    "--discovery-port",
+    type=int,
+    help="UDP port that answers discovery probes (0 = any free).  [default: 8788]",
+)
+@click.option("--no-discovery", is_flag=True, help="Do not answer discovery probes.")
+@click.option(
+    "--config",
+    "config_path",
+    help="A pycluster.yaml file, or the name of a saved cluster config (pycluster config list).  "
+    "[default: ./pycluster.yaml if present]",
+)
+@click.option(
+    "--data-root",
+    "data_roots",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A folder datasets may be registered from over REST (repeatable).  [default: STATE_DIR/data]",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    help="Where jobs and datasets live.  [default: PYCLUSTER_STATE_DIR]",
+)
+@click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
+def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, **options: Any) -> None:
+    """Start a head node: Dask scheduler, dashboard, REST API and local workers.
+
+    Runs until Ctrl-C or SIGTERM, then stops everything it started.
+    """
+    from ..cluster import HeadNode
+
+    try:
+        settings = head_settings(
+            config_path,
+            name=options["cluster_name"],
+            host=options["host"],
+            scheduler_port=options["scheduler_port"],
+            dashboard_port=options["dashboard_port"],
+            dask_dashboard_port=options["dask_dashboard_port"],
+            dask_dashboard_host=options["dask_dashboard_host"],
+            api_token=options["api_token"],
+            auth_key=options["auth_key"],
+            weak_key_ok=options["weak_key_ok"],
+            discovery_port="off" if options["no_discovery"] else options["discovery_port"],
+            n_workers=options["local_workers"],
+            threads_per_worker=options["threads_per_worker"],
+            memory_limit=options["memory_limit"],
+            state_dir=options["state_dir"],
+            data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
+        )
+        head = HeadNode(settings=settings, insecure=insecure)
+        c = settings.cluster
+        info = head.start(
+            n_local_workers=c.n_workers,
+            threads_per_worker=c.threads_per_worker,
+            memory_limit=c.memory_limit,
+            worker_resources=options["resources"],
+        )
+    except (PyClusterError, ValueError) as exc:
+        fail(exc)
+    _print_head_banner(info, settings, head.login_url)
+    if open_dashboard and head.login_url:
+        webbrowser.open(head.login_url)
+    try:
+        _wait_for_stop_signal()
+    finally:
+        click.echo("Stopping the head node and its local workers...")
+        head.shutdown()
+        click.echo("Stopped.")
+
+
+def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str | None) -> None:
+    line = click.style
+    click.echo(line(f"pycluster head {info['cluster_name']!r} is running", fg="green", bold=True))
+    rows = [
+        ("scheduler", info["scheduler_address"]),
+        ("dashboard", info["dashboard_url"]),
+        ("REST API docs", info["api_docs_url"]),
+        ("Dask diagnostics", _diagnostics_line(info["dask_dashboard_url"], settings.cluster.host)),
+        ("discovery", f"UDP {info['discovery_port']}" if info.get("discovery_port") else "off"),
+        ("local workers", str(info["n_workers"])),
+    ]
+    for label, value in rows:
+        click.echo(f"  {label + ':':<18}{value}")
+    click.echo(_sign_in_line(login_url, settings))
+    click.echo("Join a worker from another machine:")
+    click.echo(f"  {info['worker_command']}")
+    if settings.cluster.host in {"127.0.0.1", "localhost", "::1"}:
+        click.echo(
+            "  (this head listens on loopback only: start it with --host 0.0.0.0 "
+            "to accept workers from other machines)"
+        )
+    click.echo("Press Ctrl-C to stop.", nl=True)
+    sys.stdout.flush()
+
+
+def _sign_in_line(login_url: str | None, settings: Settings) -> str:
+    """How a browser signs in: the URL holding the token on a terminal, else where the token is."""
+    token_file = settings.cluster.resolved_state_dir() / "api_token"
+    if login_url and sys.stdout.isatty():
+        return f"Sign a browser in with (keep it private): {login_url}"
+    where = "the PYCLUSTER_API_TOKEN you set" if not token_file.is_file() else str(token_file)
+    return f"Sign a browser in at the dashboard with the API token from {where}"
+
+
+def _diagnostics_line(url: str | None, head_host: str) -> str:
+    from urllib.parse import urlsplit
+
+    from ..cluster.diagnostics import is_loopback
+
+    if url is None:
+        return "off"
+    if is_loopback(urlsplit(url).hostname or "") and not is_loopback(head_host):
+        return f"{url}  (this machine only; from another, use an SSH tunnel)"
+    return url

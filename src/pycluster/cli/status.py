@@ -1,0 +1,70 @@
+"""``pycluster status``: the workers of a running cluster, from its scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from ..config import Settings
+from ..errors import PyClusterError
+from ..units import format_bytes
+from .output import fail, print_json
+
+if TYPE_CHECKING:
+    from ..cluster.results import WorkerInfo
+
+__all__ = ["status_command"]
+
+
+@click.command("status")
+@click.argument("address", required=False)
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the scheduler."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
+@click.option("--auth-key", envvar="PYCLUSTER_AUTH_KEY", help="The head's cluster key, if it has one.")
+def status_command(address: str | None, timeout: float, as_json: bool, auth_key: str | None) -> None:
+    """Show the workers of the cluster at ADDRESS (default tcp://127.0.0.1:8786)."""
+    from ..cluster import ClusterManager
+    from ..cluster.results import ClusterSummary
+
+    try:
+        target = address or f"tcp://127.0.0.1:{Settings.load().cluster.scheduler_port}"
+        with ClusterManager.connect(target, timeout=timeout, auth_key=auth_key) as manager:
+            if as_json:
+                print_json(manager.get_cluster_info())
+                return
+            scheduler = manager.scheduler_address
+            summary = ClusterSummary.from_identity(manager.client.scheduler_info(n_workers=-1))
+    except (PyClusterError, ValueError, OSError) as exc:
+        fail(exc)
+    click.echo(
+        f"cluster at {scheduler}: {summary.n_workers} workers, {summary.total_cores} cores, "
+        f"{format_bytes(summary.used_memory_bytes)} / {format_bytes(summary.total_memory_bytes)} memory, "
+        f"{summary.active_tasks} tasks running"
+    )
+    click.echo(_table(summary.workers))
+
+
+def _table(workers: Sequence[WorkerInfo]) -> str:
+    header = ("NAME", "HOST", "STATUS", "CORES", "CPU%", "MEMORY", "TASKS", "RESOURCES")
+    rows = [header]
+    for w in workers:
+        resources = ",".join(f"{k}={v:g}" for k, v in w.resources.items()) or "-"
+        memory = f"{format_bytes(w.memory_used)}/{format_bytes(w.memory_limit)}"
+        rows.append(
+            (
+                w.name,
+                str(w.host),
+                w.status,
+                str(w.nthreads),
+                f"{w.cpu_percent:.0f}",
+                memory,
+                str(w.tasks_executing),
+                resources,
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

@@ -1,0 +1,90 @@
+"""``pycluster worker`` (and ``pycluster-worker``): worker processes that join a head."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..errors import PyClusterError
+from .net import discovery_options, resolve_worker_scheduler
+from .output import fail
+
+__all__ = ["worker_command"]
+
+
+@click.command("worker")
+@click.option(
+    "--scheduler",
+    "scheduler_address",
+    envvar="PYCLUSTER_SCHEDULER_ADDRESS",
+    help="Scheduler to join, e.g. tcp://192.168.1.100:8786 (or use --discover).",
+)
+@discovery_options
+@click.option(
+    "--workers", "n_workers", type=int, help="Worker processes to start.  [default: 1, or one per GPU set]"
+)
+@click.option(
+    "--threads", "threads_per_worker", type=int, help="Threads per worker.  [default: cores / workers]"
+)
+@click.option(
+    "--memory-limit", default="auto", show_default=True, help="Per worker: 2GB, 0.5 (of RAM) or auto."
+)
+@click.option("--name", help="Worker name (suffixed -0, -1, ... when several).")
+@click.option("--resources", help="Resources each worker advertises, e.g. GPU=1 or GPU=1,FPGA=2.")
+@click.option(
+    "--host", help="Interface the workers listen on.  [default: the one that reaches the scheduler]"
+)
+@click.option(
+    "--connect-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the scheduler to answer before giving up.",
+)
+@click.option("--death-timeout", type=float, help="Stop after this many seconds without a scheduler.")
+@click.option(
+    "--gpus",
+    help="One worker per GPU, pinned with CUDA_VISIBLE_DEVICES and advertising GPU=1: "
+    "all, a number (2 = the first two) or indices (0,1; device=1 for one).",
+)
+@click.option(
+    "--gpus-per-worker", type=int, default=1, show_default=True, help="GPUs each worker gets with --gpus."
+)
+@click.option(
+    "--skip-gpu-check",
+    "check_gpus",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Trust the --gpus indices without asking NVML (containers that hide NVML; tests).",
+)
+@click.option(
+    "--auth-key",
+    envvar="PYCLUSTER_AUTH_KEY",
+    help="The head's cluster key; prefer the PYCLUSTER_AUTH_KEY variable (ps shows command lines).",
+)
+@click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
+def worker_command(watch_pid: int | None, **options: Any) -> None:
+    """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).
+
+    Runs until Ctrl-C or SIGTERM, then closes its workers.
+    """
+    from ..cluster.worker_options import WorkerOptions
+    from ..cluster.worker_runner import run_workers
+
+    try:
+        options["scheduler_address"] = resolve_worker_scheduler(options)
+        worker_options = WorkerOptions.create(**options)
+    except (PyClusterError, ValueError) as exc:
+        fail(exc)
+    if worker_options.n_workers == 0:
+        fail(ValueError("--workers must be at least 1"))
+    code = run_workers(worker_options, watch_pid=watch_pid, announce=_announce)
+    sys.exit(code)
+
+
+def _announce(message: str) -> None:
+    # errors to stderr; the ready line to stdout (a parent HeadNode reads both from one log)
+    click.echo(message, err=message.startswith("error: "))
