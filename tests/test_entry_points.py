@@ -71,7 +71,13 @@ def test_configure_firewall_refuses_names_that_are_not_plain(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["pycluster.windows_utils", "pycluster.network_utils", "pycluster.cluster.results"]
+    "name",
+    [
+        "pycluster.windows_utils",
+        "pycluster.network_utils",
+        "pycluster.cluster.results",
+        "pycluster.cluster.loop",
+    ],
 )
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)

@@ -9,6 +9,7 @@ process behind and takes well under a second or two, not the 7.8 s it once did.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -105,6 +106,28 @@ def test_twenty_heads_on_the_same_ports_leave_nothing_behind(
             assert head.cluster_manager.gather([head.cluster_manager.submit_task(pow, 3, 2)]) == [9]
         head.shutdown()
         assert_back_to(baseline, f"round {i}")
+
+
+def test_async_with_head_astart_and_aclose(ports: tuple[int, int, int], tmp_path: Path) -> None:
+    with _head(ports, tmp_path) as head:  # loads the modules and the process-wide pools once
+        head.start(n_local_workers=0)
+    baseline = Footprint.now()
+
+    async def main() -> tuple[dict[str, object], int, int]:
+        async with _head(ports, tmp_path) as head:
+            info = await head.astart(n_local_workers=1, threads_per_worker=1)
+            future = head.cluster_manager.submit_task(pow, 2, 5)
+            result = await asyncio.to_thread(future.result, 30)
+            identity = await head.snapshot()  # read on the head's loop from this one
+            status = await head.cluster_status()
+            assert status.summary.n_workers == len(identity["workers"]) == 1
+            assert (await head.astart())["status"] == "already_running"
+        assert not head.is_running
+        return info, result, status.summary.n_workers
+
+    info, result, n_workers = asyncio.run(main())
+    assert info["status"] == "success" and result == 32 and n_workers == 1
+    assert_back_to(baseline, "async with HeadNode")
 
 
 def test_cluster_manager_start_head_node_and_shutdown(ports: tuple[int, int, int], tmp_path: Path) -> None:

@@ -5,6 +5,11 @@
 ...     head.cluster_manager.submit_task(lambda x: x**2, 10).result()
 100
 
+The same from async code (``astart``/``aclose`` run the blocking start and stop in a thread):
+
+>>> async with HeadNode("my-cluster", scheduler_port=0, dashboard_port=0) as head:  # doctest: +SKIP
+...     info = await head.astart(n_local_workers=2)
+
 The scheduler and the web app (uvicorn) share one event loop in a background
 thread, so ``start()`` returns at once; everything runs until ``shutdown()``.
 """
@@ -236,9 +241,17 @@ class HeadNode:
 
     def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run ``coro`` on the head's event loop (where the scheduler lives) and wait for it."""
+        return self._running_loop(coro).run(coro, timeout)
+
+    async def on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the head's event loop from a coroutine on any loop."""
+        return await self._running_loop(coro).on_loop(coro)
+
+    def _running_loop(self, coro: Coroutine[Any, Any, Any]) -> LoopThread:
         if self._loop is None:
+            coro.close()  # never awaited: close it rather than leave a warning behind
             raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running: call start()")
-        return self._loop.run(coro, timeout)
+        return self._loop
 
     @property
     def state_dir(self) -> Path:
@@ -392,16 +405,14 @@ class HeadNode:
 
     async def snapshot(self) -> dict[str, Any]:
         """The scheduler's identity, read on the head's loop (awaitable from any loop)."""
-        if self._loop is None or self._scheduler is None:
+        loop, scheduler = self._loop, self._scheduler
+        if loop is None or scheduler is None:
             raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running")
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop.loop:
-            return self._scheduler.identity()
-        future = asyncio.run_coroutine_threadsafe(self.snapshot(), self._loop.loop)
-        return await asyncio.wrap_future(future)
+
+        async def identity() -> dict[str, Any]:
+            return dict(scheduler.identity())
+
+        return await loop.on_loop(identity())
 
     async def cluster_status(self) -> ClusterStatus:
         """Running or stopped, totals, and one entry per worker (awaitable from any loop)."""
@@ -450,6 +461,40 @@ class HeadNode:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+    # ----------------------------------------------------------------- async twins
+    async def astart(
+        self,
+        n_local_workers: int = 0,
+        worker_resources: dict[str, float] | str | None = None,
+        threads_per_worker: int | None = None,
+        memory_limit: str | int | float = "auto",
+    ) -> dict[str, Any]:
+        """:meth:`start` for async code: the caller's loop keeps running meanwhile.
+
+        Starting blocks (worker processes are spawned and waited for, the client connects
+        with its own loop), so it runs in a worker thread. Cancelled, it lets the start
+        finish and then shuts the head down again, so nothing is left running.
+        """
+        start = asyncio.ensure_future(
+            asyncio.to_thread(self.start, n_local_workers, worker_resources, threads_per_worker, memory_limit)
+        )
+        try:
+            return await asyncio.shield(start)
+        except asyncio.CancelledError:
+            await asyncio.wait({start})
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """:meth:`shutdown` for async code (in a worker thread). Safe to call twice."""
+        await asyncio.to_thread(self.shutdown)
+
+    async def __aenter__(self) -> HeadNode:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         state = f"scheduler={self._scheduler.address}" if self._scheduler else "stopped"

@@ -10,8 +10,9 @@ Measured on the tiny model: 0.87 -> 0.44 ms a call; 32 concurrent calls 22 -> 12
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Protocol
+
+from ..cluster.loop import call_on
 
 __all__ = ["ReplicaCall", "call_replica"]
 
@@ -27,7 +28,7 @@ def call_replica(client: Any, actor: Any, address: str, method: str, *args: Any,
     if not direct:
         return getattr(actor, method)(*args)
     coro = _execute(client, actor.key, address, method, args)
-    return asyncio.run_coroutine_threadsafe(coro, client.loop.asyncio_loop)
+    return call_on(client.loop.asyncio_loop, coro)
 
 
 async def _execute(client: Any, key: str, address: str, method: str, args: tuple[Any, ...]) -> Any:

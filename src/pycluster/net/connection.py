@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 
 from ..cluster.local_heads import key_for
+from ..cluster.loop import run_sync
 from ..cluster.ports import normalize_scheduler_address, split_address, wait_until_reachable
 from ..cluster.security import scheduler_security, tls_address
 from ..errors import AuthenticationError, ConfigError, SchedulerUnreachableError
-from ._sync import run_sync
 from .discovery import DEFAULT_DISCOVERY_PORT, probe_head
 
 __all__ = ["test_connection"]

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
+from ..cluster.loop import run_sync
 from ..errors import ConfigError
-from ._sync import run_sync
 
 __all__ = ["MAX_SCAN_HOSTS", "ascan_network_for_clusters", "scan_network_for_clusters"]
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
+from ..cluster.loop import await_on
 from ..cluster.status import cluster_summary
 from ..jobs.model import JobStatus, Priority
 from .deps import now_iso
@@ -33,10 +34,7 @@ WAITING = (JobStatus.PENDING.value, JobStatus.QUEUED.value)
 
 async def on_head_loop(head: HeadNode, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Await ``make()`` on the head's loop, where the scheduler's state may be read safely."""
-    loop = head.loop
-    if loop is None or asyncio.get_running_loop() is loop:
-        return await make()
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(make(), loop))
+    return await await_on(head.loop, make())
 
 
 async def build_snapshot(
