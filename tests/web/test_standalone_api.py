@@ -19,21 +19,49 @@ def test_standalone_api_starts_and_stops_the_cluster_over_rest(tmp_path: Path) -
         "DASK_THREADS_PER_WORKER": "1",
         "PYCLUSTER_SCHEDULER_PORT": "0",
         "PYCLUSTER_DASK_DASHBOARD_PORT": "off",
+        "PYCLUSTER_DATA_ROOTS": str(tmp_path),
     }
     api = CliProcess("api", "--port", "0", env=env)
     try:
         base = api.wait_for_line(r"listening on (http://\S+)").group(1)
         with httpx.Client(base_url=base, timeout=60) as http:
             assert http.get("/api/processing/cluster/status").json()["status"] == "stopped"
-            refused = http.post("/api/processing/jobs/submit", json={"operation": "echo"})
-            assert refused.status_code == 503 and "cluster/start" in refused.json()["detail"]
-            assert http.get("/api/llm/models").status_code == 503
+            # the queue, the registry and the GPU view answer before the cluster runs
+            accepted = http.post(
+                "/api/processing/jobs/submit", json={"operation": "echo", "parameters": {"value": 7}}
+            )
+            assert accepted.status_code == 200 and accepted.json()["status"] in {"pending", "queued"}
+            job_id = accepted.json()["job_id"]
+            doomed = http.post("/api/processing/jobs/submit", json={"operation": "echo"}).json()["job_id"]
+            # the dispatcher queues them at once, and starts none: no workers yet
+            wait_for(
+                lambda: (
+                    {j["status"] for j in http.get("/api/processing/jobs/list").json()["jobs"]} == {"queued"}
+                ),
+                10,
+                what="the jobs to be queued",
+            )
+            assert http.get("/api/processing/jobs/list").json()["total"] == 2
+            cancelled = http.post(f"/api/processing/jobs/{doomed}/cancel")
+            assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+            assert http.get("/api/processing/queue/status").status_code == 200
+            data = tmp_path / "data.csv"
+            data.write_text("a,b\n1,2\n3,4\n")
+            registered = http.post("/api/processing/data/register", json={"path": str(data)})
+            assert registered.status_code == 200, registered.text
+            dataset_id = registered.json()["dataset_id"]
+            assert http.get(f"/api/processing/data/{dataset_id}").json()["dataset_id"] == dataset_id
+            assert http.get("/api/processing/data/list").json()["total"] == 1
+            gpus = http.get("/api/llm/gpu/status")
+            assert gpus.status_code == 200
+            assert gpus.json()["summary"]["gpus"] == [] and "no workers" in gpus.json()["summary"]["reason"]
+            assert http.get("/api/llm/models").status_code == 503  # LLM serving needs workers
+            assert http.get(f"/api/processing/jobs/{job_id}/status").json()["status"] == "queued"
             started = http.post("/api/processing/cluster/start").json()
             assert started["message"] == "Cluster started successfully"
             assert started["cluster_info"]["n_workers"] == 1
-            job_id = http.post(
-                "/api/processing/jobs/submit", json={"operation": "echo", "parameters": {"value": 7}}
-            ).json()["job_id"]
+            dashboard = started["cluster_info"]["dashboard_url"]
+            assert dashboard == base and http.get(dashboard).status_code == 200
             done = wait_for(
                 lambda: (
                     (s := http.get(f"/api/processing/jobs/{job_id}/status").json())["status"] == "completed"
@@ -54,6 +82,10 @@ def test_standalone_api_starts_and_stops_the_cluster_over_rest(tmp_path: Path) -
             )
             wait_for(lambda: all_gone(workers), 30, what="the cluster's workers to stop")
             assert http.post("/api/processing/cluster/stop").status_code == 409
+            # stopped again: the store still answers, and the finished job is still there
+            assert http.get(f"/api/processing/jobs/{job_id}/status").json()["status"] == "completed"
+            assert http.get("/api/processing/data/list").json()["total"] == 1
+            assert http.post("/api/processing/jobs/submit", json={"operation": "echo"}).status_code == 200
     finally:
         assert api.stop() == 0
 

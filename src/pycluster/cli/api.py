@@ -52,7 +52,7 @@ def api_command(
     from ..cluster.ports import bind_listening_socket
     from ..web.app import create_app
     from ..web.auth import ensure_token
-    from ..web.controller import StandaloneController
+    from ..web.controller import StandaloneController, served_url
 
     quiet_server = _quiet_server_class()
 
@@ -63,16 +63,18 @@ def api_command(
         c = settings.cluster
         ensure_token(settings, c.resolved_state_dir())
         sock = bind_listening_socket(c.host, c.api_port, "API")
+        url = served_url(c.host, sock.getsockname()[1])
+        # the queue and the registry answer before the cluster starts (the state dir is taken now)
+        controller = StandaloneController(settings, url=url).open()
     except (PyClusterError, ValueError) as exc:
         fail(exc)
-    controller = StandaloneController(settings)
     # timeout_graceful_shutdown: open dashboard streams must not hold a Ctrl-C forever
     config = uvicorn.Config(
         create_app(controller), log_level="warning", access_log=False, timeout_graceful_shutdown=2
     )
     server = quiet_server(config)
     on_stop_signal(lambda: setattr(server, "should_exit", True))
-    click.echo(f"pycluster API listening on http://{c.host}:{sock.getsockname()[1]} (docs at /docs)")
+    click.echo(f"pycluster API listening on {url} (docs at /docs)")
     click.echo("Start the cluster with: POST /api/processing/cluster/start")
     sys.stdout.flush()
     try:

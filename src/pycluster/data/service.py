@@ -14,25 +14,32 @@ __all__ = ["DatasetService"]
 
 class DatasetService(HeadService):
     """Head service "datasets": the :class:`DatasetRegistry` in the head's state directory,
-    readable by the head's job queue (which it therefore requires)."""
+    readable by the head's job queue (which it therefore requires).
+
+    Given a ``registry`` that is already open (the standalone API's), the service serves
+    that one and leaves it open on stop: it belongs to whoever made it."""
 
     name = "datasets"
     requires = ("jobs",)
     stateful = True
 
-    def __init__(self) -> None:
+    def __init__(self, registry: DatasetRegistry | None = None) -> None:
         self.registry: DatasetRegistry | None = None
+        self._adopted = registry
 
     async def start(self, ctx: HeadContext) -> None:
-        d = ctx.settings.data
-        self.registry = await asyncio.to_thread(
-            DatasetRegistry, ctx.state_dir / DATABASE_NAME, ctx.state_dir, d.roots, d.allow_remote_urls
-        )
+        if self._adopted is not None:
+            self.registry = self._adopted
+        else:
+            d = ctx.settings.data
+            self.registry = await asyncio.to_thread(
+                DatasetRegistry, ctx.state_dir / DATABASE_NAME, ctx.state_dir, d.roots, d.allow_remote_urls
+            )
         ctx.service("jobs").context.services["datasets"] = self.registry
 
     async def stop(self) -> None:
         registry, self.registry = self.registry, None
-        if registry is not None:
+        if registry is not None and registry is not self._adopted:
             await asyncio.to_thread(registry.close)
 
     @property

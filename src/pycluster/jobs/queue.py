@@ -5,10 +5,16 @@ jobs start (priority, aging, fairness between clients, capacity; documented
 there) and :class:`~pycluster.jobs.runner.JobRunner` runs started jobs' pieces.
 This module holds the public API, the store of waiting jobs and the dispatcher
 thread that ties them together.
+
+The queue needs no cluster to accept, list and cancel jobs: made with ``client=None``
+it stores submissions as ``queued`` (the policy's wait reason: no workers yet), and
+:meth:`JobQueue.attach_client` hands it a cluster to dispatch them to;
+:meth:`JobQueue.detach_client` takes it away again and queues its running jobs anew.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -52,11 +58,12 @@ class JobQueue:
     """Accepts, stores, orders and runs jobs; survives restarts of the process that holds it.
 
     ``operations`` is the registry of what jobs may run (default: ``OPERATIONS``).
+    ``client`` is the cluster's Dask client, or None until :meth:`attach_client`.
     """
 
     def __init__(
         self,
-        client: Client,
+        client: Client | None,
         state_dir: Path,
         settings: QueueSettings | None = None,
         operations: OperationRegistry | None = None,
@@ -93,9 +100,35 @@ class JobQueue:
             job.queued_at = job.queued_at or time.time()
             self.store.update(job, "status", "queued_at")
             self._waiting[job.id] = job
-        self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
+        if self.client is not None:
+            self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
         self._thread.start()
         return self
+
+    def attach_client(self, client: Client) -> None:
+        """Dispatch to the cluster of ``client`` from now on (the queued jobs start as it has room)."""
+        with self._lock:
+            if self.client is not None:
+                raise JobStateError("the job queue already has a cluster: detach_client() first")
+            self.client = self.runner.client = client
+            self._workers_cache = (0.0, (), 0.0)
+            client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
+        self._wake.set()
+
+    def detach_client(self) -> None:
+        """Stop dispatching to the current cluster (it is going away); its running jobs are
+        queued again and resume from their checkpoints when a cluster is attached."""
+        with self._lock:
+            client, self.client = self.client, None
+            for job in self.runner.release():
+                job.status = JobStatus.QUEUED
+                self.store.update(job, "status")
+                self._waiting[job.id] = job
+            self.runner.client = None
+            self._workers_cache = (0.0, (), 0.0)
+            if client is not None:
+                with contextlib.suppress(Exception):  # the cluster may already be gone
+                    client.unsubscribe_topic(PROGRESS_TOPIC)
 
     def stop(self) -> None:
         """Stop dispatching; running jobs stay 'running' in the store and resume at the next start."""
@@ -340,8 +373,11 @@ class JobQueue:
         stamp, workers, used = self._workers_cache
         if stamp and time.monotonic() - stamp <= max_age:
             return workers, used
+        client = self.client
+        if client is None:
+            return (), 0.0
         try:
-            info = self.client.scheduler_info(n_workers=-1).get("workers", {})
+            info = client.scheduler_info(n_workers=-1).get("workers", {})
         except Exception:
             return (), 0.0
         workers = tuple(

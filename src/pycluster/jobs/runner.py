@@ -60,7 +60,7 @@ class JobRunner:
 
     def __init__(
         self,
-        client: Client,
+        client: Client | None,
         store: JobStore,
         operations: OperationRegistry,
         context: OperationContext,
@@ -68,7 +68,7 @@ class JobRunner:
         wake: Callable[[], None],
         changed: Callable[[], None],
     ) -> None:
-        self.client = client
+        self.client = client  # None while no cluster is attached: started jobs wait for one
         self.store = store
         self.operations = operations
         self.context = context
@@ -124,7 +124,7 @@ class JobRunner:
             self._feed(run)
 
     def _feed(self, run: _Run) -> None:
-        if run.job.id not in self._runs:
+        if run.job.id not in self._runs or self.client is None:
             return
         func = self.operations.lookup(run.job.operation).piece_function()
         slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
@@ -150,14 +150,21 @@ class JobRunner:
         futures = [f for run in self._runs.values() for f in run.in_flight.values()]
         self._runs.clear()
         self._keys.clear()
-        if futures:
+        if futures and self.client is not None:
             with contextlib.suppress(Exception):  # the cluster may already be gone
                 self.client.cancel(futures)
+
+    def release(self) -> list[Job]:
+        """Stop every run because its cluster goes away; their jobs, to be queued again
+        (checkpointed pieces are kept, so they resume where they were)."""
+        jobs = [run.job for run in self._runs.values()]
+        self.stop()
+        return jobs
 
     def _drop_pieces(self, run: _Run) -> None:
         for key in run.in_flight:
             self._keys.pop(key, None)
-        if run.in_flight:
+        if run.in_flight and self.client is not None:
             self.client.cancel(list(run.in_flight.values()))
 
     # ------------------------------------------------------------ events (from the client's thread)

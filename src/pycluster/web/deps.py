@@ -10,10 +10,21 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
+    from ..data.registry import DatasetRegistry
     from ..jobs import JobQueue
     from .controller import HeadController, StandaloneController
 
-__all__ = ["ERROR_RESPONSES", "ErrorDetail", "controller", "head", "iso", "jobs", "now_iso"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorDetail",
+    "controller",
+    "datasets",
+    "head",
+    "iso",
+    "jobs",
+    "now_iso",
+    "with_dashboard",
+]
 
 
 def controller(request: Request) -> HeadController | StandaloneController:
@@ -26,7 +37,26 @@ def head(request: Request) -> HeadNode:
 
 
 def jobs(request: Request) -> JobQueue:
-    return head(request).jobs
+    """The job queue; the standalone API's answers while its cluster is stopped too."""
+    return controller(request).jobs
+
+
+def datasets(request: Request) -> DatasetRegistry:
+    """The dataset registry; the standalone API's answers while its cluster is stopped too."""
+    return controller(request).datasets
+
+
+def with_dashboard(request: Request, info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` (connection or cluster info) naming this app as the dashboard where the head
+    runs no web service of its own (the standalone API serves the same app)."""
+    url = controller(request).dashboard_url
+    if url is not None and info.get("dashboard_url") is None:
+        info["dashboard_url"] = url
+        if "dashboard_address" in info:
+            info["dashboard_address"] = url
+        if "api_docs_url" in info:
+            info["api_docs_url"] = f"{url}/docs"
+    return info
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...cluster.results import ClusterStatus
 from ...cluster.status import worker_rows
-from ..deps import ERROR_RESPONSES, controller, head
+from ..deps import ERROR_RESPONSES, controller, head, with_dashboard
 from ..models import (
     ClusterMetrics,
     ClusterRunning,
@@ -40,11 +40,11 @@ async def cluster_status(request: Request) -> ClusterRunning | ClusterStopped:
     node = controller(request).head
     if node is None:
         return ClusterStopped(**ClusterStatus.stopped(controller(request).cluster_name).to_dict())
-    return _status_model(await node.cluster_status())
+    return _status_model(await node.cluster_status(), request)
 
 
-def _status_model(status: ClusterStatus) -> ClusterRunning | ClusterStopped:
-    body = status.to_dict()
+def _status_model(status: ClusterStatus, request: Request) -> ClusterRunning | ClusterStopped:
+    body = with_dashboard(request, status.to_dict())
     return ClusterRunning(**body) if status.connection is not None else ClusterStopped(**body)
 
 
@@ -79,7 +79,7 @@ async def cluster_workers(request: Request) -> WorkerList:
 def start_head(request: Request) -> StartHeadResponse:
     """Start the head (standalone API); under a running head, answers that it already runs."""
     started, node = controller(request).start_cluster()
-    info = node.get_connection_info()
+    info = with_dashboard(request, node.get_connection_info())
     if started:
         return StartHeadResponse(status="success", **info)
     return StartHeadResponse(status="already_running", **info)

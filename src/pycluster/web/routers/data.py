@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..deps import ERROR_RESPONSES, head
+from ..deps import ERROR_RESPONSES, datasets
 from ..models import DatasetAccepted, DatasetDeleted, DatasetDetail, DatasetList, DatasetPartitioned
 
 __all__ = ["router"]
@@ -39,7 +39,7 @@ class PartitionRequest(BaseModel):
 
 
 def _registry(request: Request) -> Any:
-    return head(request).datasets
+    return datasets(request)
 
 
 @router.post("/register")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from ...monitor.gpu_cluster import cluster_gpu_view
 from ...monitor.gpu_status import history_sample
-from ..deps import ERROR_RESPONSES, head
+from ..deps import ERROR_RESPONSES, controller
 
 __all__ = ["router"]
 
@@ -71,17 +71,20 @@ async def gpu_alerts(
 
 
 def _service(request: Request) -> Any:
-    return head(request).services.get("gpu")
+    node = controller(request).head
+    return node.services.get("gpu") if node is not None else None
 
 
 async def _document(request: Request, history: int) -> dict[str, Any]:
-    node = head(request)
-    service = node.services.get("gpu")
+    node = controller(request).head
+    service = node.services.get("gpu") if node is not None else None
     if service is not None:
         return service.status(history)
-    # a head started without the GPU service: what the workers' heartbeats say right now
+    # a head started without the GPU service: what the workers' heartbeats say right now;
+    # no cluster (the standalone API before cluster/start): no workers, so no GPUs, and why
+    identity = await node.snapshot() if node is not None else {"workers": {}}
     return {
-        "summary": cluster_gpu_view(await node.snapshot()),
+        "summary": cluster_gpu_view(identity),
         "recent_metrics": [],
         "alerts": [],
         "timestamp": None,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
-from ..deps import ERROR_RESPONSES, controller, head, iso, jobs
+from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
 from ..models import (
     ClusterInfo,
     ClusterMessage,
@@ -109,7 +109,7 @@ def job_detail(job: Job) -> dict[str, Any]:
 def _cluster_info(request: Request) -> ClusterInfo:
     node = head(request)
     status = node.run_on_loop(node.cluster_status(), timeout=10)
-    return ClusterInfo.model_validate(status.to_dict())
+    return ClusterInfo.model_validate(with_dashboard(request, status.to_dict()))
 
 
 @router.post("/cluster/start")
