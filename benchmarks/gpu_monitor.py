@@ -27,11 +27,11 @@ from collections.abc import Callable
 from typing import Any
 
 from pycluster import GPUMonitor, Settings
-from pycluster.monitor import RecordedReader
-from pycluster.monitor.gpu_worker import GPUReporter
-from pycluster.nvml import nvml_module, nvml_status
+from pycluster.gpu import RecordedReader
+from pycluster.gpu.nvml import nvml_module, nvml_status
+from pycluster.gpu.worker_plugin import GPUReporter
 
-# one GPU's raw reading in NVML units (as tests/monitor/readings.py), every field present
+# one GPU's raw reading in NVML units (as tests/gpu/readings.py), every field present
 READING: dict[str, Any] = {
     "name": "NVIDIA A100-SXM4-40GB",
     "pci_bus_id": "00000000:07:00.0",

@@ -64,6 +64,9 @@ from .errors import (
     TaskError,
     WorkerStartError,
 )
+from .gpu import (
+    GPUMonitor,
+)
 from .jobs import (
     JobHandle,
     JobQueue,
@@ -76,9 +79,6 @@ from .jobs import (
 from .llm import (
     LLMClusterManager,
     LLMResourceManager,
-)
-from .monitor import (
-    GPUMonitor,
 )
 from .parallel import (
     Backend,

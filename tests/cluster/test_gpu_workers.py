@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from pycluster import ConfigError, GPUUnavailableError, HeadNode, WorkerNode
-from pycluster.cluster.gpus import plan_gpu_workers
 from pycluster.cluster.worker_options import WorkerOptions
-from pycluster.nvml import nvml_status
+from pycluster.gpu.nvml import nvml_status
+from pycluster.gpu.pinning import plan_gpu_workers
 from tests.helpers import cli, wait_for
 
 ADDRESS = "tcp://127.0.0.1:8786"

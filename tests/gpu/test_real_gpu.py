@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from pycluster import GPUMonitor, HeadNode, Settings, WorkerNode
-from pycluster.monitor import RecordedReader
-from pycluster.monitor.gpu_reader import record_readings
-from pycluster.nvml import nvml_status
+from pycluster.gpu import RecordedReader
+from pycluster.gpu.nvml import nvml_status
+from pycluster.gpu.reader import record_readings
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.gpu

@@ -8,12 +8,12 @@ import importlib
 import pytest
 
 from pycluster import Settings
-from pycluster.monitor import GPUMonitor, RecordedReader
-from pycluster.monitor.gpu_alerts import AlertTracker, GPUThresholds
+from pycluster.gpu import GPUMonitor, RecordedReader
+from pycluster.gpu.alerts import AlertTracker, GPUThresholds
 from pycluster.monitor.gpu_cluster import NOT_REPORTING, cluster_gpu_view
 from pycluster.monitor.gpu_table import format_gpu_table
 from pycluster.web.prometheus_gpu import gpu_metric_lines
-from tests.monitor.readings import A100, RTX4090, reading
+from tests.gpu.readings import A100, RTX4090, reading
 
 OFF = {"available": False, "state": "driver_missing", "reason": "NVIDIA driver not found (x)", "gpus": []}
 
@@ -134,17 +134,9 @@ def test_table_shows_gpus_hosts_without_gpus_and_alerts() -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "pycluster.nvml",
-        "pycluster.cluster.gpus",
-        "pycluster.monitor.gpu",
-        "pycluster.monitor.gpu_alerts",
         "pycluster.monitor.gpu_cluster",
-        "pycluster.monitor.gpu_history",
-        "pycluster.monitor.gpu_reader",
-        "pycluster.monitor.gpu_status",
         "pycluster.monitor.gpu_table",
         "pycluster.monitor.gpu_watch",
-        "pycluster.monitor.gpu_worker",
         "pycluster.web.prometheus_gpu",
     ],
 )

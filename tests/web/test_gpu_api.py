@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from pycluster import HeadNode
-from pycluster.monitor import RecordedReader
-from pycluster.monitor.gpu_worker import PLUGIN_NAME, GPUReporter
-from pycluster.nvml import NVMLState, nvml_status
+from pycluster.gpu import RecordedReader
+from pycluster.gpu.nvml import NVMLState, nvml_status
+from pycluster.gpu.worker_plugin import PLUGIN_NAME, GPUReporter
+from tests.gpu.readings import A100, RTX4090, reading
 from tests.helpers import CliProcess, cli, wait_for
-from tests.monitor.readings import A100, RTX4090, reading
 
 NO_DRIVER = nvml_status().state is NVMLState.DRIVER_MISSING
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..gpu.pinning import gpu_env, plan_gpu_workers
 from ..units import parse_memory_limit, parse_resources
-from .gpus import gpu_env, plan_gpu_workers
 from .local_heads import key_for
 from .ports import normalize_scheduler_address
 from .security import check_key, tls_address
@@ -62,7 +62,7 @@ class WorkerOptions:
         """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one.
 
         ``n_workers`` defaults to 1, or to one worker per GPU set with ``gpus`` (see
-        :mod:`pycluster.cluster.gpus`); a GPU that is not there raises ``GPUUnavailableError``.
+        :mod:`pycluster.gpu.pinning`); a GPU that is not there raises ``GPUUnavailableError``.
         """
         try:
             address = normalize_scheduler_address(scheduler_address)

@@ -1,9 +1,11 @@
-"""Monitoring: cluster metrics history, NVIDIA GPUs (NVML) and GPU alerts."""
+"""Monitoring: cluster metrics history, the cluster's GPUs (from every worker's reports) and alerts.
+
+This machine's GPUs (NVML, :class:`~pycluster.gpu.GPUMonitor`) are the device layer,
+:mod:`pycluster.gpu`.
+"""
 
 from __future__ import annotations
 
-from .gpu import GPUMonitor
-from .gpu_reader import GPUReader, NvmlReader, RecordedReader
 from .history import MetricsHistory, TaskCounter
 
-__all__ = ["GPUMonitor", "GPUReader", "MetricsHistory", "NvmlReader", "RecordedReader", "TaskCounter"]
+__all__ = ["MetricsHistory", "TaskCounter"]

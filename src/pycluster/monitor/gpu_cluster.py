@@ -1,6 +1,6 @@
 """The cluster's GPUs, grouped by host, from what workers report in their heartbeats.
 
-Every worker's metrics carry a ``gpus`` report (see :mod:`pycluster.monitor.gpu_worker`).
+Every worker's metrics carry a ``gpus`` report (see :mod:`pycluster.gpu.worker_plugin`).
 Several workers of one machine report the same GPUs (or each its pinned ones): a GPU is
 kept once per host, by uuid, with the names of the workers pinned to it.
 

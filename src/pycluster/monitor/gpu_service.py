@@ -1,6 +1,6 @@
 """The head's GPU service: every worker's GPUs, a history for ``recent_metrics``, and alerts.
 
-On start it registers :class:`~pycluster.monitor.gpu_worker.GPUReporter` on the scheduler
+On start it registers :class:`~pycluster.gpu.worker_plugin.GPUReporter` on the scheduler
 (every present and future worker reports its GPUs with its heartbeats), then every
 ``monitoring.gpu_interval`` seconds it reads those reports on the head's event loop, keeps
 a sample for ``monitoring.metrics_retention`` seconds and checks the alert thresholds of
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from distributed.protocol.pickle import dumps
 
 from ..cluster.services import HeadContext, HeadService
-from .gpu_alerts import AlertTracker, GPUThresholds
+from ..gpu.alerts import AlertTracker, GPUThresholds
+from ..gpu.history import GPUHistory
+from ..gpu.readings import history_sample, iso_time
+from ..gpu.worker_plugin import PLUGIN_NAME, GPUReporter
 from .gpu_cluster import cluster_gpu_view
-from .gpu_history import GPUHistory
-from .gpu_status import history_sample, iso_time
-from .gpu_worker import PLUGIN_NAME, GPUReporter
 from .periodic import SnapshotLoop
 
 if TYPE_CHECKING:

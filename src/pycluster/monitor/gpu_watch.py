@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 from ..config import Settings
-from .gpu import GPUMonitor
-from .gpu_alerts import Alert, AlertTracker, GPUThresholds
+from ..gpu.alerts import Alert, AlertTracker, GPUThresholds
+from ..gpu.monitor import GPUMonitor
+from ..gpu.readings import iso_time
 from .gpu_cluster import cluster_gpu_view, host_entry, summarize
-from .gpu_status import iso_time
 from .gpu_table import format_gpu_table
 
 __all__ = ["GPUWatch"]

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from ...gpu.readings import history_sample
 from ...monitor.gpu_cluster import cluster_gpu_view
-from ...monitor.gpu_status import history_sample
 from ..deps import ERROR_RESPONSES, controller
 
 __all__ = ["router"]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigError, GPUUnavailableError
-from ..nvml import nvml_status
+from .nvml import nvml_status
 
 __all__ = ["GPURequest", "gpu_env", "parse_gpu_request", "plan_gpu_workers", "split_devices"]
 

@@ -2,7 +2,7 @@
 
 The head registers :class:`GPUReporter` on its scheduler, so every worker that joins (a
 ``pycluster worker``, a local worker, or any Dask worker with pycluster installed) gets it.
-The plugin starts a :class:`~pycluster.monitor.GPUMonitor` thread in the worker process and
+The plugin starts a :class:`~pycluster.gpu.GPUMonitor` thread in the worker process and
 adds a ``gpus`` entry to the worker's metrics, which reach the scheduler with each
 heartbeat: reading it costs a dict copy, never an NVML call on the worker's event loop.
 
@@ -20,8 +20,8 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..config import Settings
-from .gpu import GPUMonitor
-from .gpu_reader import GPUReader, NvmlReader
+from .monitor import GPUMonitor
+from .reader import GPUReader, NvmlReader
 
 __all__ = ["PLUGIN_NAME", "GPUReporter", "visible_devices"]
 

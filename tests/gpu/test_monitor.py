@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import logging
 import subprocess
@@ -12,10 +14,10 @@ import time
 import pytest
 
 from pycluster import GPUMonitor, Settings
-from pycluster.monitor import RecordedReader
-from pycluster.nvml import NVMLState, NVMLStatus, nvml_status
+from pycluster.gpu import RecordedReader
+from pycluster.gpu.nvml import NVMLState, NVMLStatus, nvml_status
+from tests.gpu.readings import A100, RTX4090, hot_then_cool, reading
 from tests.helpers import wait_for
-from tests.monitor.readings import A100, RTX4090, hot_then_cool, reading
 
 NO_DRIVER = nvml_status().state is NVMLState.DRIVER_MISSING
 needs_no_driver = pytest.mark.skipif(not NO_DRIVER, reason="this machine has an NVIDIA driver")
@@ -223,3 +225,21 @@ def test_recorded_reader_replays_an_unavailable_machine_and_files(tmp_path) -> N
     path.write_text("\n".join(json.dumps(s) for s in hot_then_cool()[:2]) + "\n")
     replay = GPUMonitor(Settings(), reader=RecordedReader.from_jsonl(path))
     assert [replay.poll()[0]["temperature"] for _ in range(3)] == [72, 81, 81]  # the last one repeats
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pycluster.gpu.alerts",
+        "pycluster.gpu.history",
+        "pycluster.gpu.monitor",
+        "pycluster.gpu.nvml",
+        "pycluster.gpu.pinning",
+        "pycluster.gpu.reader",
+        "pycluster.gpu.readings",
+        "pycluster.gpu.worker_plugin",
+    ],
+)
+def test_docstring_examples_run(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

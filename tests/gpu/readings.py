@@ -3,7 +3,7 @@
 There is no NVIDIA GPU on the machines these tests run on, so these were written by hand
 after what ``nvidia-smi -q`` shows for the two kinds of card people put in clusters: a
 data-centre A100 (ECC, no fan) and a GeForce RTX 4090 (a fan, no ECC). On a machine with
-a GPU, ``pycluster.monitor.gpu_reader.record_readings("gpus.jsonl")`` records real ones in
+a GPU, ``pycluster.gpu.reader.record_readings("gpus.jsonl")`` records real ones in
 the same shape (tests/gpu checks that round trip).
 """
 

@@ -1,6 +1,6 @@
 """Where GPU readings come from: NVML on this machine, or readings recorded earlier.
 
-A reader answers ``open()`` (an :class:`~pycluster.nvml.NVMLStatus`: can GPUs be read, and
+A reader answers ``open()`` (an :class:`~pycluster.gpu.nvml.NVMLStatus`: can GPUs be read, and
 if not, why) and ``read()`` (one *raw reading* per GPU, in NVML's own units). The raw
 reading's keys:
 
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..nvml import NVMLState, NVMLStatus, nvml_module, nvml_status
+from .nvml import NVMLState, NVMLStatus, nvml_module, nvml_status
 
 __all__ = ["GPUReader", "NvmlReader", "RecordedReader", "record_readings"]
 
@@ -42,7 +42,7 @@ Reading = dict[str, Any]
 
 
 class GPUReader(Protocol):
-    """What :class:`~pycluster.monitor.GPUMonitor` reads from."""
+    """What :class:`~pycluster.gpu.GPUMonitor` reads from."""
 
     def open(self) -> NVMLStatus: ...
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .errors import GPUUnavailableError
+from ..errors import GPUUnavailableError
 
 __all__ = ["LIBRARY_MISSING_REASON", "NVMLState", "NVMLStatus", "nvml_module", "nvml_status"]
 

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
-from ..nvml import NVMLState, NVMLStatus
-from .gpu_alerts import Alert, AlertTracker, GPUThresholds
-from .gpu_history import GPUHistory
-from .gpu_reader import GPUReader, NvmlReader
-from .gpu_status import gpu_status, history_sample, iso_time
+from .alerts import Alert, AlertTracker, GPUThresholds
+from .history import GPUHistory
+from .nvml import NVMLState, NVMLStatus
+from .reader import GPUReader, NvmlReader
+from .readings import gpu_status, history_sample, iso_time
 
 __all__ = ["GPUMonitor"]
 
@@ -39,7 +39,7 @@ _logged_reasons: set[str] = set()  # "GPU monitoring is off" is said once per pr
 class GPUMonitor:
     """NVIDIA GPUs of this machine (through NVML), or a ``reason`` why there are none.
 
-    ``reader`` replaces NVML (e.g. :class:`~pycluster.monitor.gpu_reader.RecordedReader`);
+    ``reader`` replaces NVML (e.g. :class:`~pycluster.gpu.reader.RecordedReader`);
     thresholds and retention come from ``settings`` (pycluster.yaml's ``gpu`` and
     ``monitoring`` sections); ``on_alert`` is called with each alert raised.
     """

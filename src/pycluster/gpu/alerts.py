@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .gpu_status import iso_time
+from .readings import iso_time
 
 if TYPE_CHECKING:
     from ..config import Settings
