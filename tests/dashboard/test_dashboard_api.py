@@ -53,6 +53,27 @@ def test_snapshot_has_every_section(api: httpx.Client) -> None:
     assert snap["alerts"]["thresholds"] == {"cluster_cpu": 0.9, "cluster_memory": 0.9}
 
 
+def _shape(value: object) -> object:
+    """The keys of every object in ``value`` (lists by the union of their items' shapes)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        shapes = [_shape(v) for v in value]
+        return [s for i, s in enumerate(shapes) if s not in shapes[:i]]
+    return "value"
+
+
+def test_snapshot_answers_the_same_keys_as_the_stream(head: HeadNode, api: httpx.Client) -> None:
+    # the snapshot route goes through its response model, the stream does not: same keys
+    seen: list[dict] = []
+    read_events(f"{head.dashboard_url}/api/dashboard/stream?interval=2", 1, seen, threading.Event())
+    snap = api.get("/api/dashboard/snapshot").json()
+    for frame in (snap, seen[0]):
+        frame["metrics"], frame["jobs"]["jobs"] = frame["metrics"][:1], frame["jobs"]["jobs"][:0]
+        frame["tasks"]["recent_failures"] = frame["tasks"]["recent_failures"][:0]
+    assert _shape(snap) == _shape(seen[0])
+
+
 def test_one_producer_serves_every_browser(head: HeadNode) -> None:
     url = f"{head.dashboard_url}/api/dashboard/stream?interval=1"
     feed_state = head.services["web"].server.app.state

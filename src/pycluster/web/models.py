@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..jobs.model import JobStatus
 
 __all__ = [
+    "Alert",
+    "AlertsView",
     "ClusterInfo",
     "ClusterMessage",
     "ClusterMetrics",
@@ -27,7 +29,19 @@ __all__ = [
     "DatasetList",
     "DatasetPartitioned",
     "DatasetSummary",
+    "DeployAccepted",
+    "DeploymentList",
+    "DeploymentModel",
+    "GPUAlertModel",
+    "GPUAlerts",
+    "GPUDevice",
+    "GPUHistory",
+    "GPUHost",
+    "GPUSample",
+    "GPUStatus",
+    "GPUSummary",
     "Health",
+    "InferenceResult",
     "JobAccepted",
     "JobDetail",
     "JobList",
@@ -39,13 +53,18 @@ __all__ = [
     "QueueStatusModel",
     "QueueTotals",
     "ResourceUsageModel",
+    "SessionState",
+    "Snapshot",
     "StartHeadResponse",
+    "Undeployed",
     "WorkerList",
     "WorkerModel",
     "WorkersStarted",
 ]
 
 PriorityName = Literal["LOW", "NORMAL", "HIGH", "CRITICAL"]
+# a reading as the device reports it: an integer stays an integer (87, not 87.0)
+Number = int | float
 
 
 class Message(BaseModel):
@@ -321,3 +340,313 @@ class PartitionInfo(BaseModel):
 class DatasetPartitioned(Message):
     dataset_id: str
     partition_info: PartitionInfo
+
+
+# ---------------------------------------------------------------- GPUs (/api/llm/gpu/*)
+class GPUClocks(BaseModel):
+    """Current clocks in MHz (null where the card does not say)."""
+
+    sm: int | None
+    memory: int | None
+    graphics: int | None
+
+
+class ECCErrors(BaseModel):
+    corrected: int
+    uncorrected: int
+
+
+class GPUProcess(BaseModel):
+    pid: int | None
+    name: str | None
+    type: str | None
+    memory_used: float | None = Field(description="GB")
+    memory_used_bytes: int | None
+
+
+class GPUDevice(BaseModel):
+    """One GPU as its worker reports it (sizes in GB, power in W, percentages 0-100), with the
+    host it is on and the workers pinned to it. A field the card or driver cannot read is null."""
+
+    id: int | None = None
+    name: str | None = None
+    uuid: str | None = None
+    pci_bus_id: str | None = None
+    memory_total: float | None = None
+    memory_used: float | None = None
+    memory_free: float | None = None
+    memory_total_bytes: int | None = None
+    memory_used_bytes: int | None = None
+    memory_free_bytes: int | None = None
+    memory_percent: float | None = None
+    utilization: Number | None = None
+    memory_utilization: Number | None = None
+    temperature: Number | None = None
+    power_usage: float | None = None
+    power_limit: float | None = None
+    power_percent: float | None = None
+    fan_speed: Number | None = None
+    clocks: GPUClocks | None = None
+    performance_state: str | None = Field(None, examples=["P0"])
+    throttle_reasons: list[str] | None = None
+    ecc_errors: ECCErrors | None = Field(None, description="null without ECC")
+    processes: list[GPUProcess] | None = None
+    host: str | None = None
+    hostname: str | None = None
+    workers: list[str] | None = Field(None, description="names of the workers pinned to this GPU")
+
+
+class GPUHostWorker(BaseModel):
+    name: str
+    address: str
+    gpu_resources: float | None = Field(description="the worker's GPU resource, if it declares one")
+    visible_devices: str | None
+    reporting: bool = Field(description="whether the worker sends GPU readings")
+
+
+class GPUHost(BaseModel):
+    host: str
+    hostname: str | None
+    available: bool
+    reason: str | None
+    driver_version: str | None
+    cuda_driver_version: Number | str | None
+    workers: list[GPUHostWorker]
+    gpus: list[GPUDevice]
+    count: int
+
+
+class GPUSummary(BaseModel):
+    """Every worker machine's GPUs: flat (``gpus``) and per host; ``reason`` when there are none."""
+
+    available: bool
+    count: int
+    reason: str | None
+    gpus: list[GPUDevice]
+    hosts: list[GPUHost]
+
+
+class GPUSample(BaseModel):
+    """One point of the GPU history: totals, and each GPU's essentials (``gpus``)."""
+
+    timestamp: str
+    time: float
+    count: int
+    avg_utilization: float | None
+    memory_used: float = Field(description="GB, all GPUs")
+    memory_total: float = Field(description="GB, all GPUs")
+    max_temperature: Number | None
+    power_usage: float = Field(description="W, all GPUs")
+    gpus: list[GPUDevice]
+
+
+class GPUAlertModel(BaseModel):
+    """A temperature, power or memory alert of one GPU (``active`` until it falls 3 % below)."""
+
+    model_config = ConfigDict(title="GPUAlert")
+    id: int
+    kind: Literal["temperature", "power", "memory"]
+    level: str = Field(examples=["warning", "critical"])
+    host: str | None
+    gpu: int | None
+    uuid: str | None
+    name: str | None
+    value: Number
+    peak: Number
+    threshold: Number
+    setting: str = Field(description="the setting that holds the threshold")
+    message: str
+    raised_at: str
+    time: float
+    resolved_at: str | None
+    active: bool
+
+
+class GPUThresholdsModel(BaseModel):
+    model_config = ConfigDict(title="GPUThresholds")
+    temperature_warning: float
+    temperature_critical: float
+    power_fraction: float
+    memory_fraction: float
+
+
+class GPUStatus(BaseModel):
+    summary: GPUSummary
+    recent_metrics: list[GPUSample]
+    alerts: list[GPUAlertModel] = Field(description="the active alerts")
+    timestamp: str | None = Field(description="when the readings were taken; null without the service")
+    interval: Number | None
+
+
+class GPUHistory(BaseModel):
+    seconds: float
+    interval: Number | None
+    samples: list[GPUSample]
+
+
+class GPUAlerts(BaseModel):
+    active: list[GPUAlertModel]
+    alerts: list[GPUAlertModel]
+    thresholds: GPUThresholdsModel | None = Field(description="null while the head runs no GPU service")
+
+
+# ---------------------------------------------------------------- LLM deployments (/api/llm/models/*)
+DeploymentState = Literal["loading", "ready", "failed", "undeployed"]
+
+
+class ReplicaDetail(BaseModel):
+    index: int
+    worker: str | None
+    status: DeploymentState
+    reason: str | None
+    requests_in_flight: int
+    restarts: int
+
+
+class LatencyPercentiles(BaseModel):
+    """Latency in ms over the last minute (null before any request)."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class DeploymentModel(BaseModel):
+    """A deployment: its settings, replicas and where they run, and its request metrics."""
+
+    model_config = ConfigDict(title="Deployment", protected_namespaces=())
+    deployment_id: str
+    model_name: str
+    status: DeploymentState
+    reason: str | None
+    notes: list[str]
+    engine: str
+    precision: str
+    gpu_per_replica: int
+    sharding_strategy: str | None
+    batch_size: int
+    max_sequence_length: int
+    replicas: int
+    replicas_ready: int
+    replica_details: list[ReplicaDetail]
+    created_at: float
+    total_requests: int
+    total_tokens: int
+    requests_per_second: float
+    tokens_per_second: float
+    latency_ms: LatencyPercentiles
+
+
+class DeployAccepted(Message):
+    deployment_id: str
+    deployment: DeploymentModel
+
+
+class DeploymentList(BaseModel):
+    deployments: list[DeploymentModel]
+
+
+class Undeployed(BaseModel):
+    deployment_id: str
+    status: Literal["undeployed"]
+
+
+class InferenceResult(BaseModel):
+    """One completion (without ``stream``)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+    text: str
+    tokens_generated: int
+    prompt_tokens: int
+    finish_reason: str = Field(examples=["stop", "length"])
+    batch_size: int = Field(description="requests in the forward batch this one ran in")
+    engine_ms: float = Field(description="time in the model, without queueing or transfer")
+    latency_ms: float
+    deployment_id: str
+    model_name: str
+    replica: int
+
+
+# ---------------------------------------------------------------- dashboard (/api/dashboard/*)
+class Alert(BaseModel):
+    id: int
+    time: str
+    rule: str
+    level: str = Field(examples=["warning", "resolved", "info"])
+    message: str
+    value: float
+    threshold: float
+
+
+class AlertsView(BaseModel):
+    thresholds: dict[str, float] = Field(examples=[{"cluster_cpu": 0.9, "cluster_memory": 0.9}])
+    active: list[str]
+    recent: list[Alert]
+
+
+class SnapshotClusterRunning(ClusterRunning):
+    health: Literal["healthy", "degraded"]
+
+
+class SnapshotClusterStopped(BaseModel):
+    """No cluster yet (the standalone API): its name, and the dashboard's URL once it serves."""
+
+    status: Literal["stopped"]
+    health: Literal["stopped"]
+    n_workers: int
+    total_cores: int
+    cluster_name: str
+    dashboard_url: str | None = None
+
+
+class TaskFailure(BaseModel):
+    key: str
+    error: str
+    worker: str | None
+    time: str
+
+
+class TasksView(BaseModel):
+    completed: int
+    failed: int = Field(description="failures since the list was last cleared")
+    failed_total: int
+    running: int
+    executing: int
+    pending: int
+    in_memory: int
+    erred_held: int
+    recent_failures: list[TaskFailure] = Field(description="newest first")
+
+
+class JobRow(JobSummary):
+    pieces_done: int
+    pieces_total: int
+
+
+class JobsView(BaseModel):
+    totals: dict[JobStatus, int]
+    waiting_by_priority: dict[PriorityName, int]
+    max_concurrent_jobs: int
+    total: int
+    jobs: list[JobRow] = Field(description="the newest jobs")
+
+
+class Snapshot(BaseModel):
+    """One frame of the live feed. ``tasks``, ``alerts`` are null on a head without the metrics
+    service, ``jobs`` without the jobs service, and all three before the cluster starts."""
+
+    time: str
+    version: str
+    interval: Number = Field(description="seconds between frames")
+    cluster: Annotated[SnapshotClusterRunning | SnapshotClusterStopped, Field(discriminator="status")]
+    workers: list[WorkerModel]
+    tasks: TasksView | None
+    metrics: list[MetricsSample]
+    alerts: AlertsView | None
+    jobs: JobsView | None
+
+
+# ---------------------------------------------------------------- session (/api/auth/session)
+class SessionState(BaseModel):
+    authenticated: bool
+    token_required: bool

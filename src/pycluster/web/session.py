@@ -30,6 +30,7 @@ from .auth import (
     unauthorized,
 )
 from .deps import ERROR_RESPONSES
+from .models import SessionState
 
 __all__ = ["login_router", "router"]
 
@@ -83,7 +84,7 @@ async def login(request: Request, token: str = "") -> Response:
     return response
 
 
-@router.post("/session")
+@router.post("/session", response_model=SessionState)
 async def sign_in(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
 ) -> JSONResponse:
@@ -99,7 +100,7 @@ async def sign_in(
     return response
 
 
-@router.delete("/session")
+@router.delete("/session", response_model=SessionState)
 async def sign_out(request: Request) -> JSONResponse:
     """Sign this browser out: clears the session and CSRF cookies."""
     response = JSONResponse(

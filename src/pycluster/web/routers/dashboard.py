@@ -18,28 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..auth import require_stream_token, require_token
 from ..deps import ERROR_RESPONSES, controller, head
 from ..feed import INTERVALS, LiveFeed
+from ..models import AlertsView, Snapshot
 from ..snapshot import build_snapshot, on_head_loop
 
 __all__ = ["router", "stream_router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["dashboard"], dependencies=[Depends(require_token)])
 stream_router = APIRouter(tags=["dashboard"], dependencies=[Depends(require_stream_token)])
-
-
-class Alert(BaseModel):
-    id: int
-    time: str
-    rule: str
-    level: str = Field(examples=["warning", "resolved", "info"])
-    message: str
-    value: float
-    threshold: float
-
-
-class AlertsView(BaseModel):
-    thresholds: dict[str, float] = Field(examples=[{"cluster_cpu": 0.9, "cluster_memory": 0.9}])
-    active: list[str]
-    recent: list[Alert]
 
 
 class ThresholdsUpdate(BaseModel):
@@ -70,7 +55,7 @@ def _history(request: Request) -> Any:
     return history
 
 
-@router.get("/snapshot")
+@router.get("/snapshot", response_model=Snapshot, response_model_exclude_unset=True)
 async def snapshot(request: Request) -> dict[str, Any]:
     """One frame of the live feed: cluster, workers, tasks, recent metrics, jobs, alerts."""
     return await build_snapshot(controller(request))

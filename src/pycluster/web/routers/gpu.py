@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from ...gpu.readings import history_sample
 from ...monitor.gpu_cluster import cluster_gpu_view
 from ..deps import ERROR_RESPONSES, controller
+from ..models import GPUAlerts, GPUHistory, GPUStatus
 
 __all__ = ["router"]
 
@@ -18,7 +19,7 @@ router = APIRouter(responses=ERROR_RESPONSES, tags=["gpu"])
 HostQuery = Query(None, max_length=255, description="Only this host (as in summary.hosts[].host)")
 
 
-@router.get("/status")
+@router.get("/status", response_model=GPUStatus, response_model_exclude_unset=True)
 async def gpu_status(
     request: Request,
     history: int = Query(60, ge=0, le=3600, description="How many recent samples to include"),
@@ -34,7 +35,7 @@ async def gpu_status(
     return document
 
 
-@router.get("/history")
+@router.get("/history", response_model=GPUHistory, response_model_exclude_unset=True)
 async def gpu_history(
     request: Request,
     seconds: float = Query(300.0, gt=0, le=7 * 86400, description="How far back"),
@@ -52,7 +53,7 @@ async def gpu_history(
     return {"seconds": seconds, "interval": service.interval if service else None, "samples": samples}
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=GPUAlerts)
 async def gpu_alerts(
     request: Request,
     active: bool = Query(False, description="Only alerts still active"),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ClusterNotRunningError
 from ..deps import ERROR_RESPONSES, head
+from ..models import DeployAccepted, DeploymentList, DeploymentModel, InferenceResult, Undeployed
 from ..sse import sse_lines
 
 __all__ = ["InferenceOptions", "llm_manager", "router"]
@@ -59,6 +60,13 @@ class ScaleRequest(BaseModel):
     replicas: int = Field(ge=1, le=256)
 
 
+# with ``stream``: server-sent events instead of the JSON answer
+STREAM_SCHEMA = {
+    "type": "string",
+    "description": 'events: data: {"text": ...} per piece, then data: {"done": true, "result": {...}}',
+}
+
+
 def llm_manager(request: Request) -> Any:
     """The head's LLMClusterManager, or a 503 that says how to turn LLM serving on."""
     manager = head(request).services.get("llm")
@@ -70,7 +78,12 @@ def llm_manager(request: Request) -> Any:
     return manager
 
 
-@router.post("/deploy", status_code=202)
+@router.post(
+    "/deploy",
+    status_code=202,
+    response_model=DeployAccepted,
+    responses={201: {"model": DeployAccepted, "description": "The model is ready (with ``wait``)"}},
+)
 def deploy_model(body: DeployRequest, request: Request) -> JSONResponse:
     """Load a model on the cluster's workers. Answers 202 while replicas load (poll
     ``GET /api/llm/models/{id}``), or 201 once ready when ``wait`` is true."""
@@ -84,19 +97,23 @@ def deploy_model(body: DeployRequest, request: Request) -> JSONResponse:
     )
 
 
-@router.get("")
+@router.get("", response_model=DeploymentList)
 def list_models(request: Request) -> dict[str, Any]:
     """Every deployment: status, replicas and where they run, requests/s, tokens/s, latency."""
     return {"deployments": llm_manager(request).list_deployments()}
 
 
-@router.get("/{deployment_id}")
+@router.get("/{deployment_id}", response_model=DeploymentModel)
 def get_model(deployment_id: str, request: Request) -> dict[str, Any]:
     """One deployment (``status`` is loading, ready or failed with ``reason``)."""
     return llm_manager(request).get_deployment(deployment_id)
 
 
-@router.post("/{deployment_id}/inference", response_model=None)
+@router.post(
+    "/{deployment_id}/inference",
+    response_model=InferenceResult,
+    responses={200: {"content": {"text/event-stream": {"schema": STREAM_SCHEMA}}}},
+)
 def inference(deployment_id: str, body: InferenceRequest, request: Request) -> Any:
     """Generate a completion: ``text``, ``tokens_generated``, ``latency_ms``, ``finish_reason``.
     With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``."""
@@ -109,13 +126,13 @@ def inference(deployment_id: str, body: InferenceRequest, request: Request) -> A
     return StreamingResponse(sse_lines(first, chunks), media_type="text/event-stream")
 
 
-@router.post("/{deployment_id}/scale")
+@router.post("/{deployment_id}/scale", response_model=DeploymentModel)
 def scale_model(deployment_id: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
     """Add or remove replicas; new ones load in the background."""
     return llm_manager(request).scale(deployment_id, body.replicas)
 
 
-@router.delete("/{deployment_id}")
+@router.delete("/{deployment_id}", response_model=Undeployed)
 def undeploy_model(deployment_id: str, request: Request) -> dict[str, Any]:
     """Stop every replica and forget the deployment."""
     return llm_manager(request).undeploy(deployment_id)
