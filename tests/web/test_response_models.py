@@ -102,7 +102,7 @@ def _reading(index: int, temperature: int) -> dict[str, Any]:
 
 
 def _identity() -> dict[str, Any]:
-    from pycluster.monitor.gpu_status import gpu_status
+    from pycluster.gpu.readings import gpu_status
 
     report = {
         "available": True,
@@ -126,9 +126,9 @@ def _identity() -> dict[str, Any]:
 
 
 def test_gpu_models_keep_every_key() -> None:
-    from pycluster.monitor.gpu_alerts import AlertTracker, GPUThresholds
+    from pycluster.gpu.alerts import AlertTracker, GPUThresholds
+    from pycluster.gpu.readings import history_sample
     from pycluster.monitor.gpu_cluster import cluster_gpu_view
-    from pycluster.monitor.gpu_status import history_sample
     from pycluster.web import models
 
     view = cluster_gpu_view(_identity())
