@@ -15,81 +15,165 @@ try:  # pyproject.toml is the one place the version is written
 except PackageNotFoundError:  # a source tree on sys.path that was never installed
     __version__ = "0.0.0+unknown"
 
-from .cluster import (
-    ClusterManager,
-    HeadNode,
-    WorkerNode,
-)
-from .compat import (
-    DashboardManager,
-    NetworkDiscovery,
-    WindowsClusterManager,
-)
-from .config import (
-    Settings,
-)
-from .errors import (
-    ArgumentError,
-    AuthenticationError,
-    ClusterError,
-    ClusterNotRunningError,
-    ConfigError,
-    DashboardError,
-    DataAccessError,
-    DatasetError,
-    DatasetFormatError,
-    DatasetNotFoundError,
-    DeploymentNotFoundError,
-    DeploymentStateError,
-    DiscoveryError,
-    GPUUnavailableError,
-    InferenceRequestError,
-    JobError,
-    JobFailedError,
-    JobNotFoundError,
-    JobRejectedError,
-    JobStateError,
-    LLMError,
-    MissingDependencyError,
-    ModelDoesNotFitError,
-    ModelNotFoundError,
-    NetworkError,
-    PlatformError,
-    PortInUseError,
-    PyClusterError,
-    RemoteCallError,
-    SchedulerUnreachableError,
-    SerializationError,
-    ServiceError,
-    TaskError,
-    WorkerStartError,
-)
-from .gpu import (
-    GPUMonitor,
-)
-from .jobs import (
-    JobHandle,
-    JobQueue,
-    JobStatus,
-    Operation,
-    Priority,
-    register_operation,
-    report_progress,
-)
-from .llm import (
-    LLMClusterManager,
-    LLMResourceManager,
-)
-from .parallel import (
-    Backend,
-    BackendType,
-    DistributedCoordinator,
-    DistributedGeneticOptimizer,
-    Individual,
-    ParameterRange,
-    get_backend,
-    set_backend,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time each name is imported when first used
+    from .cluster import (
+        ClusterManager,
+        HeadNode,
+        WorkerNode,
+    )
+    from .compat import (
+        DashboardManager,
+        NetworkDiscovery,
+        WindowsClusterManager,
+    )
+    from .config import (
+        Settings,
+    )
+    from .errors import (
+        ArgumentError,
+        AuthenticationError,
+        ClusterError,
+        ClusterNotRunningError,
+        ConfigError,
+        DashboardError,
+        DataAccessError,
+        DatasetError,
+        DatasetFormatError,
+        DatasetNotFoundError,
+        DeploymentNotFoundError,
+        DeploymentStateError,
+        DiscoveryError,
+        GPUUnavailableError,
+        InferenceRequestError,
+        JobError,
+        JobFailedError,
+        JobNotFoundError,
+        JobRejectedError,
+        JobStateError,
+        LLMError,
+        MissingDependencyError,
+        ModelDoesNotFitError,
+        ModelNotFoundError,
+        NetworkError,
+        PlatformError,
+        PortInUseError,
+        PyClusterError,
+        RemoteCallError,
+        SchedulerUnreachableError,
+        SerializationError,
+        ServiceError,
+        TaskError,
+        WorkerStartError,
+    )
+    from .gpu import (
+        GPUMonitor,
+    )
+    from .jobs import (
+        JobHandle,
+        JobQueue,
+        JobStatus,
+        Operation,
+        Priority,
+        register_operation,
+        report_progress,
+    )
+    from .llm import (
+        LLMClusterManager,
+        LLMResourceManager,
+    )
+    from .parallel import (
+        Backend,
+        BackendType,
+        DistributedCoordinator,
+        DistributedGeneticOptimizer,
+        Individual,
+        ParameterRange,
+        get_backend,
+        set_backend,
+    )
+
+# Public name -> the module that defines it. Imported on first use (PEP 562), so that
+# `import pycluster.cluster.worker_entry` (every local worker process) or the command
+# line loads only what it needs rather than the web app, the job queue and LLM serving.
+_EXPORTS: dict[str, str] = {
+    "ClusterManager": ".cluster",
+    "HeadNode": ".cluster",
+    "WorkerNode": ".cluster",
+    "DashboardManager": ".compat",
+    "NetworkDiscovery": ".compat",
+    "WindowsClusterManager": ".compat",
+    "Settings": ".config",
+    "ArgumentError": ".errors",
+    "AuthenticationError": ".errors",
+    "ClusterError": ".errors",
+    "ClusterNotRunningError": ".errors",
+    "ConfigError": ".errors",
+    "DashboardError": ".errors",
+    "DataAccessError": ".errors",
+    "DatasetError": ".errors",
+    "DatasetFormatError": ".errors",
+    "DatasetNotFoundError": ".errors",
+    "DeploymentNotFoundError": ".errors",
+    "DeploymentStateError": ".errors",
+    "DiscoveryError": ".errors",
+    "GPUUnavailableError": ".errors",
+    "InferenceRequestError": ".errors",
+    "JobError": ".errors",
+    "JobFailedError": ".errors",
+    "JobNotFoundError": ".errors",
+    "JobRejectedError": ".errors",
+    "JobStateError": ".errors",
+    "LLMError": ".errors",
+    "MissingDependencyError": ".errors",
+    "ModelDoesNotFitError": ".errors",
+    "ModelNotFoundError": ".errors",
+    "NetworkError": ".errors",
+    "PlatformError": ".errors",
+    "PortInUseError": ".errors",
+    "PyClusterError": ".errors",
+    "RemoteCallError": ".errors",
+    "SchedulerUnreachableError": ".errors",
+    "SerializationError": ".errors",
+    "ServiceError": ".errors",
+    "TaskError": ".errors",
+    "WorkerStartError": ".errors",
+    "GPUMonitor": ".gpu",
+    "JobHandle": ".jobs",
+    "JobQueue": ".jobs",
+    "JobStatus": ".jobs",
+    "Operation": ".jobs",
+    "Priority": ".jobs",
+    "register_operation": ".jobs",
+    "report_progress": ".jobs",
+    "LLMClusterManager": ".llm",
+    "LLMResourceManager": ".llm",
+    "Backend": ".parallel",
+    "BackendType": ".parallel",
+    "DistributedCoordinator": ".parallel",
+    "DistributedGeneticOptimizer": ".parallel",
+    "Individual": ".parallel",
+    "ParameterRange": ".parallel",
+    "get_backend": ".parallel",
+    "set_backend": ".parallel",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pycluster' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "ArgumentError",

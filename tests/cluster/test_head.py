@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 
+import dask
 import httpx
 import psutil
 import pytest
@@ -170,7 +172,7 @@ def test_killed_worker_is_replaced_and_scale_up_down() -> None:
         (process,) = manager.local_worker_processes
         old_address = process.worker_addresses[0]
         worker_proc = psutil.Process(manager.client.run(os.getpid)[old_address])
-        assert worker_proc in descendants(process.pid)
+        assert worker_proc.pid == process.pid  # one process per worker, no Nanny in between
         worker_proc.kill()
         wait_for(lambda: not worker_proc.is_running(), 10)
 
@@ -178,8 +180,16 @@ def test_killed_worker_is_replaced_and_scale_up_down() -> None:
             workers = manager.client.nthreads()
             return len(workers) == 1 and old_address not in workers
 
-        wait_for(replaced, 60, what="the Nanny to restart the killed worker")
+        wait_for(replaced, 60, what="the head's LocalWorkers to restart the killed worker")
+        assert node.local_workers.restarts == 1
         assert manager.submit_task(lambda: "still answering").result(timeout=30) == "still answering"
+
+        # Client.restart() removes workers that have no Nanny: they come back all the same
+        before = set(manager.client.nthreads())
+        manager.client.restart(timeout=60)
+        wait_for(lambda: len(manager.client.nthreads()) == 1, 60, what="the restarted worker to rejoin")
+        assert set(manager.client.nthreads()) != before
+        assert node.local_workers.restarts == 2
 
         manager.scale(2)
         assert len(manager.client.nthreads()) == 2
@@ -198,11 +208,35 @@ def test_shutdown_leaves_no_child_process() -> None:
         for w in node.cluster_manager.local_worker_processes
         for p in [psutil.Process(w.pid), *descendants(w.pid)]
     ]
-    assert len(family) >= 4  # a pycluster worker process and its Dask worker, twice
+    assert len(family) >= 2  # a worker process each
     node.shutdown()
     wait_for(lambda: all_gone(family), 20, what="worker processes to exit")
     assert node.get_cluster_status()["status"] == "stopped"
     node.shutdown()  # a second call is harmless
+
+
+def test_worker_over_its_memory_limit_is_ended_and_replaced() -> None:
+    """As a Nanny would: a task that blows its worker's memory limit kills that worker, not the
+    machine; the worker is started again and the task fails with KilledWorker, saying so."""
+    from distributed import KilledWorker
+
+    def hog() -> int:
+        block = b"x" * (400 * 2**20)  # written, so it is resident
+        time.sleep(5)
+        return len(block)
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),  # read as the scheduler starts
+        HeadNode("frugal", scheduler_port=0, dashboard_port=0, dask_dashboard_port=False) as node,
+    ):
+        node.start(n_local_workers=1, threads_per_worker=1, memory_limit="300MiB")
+        manager = node.cluster_manager
+        future = manager.client.submit(hog, pure=False)
+        with pytest.raises(KilledWorker):
+            future.result(timeout=60)
+        wait_for(lambda: len(manager.client.nthreads()) == 1, 60, what="the worker to be started again")
+        assert node.local_workers.restarts >= 1
+        assert manager.submit_task(lambda: "fine").result(timeout=30) == "fine"
 
 
 def test_loopback_head_workers_listen_on_loopback_only(head: HeadNode) -> None:

@@ -65,6 +65,15 @@ __all__ = ["worker_command"]
     envvar="PYCLUSTER_AUTH_KEY",
     help="The head's cluster key; prefer the PYCLUSTER_AUTH_KEY variable (ps shows command lines).",
 )
+@click.option(
+    "--no-nanny",
+    "nanny",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Run the workers in this process, with no Nanny process each (as dask worker --no-nanny): "
+    "lighter and quicker to start, but nothing restarts a worker that dies.",
+)
 @click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
 def worker_command(watch_pid: int | None, **options: Any) -> None:
     """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).

@@ -31,6 +31,7 @@ from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
 from .diagnostics import SchedulerWithoutHTTP, diagnostics_host, is_loopback
 from .local_heads import publish, withdraw
+from .local_workers import LocalWorkers
 from .loop import LoopThread
 from .manager import ClusterManager
 from .ports import advertised_host, check_port_free
@@ -125,6 +126,8 @@ class HeadNode:
         self._log_level = silence_logs if silence_logs is not True else logging.WARNING
         self.cluster_manager = cluster_manager or ClusterManager(self.cluster_name)
         self.cluster_manager.cluster_name = self.cluster_name
+        # the worker processes this head started on this machine (supervised; stopped with it)
+        self.local_workers = LocalWorkers(self.cluster_name)
         self._lock = threading.RLock()
         self._loop: LoopThread | None = None
         self._state_lock = StateDirLock(self.state_dir)
@@ -432,6 +435,7 @@ class HeadNode:
         with self._lock:
             withdraw(self._connection_file)
             self._connection_file = None
+            self.local_workers.signal_stop()  # they close while the rest of the head does
             if self._scheduler is not None:
                 # workers racing the close (Ctrl-C reaches them too) make the scheduler warn
                 # about heartbeats from workers it just removed: expected here, not news
@@ -444,6 +448,7 @@ class HeadNode:
                     _log.exception("stopping the head services failed")
             self.services.clear()
             self.cluster_manager.release()
+            self.local_workers.stop()
             loop, self._loop = self._loop, None
             if loop is not None and loop.alive:
                 if self._scheduler is not None:

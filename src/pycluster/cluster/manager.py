@@ -9,31 +9,44 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from distributed import Client, Future, wait
 
+from ..config import Settings
 from ..errors import ClusterNotRunningError, SchedulerUnreachableError
 from .batching import BatchItemFuture, auto_batch_size, fill_batches, gather_plan, submit_batches
 from .diagnostics import ClusterClient
 from .local_heads import key_for
+from .local_workers import LocalWorkers
 from .ports import normalize_scheduler_address, wait_until_reachable
 from .security import cluster_security, scheduler_security, tls_address
 from .status import cluster_summary
 from .worker_options import WorkerOptions
 from .worker_process import WorkerProcess
 
-if TYPE_CHECKING:
-    from .head import HeadNode
+
+class Head(Protocol):
+    """What a ClusterManager needs of the head it belongs to (a :class:`HeadNode`)."""
+
+    local_workers: LocalWorkers
+    settings: Settings
+    services: dict[str, Any]
+
+    @property
+    def scheduler_address(self) -> str: ...
+
+    @property
+    def auth_key(self) -> str | None: ...
+
+    @property
+    def dashboard_url(self) -> str | None: ...
+
+    def shutdown(self) -> None: ...
+
 
 __all__ = ["ClusterManager"]
 
@@ -43,19 +56,21 @@ DASK_OPTIONS = frozenset({"resources", "priority", "retries", "workers", "allow_
 
 
 class ClusterManager:
-    """Runs tasks on a cluster and manages the worker processes it started.
+    """The client side of a cluster: submit, map and gather tasks, cluster info, local workers.
 
     Either start a head (``start_head_node``), attach to a running one
     (``ClusterManager.connect(address)``), or get one from ``HeadNode.cluster_manager``.
+    Local workers belong to the head when there is one in this process (``add_worker``
+    and ``scale`` go through ``head.local_workers``); a manager that connected to a
+    remote head owns the workers it adds itself, and stops them in ``shutdown()``.
     """
 
     def __init__(self, cluster_name: str = "pycluster") -> None:
         self.cluster_name = cluster_name
         self.scheduler_address: str | None = None
-        self.head: HeadNode | None = None
+        self.head: Head | None = None
         self._client: Client | None = None
-        self._worker_processes: list[WorkerProcess] = []
-        self._log_dir: Path | None = None
+        self._own_workers: LocalWorkers | None = None
         self._auth_key: str | None = None
         self._lock = threading.RLock()
 
@@ -144,8 +159,8 @@ class ClusterManager:
     ) -> dict[str, Any]:
         """Start ``n_workers`` local worker processes that join ``scheduler_address``.
 
-        Each worker is a Dask Nanny process started as a fresh ``pycluster worker``
-        subprocess; it is restarted if it dies, and ends with this process.
+        Each worker is a Dask worker in a fresh subprocess of its own, supervised by
+        :class:`LocalWorkers` (started again if it dies); they end with this process.
         ``dask_config`` sets Dask options in those processes only (dotted keys).
         """
         address = scheduler_address or self.scheduler_address
@@ -161,44 +176,34 @@ class ClusterManager:
             death_timeout=60.0,
             auth_key=self._auth_key,
             dask_config=dask_config,
+            nanny=False,
         )
-        # each process hosts one worker, so share the cores among all of them here
-        options = replace(options, threads_per_worker=options.effective_threads())
-        if options.n_workers == 0:
-            return {"status": "success", "n_workers": 0, "workers": []}
-        processes = [WorkerProcess(_single(options, i), self._logs()) for i in range(options.n_workers)]
-        addresses = self._start_all(processes, timeout)
+        processes = self._workers_for(options.scheduler_address).add(options, timeout)
         return {
             "status": "success",
             "scheduler_address": options.scheduler_address,
-            "n_workers": len(addresses),
-            "workers": addresses,
+            "n_workers": sum(len(p.worker_addresses) for p in processes),
+            "workers": [a for p in processes for a in p.worker_addresses],
             "pids": [p.pid for p in processes],
         }
 
-    def _start_all(self, processes: list[WorkerProcess], timeout: float) -> list[str]:
-        # start them together so their (slow) interpreter start-ups overlap
-        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
-            starts = [pool.submit(p.start, timeout) for p in processes]
-            errors = [e for e in (f.exception() for f in starts) if e is not None]
-        if errors:
-            for p in processes:
-                p.stop(timeout=5)
-            raise errors[0]
+    def _workers_for(self, address: str) -> LocalWorkers:
+        """The head's local workers for its own scheduler; else this manager's own."""
+        if self.head is not None and address == self.scheduler_address:
+            return self.head.local_workers
         with self._lock:
-            self._worker_processes.extend(processes)
-        return list(itertools.chain.from_iterable(p.worker_addresses for p in processes))
+            if self._own_workers is None:
+                self._own_workers = LocalWorkers(self.cluster_name)
+            return self._own_workers
 
-    def _logs(self) -> Path:
-        if self._log_dir is None:
-            self._log_dir = Path(tempfile.mkdtemp(prefix="pycluster-workers-"))
-        return self._log_dir
+    def _local_workers(self) -> LocalWorkers | None:
+        return self.head.local_workers if self.head is not None else self._own_workers
 
     @property
     def local_worker_processes(self) -> list[WorkerProcess]:
-        """The worker subprocesses this manager started (one Dask worker each)."""
-        with self._lock:
-            return list(self._worker_processes)
+        """The local worker subprocesses of this cluster (one Dask worker each)."""
+        workers = self._local_workers()
+        return workers.processes if workers is not None else []
 
     def scale(self, n: int, timeout: float = 60.0) -> dict[str, Any]:
         """Make the number of local worker processes ``n`` (starting or retiring some)."""
@@ -216,19 +221,15 @@ class ClusterManager:
                 dask_config=template.dask_config if template else None,
             )
         elif n < len(current):
-            self._retire(current[n:])
+            workers = self._local_workers()
+            assert workers is not None  # there are processes, so there is their owner
+            workers.retire(current[n:], self._retire_workers)
         return {"status": "success", "n_workers": len(self.local_worker_processes)}
 
-    def _retire(self, processes: list[WorkerProcess]) -> None:
-        addresses = [a for p in processes for a in p.worker_addresses]
-        if self._client is not None and addresses:
-            # moves their data elsewhere first, so no result is lost; the processes stop either way
-            with contextlib.suppress(Exception):
-                self._client.retire_workers(workers=addresses, close_workers=False)
-        for p in processes:
-            p.stop()
-        with self._lock:
-            self._worker_processes = [p for p in self._worker_processes if p not in processes]
+    def _retire_workers(self, addresses: list[str]) -> None:
+        # moves their data elsewhere first, so no result is lost
+        if self._client is not None:
+            self._client.retire_workers(workers=addresses, close_workers=False)
 
     # ----------------------------------------------------------------- tasks
     def submit_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
@@ -308,29 +309,26 @@ class ClusterManager:
         else:
             self.release()
 
-    def attach_head(self, head: HeadNode, timeout: float) -> None:
+    def attach_head(self, head: Head, timeout: float) -> None:
         """Become the client of ``head`` (which calls this once its scheduler listens)."""
         self.head = head
         self._attach(head.scheduler_address, timeout, head.auth_key, check=False)
 
     def release(self) -> None:
-        """Close the client and stop the local worker processes (all at once).
+        """Close the client and stop the local workers this manager owns.
 
-        The head this manager belongs to calls it as it shuts down; ``shutdown()`` is the
-        call for users (it also stops that head)."""
-        with self._lock:
-            processes, self._worker_processes = self._worker_processes, []
-        for p in processes:  # they close while the client does
-            p.signal_stop()
+        The head this manager belongs to calls it as it shuts down (the head stops its own
+        local workers); ``shutdown()`` is the call for users (it also stops that head)."""
+        own, self._own_workers = self._own_workers, None
+        if own is not None:  # they close while the client does
+            own.signal_stop()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.close(timeout=5)
             self._client = None
-        if processes:
-            _stop_all(processes)
-        if self._log_dir is not None:
-            shutil.rmtree(self._log_dir, ignore_errors=True)
-            self._log_dir = None
+        if own is not None:
+            own.stop()
+        self.head = None
 
     def __enter__(self) -> ClusterManager:
         return self
@@ -340,21 +338,6 @@ class ClusterManager:
 
     def __repr__(self) -> str:
         return f"<ClusterManager {self.cluster_name!r} scheduler={self.scheduler_address}>"
-
-
-def _stop_all(processes: list[WorkerProcess]) -> None:
-    try:
-        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
-            list(pool.map(lambda p: p.stop(), processes))
-    except RuntimeError:
-        # at interpreter exit (atexit) no pool thread may start any more: one by one then
-        for p in processes:
-            p.stop()
-
-
-def _single(options: WorkerOptions, index: int) -> WorkerOptions:
-    name = options.worker_names()[index]
-    return replace(options, n_workers=1, name=name)
 
 
 def _has_futures(arg_tuples: list[tuple[Any, ...]]) -> bool:

@@ -7,9 +7,10 @@ gives the same clear error.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import ConfigError
 from ..gpu.pinning import gpu_env, plan_gpu_workers
@@ -40,6 +41,9 @@ class WorkerOptions:
     # WorkerProcess passes them as DASK_* environment variables, Dask's own way to configure
     # a process before it starts, and each Nanny hands its config on to its worker
     dask_config: dict[str, str] = field(default_factory=dict)
+    # False: each process runs its Dask worker itself, with no Nanny process in between
+    # (the local workers of a head, which LocalWorkers supervises and restarts instead)
+    nanny: bool = True
 
     @classmethod
     def create(
@@ -58,6 +62,7 @@ class WorkerOptions:
         check_gpus: bool = True,
         auth_key: str | bytes | None = None,
         dask_config: Mapping[str, object] | None = None,
+        nanny: bool = True,
     ) -> WorkerOptions:
         """Check every value; raise :class:`ConfigError` (a ValueError) naming the bad one.
 
@@ -74,6 +79,11 @@ class WorkerOptions:
             per_worker = _count("gpus_per_worker", gpus_per_worker, minimum=1)
             gpu_sets = plan_gpu_workers(gpus, per_worker, check_gpus)
             n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
+            if not nanny and len(gpu_sets) > 1:
+                raise ConfigError(
+                    "without Nannies all workers share one process, so they cannot each have "
+                    "their own GPUs: drop --no-nanny (nanny=False) or start one worker per process"
+                )
         if host is None:
             host = _loopback_host(address)
         # no key given: this user's own head on this machine publishes its key (local_heads)
@@ -95,6 +105,7 @@ class WorkerOptions:
             gpu_sets=gpu_sets,
             auth_key=key,
             dask_config=_dask_config(dask_config or {}),
+            nanny=nanny,
         )
 
     def effective_threads(self) -> int:
@@ -126,6 +137,22 @@ class WorkerOptions:
             for key, v in self.dask_config.items()
         }
 
+    def to_json(self) -> str:
+        """These options for a worker process's environment (all but the key, which travels apart)."""
+        return json.dumps({**asdict(self), "auth_key": None})
+
+    @classmethod
+    def from_json(cls, text: str, auth_key: str | None = None) -> WorkerOptions:
+        """The options :meth:`to_json` wrote, with the key given apart.
+
+        >>> options = WorkerOptions.create("tcp://127.0.0.1:8786", n_workers=2, nanny=False)
+        >>> WorkerOptions.from_json(options.to_json()) == options
+        True
+        """
+        fields = json.loads(text)
+        fields["gpu_sets"] = tuple(tuple(s) for s in fields.get("gpu_sets", ()))
+        return replace(cls(**fields), auth_key=auth_key)
+
     def to_argv(self) -> list[str]:
         """The ``pycluster worker`` arguments that reproduce these options (all but the key)."""
         argv = ["--scheduler", self.scheduler_address, "--workers", str(self.n_workers)]
@@ -146,6 +173,8 @@ class WorkerOptions:
             devices = ",".join(str(d) for s in self.gpu_sets for d in s)
             argv += ["--gpus", f"device={devices}", "--gpus-per-worker", str(len(self.gpu_sets[0]))]
             argv += ["--skip-gpu-check"]
+        if not self.nanny:
+            argv += ["--no-nanny"]
         return argv
 
 

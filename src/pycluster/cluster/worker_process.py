@@ -1,8 +1,11 @@
-"""A ``pycluster worker`` subprocess: how Python code starts workers.
+"""A worker subprocess: how Python code starts workers.
 
 Starting workers as a fresh interpreter (as distributed's ``SubprocessCluster``
-does) means the user's ``__main__`` is never re-imported, so the seed documents'
-guard-less scripts work under the spawn start method (Windows, macOS).
+does) means the user's ``__main__`` is never re-imported, so guard-less scripts
+(no ``if __name__ == "__main__":``) work on every OS.
+
+With Nannies (``options.nanny``) the subprocess is ``pycluster worker``; without, it is
+the leaner ``python -m pycluster.cluster.worker_entry``, one Dask worker per process.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
+from .worker_entry import OPTIONS_VARIABLE
 from .worker_options import WorkerOptions
 from .worker_runner import READY_MARKER
 
@@ -34,6 +38,8 @@ class WorkerProcess:
         self.options = options
         self.log_path = Path(log_dir) / f"worker-{time.time_ns()}.log"
         self.worker_addresses: list[str] = []
+        # each worker's memory limit in bytes as it reported it (None: none, or its Nanny's job)
+        self.memory_limits: list[int | None] = []
         self._watch_parent = watch_parent
         self._proc: subprocess.Popen[bytes] | None = None
         self._family: list[psutil.Process] | None = None
@@ -46,7 +52,15 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        """Its exit code once it has exited (negative: ended by that signal), else None."""
+        return self._proc.poll() if self._proc is not None else None
+
     def command(self) -> list[str]:
+        if not self.options.nanny:
+            parent = [str(os.getpid())] if self._watch_parent else []
+            return [sys.executable, "-m", "pycluster.cluster.worker_entry", *parent]
         argv = [sys.executable, "-m", "pycluster", "worker", *self.options.to_argv()]
         if self._watch_parent:
             argv += ["--watch-pid", str(os.getpid())]
@@ -56,6 +70,9 @@ class WorkerProcess:
         """Start the subprocess and wait until its workers have joined; their addresses."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _parent_sys_path()}
         env.update(self.options.dask_env())
+        if not self.options.nanny:  # one worker in this process: it is the one to pin
+            env[OPTIONS_VARIABLE] = self.options.to_json()
+            env.update(self.options.worker_env(0) or {})
         # the key travels in the environment, never in argv (which ps shows to every user)
         env.pop("PYCLUSTER_AUTH_KEY", None)
         if self.options.auth_key:
@@ -82,7 +99,9 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             for line in self._log_lines():
                 if line.startswith(READY_MARKER):
-                    return list(json.loads(line[len(READY_MARKER) :])["workers"])
+                    ready = json.loads(line[len(READY_MARKER) :])
+                    self.memory_limits = list(ready.get("memory_limit", []))
+                    return list(ready["workers"])
                 if line.startswith("error: "):
                     raise _start_error(line[len("error: ") :], self.options)
             if not self.alive:
@@ -114,6 +133,15 @@ class WorkerProcess:
             self._family = _process_tree(proc.pid)
         with contextlib.suppress(OSError):  # it may have exited just now
             proc.send_signal(signal.CTRL_BREAK_EVENT if _IS_WINDOWS else signal.SIGTERM)  # type: ignore[attr-defined]
+
+    def kill(self) -> None:
+        """End the process and its children at once (SIGKILL; TerminateProcess on Windows)."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        for p in _process_tree(proc.pid):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to close its workers; kill the whole tree if it does not in time."""

@@ -1,9 +1,12 @@
-"""Run Dask Nanny processes in *this* process until told to stop.
+"""Run Dask workers in *this* process until told to stop.
 
-This is what ``pycluster worker`` does. Python callers never run it in their own
-process: they start ``pycluster worker`` as a fresh subprocess (see
-``worker_process.py``), so a user's guard-less ``__main__`` is never re-imported
-by a spawned worker.
+This is what ``pycluster worker`` does: each worker under a Nanny (which runs the worker
+in a process of its own and restarts it if it dies), or, with ``--no-nanny``, the workers
+themselves. Python callers never run it in their own process: they start a fresh
+subprocess (see ``worker_process.py``), so a user's guard-less ``__main__`` is never
+re-imported by a spawned worker. A head's local workers run without Nannies, one per
+subprocess: the head's :class:`~pycluster.cluster.local_workers.LocalWorkers` supervises
+them instead, which saves an interpreter per worker (start time and memory).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from distributed import Nanny
+from distributed.core import Server
 
 from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
 from .diagnostics import WorkerWithoutHTTP
@@ -29,6 +33,12 @@ __all__ = ["READY_MARKER", "run_workers"]
 
 # The line a worker process prints once all its workers have joined; its parent waits for it.
 READY_MARKER = "PYCLUSTER-WORKERS-READY"
+# The exit code of a worker process whose worker the scheduler removed (Client.restart()
+# does that to workers without a Nanny, and so does a scheduler that lost their heartbeats):
+# the worker is meant to come back, so whoever supervises the process starts it again
+RESTART_EXIT_CODE = 75
+# Close reasons that mean "come back" (see RESTART_EXIT_CODE)
+_RESTART_REASONS = frozenset({"scheduler-remove-worker"})
 # How often a worker process checks that its parent and its Nannies are alive (a getppid()
 # call and a status read: cheap, so an orphan or a closed cluster is noticed quickly)
 WATCH_INTERVAL = 0.1
@@ -70,24 +80,68 @@ async def _serve(
 ) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    nannies = [_make_nanny(options, name, i, security) for i, name in enumerate(options.worker_names())]
+    make: Callable[[WorkerOptions, str | None, int, Any], Server]
+    make = _make_nanny if options.nanny else _make_worker
+    names = options.worker_names()
+    servers: list[Server] = [make(options, name, i, security) for i, name in enumerate(names)]
     try:
         await asyncio.wait_for(
-            asyncio.gather(*(nanny.start() for nanny in nannies)),
+            asyncio.gather(*(server.start() for server in servers)),
             timeout=options.connect_timeout + 60,
         )
     except Exception as exc:
         announce(f"error: {WorkerStartError(f'workers failed to start: {exc!r}')}")
-        await _close(nannies)
+        await _close(servers)
         return 3
-    ready = {"pid": os.getpid(), "workers": [n.worker_address for n in nannies]}
+    ready = {
+        "pid": os.getpid(),
+        "workers": [_worker_address(s) for s in servers],
+        "memory_limit": [_memory_limit(s) for s in servers],
+    }
     announce(f"{READY_MARKER} {json.dumps(ready)}")
     sys.stdout.flush()
-    watcher = asyncio.create_task(_watch(nannies, watch_pid, stop))
+    watcher = asyncio.create_task(_watch(servers, watch_pid, stop))
     await stop.wait()
     watcher.cancel()
-    await _close(nannies)
-    return 0
+    reasons = {getattr(s, "close_reason", None) for s in servers}
+    await _close(servers)
+    return RESTART_EXIT_CODE if reasons & _RESTART_REASONS else 0
+
+
+class LocalWorker(WorkerWithoutHTTP):
+    """A worker that runs without a Nanny and remembers why it closed (see RESTART_EXIT_CODE)."""
+
+    close_reason: str | None = None
+
+    async def close(self, *args: Any, **kwargs: Any) -> Any:
+        if self.close_reason is None:
+            self.close_reason = str(kwargs.get("reason", "worker-close"))
+        return await super().close(*args, **kwargs)
+
+
+def _worker_address(server: Server) -> str:
+    return str(server.worker_address if isinstance(server, Nanny) else server.address)
+
+
+def _memory_limit(server: Server) -> int | None:
+    """The worker's memory limit in bytes (None: no limit); a Nanny enforces its own."""
+    if isinstance(server, Nanny):
+        return None
+    limit = server.memory_manager.memory_limit  # type: ignore[attr-defined]
+    return int(limit) if limit else None
+
+
+def _make_worker(options: WorkerOptions, name: str | None, index: int, security: Any) -> LocalWorker:
+    return LocalWorker(
+        options.scheduler_address,
+        security=security,
+        nthreads=options.effective_threads(),
+        memory_limit=options.memory_limit,
+        resources=options.resources or None,
+        name=name,
+        host=options.host,
+        death_timeout=options.death_timeout,
+    )
 
 
 def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: Any) -> Nanny:
@@ -108,16 +162,16 @@ def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: 
     )
 
 
-async def _watch(nannies: list[Nanny], watch_pid: int | None, stop: asyncio.Event) -> None:
-    """Stop when the parent dies (no orphans on any OS) or when every Nanny has closed
-    (the scheduler closed them, or they failed)."""
+async def _watch(servers: list[Server], watch_pid: int | None, stop: asyncio.Event) -> None:
+    """Stop when the parent dies (no orphans on any OS) or when every Nanny or worker has
+    closed (the scheduler closed them, or they failed)."""
     parent = _process_or_none(watch_pid) if watch_pid else None
     ppid = os.getppid()
     while not stop.is_set():
         await asyncio.sleep(WATCH_INTERVAL)
         if watch_pid and not _parent_alive(parent, watch_pid, ppid):
             stop.set()
-        if all(n.status.name in {"closed", "closing", "failed"} for n in nannies):
+        if all(s.status.name in {"closed", "closing", "failed"} for s in servers):
             stop.set()
 
 
@@ -141,8 +195,15 @@ def _process_or_none(pid: int):  # type: ignore[no-untyped-def]
         return None
 
 
-async def _close(nannies: list[Nanny]) -> None:
-    await asyncio.gather(*(n.close(timeout=10) for n in nannies), return_exceptions=True)
+async def _close(servers: list[Server]) -> None:
+    await asyncio.gather(*(_close_one(s) for s in servers), return_exceptions=True)
+
+
+async def _close_one(server: Server) -> None:
+    if isinstance(server, Nanny):
+        await server.close(timeout=10)
+    else:
+        await server.close(reason="worker process stopping")
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
