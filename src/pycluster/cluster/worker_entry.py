@@ -15,6 +15,8 @@ import sys
 from .worker_options import WorkerOptions
 from .worker_runner import run_workers
 
+__all__ = ["OPTIONS_VARIABLE", "main"]
+
 OPTIONS_VARIABLE = "PYCLUSTER_WORKER_OPTIONS"
 
 
