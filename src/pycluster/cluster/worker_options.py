@@ -8,8 +8,9 @@ gives the same clear error.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..errors import ConfigError
 from ..gpu.pinning import gpu_env, plan_gpu_workers
@@ -68,12 +69,12 @@ class WorkerOptions:
             address = normalize_scheduler_address(scheduler_address)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        resources = _checked("resources", parse_resources, resources)
+        worker_resources = _checked("resources", parse_resources, resources)
         gpu_sets: tuple[tuple[int, ...], ...] = ()
         if gpus is not None:
             per_worker = _count("gpus_per_worker", gpus_per_worker, minimum=1)
             gpu_sets = plan_gpu_workers(gpus, per_worker, check_gpus)
-            n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
+            n_workers, worker_resources = _gpu_workers(n_workers, worker_resources, gpu_sets)
         if host is None:
             host = _loopback_host(address)
         # no key given: this user's own head on this machine publishes its key (local_heads)
@@ -87,7 +88,7 @@ class WorkerOptions:
             if threads_per_worker is None
             else _count("threads_per_worker", threads_per_worker, minimum=1),
             memory_limit=_checked("memory_limit", parse_memory_limit, memory_limit),
-            resources=resources,
+            resources=worker_resources,
             name=name,
             host=host,
             death_timeout=death_timeout,
@@ -206,7 +207,10 @@ def _gpu_workers(
     return len(gpu_sets), {**resources, "GPU": per_worker}
 
 
-def _checked(name: str, parse, value: object):  # type: ignore[no-untyped-def]
+_Parsed = TypeVar("_Parsed")
+
+
+def _checked(name: str, parse: Callable[[object], _Parsed], value: object) -> _Parsed:
     try:
         return parse(value)
     except ValueError as exc:
