@@ -41,16 +41,27 @@ def _run_batch(payload: bytes) -> bytes:
         except Exception as exc:
             pickling_support.install(exc)  # keep the remote traceback across pickling
             outcomes.append((False, exc))
-    return cloudpickle.dumps(outcomes)
+    pickled: bytes = cloudpickle.dumps(outcomes)
+    return pickled
 
 
 class _Batch:
     """The Dask future of one batch and, once fetched, its unpickled outcomes."""
 
-    def __init__(self, future: Future) -> None:
+    def __init__(self, future: Future[bytes]) -> None:
         self.future = future
         self._outcomes: list[tuple[bool, Any]] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def fetched(self) -> bool:
+        """Whether the outcomes are held here (the Dask future is released then)."""
+        return self._outcomes is not None
+
+    def fetched_outcome(self, index: int) -> tuple[bool, Any] | None:
+        """``(ok, value)`` of item ``index`` if the outcomes are held here, else None (no waiting)."""
+        outcomes = self._outcomes
+        return None if outcomes is None else outcomes[index]
 
     def fill(self, payload: bytes) -> None:
         """Outcomes fetched by someone else (``ClusterManager.gather``, all batches at once)."""
@@ -92,21 +103,36 @@ class BatchItemFuture:
         return None if ok else value
 
     def done(self) -> bool:
-        return self._batch._outcomes is not None or self._batch.future.done()
+        return self._batch.fetched or self._batch.future.done()
 
     def cancel(self) -> None:
         self._batch.future.cancel()
 
     @property
     def status(self) -> str:
-        if self._batch._outcomes is not None:
-            return "finished" if self._batch._outcomes[self._index][0] else "error"
+        outcome = self._batch.fetched_outcome(self._index)
+        if outcome is not None:
+            return "finished" if outcome[0] else "error"
         status = self._batch.future.status or "pending"  # None: not bound to a client yet
         return status if status != "finished" else ("finished" if self.exception() is None else "error")
 
     @property
     def key(self) -> str:
         return f"{self._batch.future.key}[{self._index}]"
+
+    @property
+    def batch_future(self) -> Future[bytes]:
+        """The Dask future of this item's whole batch (shared with the batch's other items)."""
+        return self._batch.future
+
+    @property
+    def fetched(self) -> bool:
+        """Whether the batch's outcomes are held here already (nothing left to fetch)."""
+        return self._batch.fetched
+
+    def fill(self, payload: bytes) -> None:
+        """Hand over the batch's payload fetched by someone else (one ``Client.gather`` for many)."""
+        self._batch.fill(payload)
 
     def __repr__(self) -> str:
         return f"<BatchItemFuture {self.key} status={self.status}>"
@@ -130,20 +156,20 @@ def submit_batches(
     return item_futures
 
 
-def gather_plan(futures: Sequence[Future | BatchItemFuture]) -> dict[Any, Future]:
+def gather_plan(futures: Sequence[Future[Any] | BatchItemFuture]) -> dict[Any, Future[Any]]:
     """The Dask futures to fetch for ``futures`` by key: each once, a batch's for its items."""
-    plan: dict[Any, Future] = {}
+    plan: dict[Any, Future[Any]] = {}
     for f in futures:
         if isinstance(f, BatchItemFuture):
-            if f._batch._outcomes is None:
-                plan.setdefault(f._batch.future.key, f._batch.future)
+            if not f.fetched:
+                plan.setdefault(f.batch_future.key, f.batch_future)
         else:
             plan.setdefault(f.key, f)
     return plan
 
 
-def fill_batches(futures: Sequence[Future | BatchItemFuture], values: dict[Any, Any]) -> None:
+def fill_batches(futures: Sequence[Future[Any] | BatchItemFuture], values: dict[Any, Any]) -> None:
     """Hand fetched payloads (``{key: bytes}``) to the batches of ``futures``."""
     for f in futures:
-        if isinstance(f, BatchItemFuture) and f._batch.future.key in values:
-            f._batch.fill(values[f._batch.future.key])
+        if isinstance(f, BatchItemFuture) and f.batch_future.key in values:
+            f.fill(values[f.batch_future.key])

@@ -80,9 +80,14 @@ class WorkerWithoutHTTP(Worker):
 class ClusterClient(Client):
     """Dask's Client; ``dashboard_link`` is None (not a KeyError) when the scheduler has no dashboard."""
 
+    # typed, so that strict modules may call it: Dask's Client.__init__ is unannotated
+    def __init__(self, address: str, **kwargs: Any) -> None:
+        super().__init__(address, **kwargs)  # type: ignore[no-untyped-call]  # see above
+
     @property
     def dashboard_link(self) -> str | None:
         try:
-            return super().dashboard_link
+            link: str = super().dashboard_link
+            return link
         except KeyError:  # no "dashboard" among the scheduler's services: diagnostics are off
             return None

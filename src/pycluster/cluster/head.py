@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
@@ -271,6 +271,8 @@ class HeadNode:
         """The ``distributed.Scheduler`` (None while stopped); use it on the head's loop."""
         return self._scheduler
 
+    # services holds objects by name (plugins included): the properties below cast to what each
+    # built-in name holds
     def _service(self, name: str, what: str) -> Any:
         service = self.services.get(name)
         if service is not None:
@@ -285,27 +287,27 @@ class HeadNode:
     @property
     def datasets(self) -> DatasetRegistry:
         """The dataset registry (:class:`pycluster.data.DatasetRegistry`): ``head.datasets.register()``."""
-        return self._service("datasets", "dataset registry")
+        return cast("DatasetRegistry", self._service("datasets", "dataset registry"))
 
     @property
     def jobs(self) -> JobQueue:
         """The job queue (:class:`pycluster.jobs.JobQueue`): ``head.jobs.submit(func, ...)``."""
-        return self._service("jobs", "job queue")
+        return cast("JobQueue", self._service("jobs", "job queue"))
 
     @property
     def llm(self) -> LLMClusterManager:
         """LLM serving (:class:`pycluster.llm.LLMClusterManager`): ``head.llm.deploy_model(...)``."""
-        return self._service("llm", "LLM service")
+        return cast("LLMClusterManager", self._service("llm", "LLM service"))
 
     @property
     def metrics(self) -> MetricsHistory:
         """The cluster's metrics history (samples, task counts, alerts)."""
-        return self._service("metrics", "metrics history")
+        return cast("MetricsHistory", self._service("metrics", "metrics history"))
 
     @property
     def gpus(self) -> ClusterGPUService:
         """The cluster-wide GPU view (``head.gpus.status()``)."""
-        return self._service("gpu", "GPU monitor")
+        return cast("ClusterGPUService", self._service("gpu", "GPU monitor"))
 
     @property
     def _diagnostics_host(self) -> str:
@@ -331,7 +333,8 @@ class HeadNode:
             port=c.scheduler_port,
             dashboard=diagnostics is not None,
             # a (host, port) pair: Dask's "host:port" strings cannot carry an IPv6 address
-            dashboard_address=[(self._diagnostics_host, diagnostics or 0)],
+            # (Dask annotates dashboard_address as str, but takes a list of pairs too)
+            dashboard_address=[(self._diagnostics_host, diagnostics or 0)],  # type: ignore[arg-type]
             # with a cluster key: TLS only, and only holders of the key get through the handshake
             security=self._security,
             protocol="tls" if self._security else None,

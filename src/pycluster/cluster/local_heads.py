@@ -121,4 +121,4 @@ def _read(path: Path) -> LocalHead | None:
 def _alive(pid: int) -> bool:
     import psutil
 
-    return psutil.pid_exists(pid)
+    return bool(psutil.pid_exists(pid))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from distributed import Client, Future, wait
@@ -232,7 +232,7 @@ class ClusterManager:
             self._client.retire_workers(workers=addresses, close_workers=False)
 
     # ----------------------------------------------------------------- tasks
-    def submit_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    def submit_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Run ``func(*args, **kwargs)`` on the cluster; a future with ``.result(timeout=)``.
 
         ``resources``, ``priority``, ``retries``, ``workers``, ``allow_other_workers``
@@ -247,7 +247,7 @@ class ClusterManager:
         *iterables: Iterable[Any],
         batch_size: int | None = None,
         **kwargs: Any,
-    ) -> list[Future | BatchItemFuture]:
+    ) -> list[Future[Any]] | list[BatchItemFuture]:
         """Apply ``func`` to each item (zipped across ``iterables``); one future per item, in order.
 
         Large inputs are sent in batches (``batch_size`` items per Dask task, chosen
@@ -261,11 +261,13 @@ class ClusterManager:
         if size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if size == 1 or _has_futures(arg_tuples):
-            columns = list(zip(*arg_tuples)) if arg_tuples else [[] for _ in iterables]
+            columns: list[Sequence[Any]] = list(zip(*arg_tuples)) if arg_tuples else [[] for _ in iterables]
             return list(self.client.map(func, *columns, pure=False, **options, **kwargs))
         return submit_batches(self.client, func, arg_tuples, size, kwargs, options)
 
-    def gather(self, futures: Iterable[Future | BatchItemFuture], timeout: float | None = None) -> list[Any]:
+    def gather(
+        self, futures: Iterable[Future[Any] | BatchItemFuture], timeout: float | None = None
+    ) -> list[Any]:
         """Results of ``futures`` in order (raises the first task error).
 
         One ``Client.gather`` for them all (results come in one round trip, not one each);
@@ -282,7 +284,7 @@ class ClusterManager:
 
     def _total_threads(self) -> int:
         try:
-            return max(1, sum(self.client.nthreads().values()))
+            return max(1, int(sum(self.client.nthreads().values())))
         except Exception:
             return 1
 

@@ -125,7 +125,7 @@ def advertised_host(host: str) -> str:
     if host in {"0.0.0.0", "::", ""}:
         from distributed.utils import get_ip
 
-        return get_ip()
+        return str(get_ip())
     return host
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import TypeVar
 
 from ..errors import ConfigError
 from ..gpu.pinning import gpu_env, plan_gpu_workers
@@ -73,12 +74,12 @@ class WorkerOptions:
             address = normalize_scheduler_address(scheduler_address)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        resources = _checked("resources", parse_resources, resources)
+        worker_resources = _checked("resources", parse_resources, resources)
         gpu_sets: tuple[tuple[int, ...], ...] = ()
         if gpus is not None:
             per_worker = _count("gpus_per_worker", gpus_per_worker, minimum=1)
             gpu_sets = plan_gpu_workers(gpus, per_worker, check_gpus)
-            n_workers, resources = _gpu_workers(n_workers, resources, gpu_sets)
+            n_workers, worker_resources = _gpu_workers(n_workers, worker_resources, gpu_sets)
             if not nanny and len(gpu_sets) > 1:
                 raise ConfigError(
                     "without Nannies all workers share one process, so they cannot each have "
@@ -97,7 +98,7 @@ class WorkerOptions:
             if threads_per_worker is None
             else _count("threads_per_worker", threads_per_worker, minimum=1),
             memory_limit=_checked("memory_limit", parse_memory_limit, memory_limit),
-            resources=resources,
+            resources=worker_resources,
             name=name,
             host=host,
             death_timeout=death_timeout,
@@ -235,7 +236,10 @@ def _gpu_workers(
     return len(gpu_sets), {**resources, "GPU": per_worker}
 
 
-def _checked(name: str, parse, value: object):  # type: ignore[no-untyped-def]
+_Parsed = TypeVar("_Parsed")
+
+
+def _checked(name: str, parse: Callable[[object], _Parsed], value: object) -> _Parsed:
     try:
         return parse(value)
     except ValueError as exc:

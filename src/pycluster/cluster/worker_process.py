@@ -206,6 +206,6 @@ def _still_running(processes: list[psutil.Process], seconds: float) -> list[psut
 
 def _running(process: psutil.Process) -> bool:
     try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False

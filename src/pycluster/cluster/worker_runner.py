@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distributed import Nanny
 from distributed.core import Server
@@ -28,6 +28,9 @@ from .diagnostics import WorkerWithoutHTTP
 from .ports import wait_until_reachable
 from .security import scheduler_security
 from .worker_options import WorkerOptions
+
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = ["READY_MARKER", "run_workers"]
 
@@ -186,7 +189,7 @@ def _parent_alive(parent: Any, watch_pid: int, ppid: int) -> bool:
         return False
 
 
-def _process_or_none(pid: int):  # type: ignore[no-untyped-def]
+def _process_or_none(pid: int) -> psutil.Process | None:
     import psutil
 
     try:

@@ -91,7 +91,7 @@ def _aggregate_partial(df: pd.DataFrame, params: dict[str, Any], index: int) -> 
 
 def _key(key: Any) -> Any:
     key = key if isinstance(key, tuple) else (key,)
-    return tuple(None if (isinstance(k, float) and np.isnan(k)) else partials._plain(k) for k in key)
+    return tuple(None if (isinstance(k, float) and np.isnan(k)) else partials.plain(k) for k in key)
 
 
 def _describe_partial(df: pd.DataFrame, params: dict[str, Any], index: int) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def _describe_partial(df: pd.DataFrame, params: dict[str, Any], index: int) -> d
 
 def _value_counts_partial(df: pd.DataFrame, params: dict[str, Any], index: int) -> dict[str, Any]:
     counts = _where(df, params)[params["column"]].value_counts(dropna=False)
-    return {"counts": {partials._plain(k): int(v) for k, v in counts.items()}}
+    return {"counts": {partials.plain(k): int(v) for k, v in counts.items()}}
 
 
 def _rows_partial(df: pd.DataFrame, params: dict[str, Any], index: int) -> dict[str, Any]:
@@ -417,7 +417,7 @@ def _check_conditions(params: dict[str, Any], dataset: Dataset) -> None:
 def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts at full precision (to_json would round floats to 10 digits)."""
     cleaned = rows.astype(object).where(rows.notna(), None)
-    return [{str(k): partials._plain(v) for k, v in rec.items()} for rec in cleaned.to_dict(orient="records")]
+    return [{str(k): partials.plain(v) for k, v in rec.items()} for rec in cleaned.to_dict(orient="records")]
 
 
 def _write_parquet(rows: pd.DataFrame, context: OperationContext, job: Job) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["NUMERIC_STATS", "SKETCH_POINTS", "STATS", "finish", "merge", "partial"]
+__all__ = ["NUMERIC_STATS", "SKETCH_POINTS", "STATS", "finish", "merge", "partial", "plain"]
 
 STATS = ("count", "sum", "min", "max", "mean", "std", "var", "nunique", "median", "quantile")
 NUMERIC_STATS = frozenset({"sum", "mean", "std", "var", "median", "quantile"})
@@ -114,7 +114,7 @@ def finish(merged: dict[str, Any], stat: str, q: float = 0.5) -> Any:
     if stat == "count":
         return n
     if stat in {"min", "max"}:
-        return _plain(merged[stat])
+        return plain(merged[stat])
     if stat == "sum":
         return merged["sum"]
     if stat == "mean":
@@ -141,7 +141,7 @@ def _weighted_quantile(points: np.ndarray, weights: np.ndarray, q: float) -> flo
     return float(np.interp(target, ranks, points))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """numpy / pandas scalars as plain JSON values."""
     if value is None:
         return None

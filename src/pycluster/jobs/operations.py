@@ -178,7 +178,8 @@ class EchoOperation(Operation):
 # ---------------------------------------------------------------- Python callables (never over REST)
 def _call_piece(piece: bytes) -> bytes:
     func, args, kwargs = cloudpickle.loads(piece)
-    return cloudpickle.dumps(func(*args, **kwargs))
+    pickled: bytes = cloudpickle.dumps(func(*args, **kwargs))
+    return pickled
 
 
 class PythonCallOperation(Operation):

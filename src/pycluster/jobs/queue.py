@@ -409,9 +409,10 @@ def _pickled_payload(payload: tuple[Any, ...]) -> bytes:
     import cloudpickle
 
     try:
-        return cloudpickle.dumps(payload)
+        pickled: bytes = cloudpickle.dumps(payload)
     except Exception as exc:
         raise TypeError(
             f"the job's function or arguments cannot be pickled ({type(exc).__name__}: {exc}); "
             "pass plain data and functions, not open files, locks or connections"
         ) from None
+    return pickled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -63,9 +64,10 @@ class JobStore:
         marks = ", ".join("?" for _ in statuses)
         return self._select(f"WHERE status IN ({marks}) ORDER BY seq", [s.value for s in statuses])
 
+    # below this method, `list` in an annotation names it: those annotations say builtins.list
     def list(
         self, status: JobStatus | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[int, list[Job]]:
+    ) -> tuple[int, builtins.list[Job]]:
         where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
         with self._lock:
             (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
@@ -78,7 +80,7 @@ class JobStore:
             rows = self._db.execute("SELECT status, priority, COUNT(*) FROM jobs GROUP BY status, priority")
             return {(status, int(priority)): int(n) for status, priority, n in rows}
 
-    def _select(self, clause: str, args: Iterable[Any]) -> list[Job]:
+    def _select(self, clause: str, args: Iterable[Any]) -> builtins.list[Job]:
         with self._lock:
             cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {clause}", list(args))
             return [_from_row(dict(zip(_COLUMNS, values))) for values in cursor.fetchall()]

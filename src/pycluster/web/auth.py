@@ -194,7 +194,8 @@ def _tickets(request: Request) -> dict[str, float]:
     state = request.app.state
     if getattr(state, "stream_tickets", None) is None:
         state.stream_tickets = {}
-    return state.stream_tickets
+    tickets: dict[str, float] = state.stream_tickets
+    return tickets
 
 
 def _redeem_ticket(request: Request, ticket: str) -> bool:

@@ -28,7 +28,8 @@ __all__ = [
 
 
 def controller(request: Request) -> HeadController | StandaloneController:
-    return request.app.state.controller
+    ctl: HeadController | StandaloneController = request.app.state.controller
+    return ctl
 
 
 def head(request: Request) -> HeadNode:

@@ -216,7 +216,8 @@ def _check_unique(args: list[Any]) -> None:
 
 def _chunk_result(future: Any, start: int, args: list[Any], target: str) -> bytes:
     try:
-        return future.result()  # type: ignore[no-any-return]
+        result: bytes = future.result()
+        return result
     except Exception as exc:  # e.g. KilledWorker: a call crashed its worker process again and again
         raise RemoteCallError(
             f"{target}() on the chunk of arguments from index {start} (first {args[start]!r}) could not "

@@ -42,10 +42,10 @@ def _namespace(digest: str, source: str) -> dict[str, Any]:
 
 
 def _target(digest: str, source: str, name: str) -> Callable[[Any], Any]:
-    func = _namespace(digest, source).get(name)
+    func: object = _namespace(digest, source).get(name)
     if not callable(func):
         raise NameError(f"the envir does not define a function named {name!r}")
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 def run_chunk(payload: bytes) -> bytes:

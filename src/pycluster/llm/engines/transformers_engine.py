@@ -59,7 +59,7 @@ class TransformersEngine:
             self.eos_ids,
             self.tokenizer.pad_token_id,
             self.context_length,
-            self._decode,
+            self.decode,
         )
 
     def _load_options(self) -> dict[str, Any]:
@@ -127,14 +127,15 @@ class TransformersEngine:
                 **options,
             )
         rows = out[:, width:].tolist()
-        return [finish(r, row, len(ids), self.eos_ids, self._decode) for (r, ids), row in zip(batch, rows)]
+        return [finish(r, row, len(ids), self.eos_ids, self.decode) for (r, ids), row in zip(batch, rows)]
 
     def _sampling(self, request: GenerationRequest) -> dict[str, Any]:
         if request.temperature <= 0:
             return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
 
-    def _decode(self, ids: Sequence[int]) -> str:
+    def decode(self, ids: Sequence[int]) -> str:
+        """Token ids as text, special tokens left out (also used by the engine's decode loops)."""
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
 
     def close(self) -> None:
@@ -175,7 +176,7 @@ class _BatchStop:
             return True
         if not request.stop and self.on_text is None:
             return False
-        text = self.engine._decode(row)
+        text = self.engine.decode(row)
         stopped = first_stop(text, request.stop) is not None
         self._stream(row, request, final=stopped, text=text)
         return stopped
@@ -185,7 +186,7 @@ class _BatchStop:
     ) -> None:
         if self.on_text is None:
             return
-        result = finish(request, row, 0, self.engine.eos_ids, self.engine._decode)
+        result = finish(request, row, 0, self.engine.eos_ids, self.engine.decode)
         ready = unsent(result.text, self.sent, request.stop, final)
         if ready:
             self.on_text(ready)
