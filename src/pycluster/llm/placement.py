@@ -65,7 +65,7 @@ def place_replicas(
     if spec.gpu_per_replica == 0:
         return [Placement(a, False, None) for a in _least_loaded(list(workers), count, taken, avoid)]
     view = cluster_gpu_view(identity)
-    plan = LLMResourceManager().check(
+    plan = LLMResourceManager().fit(
         spec.model_size,
         view["gpus"],
         precision=spec.precision,
@@ -79,9 +79,9 @@ def place_replicas(
     by_name = {str(info.get("name", a)): a for a, info in workers.items()}
     gpu_workers = [a for a, info in workers.items() if (info.get("resources") or {}).get("GPU")]
     placements = []
-    for replica in plan["replicas"]:
-        named = [by_name[w] for w in replica["workers"] if w in by_name]
-        on_host = [a for a in gpu_workers if str(workers[a].get("host")) == replica["host"]]
+    for replica in plan.replicas:
+        named = [by_name[w] for w in replica.workers if w in by_name]
+        on_host = [a for a in gpu_workers if str(workers[a].get("host")) == replica.host]
         choice = _least_loaded(named or on_host or gpu_workers, 1, taken, avoid)
         placements.append(Placement(choice[0], True, {"GPU": float(spec.gpu_per_replica)}))
     return placements
