@@ -87,6 +87,21 @@ class DeploymentInfo:
         values.update(values.pop("metrics"))
         return values
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DeploymentInfo:
+        """From the documented JSON (how the CLI reads the REST answers)."""
+        latency = LatencyPercentiles(**values["latency_ms"])
+        metrics = RequestStats(
+            values["total_requests"],
+            values["total_tokens"],
+            values["requests_per_second"],
+            values["tokens_per_second"],
+            latency,
+        )
+        own = {k: values[k] for k in cls.__dataclass_fields__ if k not in ("replica_details", "metrics")}
+        replicas = [ReplicaInfo(**r) for r in values["replica_details"]]
+        return cls(**own, replica_details=replicas, metrics=metrics)
+
 
 @dataclass(frozen=True)
 class Undeployed:
