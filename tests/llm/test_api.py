@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from pycluster import HeadNode, LLMClusterManager
 from tests.helpers import cli, running_head
@@ -214,3 +216,56 @@ def test_cli_deploy_list_infer_scale_undeploy(
     assert api.get(f"/api/llm/models/{dep}").json()["replicas"] == 2
     gone = cli("llm", *head, "undeploy", dep)
     assert gone.returncode == 0 and api.get(f"/api/llm/models/{dep}").status_code == 404
+
+
+def _round_trips(model: type[BaseModel], answer: dict[str, Any]) -> None:
+    """``answer`` is exactly what ``model`` describes: it validates, and no key is left out or added."""
+    parsed = model.model_validate(answer)
+    dumped = parsed.model_dump(mode="json", exclude_unset=True)
+    assert dumped == answer, f"{model.__name__} does not describe {answer}"
+
+
+def test_every_v1_answer_matches_its_declared_model(api: httpx.Client, deployed: str) -> None:
+    from pycluster.web import models_llm
+
+    spec = api.get("/openapi.json").json()
+    v1 = {(m.upper(), p) for p, methods in spec["paths"].items() if p.startswith("/v1/") for m in methods}
+    declared = {
+        route: spec["paths"][route[1]][route[0].lower()]["responses"]["200"]["content"]["application/json"][
+            "schema"
+        ]["$ref"].rsplit("/", 1)[-1]
+        for route in v1
+    }
+    assert declared == {
+        ("GET", "/v1/models"): "ModelList",
+        ("POST", "/v1/completions"): "Completion",
+        ("POST", "/v1/chat/completions"): "ChatCompletion",
+    }
+    chat = {"model": deployed, "messages": [{"role": "user", "content": "add"}], "max_tokens": 4}
+    bodies: dict[tuple[str, str], dict[str, Any] | None] = {
+        ("GET", "/v1/models"): None,
+        ("POST", "/v1/completions"): {"model": deployed, "prompt": [PROMPT, "def"], "max_tokens": 4},
+        ("POST", "/v1/chat/completions"): chat,
+    }
+    for (method, path), name in declared.items():
+        answer = api.request(method, path, json=bodies[(method, path)])
+        assert answer.status_code == 200, answer.text
+        _round_trips(getattr(models_llm, name), answer.json())
+    assert api.get("/v1/models").json()["data"][0]["id"] == deployed
+
+    # the streamed answers: one declared chunk model per event, then [DONE]
+    streams = {
+        "/v1/completions": (
+            {"model": deployed, "prompt": PROMPT, "max_tokens": 4},
+            models_llm.CompletionChunk,
+        ),
+        "/v1/chat/completions": (chat, models_llm.ChatCompletionChunk),
+    }
+    for path, (body, chunk_model) in streams.items():
+        events = _sse(api.post(path, json={**body, "stream": True}))
+        assert events[-1] == "[DONE]" and len(events) >= 3
+        chunks = [json.loads(e) for e in events[:-1]]
+        for chunk in chunks:
+            _round_trips(chunk_model, chunk)
+        assert "usage" in chunks[-1] and all("usage" not in c for c in chunks[:-1])
+        assert chunks[-1]["choices"][0]["finish_reason"] in {"stop", "length"}

@@ -143,3 +143,27 @@ def test_table_shows_gpus_hosts_without_gpus_and_alerts() -> None:
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_the_typed_view_cuts_to_one_host_and_answers_the_documented_dict() -> None:
+    from pycluster.gpu.readings import history_sample
+    from pycluster.monitor.gpu_cluster import GPUHostView, gpu_cluster_view, host_entry, summarize
+    from pycluster.monitor.gpu_service import GPUStatusDocument
+
+    view = gpu_cluster_view(identity())
+    assert view.to_dict() == cluster_gpu_view(identity())
+    box = view.only_host("10.0.0.5")
+    assert box is not None and box.count == 2 and [h.host for h in box.hosts] == ["10.0.0.5"]
+    laptop = view.only_host("10.0.0.9")
+    assert laptop is not None and not laptop.available and laptop.reason == OFF["reason"]
+    assert view.only_host("10.0.0.99") is None
+    # a host entry survives the trip through its dict (what `pycluster gpu` on one machine does)
+    assert [GPUHostView.from_dict(h.to_dict()) for h in view.hosts] == view.hosts
+    single = summarize([host_entry("here", report([A100]))])
+    assert single["count"] == 1 and single["hosts"][0]["gpus"][0]["host"] == "here"
+
+    sample = history_sample(view.gpus, 1.0)
+    document = GPUStatusDocument(view, [sample], [], None, 2.0)
+    cut = document.only_host("10.0.0.9")
+    assert cut is not None and cut.recent_metrics[0]["count"] == 0 and cut.summary.count == 0
+    assert document.to_dict()["summary"]["count"] == 2

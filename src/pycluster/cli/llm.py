@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..llm.results import DeploymentInfo, Generation
 from .output import fail, print_json
 from .rest import call, head_options, remember_head, stream_lines
 
@@ -57,7 +58,7 @@ def llm_group(ctx: click.Context, url: str | None, api_token: str | None) -> Non
     "--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the model to load."
 )
 @click.pass_context
-def deploy_command(ctx: click.Context, model: str, **options: Any) -> None:
+def deploy_command(ctx: click.Context, /, model: str, **options: Any) -> None:
     """Load MODEL (a local folder, or a Hugging Face name already in the cache) on the
     cluster's workers; prints the deployment id once a replica is ready.
 
@@ -79,7 +80,7 @@ def deploy_command(ctx: click.Context, model: str, **options: Any) -> None:
     }
     answer = call(ctx, "POST", f"{MODELS}/deploy", json={k: v for k, v in body.items() if v is not None})
     deployment_id = answer["deployment_id"]
-    for note in answer["deployment"].get("notes", []):
+    for note in DeploymentInfo.from_dict(answer["deployment"]).notes:
         click.echo(f"note: {note}", err=True)
     if not no_wait:
         _wait_ready(ctx, deployment_id, timeout)
@@ -89,22 +90,22 @@ def deploy_command(ctx: click.Context, model: str, **options: Any) -> None:
 def _wait_ready(ctx: click.Context, deployment_id: str, timeout: float) -> None:
     started = time.monotonic()
     while True:
-        info = call(ctx, "GET", f"{MODELS}/{deployment_id}")
+        info = DeploymentInfo.from_dict(call(ctx, "GET", f"{MODELS}/{deployment_id}"))
         elapsed = time.monotonic() - started
-        if info["status"] == "ready":
+        if info.status == "ready":
             click.echo(f"\r{deployment_id} ready after {elapsed:.0f} s{' ' * 20}", err=True)
             return
-        if info["status"] == "failed":
+        if info.status == "failed":
             click.echo(err=True)
-            fail(f"deployment {deployment_id} failed: {info.get('reason')}")
+            fail(f"deployment {deployment_id} failed: {info.reason}")
         if elapsed > timeout:
             click.echo(err=True)
             fail(
-                f"{deployment_id} is still {info['status']} after {timeout:.0f} s (it goes on loading): "
+                f"{deployment_id} is still {info.status} after {timeout:.0f} s (it goes on loading): "
                 f"check with pycluster llm show {deployment_id}"
             )
-        ready = f"{info['replicas_ready']}/{info['replicas']} replicas ready"
-        click.echo(f"\rloading {info['model_name']}: {ready}, {elapsed:.0f} s", nl=False, err=True)
+        ready = f"{info.replicas_ready}/{info.replicas} replicas ready"
+        click.echo(f"\rloading {info.model_name}: {ready}, {elapsed:.0f} s", nl=False, err=True)
         time.sleep(1)
 
 
@@ -112,20 +113,20 @@ def _wait_ready(ctx: click.Context, deployment_id: str, timeout: float) -> None:
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
     """One line per deployment: id, status, replicas, requests/s, tokens/s, p50 latency, model."""
-    deployments = call(ctx, "GET", MODELS)["deployments"]
+    deployments = [DeploymentInfo.from_dict(d) for d in call(ctx, "GET", MODELS)["deployments"]]
     if not deployments:
         click.echo("no models deployed: pycluster llm deploy MODEL", err=True)
         return
     click.echo(f"{'ID':<14}{'STATUS':<10}{'REPLICAS':>9}{'REQ/S':>8}{'TOK/S':>9}{'P50 MS':>9}  MODEL")
     for d in deployments:
-        p50 = d["latency_ms"]["p50"]
+        p50, m = d.metrics.latency_ms.p50, d.metrics
         click.echo(
-            f"{d['deployment_id']:<14}{d['status']:<10}{d['replicas_ready']:>4}/{d['replicas']:<4}"
-            f"{d['requests_per_second']:>8.2f}{d['tokens_per_second']:>9.1f}"
-            f"{'-' if p50 is None else f'{p50:.0f}':>9}  {d['model_name']}"
+            f"{d.deployment_id:<14}{d.status:<10}{d.replicas_ready:>4}/{d.replicas:<4}"
+            f"{m.requests_per_second:>8.2f}{m.tokens_per_second:>9.1f}"
+            f"{'-' if p50 is None else f'{p50:.0f}':>9}  {d.model_name}"
         )
-        if d["status"] == "failed" and d.get("reason"):
-            click.echo(f"{'':<14}reason: {d['reason']}")
+        if d.status == "failed" and d.reason:
+            click.echo(f"{'':<14}reason: {d.reason}")
 
 
 @llm_group.command("show")
@@ -147,7 +148,7 @@ def show_command(ctx: click.Context, deployment: str) -> None:
 @click.option("--stream/--no-stream", default=True, show_default=True, help="Print text as it is generated.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON (implies --no-stream).")
 @click.pass_context
-def infer_command(ctx: click.Context, deployment: str, prompt: str, **options: Any) -> None:
+def infer_command(ctx: click.Context, /, deployment: str, prompt: str, **options: Any) -> None:
     """Complete PROMPT with DEPLOYMENT (an id or the deployed model's name); PROMPT "-" reads stdin."""
     stream, as_json = options.pop("stream") and not options["as_json"], options.pop("as_json")
     body = {
@@ -169,10 +170,10 @@ def infer_command(ctx: click.Context, deployment: str, prompt: str, **options: A
             click.echo()
             fail(event["error"]["message"])
         if event.get("done"):
-            result = event["result"]
+            result = Generation.from_replica(event["result"], event["result"]["latency_ms"])
             click.echo()
-            tokens, reason = result["tokens_generated"], result["finish_reason"]
-            click.echo(f"[{tokens} tokens, {reason}, {result['latency_ms']:.0f} ms]", err=True)
+            tokens, reason = result.tokens_generated, result.finish_reason
+            click.echo(f"[{tokens} tokens, {reason}, {result.latency_ms:.0f} ms]", err=True)
         else:
             click.echo(event["text"], nl=False)
 
@@ -183,8 +184,10 @@ def infer_command(ctx: click.Context, deployment: str, prompt: str, **options: A
 @click.pass_context
 def scale_command(ctx: click.Context, deployment: str, replicas: int) -> None:
     """Run REPLICAS copies of DEPLOYMENT (new ones load in the background)."""
-    answer = call(ctx, "POST", f"{MODELS}/{deployment}/scale", json={"replicas": replicas})
-    click.echo(f"{answer['deployment_id']}: {answer['replicas_ready']}/{answer['replicas']} replicas ready")
+    answer = DeploymentInfo.from_dict(
+        call(ctx, "POST", f"{MODELS}/{deployment}/scale", json={"replicas": replicas})
+    )
+    click.echo(f"{answer.deployment_id}: {answer.replicas_ready}/{answer.replicas} replicas ready")
 
 
 @llm_group.command("undeploy")

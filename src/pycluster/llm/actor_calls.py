@@ -26,17 +26,18 @@ class ReplicaCall(Protocol):
 def call_replica(client: Any, actor: Any, address: str, method: str, *args: Any, direct: bool) -> ReplicaCall:
     """Call ``actor.method(*args)`` on the worker at ``address``; ``.result(timeout)`` waits."""
     if not direct:
-        return getattr(actor, method)(*args)
+        proxied: ReplicaCall = getattr(actor, method)(*args)
+        return proxied
     coro = _execute(client, actor.key, address, method, args)
     return call_on(client.loop.asyncio_loop, coro)
 
 
 async def _execute(client: Any, key: str, address: str, method: str, args: tuple[Any, ...]) -> Any:
-    from distributed.protocol import to_serialize
+    from distributed.protocol.serialize import Serialize
 
-    response = await client.rpc(address).actor_execute(
-        function=method, actor=key, args=[to_serialize(a) for a in args], kwargs={}
-    )
+    # Serialize (what distributed.protocol.to_serialize names) wraps an argument to send as is
+    wrapped = [Serialize(a) for a in args]  # type: ignore[no-untyped-call,unused-ignore]
+    response = await client.rpc(address).actor_execute(function=method, actor=key, args=wrapped, kwargs={})
     if response.get("status") != "OK":
         raise response["exception"]
     return response["result"]

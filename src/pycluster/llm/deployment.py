@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .metrics import RequestMetrics
+from .results import DeploymentInfo, ReplicaInfo
 from .spec import DeploymentStatus, ModelSpec
 
 __all__ = ["Deployment", "ReplicaHandle"]
@@ -24,15 +25,10 @@ class ReplicaHandle:
     inflight: int = 0
     restarts: int = 0
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "worker": self.worker,
-            "status": self.status.value,
-            "reason": self.reason,
-            "requests_in_flight": self.inflight,
-            "restarts": self.restarts,
-        }
+    def info(self) -> ReplicaInfo:
+        return ReplicaInfo(
+            self.index, self.worker, self.status.value, self.reason, self.inflight, self.restarts
+        )
 
 
 @dataclass
@@ -64,23 +60,27 @@ class Deployment:
             self.changed.wait_for(lambda: self.status != DeploymentStatus.LOADING, timeout)
         return self.status
 
-    def summary(self) -> dict[str, Any]:
+    def info(self) -> DeploymentInfo:
         spec = self.spec
-        return {
-            "deployment_id": self.id,
-            "model_name": spec.model_name,
-            "status": self.status.value,
-            "reason": self.reason,
-            "notes": list(spec.notes),
-            "engine": spec.engine,
-            "precision": spec.precision,
-            "gpu_per_replica": spec.gpu_per_replica,
-            "sharding_strategy": spec.sharding_strategy,
-            "batch_size": spec.batch_size,
-            "max_sequence_length": spec.max_sequence_length,
-            "replicas": len(self.replicas),
-            "replicas_ready": sum(r.status == DeploymentStatus.READY for r in self.replicas),
-            "replica_details": [r.summary() for r in self.replicas],
-            "created_at": self.created_at,
-            **self.metrics.summary(),
-        }
+        return DeploymentInfo(
+            deployment_id=self.id,
+            model_name=spec.model_name,
+            status=self.status.value,
+            reason=self.reason,
+            notes=list(spec.notes),
+            engine=spec.engine,
+            precision=spec.precision,
+            gpu_per_replica=spec.gpu_per_replica,
+            sharding_strategy=spec.sharding_strategy,
+            batch_size=spec.batch_size,
+            max_sequence_length=spec.max_sequence_length,
+            replicas=len(self.replicas),
+            replicas_ready=sum(r.status == DeploymentStatus.READY for r in self.replicas),
+            replica_details=[r.info() for r in self.replicas],
+            created_at=self.created_at,
+            metrics=self.metrics.summary(),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """``info()`` as the documented JSON."""
+        return self.info().to_dict()

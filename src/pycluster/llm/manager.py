@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -28,6 +28,16 @@ from .engines import GenerationRequest
 from .models import resolve_model
 from .placement import Placement, cpu_fallback, place_replicas
 from .replica import ModelReplica
+from .results import (
+    DeploymentInfo,
+    Generation,
+    InferenceResult,
+    ReplicaCounters,
+    StreamEnd,
+    StreamEvent,
+    StreamText,
+    Undeployed,
+)
 from .spec import DeploymentStatus, ModelSpec
 from .store import DeploymentStore
 
@@ -150,6 +160,28 @@ class LLMClusterManager:
             raise DeploymentStateError(f"deployment {dep.id} is still {status.value}: try again shortly")
 
     # ------------------------------------------------------------------ inference
+    def generate(
+        self,
+        deployment_id: str,
+        prompt: str | None = None,
+        max_tokens: int = 128,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop_sequences: list[str] | None = None,
+        seed: int | None = None,
+        messages: list[dict[str, str]] | None = None,
+    ) -> InferenceResult:
+        """Generate a completion (``inference`` is this as the documented dict)."""
+        request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        dep = self._ready(deployment_id)
+        started = time.monotonic()
+        answer, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
+        generation = Generation.from_replica(answer, (time.monotonic() - started) * 1000)
+        dep.metrics.record(generation.tokens_generated, generation.latency_ms)
+        return InferenceResult(
+            **vars(generation), deployment_id=dep.id, model_name=dep.spec.model_name, replica=handle.index
+        )
+
     def inference(
         self,
         deployment_id: str,
@@ -162,24 +194,14 @@ class LLMClusterManager:
         messages: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         """Generate a completion: ``{"text", "tokens_generated", "latency_ms", "finish_reason", ...}``."""
-        request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
-        dep = self._ready(deployment_id)
-        started = time.monotonic()
-        result, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
-        latency = (time.monotonic() - started) * 1000
-        dep.metrics.record(result["tokens_generated"], latency)
-        return {
-            **result,
-            "latency_ms": round(latency, 2),
-            "deployment_id": dep.id,
-            "model_name": dep.spec.model_name,
-            "replica": handle.index,
-        }
+        return self.generate(
+            deployment_id, prompt, max_tokens, temperature, top_p, stop_sequences, seed, messages
+        ).to_dict()
 
-    def stream(
+    def stream_events(
         self, deployment_id: str, prompt: str | None = None, **options: Any
-    ) -> Iterator[dict[str, Any]]:
-        """Stream one request: ``{"text": delta}`` chunks, then ``{"done": True, "result": {...}}``."""
+    ) -> Generator[StreamEvent, None, None]:
+        """Stream one request: :class:`StreamText` pieces, then one :class:`StreamEnd`."""
         request = _request(
             prompt,
             options.get("messages"),
@@ -197,14 +219,25 @@ class LLMClusterManager:
             while True:
                 chunk = self._send(handle, "read_stream", stream_id).result(self.request_timeout)
                 if chunk["text"]:
-                    yield {"text": chunk["text"]}
+                    yield StreamText(chunk["text"])
                 if chunk["done"]:
-                    latency = (time.monotonic() - started) * 1000
-                    dep.metrics.record(chunk["result"]["tokens_generated"], latency)
-                    yield {"done": True, "result": {**chunk["result"], "latency_ms": round(latency, 2)}}
+                    generation = Generation.from_replica(chunk["result"], (time.monotonic() - started) * 1000)
+                    dep.metrics.record(generation.tokens_generated, generation.latency_ms)
+                    yield StreamEnd(generation)
                     return
         finally:
             handle.inflight -= 1
+
+    def stream(
+        self, deployment_id: str, prompt: str | None = None, **options: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Stream one request: ``{"text": delta}`` chunks, then ``{"done": True, "result": {...}}``."""
+        events = self.stream_events(deployment_id, prompt, **options)
+        try:
+            for event in events:
+                yield event.to_dict()
+        finally:  # a reader that stops early ends the replica's stream too
+            events.close()
 
     def _call(self, dep: Deployment, method: Any) -> tuple[Any, ReplicaHandle]:
         """Call the least busy ready replica; a replica whose worker died is redeployed, then retried."""
@@ -254,25 +287,38 @@ class LLMClusterManager:
         self._wait_ready(dep)
 
     # ------------------------------------------------------------------ manage
-    def list_deployments(self) -> list[dict[str, Any]]:
+    def deployments(self) -> list[DeploymentInfo]:
         with self._state.lock:
             deployments = list(self._state.deployments.values())
-        return [d.summary() for d in deployments]
+        return [d.info() for d in deployments]
+
+    def list_deployments(self) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in self.deployments()]
+
+    def deployment(self, deployment_id: str) -> DeploymentInfo:
+        return self._get(deployment_id).info()
 
     def get_deployment(self, deployment_id: str) -> dict[str, Any]:
-        return self._get(deployment_id).summary()
+        return self.deployment(deployment_id).to_dict()
 
-    def replica_stats(self, deployment_id: str) -> list[dict[str, Any]]:
+    def replica_counters(self, deployment_id: str) -> list[ReplicaCounters]:
         """Each ready replica's batching counters (forward batches, largest batch, device)."""
         dep = self._get(deployment_id)
-        stats = []
-        for r in dep.replicas:
-            if r.status == DeploymentStatus.READY:
-                stats.append({"index": r.index, **self._send(r, "stats").result(30)})
-        return stats
+        return [
+            ReplicaCounters.from_replica(r.index, self._send(r, "stats").result(30))
+            for r in dep.replicas
+            if r.status == DeploymentStatus.READY
+        ]
+
+    def replica_stats(self, deployment_id: str) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self.replica_counters(deployment_id)]
 
     def scale(self, deployment_id: str, replicas: int) -> dict[str, Any]:
         """Add or remove replicas (at least 1)."""
+        return self.rescale(deployment_id, replicas).to_dict()
+
+    def rescale(self, deployment_id: str, replicas: int) -> DeploymentInfo:
+        """``scale``, answering the typed deployment."""
         if replicas < 1:
             raise ConfigError(f"replicas must be at least 1, got {replicas} (use undeploy to remove it)")
         dep = self._get(deployment_id)
@@ -288,10 +334,14 @@ class LLMClusterManager:
         dep.spec.replicas = replicas
         dep.refresh_status()
         self._save(dep)
-        return dep.summary()
+        return dep.info()
 
     def undeploy(self, deployment_id: str) -> dict[str, Any]:
         """Stop every replica and forget the deployment."""
+        return self.remove(deployment_id).to_dict()
+
+    def remove(self, deployment_id: str) -> Undeployed:
+        """``undeploy``, answering the typed result."""
         dep = self._get(deployment_id)
         with self._state.lock:
             self._state.deployments.pop(dep.id, None)
@@ -299,7 +349,7 @@ class LLMClusterManager:
             self._stop_replica(handle)
         if self._state.store is not None:
             self._state.store.delete(dep.id)
-        return {"deployment_id": dep.id, "status": DeploymentStatus.UNDEPLOYED.value}
+        return Undeployed(dep.id, DeploymentStatus.UNDEPLOYED.value)
 
     def _stop_replica(self, handle: ReplicaHandle) -> None:
         actor, future = handle.actor, handle.future

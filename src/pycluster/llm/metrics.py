@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any
+
+from .results import LatencyPercentiles, RequestStats
 
 __all__ = ["RequestMetrics"]
 
@@ -24,7 +25,7 @@ class RequestMetrics:
             self.total_tokens += tokens
             self._samples.append((time.monotonic(), tokens, latency_ms))
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RequestStats:
         now = time.monotonic()
         with self._lock:
             while self._samples and self._samples[0][0] < now - self.window:
@@ -32,13 +33,13 @@ class RequestMetrics:
             samples = list(self._samples)
         span = min(self.window, max(1.0, now - samples[0][0])) if samples else self.window
         latencies = sorted(s[2] for s in samples)
-        return {
-            "total_requests": self.total_requests,
-            "total_tokens": self.total_tokens,
-            "requests_per_second": round(len(samples) / span, 3),
-            "tokens_per_second": round(sum(s[1] for s in samples) / span, 3),
-            "latency_ms": {f"p{p}": _percentile(latencies, p) for p in (50, 95, 99)},
-        }
+        return RequestStats(
+            total_requests=self.total_requests,
+            total_tokens=self.total_tokens,
+            requests_per_second=round(len(samples) / span, 3),
+            tokens_per_second=round(sum(s[1] for s in samples) / span, 3),
+            latency_ms=LatencyPercentiles(*(_percentile(latencies, p) for p in (50, 95, 99))),
+        )
 
 
 def _percentile(values: list[float], p: int) -> float | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ClusterError, ConfigError
-from ..monitor.gpu_cluster import cluster_gpu_view
+from ..monitor.gpu_cluster import gpu_cluster_view
 from .resources import LLMResourceManager
 from .spec import ModelSpec
 
@@ -28,7 +28,7 @@ class Placement:
 
 def cpu_fallback(spec: ModelSpec, identity: Mapping[str, Any]) -> None:
     """No GPU in the cluster: serve on CPU workers, saying so in ``spec.notes``."""
-    if spec.gpu_per_replica == 0 or cluster_gpu_view(identity)["count"]:
+    if spec.gpu_per_replica == 0 or gpu_cluster_view(identity).count:
         _cpu_precision(spec)
         return
     if spec.sharding_strategy == "tensor_parallel":
@@ -64,10 +64,10 @@ def place_replicas(
         raise ClusterError("no workers are connected: start some (pycluster worker --scheduler ...)")
     if spec.gpu_per_replica == 0:
         return [Placement(a, False, None) for a in _least_loaded(list(workers), count, taken, avoid)]
-    view = cluster_gpu_view(identity)
-    plan = LLMResourceManager().check(
+    view = gpu_cluster_view(identity)
+    plan = LLMResourceManager().fit(
         spec.model_size,
-        view["gpus"],
+        view.gpus,
         precision=spec.precision,
         gpu_per_replica=spec.gpu_per_replica,
         replicas=count,
@@ -79,9 +79,9 @@ def place_replicas(
     by_name = {str(info.get("name", a)): a for a, info in workers.items()}
     gpu_workers = [a for a, info in workers.items() if (info.get("resources") or {}).get("GPU")]
     placements = []
-    for replica in plan["replicas"]:
-        named = [by_name[w] for w in replica["workers"] if w in by_name]
-        on_host = [a for a in gpu_workers if str(workers[a].get("host")) == replica["host"]]
+    for replica in plan.replicas:
+        named = [by_name[w] for w in replica.workers if w in by_name]
+        on_host = [a for a in gpu_workers if str(workers[a].get("host")) == replica.host]
         choice = _least_loaded(named or on_host or gpu_workers, 1, taken, avoid)
         placements.append(Placement(choice[0], True, {"GPU": float(spec.gpu_per_replica)}))
     return placements

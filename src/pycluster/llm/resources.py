@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,10 @@ from ..errors import ConfigError, ModelDoesNotFitError
 __all__ = [
     "BYTES_PER_PARAMETER",
     "LLMResourceManager",
+    "MemoryEstimate",
     "ModelShape",
+    "PlacementPlan",
+    "ReplicaSlot",
     "parse_model_size",
 ]
 
@@ -63,6 +66,48 @@ class ModelShape:
     layers: int
     hidden: int
     kv_hidden: int  # hidden size of K and V (smaller than hidden with grouped-query attention)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What one replica needs, in GB (``estimate_memory`` answers this as a dict)."""
+
+    parameters: float
+    precision: str
+    weights_gb: float
+    kv_cache_gb: float
+    overhead_gb: float
+    total_gb: float
+    per_gpu_gb: float
+    gpu_per_replica: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReplicaSlot:
+    """Where one replica fits: GPUs (their ids) of one host, and the workers pinned to them."""
+
+    host: str
+    gpus: list[Any]
+    workers: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlacementPlan:
+    """``plan()``'s answer; ``reason`` says what would fit when it does not."""
+
+    fits: bool
+    estimate: MemoryEstimate
+    replicas: list[ReplicaSlot]
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def parse_model_size(size: str | float | int) -> float:
@@ -135,6 +180,20 @@ class LLMResourceManager:
         model_path: str | Path | None = None,
     ) -> dict[str, Any]:
         """Bytes and GB a replica needs: weights, KV cache, overhead, total and per GPU."""
+        return self.estimate(
+            model_size, precision, batch_size, max_sequence_length, gpu_per_replica, model_path
+        ).to_dict()
+
+    def estimate(
+        self,
+        model_size: str | float | None,
+        precision: str = "fp16",
+        batch_size: int = 8,
+        max_sequence_length: int = 2048,
+        gpu_per_replica: int = 1,
+        model_path: str | Path | None = None,
+    ) -> MemoryEstimate:
+        """``estimate_memory``, typed."""
         if precision not in BYTES_PER_PARAMETER:
             allowed = ", ".join(BYTES_PER_PARAMETER)
             raise ConfigError(f"precision {precision!r} is not one of: {allowed}")
@@ -144,16 +203,16 @@ class LLMResourceManager:
         kv = 2 * shape.layers * shape.kv_hidden * kv_bytes * max_sequence_length * batch_size
         gpus = max(1, gpu_per_replica)
         total = weights + kv + self.overhead_bytes * gpus
-        return {
-            "parameters": shape.parameters,
-            "precision": precision,
-            "weights_gb": weights / GB,
-            "kv_cache_gb": kv / GB,
-            "overhead_gb": self.overhead_bytes * gpus / GB,
-            "total_gb": total / GB,
-            "per_gpu_gb": total / gpus / GB,
-            "gpu_per_replica": gpus,
-        }
+        return MemoryEstimate(
+            parameters=shape.parameters,
+            precision=precision,
+            weights_gb=weights / GB,
+            kv_cache_gb=kv / GB,
+            overhead_gb=self.overhead_bytes * gpus / GB,
+            total_gb=total / GB,
+            per_gpu_gb=total / gpus / GB,
+            gpu_per_replica=gpus,
+        )
 
     def plan(
         self,
@@ -173,12 +232,37 @@ class LLMResourceManager:
         ``workers``). Returns ``{"fits", "estimate", "replicas": [{"host", "gpus", "workers"}],
         "reason"}``; ``reason`` says what would fit when it does not.
         """
-        estimate = self.estimate_memory(
+        return self.placement(
+            model_size,
+            gpus,
+            precision,
+            gpu_per_replica,
+            replicas,
+            batch_size,
+            max_sequence_length,
+            model_path,
+            max_memory_per_gpu,
+        ).to_dict()
+
+    def placement(
+        self,
+        model_size: str | float | None,
+        gpus: Sequence[Mapping[str, Any]],
+        precision: str = "fp16",
+        gpu_per_replica: int = 1,
+        replicas: int = 1,
+        batch_size: int = 8,
+        max_sequence_length: int = 2048,
+        model_path: str | Path | None = None,
+        max_memory_per_gpu: float | None = None,
+    ) -> PlacementPlan:
+        """``plan``, typed."""
+        estimate = self.estimate(
             model_size, precision, batch_size, max_sequence_length, gpu_per_replica, model_path
         )
-        need = estimate["per_gpu_gb"] * GB
+        need = estimate.per_gpu_gb * GB
         free = {_key(g): _usable(g, max_memory_per_gpu) for g in gpus}
-        placed: list[dict[str, Any]] = []
+        placed: list[ReplicaSlot] = []
         for _ in range(replicas):
             choice = _take(gpus, free, need, max(1, gpu_per_replica))
             if choice is None:
@@ -186,36 +270,42 @@ class LLMResourceManager:
             placed.append(choice)
         fits = len(placed) == replicas
         reason = None if fits else self._refusal(estimate, gpus, free, replicas, len(placed))
-        return {"fits": fits, "estimate": estimate, "replicas": placed, "reason": reason}
+        return PlacementPlan(fits, estimate, placed, reason)
 
     def check(
         self, model_size: str | float | None, gpus: Sequence[Mapping[str, Any]], **kwargs: Any
     ) -> dict[str, Any]:
         """``plan()``, raising :class:`ModelDoesNotFitError` with the reason when it does not fit."""
-        plan = self.plan(model_size, gpus, **kwargs)
-        if not plan["fits"]:
-            raise ModelDoesNotFitError(plan["reason"])
+        return self.fit(model_size, gpus, **kwargs).to_dict()
+
+    def fit(
+        self, model_size: str | float | None, gpus: Sequence[Mapping[str, Any]], **kwargs: Any
+    ) -> PlacementPlan:
+        """``check``, typed."""
+        plan = self.placement(model_size, gpus, **kwargs)
+        if not plan.fits:
+            raise ModelDoesNotFitError(plan.reason or "the model does not fit the cluster's GPUs")
         return plan
 
     def _refusal(
         self,
-        estimate: dict[str, Any],
+        estimate: MemoryEstimate,
         gpus: Sequence[Mapping[str, Any]],
         free: dict[tuple[str, Any], float],
         replicas: int,
         placed: int,
     ) -> str:
-        size = _size_label(estimate["parameters"])
-        per = estimate["gpu_per_replica"]
-        head = f"{size} at {estimate['precision']} needs ~{estimate['total_gb']:.1f} GB per replica"
+        size = _size_label(estimate.parameters)
+        per = estimate.gpu_per_replica
+        head = f"{size} at {estimate.precision} needs ~{estimate.total_gb:.1f} GB per replica"
         if per > 1:
-            head += f" (~{estimate['per_gpu_gb']:.1f} GB on each of {per} GPUs)"
+            head += f" (~{estimate.per_gpu_gb:.1f} GB on each of {per} GPUs)"
         if not gpus:
             return f"{head}; the cluster has no GPU: use gpu_per_replica=0 to serve it on CPU workers"
         largest = max(_usable(g, None) for g in gpus) / GB
         hints = [f"gpu_per_replica={per * 2}"]
         smaller = [
-            p for p in ("int8", "int4") if BYTES_PER_PARAMETER[p] < BYTES_PER_PARAMETER[estimate["precision"]]
+            p for p in ("int8", "int4") if BYTES_PER_PARAMETER[p] < BYTES_PER_PARAMETER[estimate.precision]
         ]
         hints += [f"precision={p!r}" for p in smaller[:1]]
         if placed:
@@ -234,7 +324,7 @@ def _usable(gpu: Mapping[str, Any], cap: float | None) -> float:
 
 def _take(
     gpus: Sequence[Mapping[str, Any]], free: dict[tuple[str, Any], float], need: float, count: int
-) -> dict[str, Any] | None:
+) -> ReplicaSlot | None:
     by_host: dict[str, list[Mapping[str, Any]]] = {}
     for gpu in gpus:
         if free[_key(gpu)] >= need:
@@ -246,7 +336,7 @@ def _take(
         for gpu in chosen:
             free[_key(gpu)] -= need
         workers = sorted({w for g in chosen for w in (g.get("workers") or [])})
-        return {"host": host, "gpus": [g.get("id") for g in chosen], "workers": workers}
+        return ReplicaSlot(host, [g.get("id") for g in chosen], workers)
     return None
 
 

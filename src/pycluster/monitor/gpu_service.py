@@ -11,24 +11,60 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from distributed.protocol.pickle import dumps
 
 from ..cluster.services import HeadContext, HeadService
-from ..gpu.alerts import AlertTracker, GPUThresholds
+from ..gpu.alerts import Alert, AlertTracker, GPUThresholds
 from ..gpu.history import GPUHistory
 from ..gpu.readings import history_sample, iso_time
 from ..gpu.worker_plugin import PLUGIN_NAME, GPUReporter
-from .gpu_cluster import cluster_gpu_view
+from .gpu_cluster import GPUClusterView, gpu_cluster_view
 from .periodic import SnapshotLoop
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
 
-__all__ = ["ClusterGPUService", "GPUService"]
+__all__ = ["ClusterGPUService", "GPUService", "GPUStatusDocument"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GPUStatusDocument:
+    """``GET /api/llm/gpu/status``: the view, its recent samples and the active alerts."""
+
+    summary: GPUClusterView
+    recent_metrics: list[dict[str, Any]]  # pycluster.gpu.readings.history_sample points
+    alerts: list[Alert]
+    timestamp: str | None  # when the readings were taken; None before the first (or without the service)
+    interval: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary.to_dict(),
+            "recent_metrics": self.recent_metrics,
+            "alerts": self.alerts,
+            "timestamp": self.timestamp,
+            "interval": self.interval,
+        }
+
+    def only_host(self, host: str) -> GPUStatusDocument | None:
+        """The document of one host (None when no worker runs there)."""
+        summary = self.summary.only_host(host)
+        if summary is None:
+            return None
+        samples = [host_sample(s, host) for s in self.recent_metrics]
+        alerts = [a for a in self.alerts if a["host"] == host]
+        return GPUStatusDocument(summary, samples, alerts, self.timestamp, self.interval)
+
+
+def host_sample(sample: dict[str, Any], host: str, gpu: int | None = None) -> dict[str, Any]:
+    """A history sample cut to one host's GPUs (or one GPU of it), totals recomputed."""
+    gpus = [g for g in sample["gpus"] if g.get("host") == host and (gpu is None or g.get("id") == gpu)]
+    return history_sample(gpus, sample["time"])
 
 
 class ClusterGPUService(SnapshotLoop):
@@ -39,7 +75,7 @@ class ClusterGPUService(SnapshotLoop):
         super().__init__(head, m.gpu_interval)
         self.history = GPUHistory(m.metrics_retention)
         self.alerts = AlertTracker(GPUThresholds.from_settings(head.settings))
-        self.view: dict[str, Any] = cluster_gpu_view({})
+        self.current: GPUClusterView = gpu_cluster_view({})
         self.updated_at: float | None = None
 
     async def prepare(self) -> None:
@@ -50,31 +86,40 @@ class ClusterGPUService(SnapshotLoop):
 
     async def _register_reporter(self) -> None:
         scheduler = self.head.scheduler
-        plugin = dumps(GPUReporter(self.interval))
+        plugin = dumps(GPUReporter(self.interval))  # type: ignore[no-untyped-call,unused-ignore]
         responses = await scheduler.register_worker_plugin(None, plugin, PLUGIN_NAME, idempotent=False)
         for worker, response in (responses or {}).items():
             if response.get("status") == "error":  # e.g. a plain Dask worker without pycluster
                 logger.warning("worker %s cannot report its GPUs: %s", worker, response.get("exception"))
 
-    def update(self, identity: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    def update(self, identity: dict[str, Any], now: float | None = None) -> GPUClusterView:
         """Take in the scheduler's current worker reports."""
         now = time.time() if now is None else now
-        view = cluster_gpu_view(identity)
-        self.view, self.updated_at = view, now
-        if view["available"]:
-            self.history.append(history_sample(view["gpus"], now), now)
-        self.alerts.update(view["gpus"], now)
+        view = gpu_cluster_view(identity)
+        self.current, self.updated_at = view, now
+        if view.available:
+            self.history.append(history_sample(view.gpus, now), now)
+        self.alerts.update(view.gpus, now)
         return view
 
-    def status(self, history: int = 60) -> dict[str, Any]:
+    @property
+    def view(self) -> dict[str, Any]:
+        """The current view as the document's ``summary`` dict (what the Prometheus export reads)."""
+        return self.current.to_dict()
+
+    def document(self, history: int = 60) -> GPUStatusDocument:
         """The ``GET /api/llm/gpu/status`` document with the last ``history`` samples."""
-        return {
-            "summary": self.view,
-            "recent_metrics": self.history.latest(history),
-            "alerts": self.alerts.active(),
-            "timestamp": iso_time(self.updated_at) if self.updated_at else None,
-            "interval": self.interval,
-        }
+        return GPUStatusDocument(
+            summary=self.current,
+            recent_metrics=self.history.latest(history),
+            alerts=self.alerts.active(),
+            timestamp=iso_time(self.updated_at) if self.updated_at else None,
+            interval=self.interval,
+        )
+
+    def status(self, history: int = 60) -> dict[str, Any]:
+        """``document()`` as the documented JSON (``head.gpus.status()``)."""
+        return self.document(history).to_dict()
 
 
 class GPUService(HeadService):

@@ -42,10 +42,11 @@ class ClearedFailures(BaseModel):
 def live_feed(request: Request) -> LiveFeed:
     """The app's feed, made on first use (one per app: all browsers share its producers)."""
     state = request.app.state
-    if getattr(state, "live_feed", None) is None:
+    feed = getattr(state, "live_feed", None)
+    if not isinstance(feed, LiveFeed):
         ctrl = controller(request)
-        state.live_feed = LiveFeed(lambda interval: build_snapshot(ctrl, interval))
-    return state.live_feed
+        feed = state.live_feed = LiveFeed(lambda interval: build_snapshot(ctrl, interval))
+    return feed
 
 
 def _history(request: Request) -> Any:

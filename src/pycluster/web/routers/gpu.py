@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import asdict
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from ...gpu.readings import history_sample
-from ...monitor.gpu_cluster import cluster_gpu_view
+from ...monitor.gpu_cluster import GPUClusterView, gpu_cluster_view
+from ...monitor.gpu_service import ClusterGPUService, GPUStatusDocument, host_sample
 from ..deps import ERROR_RESPONSES, controller
 from ..models import GPUAlerts, GPUHistory, GPUStatus
 
@@ -29,10 +30,10 @@ async def gpu_status(
     and ``reason`` when there are none), ``recent_metrics`` and active ``alerts``."""
     document = await _document(request, history)
     if host is not None:
-        document["summary"] = _only_host(document["summary"], host)
-        document["recent_metrics"] = [_sample_of(s, host) for s in document["recent_metrics"]]
-        document["alerts"] = [a for a in document["alerts"] if a["host"] == host]
-    return document
+        document = _found(document.only_host(host), document.summary, host)
+    # a dict, not GPUStatus: response_model_exclude_unset keeps each GPU's reading to the
+    # fields its driver reported, which a model built here would fill with nulls
+    return document.to_dict()
 
 
 @router.get("/history", response_model=GPUHistory, response_model_exclude_unset=True)
@@ -46,8 +47,9 @@ async def gpu_history(
     service = _service(request)
     samples = service.history.since(seconds, time.time()) if service else []
     if host is not None:
-        _check_gpu(_only_host(service.view if service else {"hosts": []}, host), host, gpu)
-        samples = [_sample_of(s, host, gpu) for s in samples]
+        view = service.current if service else gpu_cluster_view({})
+        _check_gpu(_found(view.only_host(host), view, host), host, gpu)
+        samples = [host_sample(s, host, gpu) for s in samples]
     elif gpu is not None:
         raise HTTPException(422, "gpu needs host: GPU indices repeat on every machine")
     return {"seconds": seconds, "interval": service.interval if service else None, "samples": samples}
@@ -58,63 +60,51 @@ async def gpu_alerts(
     request: Request,
     active: bool = Query(False, description="Only alerts still active"),
     limit: int = Query(100, ge=1, le=500),
-) -> dict[str, Any]:
+) -> GPUAlerts:
     """Temperature, power and memory alerts (newest last), with the thresholds that raised them."""
     service = _service(request)
     if service is None:
-        return {"active": [], "alerts": [], "thresholds": None}
+        return GPUAlerts(active=[], alerts=[], thresholds=None)
     alerts = service.alerts.active() if active else list(service.alerts.recent)
-    return {
-        "active": service.alerts.active(),
-        "alerts": alerts[-limit:],
-        "thresholds": vars(service.alerts.thresholds),
-    }
+    return GPUAlerts.model_validate(
+        {
+            "active": service.alerts.active(),
+            "alerts": alerts[-limit:],
+            "thresholds": asdict(service.alerts.thresholds),
+        }
+    )
 
 
-def _service(request: Request) -> Any:
-    node = controller(request).head
-    return node.services.get("gpu") if node is not None else None
-
-
-async def _document(request: Request, history: int) -> dict[str, Any]:
+def _service(request: Request) -> ClusterGPUService | None:
     node = controller(request).head
     service = node.services.get("gpu") if node is not None else None
+    return service if isinstance(service, ClusterGPUService) else None
+
+
+async def _document(request: Request, history: int) -> GPUStatusDocument:
+    service = _service(request)
     if service is not None:
-        return service.status(history)
+        return service.document(history)
     # a head started without the GPU service: what the workers' heartbeats say right now;
     # no cluster (the standalone API before cluster/start): no workers, so no GPUs, and why
+    node = controller(request).head
     identity = await node.snapshot() if node is not None else {"workers": {}}
-    return {
-        "summary": cluster_gpu_view(identity),
-        "recent_metrics": [],
-        "alerts": [],
-        "timestamp": None,
-        "interval": None,
-    }
+    return GPUStatusDocument(gpu_cluster_view(identity), [], [], None, None)
 
 
-def _only_host(summary: dict[str, Any], host: str) -> dict[str, Any]:
-    hosts = [h for h in summary["hosts"] if h["host"] == host]
-    if not hosts:
-        known = ", ".join(h["host"] for h in summary["hosts"]) or "none (no workers)"
+_Found = TypeVar("_Found")
+
+
+def _found(narrowed: _Found | None, view: GPUClusterView, host: str) -> _Found:
+    """``narrowed`` (a view or document cut to ``host``), or a 404 that lists the known hosts."""
+    if narrowed is None:
+        known = ", ".join(h.host for h in view.hosts) or "none (no workers)"
         raise HTTPException(404, f"no worker runs on host {host!r}; hosts: {known}")
-    entry = hosts[0]
-    return {
-        "available": entry["available"],
-        "count": entry["count"],
-        "reason": entry["reason"],
-        "gpus": entry["gpus"],
-        "hosts": hosts,
-    }
+    return narrowed
 
 
-def _check_gpu(summary: dict[str, Any], host: str, gpu: int | None) -> None:
-    ids = [g["id"] for g in summary["gpus"]]
+def _check_gpu(view: GPUClusterView, host: str, gpu: int | None) -> None:
+    ids = [g["id"] for g in view.gpus]
     if gpu is not None and gpu not in ids:
         known = ", ".join(str(i) for i in ids) or "none"
         raise HTTPException(404, f"host {host!r} has no GPU {gpu}; its GPUs: {known}")
-
-
-def _sample_of(sample: dict[str, Any], host: str, gpu: int | None = None) -> dict[str, Any]:
-    gpus = [g for g in sample["gpus"] if g.get("host") == host and (gpu is None or g.get("id") == gpu)]
-    return history_sample(gpus, sample["time"])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ClusterNotRunningError
+from ...llm.manager import LLMClusterManager
 from ..deps import ERROR_RESPONSES, head
 from ..models import DeployAccepted, DeploymentList, DeploymentModel, InferenceResult, Undeployed
 from ..sse import sse_lines
@@ -67,10 +68,10 @@ STREAM_SCHEMA = {
 }
 
 
-def llm_manager(request: Request) -> Any:
+def llm_manager(request: Request) -> LLMClusterManager:
     """The head's LLMClusterManager, or a 503 that says how to turn LLM serving on."""
     manager = head(request).services.get("llm")
-    if manager is None:
+    if not isinstance(manager, LLMClusterManager):
         raise ClusterNotRunningError(
             "LLM serving is not running on this head: start the head with the 'llm' service "
             "(the default set of services includes it)"
@@ -90,23 +91,26 @@ def deploy_model(body: DeployRequest, request: Request) -> JSONResponse:
     options = body.model_dump(exclude={"wait"})
     manager = llm_manager(request)
     deployment_id = manager.deploy_model(**options, wait=body.wait)
-    deployment = manager.get_deployment(deployment_id)
-    return JSONResponse(
-        {"message": "Deployment started", "deployment_id": deployment_id, "deployment": deployment},
-        status_code=201 if body.wait else 202,
+    deployment = manager.deployment(deployment_id)
+    answer = DeployAccepted(
+        message="Deployment started",
+        deployment_id=deployment_id,
+        deployment=DeploymentModel.model_validate(deployment.to_dict()),
     )
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201 if body.wait else 202)
 
 
 @router.get("", response_model=DeploymentList)
-def list_models(request: Request) -> dict[str, Any]:
+def list_models(request: Request) -> DeploymentList:
     """Every deployment: status, replicas and where they run, requests/s, tokens/s, latency."""
-    return {"deployments": llm_manager(request).list_deployments()}
+    deployments = llm_manager(request).deployments()
+    return DeploymentList(deployments=[DeploymentModel.model_validate(d.to_dict()) for d in deployments])
 
 
 @router.get("/{deployment_id}", response_model=DeploymentModel)
-def get_model(deployment_id: str, request: Request) -> dict[str, Any]:
+def get_model(deployment_id: str, request: Request) -> DeploymentModel:
     """One deployment (``status`` is loading, ready or failed with ``reason``)."""
-    return llm_manager(request).get_deployment(deployment_id)
+    return DeploymentModel.model_validate(llm_manager(request).deployment(deployment_id).to_dict())
 
 
 @router.post(
@@ -114,25 +118,32 @@ def get_model(deployment_id: str, request: Request) -> dict[str, Any]:
     response_model=InferenceResult,
     responses={200: {"content": {"text/event-stream": {"schema": STREAM_SCHEMA}}}},
 )
-def inference(deployment_id: str, body: InferenceRequest, request: Request) -> Any:
+def inference(
+    deployment_id: str, body: InferenceRequest, request: Request
+) -> InferenceResult | StreamingResponse:
     """Generate a completion: ``text``, ``tokens_generated``, ``latency_ms``, ``finish_reason``.
     With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``."""
     manager = llm_manager(request)
     options = body.model_dump(exclude={"prompt", "stream"})
     if not body.stream:
-        return manager.inference(deployment_id, body.prompt, **options)
-    chunks = manager.stream(deployment_id, body.prompt, **options)
-    first = next(chunks)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
-    return StreamingResponse(sse_lines(first, chunks), media_type="text/event-stream")
+        return InferenceResult.model_validate(
+            manager.generate(deployment_id, body.prompt, **options).to_dict()
+        )
+    events = manager.stream_events(deployment_id, body.prompt, **options)
+    first = next(events)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
+    rest = (e.to_dict() for e in events)
+    return StreamingResponse(sse_lines(first.to_dict(), rest, source=events), media_type="text/event-stream")
 
 
 @router.post("/{deployment_id}/scale", response_model=DeploymentModel)
-def scale_model(deployment_id: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
+def scale_model(deployment_id: str, body: ScaleRequest, request: Request) -> DeploymentModel:
     """Add or remove replicas; new ones load in the background."""
-    return llm_manager(request).scale(deployment_id, body.replicas)
+    return DeploymentModel.model_validate(
+        llm_manager(request).rescale(deployment_id, body.replicas).to_dict()
+    )
 
 
 @router.delete("/{deployment_id}", response_model=Undeployed)
-def undeploy_model(deployment_id: str, request: Request) -> dict[str, Any]:
+def undeploy_model(deployment_id: str, request: Request) -> Undeployed:
     """Stop every replica and forget the deployment."""
-    return llm_manager(request).undeploy(deployment_id)
+    return Undeployed.model_validate(llm_manager(request).remove(deployment_id).to_dict())

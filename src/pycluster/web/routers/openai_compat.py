@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -20,7 +20,23 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import InferenceRequestError
+from ...llm.results import Generation, StreamEvent, StreamText
 from ..deps import ERROR_RESPONSES
+from ..models_llm import (
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatDelta,
+    ChatMessageOut,
+    Completion,
+    CompletionChoice,
+    CompletionChunk,
+    ModelEntry,
+    ModelList,
+    Usage,
+    stream_schema,
+)
 from ..sse import sse_lines
 from .llm import llm_manager
 
@@ -88,84 +104,72 @@ class ChatRequest(_Sampling):
     tools: None = None
 
 
-@router.get("/models")
-def list_models(request: Request) -> dict[str, Any]:
+@router.get("/models", response_model=ModelList)
+def list_models(request: Request) -> ModelList:
     """Deployments as OpenAI models (``id`` is the deployment id; ``root`` the model name)."""
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": d["deployment_id"],
-                "object": "model",
-                "created": int(d["created_at"]),
-                "owned_by": "pycluster",
-                "root": d["model_name"],
-                "status": d["status"],
-            }
-            for d in llm_manager(request).list_deployments()
-        ],
-    }
+    deployments = llm_manager(request).deployments()
+    return ModelList(
+        data=[
+            ModelEntry(id=d.deployment_id, created=int(d.created_at), root=d.model_name, status=d.status)
+            for d in deployments
+        ]
+    )
 
 
-@router.post("/completions", response_model=None)
-def completions(body: CompletionRequest, request: Request) -> Any:
+@router.post("/completions", response_model=Completion, responses=stream_schema(CompletionChunk))
+def completions(body: CompletionRequest, request: Request) -> Completion | StreamingResponse:
     """Text completion (``stream: true`` answers with server-sent events ending ``[DONE]``)."""
     manager = llm_manager(request)
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     if not 1 <= len(prompts) <= MAX_PROMPTS:
         raise InferenceRequestError(f"send 1 to {MAX_PROMPTS} prompts, got {len(prompts)}")
     options = body.options(body.max_tokens, 16)
-    ident = _Ident("cmpl", "text_completion", body.model)
+    ident = _Ident("cmpl", body.model)
     if body.stream:
         if len(prompts) > 1:
             raise InferenceRequestError("stream one prompt at a time")
-        chunks = manager.stream(body.model, prompts[0], **options)
-        events = (_completion_chunk(ident, c) for c in chunks)
+        chunks = manager.stream_events(body.model, prompts[0], **options)
+        events = (_event(_completion_chunk(ident, c)) for c in chunks)
         return _stream(events, chunks)
     with ThreadPoolExecutor(len(prompts)) as pool:  # concurrent, so the replica batches them
-        results = list(pool.map(lambda p: manager.inference(body.model, p, **options), prompts))
+        results = list(pool.map(lambda p: manager.generate(body.model, p, **options), prompts))
     choices = [
-        {"index": i, "text": r["text"], "logprobs": None, "finish_reason": r["finish_reason"]}
-        for i, r in enumerate(results)
+        CompletionChoice(index=i, text=r.text, finish_reason=r.finish_reason) for i, r in enumerate(results)
     ]
-    return {**ident.head(), "choices": choices, "usage": _usage(results)}
+    return Completion(**ident.head(), choices=choices, usage=_usage(results))
 
 
-@router.post("/chat/completions", response_model=None)
-def chat_completions(body: ChatRequest, request: Request) -> Any:
+@router.post("/chat/completions", response_model=ChatCompletion, responses=stream_schema(ChatCompletionChunk))
+def chat_completions(body: ChatRequest, request: Request) -> ChatCompletion | StreamingResponse:
     """Chat completion through the model's chat template (``stream: true`` for SSE)."""
     manager = llm_manager(request)
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     options = body.options(body.max_completion_tokens or body.max_tokens, 512)
-    ident = _Ident("chatcmpl", "chat.completion", body.model)
+    ident = _Ident("chatcmpl", body.model)
     if body.stream:
-        chunks = manager.stream(body.model, messages=messages, **options)
-        events = _chat_chunks(ident, chunks)
+        chunks = manager.stream_events(body.model, messages=messages, **options)
+        events = (_event(c) for c in _chat_chunks(ident, chunks))
         return _stream(events, chunks)
-    result = manager.inference(body.model, messages=messages, **options)
-    choice = {
-        "index": 0,
-        "message": {"role": "assistant", "content": result["text"]},
-        "logprobs": None,
-        "finish_reason": result["finish_reason"],
-    }
-    return {**ident.head(), "choices": [choice], "usage": _usage([result])}
+    result = manager.generate(body.model, messages=messages, **options)
+    choice = ChatChoice(
+        index=0, message=ChatMessageOut(content=result.text), finish_reason=result.finish_reason
+    )
+    return ChatCompletion(**ident.head(), choices=[choice], usage=_usage([result]))
 
 
 class _Ident:
     """The fields every response and chunk of one request repeats."""
 
-    def __init__(self, prefix: str, kind: str, model: str) -> None:
+    def __init__(self, prefix: str, model: str) -> None:
         self.id = f"{prefix}-{secrets.token_hex(12)}"
-        self.kind = kind
         self.model = model
         self.created = int(time.time())
 
-    def head(self, kind: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": kind or self.kind, "created": self.created, "model": self.model}
+    def head(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created, "model": self.model}
 
 
-def _stream(events: Iterator[dict[str, Any]], chunks: Iterator[dict[str, Any]]) -> StreamingResponse:
+def _stream(events: Iterator[dict[str, Any]], chunks: Iterator[StreamEvent]) -> StreamingResponse:
     # The first event is produced here, so a bad request (unknown model, prompt too long) is a
     # 4xx answer instead of an error inside a stream that has already said 200.
     first = next(events)
@@ -174,41 +178,39 @@ def _stream(events: Iterator[dict[str, Any]], chunks: Iterator[dict[str, Any]]) 
     )
 
 
-def _completion_chunk(ident: _Ident, chunk: dict[str, Any]) -> dict[str, Any]:
-    done = chunk.get("done", False)
-    choice = {
-        "index": 0,
-        "text": "" if done else chunk["text"],
-        "logprobs": None,
-        "finish_reason": chunk["result"]["finish_reason"] if done else None,
-    }
-    event = {**ident.head(), "choices": [choice]}
-    if done:
-        event["usage"] = _usage([chunk["result"]])
+def _event(chunk: CompletionChunk | ChatCompletionChunk) -> dict[str, Any]:
+    """A chunk as OpenAI sends it: ``usage`` only in the last one, a delta without empty fields."""
+    event = chunk.model_dump()
+    if chunk.usage is None:
+        del event["usage"]
+    for choice, model in zip(event["choices"], chunk.choices):
+        if isinstance(model, ChatChunkChoice):
+            choice["delta"] = model.delta.model_dump(exclude_none=True)
     return event
 
 
-def _chat_chunks(ident: _Ident, chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    role_sent = False
+def _completion_chunk(ident: _Ident, chunk: StreamEvent) -> CompletionChunk:
+    if isinstance(chunk, StreamText):
+        choice = CompletionChoice(index=0, text=chunk.text, finish_reason=None)
+        return CompletionChunk(**ident.head(), choices=[choice])
+    choice = CompletionChoice(index=0, text="", finish_reason=chunk.result.finish_reason)
+    return CompletionChunk(**ident.head(), choices=[choice], usage=_usage([chunk.result]))
+
+
+def _chat_chunks(ident: _Ident, chunks: Iterator[StreamEvent]) -> Iterator[ChatCompletionChunk]:
+    role: Literal["assistant"] | None = "assistant"  # sent in the first chunk only
     for chunk in chunks:
-        done = chunk.get("done", False)
-        delta: dict[str, Any] = {} if done else {"content": chunk["text"]}
-        if not role_sent:
-            delta["role"] = "assistant"
-            role_sent = True
-        choice = {
-            "index": 0,
-            "delta": delta,
-            "logprobs": None,
-            "finish_reason": chunk["result"]["finish_reason"] if done else None,
-        }
-        event = {**ident.head("chat.completion.chunk"), "choices": [choice]}
-        if done:
-            event["usage"] = _usage([chunk["result"]])
-        yield event
+        if isinstance(chunk, StreamText):
+            delta = ChatDelta(role=role, content=chunk.text)
+            yield ChatCompletionChunk(**ident.head(), choices=[ChatChunkChoice(index=0, delta=delta)])
+        else:
+            delta = ChatDelta(role=role)
+            choice = ChatChunkChoice(index=0, delta=delta, finish_reason=chunk.result.finish_reason)
+            yield ChatCompletionChunk(**ident.head(), choices=[choice], usage=_usage([chunk.result]))
+        role = None
 
 
-def _usage(results: list[dict[str, Any]]) -> dict[str, int]:
-    prompt = sum(int(r.get("prompt_tokens", 0)) for r in results)
-    completion = sum(int(r["tokens_generated"]) for r in results)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def _usage(results: Sequence[Generation]) -> Usage:
+    prompt = sum(r.prompt_tokens for r in results)
+    completion = sum(r.tokens_generated for r in results)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
