@@ -57,7 +57,12 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def test_shutdown_while_a_job_runs_then_the_next_head_finishes_it(tmp_path: Path) -> None:
+def test_shutdown_while_a_job_runs_then_the_next_head_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the restarted queue looks at its recovered jobs on its first tick, one interval
+    # (5 s by default) after it starts: a short one keeps the test short
+    monkeypatch.setenv("PYCLUSTER_JOB_CHECK_INTERVAL", "0.2s")
     state, log = tmp_path / "state", tmp_path / "steps.log"
     me = psutil.Process(os.getpid())
     children_before = {p.pid for p in me.children(recursive=True)}
