@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import psutil
+import pytest
 
 from pycluster import HeadNode, JobStatus
 from tests.helpers import cli, wait_for, wait_for_job
@@ -225,8 +226,11 @@ def test_killed_worker_mid_job_still_gives_the_right_answer(
 
 
 def test_restarted_queue_does_not_recompute_finished_partitions(
-    data_root: Path, tmp_path: Path, expected: pd.DataFrame
+    data_root: Path, tmp_path: Path, expected: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the restarted queue looks at its recovered jobs on its first tick, one interval
+    # (5 s by default) after it starts: a short one keeps the test short
+    monkeypatch.setenv("PYCLUSTER_JOB_CHECK_INTERVAL", "0.2s")
     state = str(tmp_path / "state")
     first = HeadNode(
         "restart-1",

@@ -58,7 +58,13 @@ def test_kill_dash_nine_then_restart(tmp_path: Path) -> None:
     state, log = tmp_path / "state", tmp_path / "executions.log"
     (tmp_path / "first.py").write_text(textwrap.dedent(FIRST_LIFE))
     (tmp_path / "second.py").write_text(textwrap.dedent(SECOND_LIFE))
-    env = {**os.environ, "MAX_CONCURRENT_JOBS": "1"}  # the LOW job must still be queued at the kill
+    env = {
+        **os.environ,
+        "MAX_CONCURRENT_JOBS": "1",  # the LOW job must still be queued at the kill
+        # the restarted queue looks at its recovered jobs on its first tick, one interval
+        # (5 s by default) after it starts: a short one keeps the test short
+        "PYCLUSTER_JOB_CHECK_INTERVAL": "0.2s",
+    }
     first = subprocess.Popen(
         [sys.executable, str(tmp_path / "first.py"), str(state), str(log)],
         stdout=subprocess.PIPE,

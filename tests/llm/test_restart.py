@@ -19,9 +19,9 @@ PROMPT = "a cluster runs"
 
 
 @contextmanager
-def _head_api(state_dir: Path) -> Iterator[httpx.Client]:
+def _head_api(state_dir: Path, workers: int = 1) -> Iterator[httpx.Client]:
     with (
-        running_head("llm-restart", state_dir, workers=1) as head,
+        running_head("llm-restart", state_dir, workers=workers) as head,
         httpx.Client(base_url=head.dashboard_url or "", timeout=120) as api,
     ):
         yield api
@@ -50,5 +50,6 @@ def test_deployments_are_redeployed_when_the_head_restarts(tmp_path: Path, tiny_
         assert after["text"] == before["text"]
         assert api.delete(f"/api/llm/models/{dep}").status_code == 200
 
-    with _head_api(tmp_path) as api:  # undeployed means gone for good
+    # undeployed means gone for good (only listed: no worker needed to load anything)
+    with _head_api(tmp_path, workers=0) as api:
         assert api.get("/api/llm/models").json()["deployments"] == []
