@@ -82,7 +82,8 @@ def test_shutdown_while_a_job_runs_then_the_next_head_finishes_it(
         head.shutdown()
         took = time.monotonic() - began
 
-    assert took < 15, f"shutdown took {took:.1f}s with a job running"
+    # a running task is not waited for: its worker process ends at once and the job reruns later
+    assert took < 5, f"shutdown took {took:.1f}s with a job running"
     assert port_is_free(port), f"the scheduler's port {port} is still taken after shutdown"
     # give the OS a moment to reap the exited workers; nothing may stay behind for longer
     wait_for(lambda: all_gone(workers), 5, what="the local workers to exit")

@@ -206,7 +206,9 @@ async def _close_one(server: Server) -> None:
     if isinstance(server, Nanny):
         await server.close(timeout=10)
     else:
-        await server.close(reason="worker process stopping")
+        # a task still running is not waited for (the process ends right after): the head's
+        # shutdown must not wait for a long task, and the scheduler reruns it elsewhere
+        await server.close(reason="worker process stopping", executor_wait=False)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
