@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from distributed import Nanny
+from distributed import Nanny, Worker
 from distributed.core import Server
 
 from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
@@ -205,7 +205,7 @@ async def _close(servers: list[Server]) -> None:
 async def _close_one(server: Server) -> None:
     if isinstance(server, Nanny):
         await server.close(timeout=10)
-    else:
+    elif isinstance(server, Worker):
         # a task still running is not waited for (the process ends right after): the head's
         # shutdown must not wait for a long task, and the scheduler reruns it elsewhere
         await server.close(reason="worker process stopping", executor_wait=False)
