@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import CliProcess, cli
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 CONNECT_TIMEOUT = 5.0
 # on top of the timeout: the interpreter's start (2-4 s on a busy 2-core machine; the timeout

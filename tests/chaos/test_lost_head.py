@@ -43,10 +43,14 @@ def _stop_worker(worker: CliProcess) -> None:
         wait_for(lambda: all_gone(family), 20, what="the worker's processes to exit")
 
 
-def test_worker_rejoins_a_head_restarted_on_the_same_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nanny", [True, False], ids=["nanny", "no-nanny"])
+def test_worker_rejoins_a_head_restarted_on_the_same_port(tmp_path: Path, nanny: bool) -> None:
     port = _free_port()
     head, address = _head(port, tmp_path)
-    worker = CliProcess("worker", "--scheduler", address, "--name", "survivor", "--reconnect-timeout", "60")
+    flags = () if nanny else ("--no-nanny",)
+    worker = CliProcess(
+        "worker", "--scheduler", address, "--name", "survivor", "--reconnect-timeout", "60", *flags
+    )
     restarted = None
     try:
         worker.wait_for_line("PYCLUSTER-WORKERS-READY", 60)
@@ -67,7 +71,8 @@ def test_worker_rejoins_a_head_restarted_on_the_same_port(tmp_path: Path) -> Non
             names = {w["name"] for w in manager.client.scheduler_info()["workers"].values()}
         assert names == {"survivor"}
         print(
-            f"head killed -> worker noticed in {noticed:.1f}s; head back after {head_back:.1f}s; "
+            f"{'nanny' if nanny else 'no nanny'}: head killed -> worker noticed in {noticed:.1f}s; "
+            f"head back after {head_back:.1f}s; "
             f"worker rejoined after {rejoined:.1f}s ({rejoined - head_back:.1f}s after the head)"
         )
     finally:
