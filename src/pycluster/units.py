@@ -72,24 +72,62 @@ def parse_bytes(value: object) -> int:
     return int(size)
 
 
+# The smallest memory limit a worker is given: a Dask worker takes about 100 MB just to
+# start, so below this it is killed (or pauses) before running anything; "2" (bytes) or
+# "0.0001" (of RAM) are mistakes for "2GB" or "0.1", and better refused where they are typed
+MIN_MEMORY_LIMIT = 64 * 2**20
+# A limit this many times the machine's memory is a mistaken unit ("2TB" for "2GB"): Dask
+# would quietly cap it at the machine's memory, so the memory guard would not be what was asked
+MAX_MEMORY_LIMIT_FACTOR = 4
+
+
 def parse_memory_limit(value: object) -> str | int | float:
-    """A Dask memory limit: "auto", a size ("2GB"), or a fraction of system memory (0 < f <= 1)."""
+    """A Dask memory limit: "auto", a size ("2GB"), or a fraction of system memory (0 < f <= 1).
+
+    A size or fraction below 64 MiB, or above 4 times this machine's memory, is refused.
+    """
     allowed = '"auto", a size such as 2GB, or a fraction of system memory between 0 and 1'
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return "auto"
+    fraction: float | None = None
     if isinstance(value, float) and 0 < value <= 1:
-        return value
-    if isinstance(value, str):
+        fraction = value
+    elif isinstance(value, str):
         try:
             fraction = float(value)
         except ValueError:
             fraction = None
-        if fraction is not None and 0 < fraction <= 1:
-            return fraction
+        if fraction is not None and not 0 < fraction <= 1:
+            fraction = None
+    if fraction is not None:
+        _check_memory_size(value, fraction * _total_memory(), allowed)
+        return fraction
     try:
-        return parse_bytes(value)
+        size = parse_bytes(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a memory limit; allowed: {allowed}") from None
+    _check_memory_size(value, size, allowed)
+    return size
+
+
+def _total_memory() -> int:
+    import psutil  # lazily: most callers of this module never parse a memory limit
+
+    return int(psutil.virtual_memory().total)
+
+
+def _check_memory_size(value: object, size: float, allowed: str) -> None:
+    if size < MIN_MEMORY_LIMIT:
+        raise ValueError(
+            f"{value!r} is a memory limit of {format_bytes(size)}, below the {MIN_MEMORY_LIMIT // 2**20} MiB "
+            f"a worker needs to start (a missing unit? 2 is 2 bytes, 2GB is 2 gigabytes); allowed: {allowed}"
+        )
+    total = _total_memory()
+    if size > MAX_MEMORY_LIMIT_FACTOR * total:
+        raise ValueError(
+            f"{value!r} is a memory limit of {format_bytes(size)}, over {MAX_MEMORY_LIMIT_FACTOR} times this "
+            f"machine's {format_bytes(total)} of memory (a wrong unit?); allowed: {allowed}"
+        )
 
 
 def parse_seconds(value: object) -> float:

@@ -83,6 +83,24 @@ def test_bad_options_give_errors_not_tracebacks() -> None:
     assert missing.returncode != 0 and "--scheduler" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_absurd_memory_limits_are_refused_before_anything_starts() -> None:
+    """--memory-limit 2 (bytes) once crashed head start-up with an 80-line CommClosedError."""
+    for command in (
+        ("head", *HEAD_ARGS, "--local-workers", "1"),
+        ("worker", "--scheduler", "tcp://127.0.0.1:1"),
+    ):
+        for limit, says in (
+            ("2", "below the 64 MiB"),
+            ("0.000001", "below the 64 MiB"),
+            ("900TB", "over 4 times"),
+        ):
+            bad = cli(*command, "--memory-limit", limit)
+            output = bad.stderr + bad.stdout
+            assert bad.returncode == 1, output
+            assert says in output and "memory_limit" in output and "Traceback" not in output, output
+            assert "is running" not in output
+
+
 def test_help_explains_every_command() -> None:
     top = cli("--help")
     assert top.returncode == 0

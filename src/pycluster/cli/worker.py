@@ -43,6 +43,14 @@ __all__ = ["worker_command"]
     show_default=True,
     help="Seconds to wait for the scheduler to answer before giving up.",
 )
+@click.option(
+    "--reconnect-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to keep trying to rejoin a head that went away (killed, restarting, rebooting) before "
+    "exiting with code 69, so a supervisor (systemd Restart=on-failure) starts this again; 0 = exit at once.",
+)
 @click.option("--death-timeout", type=float, help="Stop after this many seconds without a scheduler.")
 @click.option(
     "--gpus",

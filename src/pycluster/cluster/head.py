@@ -34,7 +34,7 @@ from .local_heads import publish, withdraw
 from .local_workers import LocalWorkers
 from .loop import LoopThread
 from .manager import ClusterManager
-from .ports import advertised_host, check_port_free
+from .ports import advertised_host, check_port_free, join_address
 from .results import ClusterStatus, ConnectionInfo
 from .security import (
     check_key_strength,
@@ -399,7 +399,7 @@ class HeadNode:
             scheduler_address=address,
             dashboard_url=self.dashboard_url,
             dask_dashboard_url=self.dask_dashboard_url,
-            worker_command=_worker_command(address, self.auth_key),
+            worker_command=_worker_command(join_address(address, self.settings.cluster.host), self.auth_key),
             authenticated=self.auth_key is not None,
             host=self.settings.cluster.host,
             discovery_port=getattr(self.services.get("discovery"), "port", None),

@@ -31,6 +31,7 @@ from pathlib import Path
 import dask.config
 import psutil
 
+from .memory_kills import MemoryKill, MemoryKills
 from .worker_options import WorkerOptions
 from .worker_process import WorkerProcess
 
@@ -62,6 +63,8 @@ class LocalWorkers:
         self._closing = threading.Event()
         self._deaths: dict[str, deque[float]] = {}
         self.restarts = 0  # how many times a dead worker was started again (or tried to be)
+        # the workers ended for their memory use, so a task's KilledWorker can say why
+        self.memory_kills = MemoryKills()
 
     # ----------------------------------------------------------------- start
     def add(self, options: WorkerOptions, timeout: float) -> list[WorkerProcess]:
@@ -164,6 +167,8 @@ class LocalWorkers:
                 terminate * 100,
                 limit / 2**20,
             )
+            kill = MemoryKill(process.worker_addresses[0], process.options.name, used, int(limit), terminate)
+            self.memory_kills.record(kill)
             process.kill()
 
     def _on_exit(self, process: WorkerProcess, code: int) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "bind_listening_socket",
     "check_port_free",
     "find_free_ports",
+    "join_address",
     "normalize_scheduler_address",
     "split_address",
     "wait_until_reachable",
@@ -121,12 +122,51 @@ def wait_until_reachable(address: str, timeout: float) -> float:
 
 
 def advertised_host(host: str) -> str:
-    """The host name others should use to reach a server bound on ``host``."""
+    """The host name others should use to reach a server bound on ``host``.
+
+    For every interface (0.0.0.0): the address of the default route's interface, as Dask
+    picks it; on a machine with no default route (a LAN without a gateway, a container
+    network) Dask falls back to 127.0.0.1, so then the first address of an interface that
+    is up, and loopback only when there is no other.
+    """
     if host in {"0.0.0.0", "::", ""}:
         from distributed.utils import get_ip
 
-        return str(get_ip())
+        ip = str(get_ip())
+        return ip if not is_loopback(ip) else (_interface_address() or ip)
     return host
+
+
+def join_address(address: str, listen_host: str) -> str:
+    """``address`` as a worker on another machine should be told it: a scheduler that listens
+    on the network but reports a loopback address gets this machine's routable address."""
+    scheme = address.partition("://")[0] if "://" in address else ""
+    host, port = split_address(address)
+    if not is_loopback(host) or is_loopback(listen_host):
+        return address
+    routable = advertised_host("0.0.0.0")
+    if is_loopback(routable):  # no interface but loopback: say so rather than print a wrong one
+        routable = "<this machine's address>"
+    prefix = f"{scheme}://" if scheme else ""
+    return f"{prefix}{f'[{routable}]' if ':' in routable else routable}:{port}"
+
+
+def _interface_address() -> str | None:
+    """The first IPv4 address of an interface that is up, other than loopback and link-local."""
+    import psutil
+
+    stats = psutil.net_if_stats()
+    for name, addresses in psutil.net_if_addrs().items():
+        if name in stats and not stats[name].isup:
+            continue
+        for a in addresses:
+            if (
+                a.family == socket.AF_INET
+                and not is_loopback(a.address)
+                and not a.address.startswith("169.254.")
+            ):
+                return str(a.address)
+    return None
 
 
 def is_loopback(host: str) -> bool:

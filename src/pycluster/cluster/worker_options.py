@@ -34,6 +34,9 @@ class WorkerOptions:
     host: str | None = None
     death_timeout: float | None = None
     connect_timeout: float = 10.0
+    # seconds to keep trying to rejoin a head that went away (0: exit when it goes); a
+    # head's own local workers keep 0, their head supervises them and they end with it
+    reconnect_timeout: float = 0.0
     # one set of GPU indices per worker process (``gpus=``); empty for CPU workers
     gpu_sets: tuple[tuple[int, ...], ...] = ()
     # never on a command line (ps shows argv): WorkerProcess passes it as PYCLUSTER_AUTH_KEY
@@ -58,6 +61,7 @@ class WorkerOptions:
         host: str | None = None,
         death_timeout: float | None = None,
         connect_timeout: float = 10.0,
+        reconnect_timeout: float = 0.0,
         gpus: object = None,
         gpus_per_worker: object = 1,
         check_gpus: bool = True,
@@ -102,7 +106,8 @@ class WorkerOptions:
             name=name,
             host=host,
             death_timeout=death_timeout,
-            connect_timeout=connect_timeout,
+            connect_timeout=_seconds("connect_timeout", connect_timeout, minimum=0.1),
+            reconnect_timeout=_seconds("reconnect_timeout", reconnect_timeout, minimum=0.0),
             gpu_sets=gpu_sets,
             auth_key=key,
             dask_config=_dask_config(dask_config or {}),
@@ -169,6 +174,7 @@ class WorkerOptions:
         if self.death_timeout is not None:
             argv += ["--death-timeout", f"{self.death_timeout:g}"]
         argv += ["--connect-timeout", f"{self.connect_timeout:g}"]
+        argv += ["--reconnect-timeout", f"{self.reconnect_timeout:g}"]
         if self.gpu_sets:
             # already checked against this machine's GPUs by whoever built these options
             devices = ",".join(str(d) for s in self.gpu_sets for d in s)
@@ -205,6 +211,16 @@ def _dask_config(config: Mapping[str, object]) -> dict[str, str]:
         # Dask reads DASK_* values with ast.literal_eval, so False must travel as "False", not "false"
         checked[key] = repr(value) if isinstance(value, (bool, int, float)) or value is None else str(value)
     return checked
+
+
+def _seconds(name: str, value: object, minimum: float) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds >= {minimum:g}, got {value!r}") from None
+    if isinstance(value, bool) or not minimum <= seconds < float("inf"):
+        raise ConfigError(f"{name} must be a number of seconds >= {minimum:g}, got {value!r}")
+    return seconds
 
 
 def _count(name: str, value: object, minimum: int) -> int:

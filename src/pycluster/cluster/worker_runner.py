@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +27,14 @@ from distributed.core import Server
 from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
 from .diagnostics import WorkerWithoutHTTP
 from .ports import wait_until_reachable
+from .scheduler_probe import HTTP_PORT_HINT, await_scheduler, diagnose_port
 from .security import scheduler_security
 from .worker_options import WorkerOptions
 
 if TYPE_CHECKING:
     import psutil
 
-__all__ = ["READY_MARKER", "run_workers"]
+__all__ = ["HEAD_LOST_EXIT_CODE", "READY_MARKER", "RESTART_EXIT_CODE", "run_workers"]
 
 # The line a worker process prints once all its workers have joined; its parent waits for it.
 READY_MARKER = "PYCLUSTER-WORKERS-READY"
@@ -42,6 +44,23 @@ READY_MARKER = "PYCLUSTER-WORKERS-READY"
 RESTART_EXIT_CODE = 75
 # Close reasons that mean "come back" (see RESTART_EXIT_CODE)
 _RESTART_REASONS = frozenset({"scheduler-remove-worker"})
+# Close reasons that mean "the head is gone" (killed, restarted, its machine down or out of
+# reach; "scheduler-close": it is shutting down, perhaps to restart): a worker with a
+# reconnect timeout waits for it to come back and joins it again
+HEAD_LOST_REASONS = frozenset(
+    {
+        "worker-handle-scheduler-connection-broken",
+        "worker-heartbeat-missing",
+        "worker-heartbeat-error",
+        "scheduler-close",
+    }
+)
+# The exit code when the head did not come back within the reconnect timeout (sysexits'
+# EX_UNAVAILABLE): not 0, so a supervisor (systemd Restart=on-failure) starts us again
+HEAD_LOST_EXIT_CODE = 69
+# While waiting for a lost head: each handshake attempt's timeout, and the pause between them
+_REJOIN_PROBE = 5.0
+_REJOIN_PAUSE = 1.0
 # How often a worker process checks that its parent and its Nannies are alive (a getppid()
 # call and a status read: cheap, so an orphan or a closed cluster is noticed quickly)
 WATCH_INTERVAL = 0.1
@@ -53,13 +72,19 @@ def run_workers(
     announce: Callable[[str], None] = print,
 ) -> int:
     """Start ``options.n_workers`` Nannies, announce readiness, block until a signal; exit code."""
+    deadline = time.monotonic() + options.connect_timeout
     try:
         wait_until_reachable(options.scheduler_address, options.connect_timeout)
         security = scheduler_security(options.scheduler_address, options.auth_key)
-    except (SchedulerUnreachableError, AuthenticationError) as exc:
+    except SchedulerUnreachableError as exc:
         announce(f"error: {exc}")
         return 2
-    code = asyncio.run(_serve(options, watch_pid, announce, security))
+    except AuthenticationError as exc:
+        # the head's HTTP port given by mistake also fails a TLS handshake: say which it is
+        http = diagnose_port(options.scheduler_address) == HTTP_PORT_HINT
+        announce(f"error: {options.scheduler_address}: {HTTP_PORT_HINT}" if http else f"error: {exc}")
+        return 2
+    code = asyncio.run(_serve(options, watch_pid, announce, security, deadline))
     if watch_pid is not None:
         _exit_now(code)
     return code
@@ -79,10 +104,60 @@ def _exit_now(code: int) -> None:
 
 
 async def _serve(
-    options: WorkerOptions, watch_pid: int | None, announce: Callable[[str], None], security: Any
+    options: WorkerOptions,
+    watch_pid: int | None,
+    announce: Callable[[str], None],
+    security: Any,
+    deadline: float,
 ) -> int:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
+    try:
+        # the port answered TCP; now the Dask handshake, within what is left of connect_timeout
+        left = max(0.5, deadline - time.monotonic())
+        await await_scheduler(options.scheduler_address, security, left, options.connect_timeout)
+    except SchedulerUnreachableError as exc:
+        announce(f"error: {exc}")
+        return 2
+    servers = await _start(options, security)
+    if isinstance(servers, Exception):
+        announce(f"error: {WorkerStartError(f'workers failed to start: {servers!r}')}")
+        return 3
+    announce(f"{READY_MARKER} {json.dumps(_ready(servers))}")
+    sys.stdout.flush()
+    while True:
+        reasons = await _run(servers, watch_pid, stop)
+        await _close(servers)
+        if stop.is_set() or not (options.reconnect_timeout and reasons & HEAD_LOST_REASONS):
+            return RESTART_EXIT_CODE if reasons & _RESTART_REASONS else 0
+        # the head is gone (killed, restarted, its machine rebooted): wait for it to come back
+        lost_at = time.monotonic()
+        announce(
+            f"lost the scheduler at {options.scheduler_address} ({', '.join(sorted(reasons))}); "
+            f"reconnecting for up to {options.reconnect_timeout:g}s (--reconnect-timeout)"
+        )
+        rejoined = await _rejoin(options, security, stop, lost_at + options.reconnect_timeout)
+        if stop.is_set():
+            if isinstance(rejoined, list):
+                await _close(rejoined)
+            return 0
+        if not isinstance(rejoined, list):
+            gave_up = SchedulerUnreachableError(
+                f"gave up on the scheduler at {options.scheduler_address}: it did not come back within "
+                f"{options.reconnect_timeout:g}s (--reconnect-timeout); last error: {rejoined}"
+            )
+            announce(f"error: {gave_up}")
+            return HEAD_LOST_EXIT_CODE
+        servers = rejoined
+        announce(
+            f"rejoined the scheduler at {options.scheduler_address} after {time.monotonic() - lost_at:.1f}s: "
+            f"{json.dumps(_ready(servers))}"
+        )
+        sys.stdout.flush()
+
+
+async def _start(options: WorkerOptions, security: Any) -> list[Server] | Exception:
+    """Start the workers (or their Nannies); the servers, or why they failed (all closed then)."""
     make: Callable[[WorkerOptions, str | None, int, Any], Server]
     make = _make_nanny if options.nanny else _make_worker
     names = options.worker_names()
@@ -93,22 +168,57 @@ async def _serve(
             timeout=options.connect_timeout + 60,
         )
     except Exception as exc:
-        announce(f"error: {WorkerStartError(f'workers failed to start: {exc!r}')}")
         await _close(servers)
-        return 3
-    ready = {
+        return exc
+    return servers
+
+
+def _ready(servers: list[Server]) -> dict[str, Any]:
+    return {
         "pid": os.getpid(),
         "workers": [_worker_address(s) for s in servers],
         "memory_limit": [_memory_limit(s) for s in servers],
     }
-    announce(f"{READY_MARKER} {json.dumps(ready)}")
-    sys.stdout.flush()
+
+
+async def _run(servers: list[Server], watch_pid: int | None, stop: asyncio.Event) -> set[str]:
+    """Serve until a signal, the parent's end or every server's close; why they closed."""
     watcher = asyncio.create_task(_watch(servers, watch_pid, stop))
-    await stop.wait()
-    watcher.cancel()
-    reasons = {getattr(s, "close_reason", None) for s in servers}
-    await _close(servers)
-    return RESTART_EXIT_CODE if reasons & _RESTART_REASONS else 0
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({watcher, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (watcher, stopped):
+        task.cancel()
+    return {str(r) for r in (getattr(s, "close_reason", None) for s in servers) if r}
+
+
+async def _rejoin(
+    options: WorkerOptions, security: Any, stop: asyncio.Event, deadline: float
+) -> list[Server] | str:
+    """Wait for the scheduler to answer again, then start the workers anew (as at start).
+
+    Dask's own connect does the waiting (it retries with backoff within its timeout); a
+    start that fails (the head went away again) goes back to waiting. Returns the started
+    servers, or the last error once ``deadline`` (monotonic) passed or ``stop`` was set.
+    """
+    last_error = "no answer"
+    while not stop.is_set() and time.monotonic() < deadline:
+        attempt = min(_REJOIN_PROBE, deadline - time.monotonic())
+        probe = asyncio.create_task(await_scheduler(options.scheduler_address, security, max(0.1, attempt)))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({probe, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not probe.done():
+            probe.cancel()
+            break
+        if probe.exception() is not None:
+            last_error = str(probe.exception())
+            await asyncio.sleep(min(_REJOIN_PAUSE, max(0.0, deadline - time.monotonic())))
+            continue
+        servers = await _start(options, security)
+        if isinstance(servers, list):
+            return servers
+        last_error = f"workers failed to start: {servers!r}"
+    return last_error
 
 
 class LocalWorker(WorkerWithoutHTTP):
@@ -120,6 +230,21 @@ class LocalWorker(WorkerWithoutHTTP):
         if self.close_reason is None:
             self.close_reason = str(kwargs.get("reason", "worker-close"))
         return await super().close(*args, **kwargs)
+
+
+class ReportingNanny(Nanny):
+    """A Nanny that remembers why its worker closed it (see HEAD_LOST_REASONS).
+
+    A worker that closes on its own (its scheduler connection broke, or the scheduler told
+    it to close) first tells its Nanny not to start it again, with its reason.
+    """
+
+    close_reason: str | None = None
+
+    def close_gracefully(self, reason: str = "nanny-close-gracefully") -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+        super().close_gracefully(reason=reason)
 
 
 def _worker_address(server: Server) -> str:
@@ -148,7 +273,7 @@ def _make_worker(options: WorkerOptions, name: str | None, index: int, security:
 
 
 def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: Any) -> Nanny:
-    return Nanny(
+    return ReportingNanny(
         options.scheduler_address,
         security=security,
         nthreads=options.effective_threads(),
@@ -166,8 +291,8 @@ def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: 
 
 
 async def _watch(servers: list[Server], watch_pid: int | None, stop: asyncio.Event) -> None:
-    """Stop when the parent dies (no orphans on any OS) or when every Nanny or worker has
-    closed (the scheduler closed them, or they failed)."""
+    """Stop when the parent dies (no orphans on any OS); return when every Nanny or worker
+    has closed (the scheduler closed them, they lost it, or they failed)."""
     parent = _process_or_none(watch_pid) if watch_pid else None
     ppid = os.getppid()
     while not stop.is_set():
@@ -175,7 +300,7 @@ async def _watch(servers: list[Server], watch_pid: int | None, stop: asyncio.Eve
         if watch_pid and not _parent_alive(parent, watch_pid, ppid):
             stop.set()
         if all(s.status.name in {"closed", "closing", "failed"} for s in servers):
-            stop.set()
+            return
 
 
 def _parent_alive(parent: Any, watch_pid: int, ppid: int) -> bool:
