@@ -75,6 +75,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     seq: int = 0  # submission order, for FIFO within a level
+    timeout_s: float | None = None  # a piece on the cluster longer than this fails the job
 
     @property
     def finished(self) -> bool:

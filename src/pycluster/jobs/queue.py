@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -138,6 +139,7 @@ class JobQueue:
             self._thread.join(10)
         with self._lock:
             self.runner.stop()
+            self.runner.close()
         self.store.close()
 
     # ------------------------------------------------------------ submit
@@ -154,6 +156,7 @@ class JobQueue:
         client_id: str = "default",
         kind: str = "operation",
         job_id: str | None = None,
+        timeout_s: float | None = None,
     ) -> Job:
         """Validate and store a job; it is dispatched in priority order. The stored Job."""
         op = self.operations.lookup(operation)
@@ -170,6 +173,7 @@ class JobQueue:
                 max_cores=_positive("max_cores", max_cores, self.settings.default_max_cores),
                 max_memory_gb=_positive("max_memory_gb", max_memory_gb, self.settings.default_max_memory_gb),
                 max_retries=_retries(retries, self.settings.default_retries),
+                timeout_s=_timeout(timeout_s),
             )
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
@@ -195,11 +199,22 @@ class JobQueue:
         max_memory_gb: float | None = None,
         retries: int | None = None,
         client_id: str = "python",
+        timeout_s: float | None = None,
         **kwargs: Any,
     ) -> JobHandle:
-        """Run ``func(*args, **kwargs)`` as a job (Python only, never over REST); a JobHandle."""
+        """Run ``func(*args, **kwargs)`` as a job (Python only, never over REST); a JobHandle.
+
+        ``timeout_s``: a piece on the cluster longer than this fails the job, and its worker
+        process is restarted so the code really stops (default: no limit)."""
         return self._submit_python(
-            "python.call", (func, args, kwargs), priority, max_cores, max_memory_gb, retries, client_id
+            "python.call",
+            (func, args, kwargs),
+            priority,
+            max_cores,
+            max_memory_gb,
+            retries,
+            client_id,
+            timeout_s,
         )
 
     def map(
@@ -212,12 +227,21 @@ class JobQueue:
         max_memory_gb: float | None = None,
         retries: int | None = None,
         client_id: str = "python",
+        timeout_s: float | None = None,
         **kwargs: Any,
     ) -> JobHandle:
         """One job that applies ``func`` to each item: progress per item, retries and
-        checkpoints per item; ``result()`` is the list of results in order."""
+        checkpoints per item; ``result()`` is the list of results in order. ``timeout_s``
+        limits each item's piece, as in :meth:`submit`."""
         return self._submit_python(
-            "python.map", (func, list(items), kwargs), priority, max_cores, max_memory_gb, retries, client_id
+            "python.map",
+            (func, list(items), kwargs),
+            priority,
+            max_cores,
+            max_memory_gb,
+            retries,
+            client_id,
+            timeout_s,
         )
 
     def _submit_python(
@@ -229,6 +253,7 @@ class JobQueue:
         max_memory_gb: float | None,
         retries: int | None,
         client_id: str,
+        timeout_s: float | None,
     ) -> JobHandle:
         job_id = new_job_id()
         path = payload_path(self.context, job_id)
@@ -245,6 +270,7 @@ class JobQueue:
                 client_id=client_id,
                 kind="python",
                 job_id=job_id,
+                timeout_s=timeout_s,
             )
         except BaseException:
             remove_file(path)
@@ -328,7 +354,7 @@ class JobQueue:
     # ------------------------------------------------------------ dispatcher
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(self.settings.check_interval)
+            self._wake.wait(self._sleep_time())
             self._wake.clear()
             try:
                 with self._lock:
@@ -336,8 +362,17 @@ class JobQueue:
             except Exception:  # a bad job must never stop the queue
                 log.exception("job queue tick failed")
 
+    def _sleep_time(self) -> float:
+        """Until the next check, or until the first running piece passes its time limit."""
+        with self._lock:
+            deadline = self.runner.next_deadline()
+        if deadline is None:
+            return self.settings.check_interval
+        return max(0.01, min(self.settings.check_interval, deadline - time.monotonic() + 0.01))
+
     def _tick(self) -> None:
         self.runner.drain_events()
+        self.runner.check_deadlines()
         self._promote_pending()
         self._admit()
         self.runner.feed()
@@ -403,6 +438,14 @@ def _retries(value: int | None, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
         raise ValueError(f"retries must be a whole number from 0 to 100, got {value!r}")
     return value
+
+
+def _timeout(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"timeout_s must be a finite number of seconds above 0, got {value!r}")
+    return float(value)
 
 
 def _pickled_payload(payload: tuple[Any, ...]) -> bytes:

@@ -36,6 +36,14 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
         self._db.executescript(_SCHEMA)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """A database written by an older version lacks the newer fields' columns: add them."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name in _COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name}")
 
     def insert(self, job: Job) -> Job:
         with self._lock:

@@ -241,6 +241,7 @@ class JobDetail(JobSummary):
     pieces_total: int
     attempts: int
     max_retries: int
+    timeout_s: float | None = None
     error: str | None
     queued_at: str | None
     started_at: str | None
