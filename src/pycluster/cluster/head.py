@@ -222,6 +222,10 @@ class HeadNode:
         quiet_probe_handshakes()
         if stateful:
             self._state_lock.acquire()
+            from ..jobs.queue import DATABASE_NAME
+            from ..jobs.storage import check_database
+
+            check_database(self.state_dir / DATABASE_NAME)  # damaged: stop before a service opens it
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
         if key:  # before anything listens: a weak key on a network head is refused here
             check_key_strength(key, self.settings.cluster.host, self.settings.cluster.weak_key_ok)

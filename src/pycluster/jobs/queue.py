@@ -35,6 +35,7 @@ from .policy import Capacity, WorkerCapacity, never_fits, pick_next
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
 from .runner import JobRunner, remove_file
+from .storage import check_database, storage_error
 from .store import JobStore
 
 __all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
@@ -73,6 +74,7 @@ class JobQueue:
         self.settings = settings or QueueSettings()
         self.state_dir = Path(state_dir)
         self.operations = OPERATIONS if operations is None else operations
+        check_database(self.state_dir / DATABASE_NAME)  # damaged: stop here, never start anew
         self.store = JobStore(self.state_dir / DATABASE_NAME)
         self.context = OperationContext(self.state_dir)
         self._lock = threading.RLock()
@@ -257,8 +259,13 @@ class JobQueue:
     ) -> JobHandle:
         job_id = new_job_id()
         path = payload_path(self.context, job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_pickled_payload(payload))
+        pickled = _pickled_payload(payload)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickled)
+        except OSError as exc:
+            remove_file(path)
+            raise (storage_error(exc, self.state_dir) or exc) from None
         try:
             self.submit_job(
                 operation,
@@ -371,6 +378,7 @@ class JobQueue:
         return max(0.01, min(self.settings.check_interval, deadline - time.monotonic() + 0.01))
 
     def _tick(self) -> None:
+        self.store.flush()  # what a full or read-only state directory held back
         self.runner.drain_events()
         self.runner.check_deadlines()
         self._promote_pending()

@@ -20,6 +20,7 @@ any thread (Dask's); they queue the event and call ``wake``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import queue as stdqueue
@@ -43,6 +44,8 @@ from .stopper import PieceStopper
 from .store import JobStore
 
 __all__ = ["FETCH_TIMEOUT", "JobRunner"]
+
+log = logging.getLogger(__name__)
 
 # A result not fetched by then counts as a failed attempt (retried). Long enough for a big
 # result over a slow link and for the scheduler to replace a lost worker's copy.
@@ -313,7 +316,10 @@ class JobRunner:
 
     def _piece_succeeded(self, run: _Run, piece: int, result: Any) -> None:
         if len(run.pieces) > 1:  # a single piece's result is saved as the job's result right away
-            self.checkpoints.save(run.job.id, piece, result)
+            try:
+                self.checkpoints.save(run.job.id, piece, result)
+            except OSError as exc:  # a full disk: the job goes on, a restart redoes this piece
+                log.warning("job %s: could not checkpoint piece %d: %s", run.job.id, piece, exc)
         run.results[piece] = result
         run.job.pieces_done = len(run.results)
         self._write_progress(run, force=True)
