@@ -31,7 +31,7 @@ from ..errors import JobNotFoundError, JobRejectedError, JobStateError
 from .handle import JobHandle
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
-from .policy import Capacity, WorkerCapacity, never_fits, pick_next
+from .policy import Capacity, WorkerCapacity, never_fits, pick_next, waiting_reasons
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
 from .runner import JobRunner, remove_file
@@ -44,6 +44,10 @@ __all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
 DATABASE_NAME = "pycluster.sqlite3"
 
 log = logging.getLogger(__name__)
+
+# while jobs wait, the dispatcher looks at the cluster's workers at least this often (seconds),
+# so a worker joining or leaving re-decides admission and the waiting reasons
+WORKER_POLL = 1.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class JobQueue:
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
         self._refuse_if_never_fits(job)
+        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
         with self._lock:
             self.store.insert(job)
             self._waiting[job.id] = job
@@ -316,6 +321,7 @@ class JobQueue:
                     "only queued or running jobs can be cancelled"
                 )
             self._waiting.pop(job_id, None)
+            job.waiting_reason = None
             self.runner.cancel(job_id)
             self.runner.finish(job, JobStatus.CANCELLED, error=job.error)
         return job
@@ -373,9 +379,11 @@ class JobQueue:
         """Until the next check, or until the first running piece passes its time limit."""
         with self._lock:
             deadline = self.runner.next_deadline()
+            waiting = bool(self._waiting)
+        interval = min(self.settings.check_interval, WORKER_POLL) if waiting else self.settings.check_interval
         if deadline is None:
-            return self.settings.check_interval
-        return max(0.01, min(self.settings.check_interval, deadline - time.monotonic() + 0.01))
+            return interval
+        return max(0.01, min(interval, deadline - time.monotonic() + 0.01))
 
     def _tick(self) -> None:
         self.store.flush()  # what a full or read-only state directory held back
@@ -392,19 +400,32 @@ class JobQueue:
                 self.store.update(job, "status", "queued_at")
 
     def _admit(self) -> None:
-        if not self._waiting or len(self.runner) >= self.settings.max_concurrent_jobs:
+        """Start what fits now, then say for every job still waiting why it waits.
+
+        Runs on every tick, and ticks come at least every :data:`WORKER_POLL` seconds while jobs
+        wait: a worker that joins or leaves is seen within that, and the waiting jobs' admission
+        and reasons are decided again (one that no worker can hold says so instead of waiting
+        silently; it starts once a big enough worker joins)."""
+        if not self._waiting:
             return
-        decision = pick_next(
-            self._waiting.values(),
-            self._capacity(max_age=1.0),
-            time.time(),
-            aging_interval=self.settings.aging_interval,
+        now = time.time()
+        capacity = self._capacity(max_age=1.0)
+        if len(self.runner) < self.settings.max_concurrent_jobs:
+            decision = pick_next(
+                self._waiting.values(), capacity, now, aging_interval=self.settings.aging_interval
+            )
+            for job in decision.start:
+                del self._waiting[job.id]
+                job.waiting_reason = None
+                self.runner.start(job)
+            if any(job.id not in self.runner for job in decision.start):
+                self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
+            capacity = decision.left
+        reasons = waiting_reasons(
+            self._waiting.values(), capacity, now, aging_interval=self.settings.aging_interval
         )
-        for job in decision.start:
-            del self._waiting[job.id]
-            self.runner.start(job)
-        if any(job.id not in self.runner for job in decision.start):
-            self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
+        for job in self._waiting.values():
+            job.waiting_reason = reasons.get(job.id)
 
     # ------------------------------------------------------------ capacity
     def _capacity(self, max_age: float) -> Capacity:

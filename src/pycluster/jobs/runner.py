@@ -131,6 +131,7 @@ class JobRunner:
             job, pieces, done, deque(i for i in range(len(pieces)) if i not in done), restored=len(done)
         )
         job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
+        job.waiting_reason = None
         job.pieces_total, job.pieces_done = len(pieces), len(done)
         self._runs[job.id] = run
         self.store.update(job, "status", "started_at", "pieces_total", "pieces_done")

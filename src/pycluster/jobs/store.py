@@ -26,7 +26,8 @@ __all__ = ["JobStore"]
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = [f.name for f in fields(Job)]
+_IN_MEMORY = {"waiting_reason"}  # fields of the moment, not rows
+_COLUMNS = [f.name for f in fields(Job) if f.name not in _IN_MEMORY]
 _JSON_COLUMNS = {"parameters", "result"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (

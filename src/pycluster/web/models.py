@@ -228,6 +228,7 @@ class JobSummary(BaseModel):
     progress: float
     eta_seconds: float | None
     created_at: str | None
+    waiting_reason: str | None = Field(None, description="why a queued job waits; null when not queued")
 
 
 class JobDetail(JobSummary):

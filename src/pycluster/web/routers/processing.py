@@ -71,6 +71,9 @@ class ScaleRequest(BaseModel):
     n_workers: int = Field(ge=0, le=1024)
 
 
+_WAITING = frozenset({JobStatus.PENDING, JobStatus.QUEUED})
+
+
 def job_summary(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.id,
@@ -82,6 +85,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "eta_seconds": job.eta_seconds,
         "created_at": iso(job.created_at),
+        "waiting_reason": job.waiting_reason if job.status in _WAITING else None,
     }
 
 
