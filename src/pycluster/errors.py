@@ -39,6 +39,9 @@ what happened *and what to do about it*::
     ├── TaskError                a mapped function raised for some items: names the first,
     │                            holds every item's result or exception
     ├── SerializationError       (also a TypeError) a function, item or result cannot be pickled
+    ├── StorageError             the state directory cannot be written (read-only, HTTP 503)
+    │   ├── StorageFullError     its filesystem is full (HTTP 507); names the directory
+    │   └── DatabaseDamagedError its database is damaged or truncated; start-up stops, says what to do
     └── MissingDependencyError   (also an ImportError) an optional extra is not installed
 
 Errors raised by the code a user submits are *not* wrapped: ``future.result()``
@@ -59,6 +62,7 @@ __all__ = [
     "ConfigError",
     "DashboardError",
     "DataAccessError",
+    "DatabaseDamagedError",
     "DatasetError",
     "DatasetFormatError",
     "DatasetNotFoundError",
@@ -84,6 +88,8 @@ __all__ = [
     "SchedulerUnreachableError",
     "SerializationError",
     "ServiceError",
+    "StorageError",
+    "StorageFullError",
     "TaskError",
     "WorkerStartError",
 ]
@@ -276,3 +282,19 @@ class TaskError(PyClusterError):
             f"item {index} ({reprlib.repr(item)}) raised {type(first).__name__}: {first}; "
             f"{len(errors)} of {len(results)} items failed, the other results are in .results"
         )
+
+
+class StorageError(PyClusterError):
+    """The state directory (``directory``) cannot be written now: read-only, or (subclass) full."""
+
+    def __init__(self, message: str, directory: str) -> None:
+        self.directory = directory
+        super().__init__(message)
+
+
+class StorageFullError(StorageError):
+    """The state directory's filesystem has no room left; work resumes once space returns."""
+
+
+class DatabaseDamagedError(StorageError):
+    """The state database is damaged or truncated; the message names the file and what to do."""

@@ -136,3 +136,19 @@ def test_thousands_waiting_decide_fast(n: int) -> None:
     decision = pick_next(queued, cluster(max_concurrent=4), now=float(n), aging_interval=AGING)
     assert len(decision.start) == 4
     assert time.perf_counter() - began < 0.5
+
+
+def test_every_waiting_job_says_why() -> None:
+    from pycluster.jobs.policy import waiting_reasons
+
+    queued = [job("h1", Priority.HIGH), job("n1"), job("h2", Priority.HIGH), job("l1", Priority.LOW)]
+    full = cluster(max_concurrent=1, running=(Running("a", 1, 1),))
+    reasons = waiting_reasons(queued, full, now=1.0, aging_interval=AGING)
+    assert reasons["h1"] == "1 jobs are running, the most allowed at once"
+    assert reasons["h2"] == "1 jobs are running, the most allowed at once; 1 job ahead of it (1 at HIGH)"
+    assert reasons["l1"].endswith("3 jobs ahead of it (2 at HIGH, 1 at NORMAL)")
+    assert waiting_reasons([job("x")], Capacity(), 1.0)["x"] == "no workers are connected yet"
+    small = Capacity((WorkerCapacity(1, 0.4),))
+    fat = waiting_reasons([job("fat", memory_gb=1)], small, 1.0)["fat"]
+    assert fat.startswith("can never start on the workers connected now: max_memory_gb=1 is more")
+    assert "(0.40 GB)" in fat

@@ -222,6 +222,10 @@ class HeadNode:
         quiet_probe_handshakes()
         if stateful:
             self._state_lock.acquire()
+            from ..jobs.queue import DATABASE_NAME
+            from ..jobs.storage import check_database
+
+            check_database(self.state_dir / DATABASE_NAME)  # damaged: stop before a service opens it
         key = ensure_cluster_key(self.settings, self.state_dir, insecure=self.insecure)
         if key:  # before anything listens: a weak key on a network head is refused here
             check_key_strength(key, self.settings.cluster.host, self.settings.cluster.weak_key_ok)
@@ -338,6 +342,7 @@ class HeadNode:
             # with a cluster key: TLS only, and only holders of the key get through the handshake
             security=self._security,
             protocol="tls" if self._security else None,
+            worker_ttl=worker_ttl(),
         )
         await scheduler
         return scheduler
@@ -531,3 +536,25 @@ def _shutdown_at_exit(ref: weakref.ReferenceType[HeadNode]) -> None:
     head = ref()
     if head is not None and head.is_running:
         head.shutdown()
+
+
+# Dask drops a worker that has not sent a heartbeat for this long (its default is 5 minutes,
+# during which a stopped or hung worker keeps its tasks and the jobs waiting on them). 20 s is
+# 40 heartbeats at Dask's 0.5 s interval for small clusters (Dask itself never goes below 10
+# intervals, so large clusters get more), enough for a worker whose event loop is busy a few
+# seconds (unpickling a big argument); a hung worker is dropped within 20-40 s (the check runs
+# every worker-ttl) and its tasks run elsewhere. A value set in Dask's config wins.
+WORKER_TTL = 20.0
+_DASK_DEFAULT_TTL = "5 minutes"
+
+
+def worker_ttl() -> float | None:
+    """The scheduler's ``worker-ttl`` in seconds: pycluster's, unless Dask's config sets another
+    (None: off)."""
+    import dask.config
+    from dask.utils import parse_timedelta
+
+    configured = dask.config.get("distributed.scheduler.worker-ttl", _DASK_DEFAULT_TTL)
+    if configured == _DASK_DEFAULT_TTL:
+        return WORKER_TTL
+    return None if configured is None else float(parse_timedelta(configured))

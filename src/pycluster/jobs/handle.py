@@ -47,6 +47,10 @@ class JobHandle:
             "eta_seconds": job.eta_seconds,
         }
 
+    def waiting_reason(self) -> str | None:
+        """Why the job still waits (no workers, the slot limit, jobs ahead, too big); None once it runs."""
+        return self._queue.get(self.job_id).waiting_reason
+
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the job; its result, or JobFailedError with the last error after its retries."""
         job = self._queue.wait(self.job_id, timeout)

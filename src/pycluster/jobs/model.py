@@ -75,6 +75,9 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     seq: int = 0  # submission order, for FIFO within a level
+    timeout_s: float | None = None  # a piece on the cluster longer than this fails the job
+    # why a queued job waits (set by the dispatcher on every look; never stored: it is of now)
+    waiting_reason: str | None = None
 
     @property
     def finished(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -30,10 +31,11 @@ from ..errors import JobNotFoundError, JobRejectedError, JobStateError
 from .handle import JobHandle
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
-from .policy import Capacity, WorkerCapacity, never_fits, pick_next
+from .policy import Capacity, WorkerCapacity, never_fits, pick_next, waiting_reasons
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
 from .runner import JobRunner, remove_file
+from .storage import check_database, storage_error
 from .store import JobStore
 
 __all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
@@ -42,6 +44,10 @@ __all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
 DATABASE_NAME = "pycluster.sqlite3"
 
 log = logging.getLogger(__name__)
+
+# while jobs wait, the dispatcher looks at the cluster's workers at least this often (seconds),
+# so a worker joining or leaving re-decides admission and the waiting reasons
+WORKER_POLL = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class JobQueue:
         self.settings = settings or QueueSettings()
         self.state_dir = Path(state_dir)
         self.operations = OPERATIONS if operations is None else operations
+        check_database(self.state_dir / DATABASE_NAME)  # damaged: stop here, never start anew
         self.store = JobStore(self.state_dir / DATABASE_NAME)
         self.context = OperationContext(self.state_dir)
         self._lock = threading.RLock()
@@ -138,6 +145,7 @@ class JobQueue:
             self._thread.join(10)
         with self._lock:
             self.runner.stop()
+            self.runner.close()
         self.store.close()
 
     # ------------------------------------------------------------ submit
@@ -154,6 +162,7 @@ class JobQueue:
         client_id: str = "default",
         kind: str = "operation",
         job_id: str | None = None,
+        timeout_s: float | None = None,
     ) -> Job:
         """Validate and store a job; it is dispatched in priority order. The stored Job."""
         op = self.operations.lookup(operation)
@@ -170,10 +179,12 @@ class JobQueue:
                 max_cores=_positive("max_cores", max_cores, self.settings.default_max_cores),
                 max_memory_gb=_positive("max_memory_gb", max_memory_gb, self.settings.default_max_memory_gb),
                 max_retries=_retries(retries, self.settings.default_retries),
+                timeout_s=_timeout(timeout_s),
             )
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
         self._refuse_if_never_fits(job)
+        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
         with self._lock:
             self.store.insert(job)
             self._waiting[job.id] = job
@@ -195,11 +206,22 @@ class JobQueue:
         max_memory_gb: float | None = None,
         retries: int | None = None,
         client_id: str = "python",
+        timeout_s: float | None = None,
         **kwargs: Any,
     ) -> JobHandle:
-        """Run ``func(*args, **kwargs)`` as a job (Python only, never over REST); a JobHandle."""
+        """Run ``func(*args, **kwargs)`` as a job (Python only, never over REST); a JobHandle.
+
+        ``timeout_s``: a piece on the cluster longer than this fails the job, and its worker
+        process is restarted so the code really stops (default: no limit)."""
         return self._submit_python(
-            "python.call", (func, args, kwargs), priority, max_cores, max_memory_gb, retries, client_id
+            "python.call",
+            (func, args, kwargs),
+            priority,
+            max_cores,
+            max_memory_gb,
+            retries,
+            client_id,
+            timeout_s,
         )
 
     def map(
@@ -212,12 +234,21 @@ class JobQueue:
         max_memory_gb: float | None = None,
         retries: int | None = None,
         client_id: str = "python",
+        timeout_s: float | None = None,
         **kwargs: Any,
     ) -> JobHandle:
         """One job that applies ``func`` to each item: progress per item, retries and
-        checkpoints per item; ``result()`` is the list of results in order."""
+        checkpoints per item; ``result()`` is the list of results in order. ``timeout_s``
+        limits each item's piece, as in :meth:`submit`."""
         return self._submit_python(
-            "python.map", (func, list(items), kwargs), priority, max_cores, max_memory_gb, retries, client_id
+            "python.map",
+            (func, list(items), kwargs),
+            priority,
+            max_cores,
+            max_memory_gb,
+            retries,
+            client_id,
+            timeout_s,
         )
 
     def _submit_python(
@@ -229,11 +260,17 @@ class JobQueue:
         max_memory_gb: float | None,
         retries: int | None,
         client_id: str,
+        timeout_s: float | None,
     ) -> JobHandle:
         job_id = new_job_id()
         path = payload_path(self.context, job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_pickled_payload(payload))
+        pickled = _pickled_payload(payload)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickled)
+        except OSError as exc:
+            remove_file(path)
+            raise (storage_error(exc, self.state_dir) or exc) from None
         try:
             self.submit_job(
                 operation,
@@ -245,6 +282,7 @@ class JobQueue:
                 client_id=client_id,
                 kind="python",
                 job_id=job_id,
+                timeout_s=timeout_s,
             )
         except BaseException:
             remove_file(path)
@@ -283,6 +321,7 @@ class JobQueue:
                     "only queued or running jobs can be cancelled"
                 )
             self._waiting.pop(job_id, None)
+            job.waiting_reason = None
             self.runner.cancel(job_id)
             self.runner.finish(job, JobStatus.CANCELLED, error=job.error)
         return job
@@ -328,7 +367,7 @@ class JobQueue:
     # ------------------------------------------------------------ dispatcher
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(self.settings.check_interval)
+            self._wake.wait(self._sleep_time())
             self._wake.clear()
             try:
                 with self._lock:
@@ -336,8 +375,20 @@ class JobQueue:
             except Exception:  # a bad job must never stop the queue
                 log.exception("job queue tick failed")
 
+    def _sleep_time(self) -> float:
+        """Until the next check, or until the first running piece passes its time limit."""
+        with self._lock:
+            deadline = self.runner.next_deadline()
+            waiting = bool(self._waiting)
+        interval = min(self.settings.check_interval, WORKER_POLL) if waiting else self.settings.check_interval
+        if deadline is None:
+            return interval
+        return max(0.01, min(interval, deadline - time.monotonic() + 0.01))
+
     def _tick(self) -> None:
+        self.store.flush()  # what a full or read-only state directory held back
         self.runner.drain_events()
+        self.runner.check_deadlines()
         self._promote_pending()
         self._admit()
         self.runner.feed()
@@ -349,19 +400,32 @@ class JobQueue:
                 self.store.update(job, "status", "queued_at")
 
     def _admit(self) -> None:
-        if not self._waiting or len(self.runner) >= self.settings.max_concurrent_jobs:
+        """Start what fits now, then say for every job still waiting why it waits.
+
+        Runs on every tick, and ticks come at least every :data:`WORKER_POLL` seconds while jobs
+        wait: a worker that joins or leaves is seen within that, and the waiting jobs' admission
+        and reasons are decided again (one that no worker can hold says so instead of waiting
+        silently; it starts once a big enough worker joins)."""
+        if not self._waiting:
             return
-        decision = pick_next(
-            self._waiting.values(),
-            self._capacity(max_age=1.0),
-            time.time(),
-            aging_interval=self.settings.aging_interval,
+        now = time.time()
+        capacity = self._capacity(max_age=1.0)
+        if len(self.runner) < self.settings.max_concurrent_jobs:
+            decision = pick_next(
+                self._waiting.values(), capacity, now, aging_interval=self.settings.aging_interval
+            )
+            for job in decision.start:
+                del self._waiting[job.id]
+                job.waiting_reason = None
+                self.runner.start(job)
+            if any(job.id not in self.runner for job in decision.start):
+                self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
+            capacity = decision.left
+        reasons = waiting_reasons(
+            self._waiting.values(), capacity, now, aging_interval=self.settings.aging_interval
         )
-        for job in decision.start:
-            del self._waiting[job.id]
-            self.runner.start(job)
-        if any(job.id not in self.runner for job in decision.start):
-            self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
+        for job in self._waiting.values():
+            job.waiting_reason = reasons.get(job.id)
 
     # ------------------------------------------------------------ capacity
     def _capacity(self, max_age: float) -> Capacity:
@@ -403,6 +467,14 @@ def _retries(value: int | None, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
         raise ValueError(f"retries must be a whole number from 0 to 100, got {value!r}")
     return value
+
+
+def _timeout(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"timeout_s must be a finite number of seconds above 0, got {value!r}")
+    return float(value)
 
 
 def _pickled_payload(payload: tuple[Any, ...]) -> bytes:

@@ -4,6 +4,14 @@ A job keeps at most ``max_cores`` of its pieces on the cluster at once. A piece 
 fails is retried up to the job's ``max_retries``; a finished piece of a job with
 several is checkpointed, so a restarted queue skips it.
 
+Liveness: nothing here waits on a worker. Results are fetched on a small thread pool
+(a worker stopped right after finishing a piece would otherwise hold the dispatcher, and
+with it every other job); a piece on the cluster longer than its job's ``timeout_s``
+fails the job, and cancelled or timed-out pieces are really stopped
+(:mod:`~pycluster.jobs.stopper`). A worker that stops answering altogether is dropped by
+the scheduler after its ``worker-ttl`` (20 s on pycluster heads) and its pieces run again
+elsewhere.
+
 Not thread-safe on its own: :class:`~pycluster.jobs.queue.JobQueue` calls it with
 its lock held. Only ``on_future_done`` and ``on_progress_event`` may be called from
 any thread (Dask's); they queue the event and call ``wake``.
@@ -12,13 +20,15 @@ any thread (Dask's); they queue the event and call ``wake``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import queue as stdqueue
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +40,16 @@ from .model import Job, JobStatus
 from .operations import OperationContext, OperationRegistry, payload_path
 from .policy import Running
 from .results import ResultStore
+from .stopper import PieceStopper
 from .store import JobStore
 
-__all__ = ["JobRunner"]
+__all__ = ["FETCH_TIMEOUT", "JobRunner"]
+
+log = logging.getLogger(__name__)
+
+# A result not fetched by then counts as a failed attempt (retried). Long enough for a big
+# result over a slow link and for the scheduler to replace a lost worker's copy.
+FETCH_TIMEOUT = 120.0
 
 
 @dataclass
@@ -44,6 +61,7 @@ class _Run:
     results: dict[int, Any]
     pending: deque[int]
     in_flight: dict[str, Future[Any]] = field(default_factory=dict)
+    sent: dict[str, float] = field(default_factory=dict)  # key: when it went to the cluster (monotonic)
     attempts: Counter[int] = field(default_factory=Counter)
     partial: dict[int, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -79,6 +97,8 @@ class JobRunner:
         self._runs: dict[str, _Run] = {}
         self._keys: dict[str, tuple[str, int]] = {}
         self._events: stdqueue.SimpleQueue[tuple[str, Any]] = stdqueue.SimpleQueue()
+        self._fetcher = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pycluster-fetch")
+        self._stopper: PieceStopper | None = None
 
     # ------------------------------------------------------------ what runs
     def __len__(self) -> int:
@@ -111,6 +131,7 @@ class JobRunner:
             job, pieces, done, deque(i for i in range(len(pieces)) if i not in done), restored=len(done)
         )
         job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
+        job.waiting_reason = None
         job.pieces_total, job.pieces_done = len(pieces), len(done)
         self._runs[job.id] = run
         self.store.update(job, "status", "started_at", "pieces_total", "pieces_done")
@@ -135,15 +156,46 @@ class JobRunner:
                 func, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
             )
             run.in_flight[key] = future
+            run.sent[key] = time.monotonic()
             self._keys[key] = (run.job.id, piece)
             future.add_done_callback(self.on_future_done)
             slots -= 1
 
     def cancel(self, job_id: str) -> None:
-        """Drop a running job and cancel its pieces on the cluster (no-op when not running)."""
+        """Drop a running job and stop its running pieces (no-op when not running)."""
         run = self._runs.pop(job_id, None)
         if run is not None:
-            self._drop_pieces(run)
+            self._drop_pieces(run, stop=True)
+
+    # ------------------------------------------------------------ time limits
+    def next_deadline(self) -> float | None:
+        """When (monotonic) the first in-flight piece passes its job's ``timeout_s``; None if never."""
+        deadlines = [
+            sent + run.job.timeout_s
+            for run in self._runs.values()
+            if run.job.timeout_s is not None
+            for sent in run.sent.values()
+        ]
+        return min(deadlines, default=None)
+
+    def check_deadlines(self, now: float | None = None) -> None:
+        """Fail the jobs with a piece on the cluster past the job's ``timeout_s``, stopping the piece."""
+        now = time.monotonic() if now is None else now
+        for run in list(self._runs.values()):
+            limit = run.job.timeout_s
+            late = [k for k, sent in run.sent.items() if limit is not None and now - sent >= limit]
+            if not late or limit is None:
+                continue
+            where = self._stopper_for_client().locate(late) if self.client is not None else {}
+            _, piece = self._keys.get(late[0], ("", -1))
+            worker = where.get(late[0])
+            place = f"on worker {worker}" if worker else "still waiting for or running on a worker"
+            self._abort(
+                run,
+                f"piece {piece} ran past the job's timeout_s={limit:g} ({place}); it was stopped"
+                + (" by restarting that worker process" if worker else ""),
+                workers=where.values(),
+            )
 
     def stop(self) -> None:
         """Forget every run and cancel its pieces; the store still says 'running' (resumed next start)."""
@@ -153,6 +205,13 @@ class JobRunner:
         if futures and self.client is not None:
             with contextlib.suppress(Exception):  # the cluster may already be gone
                 self.client.cancel(futures)
+        if self._stopper is not None:
+            self._stopper.close()
+            self._stopper = None
+
+    def close(self) -> None:
+        """Let the result fetches still under way end on their own (after :meth:`stop`)."""
+        self._fetcher.shutdown(wait=False, cancel_futures=True)
 
     def release(self) -> list[Job]:
         """Stop every run because its cluster goes away; their jobs, to be queued again
@@ -161,11 +220,28 @@ class JobRunner:
         self.stop()
         return jobs
 
-    def _drop_pieces(self, run: _Run) -> None:
+    def _drop_pieces(self, run: _Run, *, stop: bool = False, workers: Iterable[str] | None = None) -> None:
+        """Forget ``run``'s pieces and cancel them; with ``stop`` (or named ``workers``) also end
+        the worker processes still executing one, since a cancel leaves running code running."""
         for key in run.in_flight:
             self._keys.pop(key, None)
-        if run.in_flight and self.client is not None:
-            self.client.cancel(list(run.in_flight.values()))
+        futures = list(run.in_flight.values())
+        run.in_flight.clear()
+        run.sent.clear()
+        if not futures or self.client is None:
+            return
+        stopper = self._stopper_for_client()
+        if workers is None and stop:
+            workers = stopper.locate(str(f.key) for f in futures).values()
+        stopper.stop(futures, workers or ())
+
+    def _stopper_for_client(self) -> PieceStopper:
+        assert self.client is not None
+        if self._stopper is None or self._stopper.client is not self.client:
+            if self._stopper is not None:
+                self._stopper.close()
+            self._stopper = PieceStopper(self.client)
+        return self._stopper
 
     # ------------------------------------------------------------ events (from the client's thread)
     def on_future_done(self, future: Future[Any]) -> None:
@@ -186,6 +262,8 @@ class JobRunner:
                 return
             if kind == "done":
                 self._piece_done(payload)
+            elif kind == "fetched":
+                self._piece_fetched(*payload)
             elif kind == "progress" and isinstance(payload, dict):
                 self._piece_progress(str(payload.get("key")), float(payload.get("fraction", 0.0)))
 
@@ -198,28 +276,51 @@ class JobRunner:
             self._write_progress(run)
 
     def _piece_done(self, key: str) -> None:
+        job_id, piece = self._keys.get(key, (None, -1))
+        run = self._runs.get(job_id) if job_id else None
+        future = run.in_flight.get(key) if run else None
+        if run is None or future is None:
+            return
+        if future.status == "finished":
+            # fetched on the pool: the worker holding the result may not answer
+            self._fetcher.submit(self._fetch, key, future)
+            return
+        self._keys.pop(key, None)
+        run.in_flight.pop(key, None)
+        run.sent.pop(key, None)
+        run.partial.pop(piece, None)
+        if future.status == "error":
+            self._piece_failed(run, piece, future.exception())
+        else:  # cancelled underneath us (a scheduler restart): run it again
+            run.pending.appendleft(piece)
+
+    def _fetch(self, key: str, future: Future[Any]) -> None:
+        try:
+            self._events.put(("fetched", (key, future.result(timeout=FETCH_TIMEOUT), None)))
+        except BaseException as exc:  # lost between done and fetch (worker died), or too slow: retry
+            self._events.put(("fetched", (key, None, exc)))
+        self._wake()
+
+    def _piece_fetched(self, key: str, result: Any, error: BaseException | None) -> None:
         job_id, piece = self._keys.pop(key, (None, -1))
         run = self._runs.get(job_id) if job_id else None
         if run is None:
             return
         future = run.in_flight.pop(key)
+        run.sent.pop(key, None)
         run.partial.pop(piece, None)
-        if future.status == "finished":
-            self._piece_succeeded(run, piece, future)
-        elif future.status == "error":
-            self._piece_failed(run, piece, future.exception())
-        else:  # cancelled underneath us (a scheduler restart): run it again
-            run.pending.appendleft(piece)
-
-    def _piece_succeeded(self, run: _Run, piece: int, future: Future[Any]) -> None:
-        try:
-            result = future.result()
-        except Exception as exc:  # lost between done and fetch (worker died): retry
-            self._piece_failed(run, piece, exc)
+        if error is not None:
+            self._piece_failed(run, piece, error)
             return
         future.release()
+        self._piece_succeeded(run, piece, result)
+
+    def _piece_succeeded(self, run: _Run, piece: int, result: Any) -> None:
         if len(run.pieces) > 1:  # a single piece's result is saved as the job's result right away
-            self.checkpoints.save(run.job.id, piece, result)
+            try:
+                self.checkpoints.save(run.job.id, piece, result)
+            except OSError as exc:  # a full disk: the job goes on, a restart redoes this piece
+                log.warning("job %s: could not checkpoint piece %d: %s", run.job.id, piece, exc)
         run.results[piece] = result
         run.job.pieces_done = len(run.results)
         self._write_progress(run, force=True)
@@ -240,9 +341,9 @@ class JobRunner:
         )
 
     # ------------------------------------------------------------ the end of a job
-    def _abort(self, run: _Run, error: str) -> None:
+    def _abort(self, run: _Run, error: str, workers: Iterable[str] | None = None) -> None:
         self._runs.pop(run.job.id, None)
-        self._drop_pieces(run)
+        self._drop_pieces(run, workers=workers)
         self.finish(run.job, JobStatus.FAILED, error=error)
 
     def _complete(self, run: _Run) -> None:

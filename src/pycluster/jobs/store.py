@@ -1,9 +1,17 @@
-"""Jobs as rows in one SQLite database (WAL mode), safe to share between threads."""
+"""Jobs as rows in one SQLite database (WAL mode), safe to share between threads.
+
+Storage faults: an insert that cannot be written raises a
+:class:`~pycluster.errors.StorageError` (the submission is refused, HTTP 507/503). An update
+that cannot be written (the dispatcher recording progress or a job's end on a full disk) is
+kept in memory instead, served to readers, and written by :meth:`JobStore.flush`, which the
+dispatcher calls on every tick: the queue goes on by itself once there is room again.
+"""
 
 from __future__ import annotations
 
 import builtins
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -12,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from .model import Job, JobStatus, Priority
+from .storage import check_room, storage_error
 
 __all__ = ["JobStore"]
 
-_COLUMNS = [f.name for f in fields(Job)]
+log = logging.getLogger(__name__)
+
+_IN_MEMORY = {"waiting_reason"}  # fields of the moment, not rows
+_COLUMNS = [f.name for f in fields(Job) if f.name not in _IN_MEMORY]
 _JSON_COLUMNS = {"parameters", "result"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
@@ -36,27 +48,83 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
         self._db.executescript(_SCHEMA)
+        self._add_new_columns()
+        self._unsaved: dict[str, Job] = {}  # updates a storage fault kept from the database
+
+    def _add_new_columns(self) -> None:
+        """A database written by an older version lacks the newer fields' columns: add them."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name in _COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name}")
 
     def insert(self, job: Job) -> Job:
-        with self._lock:
-            (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
-            job.seq = int(last) + 1
-            row = _to_row(job)
-            marks = ", ".join("?" for _ in row)
-            self._db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks})", list(row.values()))
+        """Store a new job; StorageError (nothing stored) when the state directory cannot take it."""
+        check_room(self.path.parent)
+        try:
+            with self._lock:
+                (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
+                job.seq = int(last) + 1
+                row = _to_row(job)
+                marks = ", ".join("?" for _ in row)
+                self._db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks})", list(row.values()))
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise self._fault(exc) from None
         return job
 
     def update(self, job: Job, *names: str) -> None:
-        """Write the named fields of ``job`` (all fields when none are named)."""
+        """Write the named fields of ``job`` (all fields when none are named); kept for
+        :meth:`flush` when the state directory cannot take the write now."""
         row = _to_row(job)
         cols = names or tuple(c for c in row if c != "id")
+        try:
+            with self._lock:
+                if job.id in self._unsaved:  # an older write is pending: write the whole row later
+                    self._unsaved[job.id] = job
+                    return
+                self._db.execute(
+                    f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+                    [row[c] for c in cols] + [job.id],
+                )
+        except (sqlite3.OperationalError, OSError) as exc:
+            fault = self._fault(exc)
+            with self._lock:
+                first = not self._unsaved
+                self._unsaved[job.id] = job
+            if first:
+                log.warning("%s; keeping job updates in memory until they can be written", fault)
+
+    def flush(self) -> int:
+        """Write the updates a storage fault held back; how many are still unwritten."""
         with self._lock:
-            self._db.execute(
-                f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
-                [row[c] for c in cols] + [job.id],
-            )
+            pending = list(self._unsaved.values())
+        for job in pending:
+            row = _to_row(job)
+            cols = [c for c in row if c != "id"]
+            try:
+                with self._lock:
+                    self._db.execute(
+                        f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+                        [row[c] for c in cols] + [job.id],
+                    )
+                    if self._unsaved.get(job.id) is job:
+                        del self._unsaved[job.id]
+            except (sqlite3.OperationalError, OSError):
+                break  # still no room: the next tick tries again
+        else:
+            if pending:
+                log.warning("the state directory %s takes writes again; job updates saved", self.path.parent)
+        with self._lock:
+            return len(self._unsaved)
+
+    def _fault(self, exc: BaseException) -> BaseException:
+        return storage_error(exc, self.path.parent) or exc
 
     def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            unsaved = self._unsaved.get(job_id)
+        if unsaved is not None:
+            return unsaved
         rows = self._select("WHERE id = ?", [job_id])
         return rows[0] if rows else None
 
@@ -72,6 +140,8 @@ class JobStore:
         with self._lock:
             (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
         jobs = self._select(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
+        with self._lock:
+            jobs = [self._unsaved.get(j.id, j) for j in jobs]
         return int(total), jobs
 
     def counts(self) -> dict[tuple[str, int], int]:

@@ -29,6 +29,8 @@ from ..errors import (
     ModelNotFoundError,
     PortInUseError,
     PyClusterError,
+    StorageError,
+    StorageFullError,
 )
 from .assets import mount_dashboard
 from .auth import require_token
@@ -63,6 +65,8 @@ _STATUS_FOR = [
     (JobRejectedError, 422),
     (ConfigError, 422),
     (ClusterNotRunningError, 503),
+    (StorageFullError, 507),
+    (StorageError, 503),
     (PyClusterError, 400),
 ]
 

@@ -228,6 +228,7 @@ class JobSummary(BaseModel):
     progress: float
     eta_seconds: float | None
     created_at: str | None
+    waiting_reason: str | None = Field(None, description="why a queued job waits; null when not queued")
 
 
 class JobDetail(JobSummary):
@@ -241,6 +242,7 @@ class JobDetail(JobSummary):
     pieces_total: int
     attempts: int
     max_retries: int
+    timeout_s: float | None = None
     error: str | None
     queued_at: str | None
     started_at: str | None

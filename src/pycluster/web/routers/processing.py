@@ -45,6 +45,9 @@ class JobSubmission(BaseModel):
     max_memory_gb: float | None = Field(None, gt=0, le=1_000_000)
     max_cores: float | None = Field(None, gt=0, le=1_000_000)
     retries: int | None = Field(None, ge=0, le=100)
+    timeout_s: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="seconds a piece may run; the job fails past it"
+    )
     client_id: str | None = Field(None, min_length=1, max_length=100)
 
     @field_validator("priority", mode="before")
@@ -68,6 +71,9 @@ class ScaleRequest(BaseModel):
     n_workers: int = Field(ge=0, le=1024)
 
 
+_WAITING = frozenset({JobStatus.PENDING, JobStatus.QUEUED})
+
+
 def job_summary(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.id,
@@ -79,6 +85,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "eta_seconds": job.eta_seconds,
         "created_at": iso(job.created_at),
+        "waiting_reason": job.waiting_reason if job.status in _WAITING else None,
     }
 
 
@@ -93,6 +100,7 @@ def job_detail(job: Job) -> dict[str, Any]:
         "pieces_total": job.pieces_total,
         "attempts": job.attempts,
         "max_retries": job.max_retries,
+        "timeout_s": job.timeout_s,
         "error": job.error,
         "queued_at": iso(job.queued_at),
         "started_at": iso(job.started_at),
@@ -151,6 +159,7 @@ def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
         max_memory_gb=body.max_memory_gb,
         retries=body.retries,
         client_id=client_id,
+        timeout_s=body.timeout_s,
     )
     return JobAccepted(message="Job submitted successfully", job_id=job.id, status=job.status)
 
