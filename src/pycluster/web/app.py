@@ -32,6 +32,7 @@ from ..errors import (
 )
 from .assets import mount_dashboard
 from .auth import require_token
+from .body_guard import MAX_BODY_BYTES, BodyGuard
 from .controller import HeadController, StandaloneController
 from .origin import HostOriginGuard
 from .peercred import PeerCredentials
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
-MAX_BODY_BYTES = 1_000_000  # larger request bodies get 413: uploads have their own endpoint
 
 # Our errors, as HTTP: the message already says what to do.
 _STATUS_FOR = [
@@ -116,8 +116,9 @@ def create_app(
     app.include_router(auth_router, prefix="/api/auth")
     app.include_router(login_router)
     _add_error_handlers(app)
-    _limit_body_size(app)
     mount_dashboard(app)
+    # before any body is read: credentials first, then the size cap however the body is framed
+    app.add_middleware(BodyGuard)
     # outermost: Host and Origin are checked before anything else, authentication included
     app.add_middleware(
         HostOriginGuard, bind_host=bind_host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
@@ -155,16 +156,3 @@ def _is_openai(request: Request) -> bool:
 def _openai_error(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
     """The error object OpenAI clients read (they show ``error.message``)."""
     return {"message": message, "type": kind, "param": param, "code": None}
-
-
-def _limit_body_size(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if request.url.path.endswith("/data/upload"):
-            return await call_next(request)  # uploads stream to disk under their own limit
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                {"detail": f"request body over {MAX_BODY_BYTES} bytes; send less"}, status_code=413
-            )
-        return await call_next(request)
