@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -129,16 +129,18 @@ def create_app(
 def _add_error_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = next(code for kind, code in _STATUS_FOR if isinstance(exc, kind))
-        body: dict[str, Any] = {"detail": str(exc)}
+        message = json_safe(str(exc))
+        body: dict[str, Any] = {"detail": message}
         if _is_openai(request):
-            body["error"] = _openai_error(str(exc), type(exc).__name__)
+            body["error"] = _openai_error(message, type(exc).__name__)
         return JSONResponse(body, status_code=status)
 
     async def handle_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        # the errors echo the input, which may hold what JSON cannot carry (Infinity, "\\ud800")
+        errors = json_safe(jsonable_encoder(exc.errors()))
         if not _is_openai(request):
-            return await request_validation_exception_handler(request, exc)
-        errors = jsonable_encoder(exc.errors())
+            return JSONResponse({"detail": errors}, status_code=422)
         first = errors[0] if errors else {}
         where = ".".join(str(part) for part in first.get("loc", ())[1:])
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
@@ -147,6 +149,24 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(PyClusterError, handle)
     app.add_exception_handler(RequestValidationError, handle_invalid)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with what strict JSON in UTF-8 cannot hold spelled out: non-finite numbers as
+    text ("inf"), lone surrogates escaped ("\\ud800")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _is_openai(request: Request) -> bool:
