@@ -150,11 +150,11 @@ class DatasetRegistry:
         try:
             # '~' is the server's home, meaningless to a remote caller: only trusted callers get it
             local = local.expanduser() if trusted else local
-            if not trusted:
-                self.roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
-            files = expand_local(local)
-            if not trusted:
-                files = self.roots.check_all(files)  # a symlink inside a root may point outside it
+            roots = None if trusted else self.roots
+            if roots is not None:
+                roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
+            # with roots, every match is resolved and checked before it is looked at
+            files = expand_local(local, roots)
             return [str(f) for f in files], sum(f.stat().st_size for f in files)
         except (OSError, RuntimeError) as exc:
             raise DatasetFormatError(f"cannot read {path}: {exc}") from None
