@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..cluster.secret_files import private_dir, private_file
 from ..errors import DataAccessError, DatasetFormatError, DatasetNotFoundError
 from .formats import detect_format, expand_local
 from .paths import DataRoots
@@ -69,11 +70,12 @@ class DatasetRegistry:
     ) -> None:
         self.state_dir = state_dir
         self.uploads = state_dir / "data" / "uploads"
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        private_dir(self.uploads.parent)
+        private_dir(self.uploads)
         self.roots = DataRoots([state_dir / "data", *roots])
         self.allow_remote_urls = allow_remote_urls
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(str(private_file(db_path)), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
 
@@ -126,7 +128,7 @@ class DatasetRegistry:
             _check_text(name, "dataset name")
         detect_format([safe])
         folder = self.uploads / secrets.token_hex(5)
-        folder.mkdir(parents=True)
+        folder.mkdir(mode=0o700)
         try:
             target = folder / safe
             _receive(stream, target, limit)
@@ -272,7 +274,7 @@ def _check_text(text: str, what: str) -> None:
 
 def _receive(stream: BinaryIO, target: Path, limit: int) -> None:
     written = 0
-    with open(target, "wb") as out:
+    with open(private_file(target), "wb") as out:
         while chunk := stream.read(1 << 20):
             written += len(chunk)
             if written > limit:

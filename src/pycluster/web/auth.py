@@ -32,7 +32,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..cluster.ports import is_loopback
-from ..cluster.secret_files import head_secret
+from ..cluster.secret_files import head_secret, read_secret
 from .origin import is_loopback_name, split_host
 from .peercred import PeerCredentials, is_loopback_ip
 
@@ -254,9 +254,14 @@ def ensure_token(settings: Settings, state_dir: Path, announce: Callable[[str], 
     On loopback the same OS user's own programs are let in without it (see
     :mod:`pycluster.web.auth`); everyone else, and every request from the network, needs it.
     A head open to the network announces a generated token (the value only on a terminal).
+    ``api_token_file`` (``--api-token-file``) names a user-only file holding the token.
     """
     c = settings.cluster
     if c.api_token:
+        return c.api_token
+    if c.api_token_file:
+        # the file must be the user's alone, as ssh wants of a key: refused otherwise, with the fix
+        c.api_token = read_secret(Path(c.api_token_file).expanduser())
         return c.api_token
     say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
     path = state_dir / "api_token"
