@@ -127,3 +127,21 @@ def test_small_bodies_with_the_token_still_work(address: tuple[str, int]) -> Non
     with _open(address, JOB, headers) as sock:
         sock.sendall(_chunk(body) + b"0\r\n\r\n")
         assert _status(sock) == 200
+
+
+def test_a_chunked_upload_over_its_cap_gets_413_while_it_streams(
+    address: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pycluster.web import body_guard
+
+    monkeypatch.setattr(body_guard, "MAX_UPLOAD_BYTES", 2_000_000)  # the real cap is 200 MB
+    headers = (
+        f"{NOT_LOCAL}Authorization: Bearer {TOKEN}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n"
+    )
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\na,b\n'
+    with _open(address, "/api/processing/data/upload", headers) as sock:
+        sock.sendall(_chunk(part))
+        for _ in range(3):  # 3 MB of a file whose end never comes
+            sock.sendall(_chunk(b"1,2\n" * 250_000))
+        assert _status(sock) == 413
