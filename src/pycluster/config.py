@@ -122,6 +122,8 @@ class ClusterSettings:
     worker_start_timeout: float = _setting(30.0, parse_seconds, "PYCLUSTER_WORKER_START_TIMEOUT")
     connect_timeout: float = _setting(10.0, parse_seconds, "PYCLUSTER_CONNECT_TIMEOUT")
     api_token: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN", secret=True)
+    # a file holding the API token (user-only, as ssh wants a key): keeps it out of ps and the environment
+    api_token_file: str | None = _setting(None, _optional_text, "PYCLUSTER_API_TOKEN_FILE")
     # the cluster key: TLS with mutual authentication for every Dask connection (cluster/security.py)
     auth_key: str | None = _setting(None, _optional_text, "PYCLUSTER_AUTH_KEY", secret=True)
     # accept a user-chosen key below security.STRONG_KEY_BITS on a head open to the network

@@ -10,6 +10,7 @@ import click
 from ..config import Settings
 from ..errors import PyClusterError
 from .output import fail, on_stop_signal
+from .secret_options import api_token_file_option, resolve_api_token
 
 __all__ = ["api_command"]
 
@@ -32,13 +33,26 @@ def _quiet_server_class() -> type:
 @click.command("api")
 @click.option("--host", help="Interface to listen on.  [default: 127.0.0.1]")
 @click.option("--port", type=int, help="Port of the REST API.  [default: 8001, or PYCLUSTER_API_PORT]")
-@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
+@click.option(
+    "--api-token",
+    envvar="PYCLUSTER_API_TOKEN",
+    help="Require this bearer token on /api requests; prefer --api-token-file or the PYCLUSTER_API_TOKEN "
+    "variable (ps shows command lines).",
+)
+@api_token_file_option
 @click.option(
     "--state-dir", type=click.Path(file_okay=False), help="Where jobs live.  [default: PYCLUSTER_STATE_DIR]"
 )
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A pycluster.yaml file.")
+@click.pass_context
 def api_command(
-    host: str | None, port: int | None, api_token: str | None, state_dir: str | None, config_path: str | None
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    api_token: str | None,
+    api_token_file: str | None,
+    state_dir: str | None,
+    config_path: str | None,
 ) -> None:
     """Serve the REST API alone; the cluster is started over REST.
 
@@ -57,6 +71,7 @@ def api_command(
     quiet_server = _quiet_server_class()
 
     try:
+        api_token = resolve_api_token(ctx, api_token, api_token_file)
         settings = Settings.load(
             config_path, host=host, api_port=port, api_token=api_token, state_dir=state_dir
         )

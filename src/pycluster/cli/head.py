@@ -14,6 +14,7 @@ from ..config import Settings
 from ..errors import PyClusterError
 from .output import fail, on_stop_signal
 from .platform import head_settings
+from .secret_options import api_token_file_option, resolve_api_token
 
 __all__ = ["head_command"]
 
@@ -56,7 +57,13 @@ def _wait_for_stop_signal() -> None:
     "--memory-limit", help="Memory limit per local worker: 2GB, 0.5 (of RAM) or auto.  [default: auto]"
 )
 @click.option("--resources", help="Resources each local worker advertises, e.g. GPU=1.")
-@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="Require this bearer token on /api requests.")
+@click.option(
+    "--api-token",
+    envvar="PYCLUSTER_API_TOKEN",
+    help="Require this bearer token on /api requests; prefer --api-token-file or the PYCLUSTER_API_TOKEN "
+    "variable (ps shows command lines).",
+)
+@api_token_file_option
 @click.option(
     "--auth-key",
     envvar="PYCLUSTER_AUTH_KEY",
@@ -97,7 +104,10 @@ def _wait_for_stop_signal() -> None:
     help="Where jobs and datasets live.  [default: PYCLUSTER_STATE_DIR]",
 )
 @click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
-def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, **options: Any) -> None:
+@click.pass_context
+def head_command(
+    ctx: click.Context, config_path: str | None, open_dashboard: bool, insecure: bool, **options: Any
+) -> None:
     """Start a head node: Dask scheduler, dashboard, REST API and local workers.
 
     Runs until Ctrl-C or SIGTERM, then stops everything it started.
@@ -105,6 +115,7 @@ def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, 
     from ..cluster import HeadNode
 
     try:
+        api_token = resolve_api_token(ctx, options["api_token"], options["api_token_file"])
         settings = head_settings(
             config_path,
             name=options["cluster_name"],
@@ -113,7 +124,7 @@ def head_command(config_path: str | None, open_dashboard: bool, insecure: bool, 
             dashboard_port=options["dashboard_port"],
             dask_dashboard_port=options["dask_dashboard_port"],
             dask_dashboard_host=options["dask_dashboard_host"],
-            api_token=options["api_token"],
+            api_token=api_token,
             auth_key=options["auth_key"],
             weak_key_ok=options["weak_key_ok"],
             discovery_port="off" if options["no_discovery"] else options["discovery_port"],

@@ -26,7 +26,16 @@ from typing import TextIO
 from ..errors import AuthenticationError
 from .ports import is_loopback
 
-__all__ = ["check_private", "head_secret", "read_secret", "say_secret", "secret_in_file", "write_secret"]
+__all__ = [
+    "check_private",
+    "head_secret",
+    "private_dir",
+    "private_file",
+    "read_secret",
+    "say_secret",
+    "secret_in_file",
+    "write_secret",
+]
 
 _POSIX = os.name == "posix"
 
@@ -70,6 +79,28 @@ def write_secret(path: Path, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(value)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` made if missing and set to 0700, whatever the umask: a head's state directory
+    (jobs, results, uploads, the API token) is its user's alone. A folder someone else owns is
+    left as it is (only its owner may change its mode)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if _POSIX and path.stat().st_uid == os.getuid():
+        os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path`` created empty if missing, and set to 0600 whatever the umask (SQLite then gives
+    its -wal and -shm files the same mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        if _POSIX:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
 
 
 def secret_in_file(path: Path, generate: Callable[[], str]) -> tuple[str, bool]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import ClusterError
+from .secret_files import private_dir, private_file
 
 __all__ = ["StateDirLock"]
 
@@ -40,13 +41,13 @@ class StateDirLock:
 
     def acquire(self) -> None:
         """Take the lock, or ClusterError naming the head (PID) that holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # 0700: the jobs, results and uploads in it are the user's alone
         with _lent_guard:
             lender = _lent.pop(self.path.resolve(), None)
         if lender is not None and lender.held:
             self._borrowed_from = lender
             return
-        handle = open(self.path, "a+")  # noqa: SIM115  (held open for the head's lifetime)
+        handle = open(private_file(self.path), "a+")  # noqa: SIM115  (held open for the head's lifetime)
         try:
             _lock(handle)
         except OSError:

@@ -6,6 +6,7 @@ import glob
 from pathlib import Path
 
 from ..errors import DatasetFormatError
+from .paths import DataRoots
 
 __all__ = ["FORMATS", "detect_format", "expand_local"]
 
@@ -51,18 +52,28 @@ def detect_format(files: list[str], declared: str | None = None) -> str:
     return formats.pop()
 
 
-def expand_local(path: Path) -> list[Path]:
-    """A file, a folder (its data files, recursively) or a glob -> sorted files; errors if none or empty."""
+def expand_local(path: Path, roots: DataRoots | None = None) -> list[Path]:
+    """A file, a folder (its data files, recursively) or a glob -> sorted files; errors if none or empty.
+
+    With ``roots``, every match is resolved (links, '..') before anything looks at it: a glob
+    match whose real path is outside the roots is skipped unseen (a link to /etc inside a root
+    must not turn the glob into a probe of /etc), a folder entry outside them is refused with
+    403, and the files returned are the real paths."""
     if any(ch in str(path) for ch in "*?["):
-        files = [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
+        matches = [Path(p) for p in glob.glob(str(path), recursive=True)]
+        if roots is not None:
+            matches = [real for p in matches if (real := roots.inside(p)) is not None]
+        files = [p for p in matches if p.is_file()]
+        if not files:
+            where = " inside the data roots" if roots is not None else ""
+            raise DatasetFormatError(f"{path} matches no data files{where}")
     elif path.is_dir():
-        files = [
-            p
-            for p in path.rglob("*")
-            if p.is_file() and _format_of(p.name) and not p.name.startswith((".", "_"))
-        ]
+        entries = [p for p in path.rglob("*") if _format_of(p.name) and not p.name.startswith((".", "_"))]
+        if roots is not None:
+            entries = roots.check_all(entries)
+        files = [p for p in entries if p.is_file()]
     elif path.is_file():
-        files = [path]
+        files = [roots.check(path) if roots is not None else path]
     else:
         raise DatasetFormatError(f"{path} does not exist")
     if not files:

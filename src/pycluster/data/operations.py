@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..cluster.secret_files import private_file
 from ..jobs.model import Job
 from ..jobs.operations import Operation, OperationContext, register_operation
 from ..jobs.results import FileResult
@@ -424,7 +425,7 @@ def _write_parquet(rows: pd.DataFrame, context: OperationContext, job: Job) -> s
     folder = context.state_dir / "results"
     folder.mkdir(parents=True, exist_ok=True)
     path, tmp = folder / f"{job.id}.parquet", folder / f"{job.id}.parquet.tmp"
-    rows.to_parquet(tmp, index=False)
+    rows.to_parquet(private_file(tmp), index=False)  # 0600, as every file of the state directory
     os.replace(tmp, path)  # never present a half-written result
     return str(path)
 

@@ -17,16 +17,22 @@ class DataRoots:
     def __init__(self, roots: Iterable[str | os.PathLike[str]]) -> None:
         self.roots = [Path(os.path.realpath(Path(r).expanduser())) for r in roots]
 
-    def check(self, path: str | os.PathLike[str]) -> Path:
-        """The resolved path, or DataAccessError naming the roots (symlinks and '..' resolved first)."""
+    def inside(self, path: str | os.PathLike[str]) -> Path | None:
+        """The real path (links and '..' resolved, nothing opened) when it is inside a root."""
         real = Path(os.path.realpath(Path(path)))
-        if any(real == root or root in real.parents for root in self.roots):
+        return real if any(real == root or root in real.parents for root in self.roots) else None
+
+    def check(self, path: str | os.PathLike[str]) -> Path:
+        """The resolved path, or DataAccessError naming the roots (symlinks and '..' resolved first).
+
+        The refusal names only what the caller gave, never where a link leads, and it is the
+        same whether anything exists there: nothing outside the roots is looked at."""
+        real = self.inside(path)
+        if real is not None:
             return real
         allowed = ", ".join(str(r) for r in self.roots) or "none configured"
-        given = Path(os.path.abspath(Path(path)))
-        where = f"{path} (which leads to {real})" if given != real else str(path)
         raise DataAccessError(
-            f"{where} is outside the data roots ({allowed}); put the data there, or start the head "
+            f"{path} is outside the data roots ({allowed}); put the data there, or start the head "
             "with --data-root PATH (PYCLUSTER_DATA_ROOTS) to allow another folder"
         )
 

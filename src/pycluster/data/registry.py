@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import secrets
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..cluster.secret_files import private_dir, private_file
 from ..errors import DataAccessError, DatasetFormatError, DatasetNotFoundError
 from .formats import detect_format, expand_local
 from .paths import DataRoots
@@ -32,6 +34,7 @@ CREATE TABLE IF NOT EXISTS datasets (
 );
 """
 _SCHEMA_CHECK_LIMIT = 500  # files whose headers are compared at registration
+_NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 
 
 @dataclass
@@ -67,11 +70,12 @@ class DatasetRegistry:
     ) -> None:
         self.state_dir = state_dir
         self.uploads = state_dir / "data" / "uploads"
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        private_dir(self.uploads.parent)
+        private_dir(self.uploads)
         self.roots = DataRoots([state_dir / "data", *roots])
         self.allow_remote_urls = allow_remote_urls
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(str(private_file(db_path)), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
 
@@ -85,6 +89,9 @@ class DatasetRegistry:
         trusted: bool = True,
     ) -> Dataset:
         """Register a file, glob, folder or fsspec URL. ``trusted=False`` (REST) enforces the data roots."""
+        _check_text(str(path), "path")
+        if name is not None:
+            _check_text(name, "dataset name")
         files, size = self._resolve(str(path), trusted)
         fmt = detect_format(files, format)
         opts = dict(options or {})
@@ -107,25 +114,26 @@ class DatasetRegistry:
     def save_upload(
         self, filename: str, stream: BinaryIO, name: str | None = None, limit: int = 200_000_000
     ) -> Dataset:
-        """Store an uploaded file under the uploads folder and register it."""
+        """Store an uploaded file under the uploads folder and register it. A failed upload
+        leaves nothing behind: its folder is removed whatever went wrong."""
         safe = Path(filename).name
-        if not safe or safe.startswith("."):
+        if not safe or safe.startswith(".") or "\x00" in safe:
             raise DatasetFormatError(f"upload file name {filename!r} is not usable; name it like data.csv")
+        if len(safe.encode("utf-8", "surrogatepass")) > _NAME_MAX:
+            raise DatasetFormatError(
+                f"upload file name is {len(safe)} characters long; the limit is {_NAME_MAX} bytes"
+            )
+        _check_text(safe, "upload file name")
+        if name is not None:
+            _check_text(name, "dataset name")
         detect_format([safe])
         folder = self.uploads / secrets.token_hex(5)
-        folder.mkdir(parents=True)
-        target, written = folder / safe, 0
-        with open(target, "wb") as out:
-            while chunk := stream.read(1 << 20):
-                written += len(chunk)
-                if written > limit:
-                    out.close()
-                    shutil.rmtree(folder, ignore_errors=True)
-                    raise DatasetFormatError(f"upload over {limit // 1_000_000} MB; register a path instead")
-                out.write(chunk)
+        folder.mkdir(mode=0o700)
         try:
+            target = folder / safe
+            _receive(stream, target, limit)
             return self.register(str(target), name=name or Path(safe).stem, trusted=True)
-        except Exception:
+        except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
@@ -144,11 +152,11 @@ class DatasetRegistry:
         try:
             # '~' is the server's home, meaningless to a remote caller: only trusted callers get it
             local = local.expanduser() if trusted else local
-            if not trusted:
-                self.roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
-            files = expand_local(local)
-            if not trusted:
-                files = self.roots.check_all(files)  # a symlink inside a root may point outside it
+            roots = None if trusted else self.roots
+            if roots is not None:
+                roots.check(local.parent if any(c in str(local) for c in "*?[") else local)
+            # with roots, every match is resolved and checked before it is looked at
+            files = expand_local(local, roots)
             return [str(f) for f in files], sum(f.stat().st_size for f in files)
         except (OSError, RuntimeError) as exc:
             raise DatasetFormatError(f"cannot read {path}: {exc}") from None
@@ -253,12 +261,49 @@ def _expand_url(url: str) -> tuple[list[str], int]:
     return [f"{protocol}://{p}" if "://" not in p else p for p in paths], int(sum(sizes))
 
 
+def _check_text(text: str, what: str) -> None:
+    """Lone surrogates (JSON's "\\ud800") cannot be stored, written to disk or answered."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "backslashreplace").decode()
+        raise DatasetFormatError(
+            f"the {what} '{shown}' is not valid Unicode text (it holds a lone surrogate)"
+        ) from None
+
+
+def _receive(stream: BinaryIO, target: Path, limit: int) -> None:
+    written = 0
+    with open(private_file(target), "wb") as out:
+        while chunk := stream.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise DatasetFormatError(f"upload over {limit // 1_000_000} MB; register a path instead")
+            out.write(chunk)
+
+
+def _columns_of(path: str, fmt: str, options: dict[str, Any]) -> list[str]:
+    """``read_columns``, with a file that is not what its suffix says as a DatasetFormatError."""
+    try:
+        return read_columns(path, fmt, options)
+    except DatasetFormatError:
+        raise
+    except UnicodeDecodeError as exc:
+        encoding = options.get("encoding", "utf-8")
+        raise DatasetFormatError(
+            f"{path} is not {fmt.upper()} text in {encoding} ({exc.reason} at byte {exc.start}); "
+            "is it a binary file, or does it need options.encoding?"
+        ) from None
+    except (ValueError, csv.Error, EOFError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DatasetFormatError(f"{path} is not a readable {fmt} file: {exc}") from None
+
+
 def _common_columns(files: list[str], fmt: str, options: dict[str, Any]) -> list[str]:
-    first = read_columns(files[0], fmt, options)
+    first = _columns_of(files[0], fmt, options)
     if not first:
         raise DatasetFormatError(f"{files[0]} has no columns")
     for other in files[1:_SCHEMA_CHECK_LIMIT]:
-        columns = read_columns(other, fmt, options)
+        columns = _columns_of(other, fmt, options)
         if columns != first:
             missing, extra = sorted(set(first) - set(columns)), sorted(set(columns) - set(first))
             raise DatasetFormatError(

@@ -10,6 +10,7 @@ from typing import Any
 
 import cloudpickle
 
+from ..cluster.secret_files import private_dir, private_file
 from .model import Job
 
 __all__ = ["INLINE_LIMIT", "FileResult", "ResultStore"]
@@ -31,7 +32,7 @@ class ResultStore:
 
     def save(self, job: Job, result: Any) -> tuple[Any, str | None]:
         """Persist ``result``; (inline JSON value or None, file path or None)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)  # 0700, as the state directory
         if isinstance(result, FileResult):
             return result.summary, result.path
         text = _json_or_none(result)
@@ -59,7 +60,7 @@ class ResultStore:
     def _write(self, job_id: str, suffix: str, data: bytes) -> Path:
         path = self.root / f"{job_id}{suffix}"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        private_file(tmp).write_bytes(data)  # 0600 before the first byte, whatever the umask
         os.replace(tmp, path)  # never present a half-written result
         return path
 

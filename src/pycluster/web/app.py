@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -34,6 +34,7 @@ from ..errors import (
 )
 from .assets import mount_dashboard
 from .auth import require_token
+from .body_guard import MAX_BODY_BYTES, BodyGuard
 from .controller import HeadController, StandaloneController
 from .origin import HostOriginGuard
 from .peercred import PeerCredentials
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
-MAX_BODY_BYTES = 1_000_000  # larger request bodies get 413: uploads have their own endpoint
 
 # Our errors, as HTTP: the message already says what to do.
 _STATUS_FOR = [
@@ -120,8 +120,9 @@ def create_app(
     app.include_router(auth_router, prefix="/api/auth")
     app.include_router(login_router)
     _add_error_handlers(app)
-    _limit_body_size(app)
     mount_dashboard(app)
+    # before any body is read: credentials first, then the size cap however the body is framed
+    app.add_middleware(BodyGuard)
     # outermost: Host and Origin are checked before anything else, authentication included
     app.add_middleware(
         HostOriginGuard, bind_host=bind_host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
@@ -132,16 +133,18 @@ def create_app(
 def _add_error_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = next(code for kind, code in _STATUS_FOR if isinstance(exc, kind))
-        body: dict[str, Any] = {"detail": str(exc)}
+        message = json_safe(str(exc))
+        body: dict[str, Any] = {"detail": message}
         if _is_openai(request):
-            body["error"] = _openai_error(str(exc), type(exc).__name__)
+            body["error"] = _openai_error(message, type(exc).__name__)
         return JSONResponse(body, status_code=status)
 
     async def handle_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        # the errors echo the input, which may hold what JSON cannot carry (Infinity, "\\ud800")
+        errors = json_safe(jsonable_encoder(exc.errors()))
         if not _is_openai(request):
-            return await request_validation_exception_handler(request, exc)
-        errors = jsonable_encoder(exc.errors())
+            return JSONResponse({"detail": errors}, status_code=422)
         first = errors[0] if errors else {}
         where = ".".join(str(part) for part in first.get("loc", ())[1:])
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
@@ -152,6 +155,24 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_invalid)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with what strict JSON in UTF-8 cannot hold spelled out: non-finite numbers as
+    text ("inf"), lone surrogates escaped ("\\ud800")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _is_openai(request: Request) -> bool:
     return request.url.path.startswith("/v1/")
 
@@ -159,16 +180,3 @@ def _is_openai(request: Request) -> bool:
 def _openai_error(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
     """The error object OpenAI clients read (they show ``error.message``)."""
     return {"message": message, "type": kind, "param": param, "code": None}
-
-
-def _limit_body_size(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if request.url.path.endswith("/data/upload"):
-            return await call_next(request)  # uploads stream to disk under their own limit
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                {"detail": f"request body over {MAX_BODY_BYTES} bytes; send less"}, status_code=413
-            )
-        return await call_next(request)

@@ -32,7 +32,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..cluster.ports import is_loopback
-from ..cluster.secret_files import head_secret
+from ..cluster.secret_files import head_secret, read_secret
 from .origin import is_loopback_name, split_host
 from .peercred import PeerCredentials, is_loopback_ip
 
@@ -46,6 +46,7 @@ __all__ = [
     "SESSION_COOKIE",
     "TICKET_TTL",
     "bearer_scheme",
+    "check_credentials",
     "cookie_name",
     "csrf_value",
     "ensure_token",
@@ -147,12 +148,22 @@ async def require_token(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
 ) -> None:
     """FastAPI dependency: the request must carry the Bearer token, the session cookie (plus
-    ``X-CSRF-Token`` on state changes), or come from the head's own user on loopback."""
+    ``X-CSRF-Token`` on state changes), or come from the head's own user on loopback.
+    (``credentials`` is declared so the schema names the scheme; ``check_credentials`` reads
+    the header itself, the same way, so the body guard can run it before any body is read.)"""
+    check_credentials(request)
+
+
+def check_credentials(request: Request) -> None:
+    """What ``require_token`` checks, from the headers and the connection alone: an
+    HTTPException (401, or 403 for a missing CSRF header) when the request may not proceed."""
     expected: str | None = request.app.state.api_token
     if not expected:
         return
-    if credentials is not None or request.headers.get("authorization"):
-        if credentials is None or not token_matches(credentials.credentials, expected):
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token_matches(given, expected):
             raise unauthorized()
         return
     if _session_cookie_ok(request, expected):
@@ -243,9 +254,14 @@ def ensure_token(settings: Settings, state_dir: Path, announce: Callable[[str], 
     On loopback the same OS user's own programs are let in without it (see
     :mod:`pycluster.web.auth`); everyone else, and every request from the network, needs it.
     A head open to the network announces a generated token (the value only on a terminal).
+    ``api_token_file`` (``--api-token-file``) names a user-only file holding the token.
     """
     c = settings.cluster
     if c.api_token:
+        return c.api_token
+    if c.api_token_file:
+        # the file must be the user's alone, as ssh wants of a key: refused otherwise, with the fix
+        c.api_token = read_secret(Path(c.api_token_file).expanduser())
         return c.api_token
     say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
     path = state_dir / "api_token"
