@@ -109,8 +109,6 @@ class JobQueue:
             self._waiting[job.id] = job
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
-        if self._waiting:  # recovered jobs start on the first tick, not one check interval later
-            self._wake.set()
         self._thread.start()
         return self
 
