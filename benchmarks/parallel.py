@@ -15,7 +15,7 @@ JSON line each (``ratio`` = user's seconds / pycluster's, >= 1.0 is as fast):
 
 - ``ready``: seconds from nothing to a set-up that takes work (for pycluster: the backend's
   ``initialize()``). Targets: multiprocessing <= 0.5 s; Dask ratio >= 0.833 (<= 1.2x LocalCluster).
-- ``map``: N trivial items (x*x), after one warm-up call (median of 3 calls); the user's
+- ``map``: N trivial items (x*x), after one warm-up call (median of 9 calls); the user's
   code hand-batches (one batch per worker, as fast as any count measured); pycluster
   chooses its own chunks. Target for Ray: ratio >= 0.8.
 - ``cpu_first``: 16 CPU-bound tasks of ~0.25 s as the first work of a fresh set-up, wall
@@ -78,7 +78,7 @@ TARGETS = {
 class Sizes:
     rounds: int = 3
     map_items: int = 200_000
-    map_repeats: int = 3  # timed map calls per set-up; their median counts
+    map_repeats: int = 9  # timed map calls per set-up (~50 ms each); their median counts
     cpu_tasks: int = 16
     cpu_task_s: float = 0.25
     ga_population: int = 100
