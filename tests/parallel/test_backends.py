@@ -3,6 +3,9 @@ and what is particular to Ray. Each backend starts once for this module."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import traceback
 
@@ -146,3 +149,29 @@ def test_ray_backend_attaches_to_a_running_session_and_leaves_it_running(ray_bac
     assert attached.state is BackendState.CLOSED
     assert ray.is_initialized(), "shutting down an attached backend must not stop Ray"
     assert DistributedCoordinator(ray_backend).map(lambda x: x - 1, [1, 2]) == [0, 1]
+
+
+@pytest.mark.slow
+def test_local_ray_workers_import_modules_from_the_callers_import_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a module on sys.path only by the caller's doing (not the script's folder, not the
+    # environment): functions from it travel by reference, so Ray's workers must import it
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "tripler.py").write_text("def triple(x):\n    return 3 * x\n")
+    script = tmp_path / "app" / "main.py"
+    script.parent.mkdir()
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(tmp_path / 'lib')!r})\n"
+        "import tripler\n"
+        "from pycluster import DistributedCoordinator\n"
+        "from pycluster.parallel.backends.ray_backend import RayBackend\n"
+        "with RayBackend(num_cpus=1) as backend:\n"
+        "    print(DistributedCoordinator(backend).map(tripler.triple, range(4)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[0, 3, 6, 9]"

@@ -7,6 +7,7 @@ each way, because Dask walks list results element by element
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,22 +47,20 @@ def decode_outcome(data: bytes) -> Outcome:
 def _call_each(
     func: Callable[..., Any], items: list[Any], star: bool
 ) -> tuple[list[Any], dict[int, BaseException]]:
-    call = (lambda item: func(*item)) if star else func
     results: list[Any] = []
     errors: dict[int, BaseException] = {}
-    append = results.append
     remaining = iter(items)
     while True:
         try:
-            # a plain loop is the fast path for millions of tiny items; an error leaves
+            # map/starmap iterate in C, the fast path for millions of tiny items (as fast as a
+            # list comprehension); extend keeps what came before an error, and the error leaves
             # `remaining` just past the failing item, so the next pass resumes there
-            for item in remaining:
-                append(call(item))
+            results.extend(itertools.starmap(func, remaining) if star else map(func, remaining))
             return results, errors
         except Exception as exc:
             pickling_support.install(exc)  # the remote traceback survives the trip back
             errors[len(results)] = exc
-            append(None)
+            results.append(None)
 
 
 def _dump_outcome(results: list[Any], errors: dict[int, BaseException], busy: float) -> bytes:

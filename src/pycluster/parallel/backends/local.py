@@ -12,7 +12,6 @@ value with cloudpickle.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, as_completed
 from typing import Any
@@ -41,10 +40,12 @@ class MultiprocessingBackend(Backend):
 
         workers = self._requested or cpu_count()
         self._executor = ProcessPoolExecutor(max_workers=workers)
-        # start the processes now: a broken environment fails here, not in the first map
-        for future in [self._executor.submit(os.getpid) for _ in range(workers)]:
-            future.result()
         self._workers = workers
+        # A first submit starts the processes, and nothing waits for them: an interpreter takes
+        # ~0.3 s to start on 2 cores (more under load), time the caller's own code and the
+        # first map's chunking overlap. What keeps a process from starting is raised by the
+        # first map (loky's TerminatedWorkerError), not here.
+        self._executor.submit(int)
 
     def _stop(self) -> None:
         self._executor.shutdown(wait=True)
