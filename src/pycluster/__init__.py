@@ -8,16 +8,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:  # pyproject.toml is the one place the version is written
-    __version__ = version("pycluster")
-except PackageNotFoundError:  # a source tree on sys.path that was never installed
-    __version__ = "0.0.0+unknown"
-
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time each name is imported when first used
+    __version__: str
     from .cluster import (
         ClusterManager,
         HeadNode,
@@ -166,7 +160,20 @@ _EXPORTS: dict[str, str] = {
 }
 
 
+def _version() -> str:
+    """The installed version: pyproject.toml is the one place it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pycluster")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0.0.0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read from the installed metadata when first asked (not by every worker)
+        globals()[name] = value = _version()
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pycluster' has no attribute {name!r}")
@@ -178,7 +185,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, "__version__"})
 
 
 __all__ = [
