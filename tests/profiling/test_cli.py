@@ -84,3 +84,38 @@ def test_profile_without_the_key_fails_clearly(keyed_head: HeadNode) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("error: ")
     assert "key" in done.stderr.lower()
+
+
+DOCUMENT_EXAMPLE = """
+from pycluster.profiling import ClusterProfiler
+
+profiler = ClusterProfiler()
+profiler.start()
+
+# Your cluster operations here
+from distributed import get_client
+def documented_op(x):
+    return x + 1
+get_client().gather(get_client().map(documented_op, range(7)))
+
+report = profiler.stop()
+print(report.summary())
+"""
+
+
+def test_the_documents_example_finds_the_local_head_by_itself(keyed_head: HeadNode, tmp_path: Path) -> None:
+    """As written: no address and no key in the code; the port from settings, the key from the local head."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "example.py"
+    script.write_text(DOCUMENT_EXAMPLE, encoding="utf-8")
+    port = keyed_head.scheduler_address.rsplit(":", 1)[1]
+    env = {k: v for k, v in os.environ.items() if k != "PYCLUSTER_AUTH_KEY"}
+    env["PYCLUSTER_SCHEDULER_PORT"] = port
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Cluster profile of {keyed_head.scheduler_address}" in done.stdout
+    assert "documented_op  7" in done.stdout

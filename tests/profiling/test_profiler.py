@@ -173,3 +173,22 @@ def test_bad_targets_and_intervals_are_refused() -> None:
 def test_samples_are_distinct_readings(report: ProfileReport) -> None:
     readings = [(s.worker, s.time) for s in report.samples]
     assert len(readings) == len(set(readings))
+
+
+def make_payload(n: int) -> bytes:
+    return b"x" * n
+
+
+def test_transfers_between_workers_are_measured(keyed_head: HeadNode) -> None:
+    client: Client = keyed_head.cluster_manager.client
+    first, second = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    profiler = ClusterProfiler(client, code_profile=False).start()
+    payloads = [client.submit(make_payload, 8 * 2**20 + i, workers=[first], pure=False) for i in range(3)]
+    sizes = [client.submit(len, p, workers=[second], pure=False) for p in payloads]
+    assert client.gather(sizes) == [8 * 2**20 + i for i in range(3)]
+    report = profiler.stop()
+    assert report.function("make_payload").count == 3 and report.function("len").count == 3
+    # Dask fetches several keys from one worker in one transfer: 1 to 3 of them for 3 keys
+    assert 1 <= report.phases.transfers <= 3
+    assert report.phases.transfer_s > 0
+    assert f"({report.phases.transfers} transfers)" in report.summary()

@@ -64,19 +64,16 @@ def phase_totals(stream: Iterable[Mapping[str, Any]], scheduler_cpu_s: float | N
     """Seconds per phase over every start/stop the workers reported."""
     seconds: dict[str, float] = defaultdict(float)
     transfers = 0
-    transfer_bytes = 0
     for entry in stream:
         for phase in entry.get("startstops", ()):
             action = str(phase.get("action"))
             seconds[action] += float(phase["stop"]) - float(phase["start"])
             if action == "transfer":
                 transfers += 1
-                transfer_bytes += int(entry.get("nbytes") or 0)
     return PhaseTotals(
         compute_s=seconds["compute"],
         transfer_s=seconds["transfer"],
         transfers=transfers,
-        transfer_bytes=transfer_bytes,
         deserialize_s=seconds["deserialize"],
         disk_s=seconds["disk-read"] + seconds["disk-write"],
         scheduler_cpu_s=scheduler_cpu_s,

@@ -146,7 +146,7 @@ class ClusterProfiler:
         sampler.stop()
         stopped_at = time.time()
         loop_cpu = _loop_cpu(client)
-        stream, _lost = client.run_on_scheduler(_stream_since, index=self._stream_index)
+        stream, lost = client.run_on_scheduler(_stream_since, index=self._stream_index)
         records = task_records(stream)
         tree: dict[str, Any] = {}
         if self.code_profile:
@@ -168,6 +168,7 @@ class ClusterProfiler:
             hot_frames=hot_frames(tree) if tree else [],
             profile_samples=int(tree.get("count", 0)),
             sample_interval_s=self.interval,
+            tasks_lost=lost,
         )
 
     def _connect(self) -> Any:

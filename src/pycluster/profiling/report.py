@@ -56,6 +56,7 @@ class FunctionStats:
 class PhaseTotals:
     """Seconds spent, summed over all tasks, in each phase Dask's workers report.
 
+    ``transfers`` counts transfer events: a worker fetches several keys from one peer at once.
     ``scheduler_cpu_s`` is CPU time of the scheduler's event-loop thread over the window:
     what scheduling the window's tasks (and anything else that loop serves) cost the head.
     """
@@ -63,7 +64,6 @@ class PhaseTotals:
     compute_s: float = 0.0
     transfer_s: float = 0.0
     transfers: int = 0
-    transfer_bytes: int = 0
     deserialize_s: float = 0.0
     disk_s: float = 0.0
     scheduler_cpu_s: float | None = None
@@ -119,6 +119,8 @@ class ProfileReport:
     hot_frames: list[HotFrame]
     profile_samples: int
     sample_interval_s: float
+    # tasks that finished in the window but fell out of Dask's task-stream buffer before stop()
+    tasks_lost: int = 0
 
     @property
     def duration_s(self) -> float:

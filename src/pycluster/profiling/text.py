@@ -37,13 +37,18 @@ def summary_text(report: ProfileReport) -> str:
         lines += _table(rows)
     else:
         lines.append("No tasks ran in this window.")
+    if report.tasks_lost:
+        lines.append(
+            f"{report.tasks_lost} more tasks finished but fell out of Dask's task-stream buffer "
+            "(distributed.scheduler.dashboard.tasks.task-stream-length): the counts above are short"
+        )
     p = report.phases
     scheduler = "not measured" if p.scheduler_cpu_s is None else f"{p.scheduler_cpu_s:.3f}s CPU"
     if p.scheduler_cpu_s is not None and report.n_tasks:
         scheduler += f" ({p.scheduler_cpu_s / report.n_tasks * 1000:.2f}ms per task)"
     lines.append(
         f"Time: compute {p.compute_s:.3f}s, transfer {p.transfer_s:.3f}s "
-        f"({p.transfers} transfers, {memory_text(p.transfer_bytes)}), deserialize {p.deserialize_s:.3f}s, "
+        f"({p.transfers} transfers), deserialize {p.deserialize_s:.3f}s, "
         f"disk {p.disk_s:.3f}s; scheduler {scheduler}"
     )
     if report.workers:
