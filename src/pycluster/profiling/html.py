@@ -69,6 +69,10 @@ def _lines(series: dict[str, list[tuple[float, float]]], t0: float, t1: float, f
     for i, (name, values) in enumerate(sorted(series.items())):
         path = " ".join(xy(t, v) for t, v in sorted(values))
         parts.append(f'<polyline fill="none" stroke="{_color(i)}" stroke-width="2" points="{path}"/>')
+        # a dot per reading: a short window may hold a single one, which no line shows
+        for t, v in values:
+            x, y = xy(t, v).split(",")
+            parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{_color(i)}"/>')
         parts.append(f'<text x="{left}" y="{height + 14 + 20 * i}" fill="{_color(i)}">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)

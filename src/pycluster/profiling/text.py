@@ -49,8 +49,9 @@ def summary_text(report: ProfileReport) -> str:
     lines.append(
         f"Time: compute {p.compute_s:.3f}s, transfer {p.transfer_s:.3f}s "
         f"({p.transfers} transfers), deserialize {p.deserialize_s:.3f}s, "
-        f"disk {p.disk_s:.3f}s; scheduler {scheduler}"
+        f"disk {p.disk_s:.3f}s"
     )
+    lines.append(f"Scheduler (event loop): {scheduler}")
     if report.workers:
         lines.append("Workers (CPU% and memory over the window):")
         workers: list[tuple[str, ...]] = [
