@@ -90,6 +90,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time each name is imp
         get_backend,
         set_backend,
     )
+    from .profiling import ClusterProfiler
 
 # Public name -> the module that defines it. Imported on first use (PEP 562), so that
 # `import pycluster.cluster.worker_entry` (every local worker process) or the command
@@ -157,6 +158,7 @@ _EXPORTS: dict[str, str] = {
     "ParameterRange": ".parallel",
     "get_backend": ".parallel",
     "set_backend": ".parallel",
+    "ClusterProfiler": ".profiling",
 }
 
 
@@ -196,6 +198,7 @@ __all__ = [
     "ClusterError",
     "ClusterManager",
     "ClusterNotRunningError",
+    "ClusterProfiler",
     "ConfigError",
     "DashboardError",
     "DashboardManager",

@@ -22,6 +22,7 @@ from .head import head_command
 from .llm import llm_group
 from .net import NET_COMMANDS
 from .platform import PLATFORM_COMMANDS
+from .profile import profile_command
 from .report import report_command
 from .status import status_command
 from .worker import worker_command
@@ -47,6 +48,7 @@ for _command in (
     status_command,
     gpu_command,
     report_command,
+    profile_command,
     api_command,
     *NET_COMMANDS,
     *PLATFORM_COMMANDS,
