@@ -19,6 +19,7 @@ from .api import api_command
 from .data import data_group
 from .gpu import gpu_command
 from .head import head_command
+from .jobs import jobs_group
 from .llm import llm_group
 from .net import NET_COMMANDS
 from .platform import PLATFORM_COMMANDS
@@ -54,6 +55,7 @@ for _command in (
     *PLATFORM_COMMANDS,
     data_group,
     llm_group,
+    jobs_group,
 ):
     cli.add_command(_command)
 

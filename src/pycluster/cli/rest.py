@@ -30,14 +30,19 @@ def remember_head(ctx: click.Context, url: str | None, api_token: str | None) ->
     ctx.obj = {"url": (url or f"http://127.0.0.1:{port}").rstrip("/"), "token": api_token}
 
 
-def call(ctx: click.Context, method: str, path: str, timeout: float = 120, **kwargs: Any) -> Any:
-    """``method path`` on the head; exits with the head's own reason on any 4xx/5xx."""
+def call(
+    ctx: click.Context, method: str, path: str, timeout: float = 120, missing_ok: bool = False, **kwargs: Any
+) -> Any:
+    """``method path`` on the head; exits with the head's own reason on any 4xx/5xx (but answers
+    None for a 404 with ``missing_ok``: a route an older head does not have)."""
     import httpx
 
     try:
         response = httpx.request(method, _url(ctx, path), headers=_headers(ctx), timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:
         _unreachable(ctx, exc)
+    if missing_ok and response.status_code == 404:
+        return None
     _raise_for(response)
     return response.json()
 

@@ -76,6 +76,10 @@ class Job:
     finished_at: float | None = None
     seq: int = 0  # submission order, for FIFO within a level
     timeout_s: float | None = None  # a piece on the cluster longer than this fails the job
+    retry_backoff_s: float = 0.5  # first retry's delay; doubles per attempt, with jitter
+    result_ttl_s: float | None = None  # a finished job (row and result file) is deleted this long after
+    expires_at: float | None = None  # finished_at + result_ttl_s, set when the job finishes (indexed)
+    retry_of: str | None = None  # the failed or cancelled job this one re-submitted
     # why a queued job waits (set by the dispatcher on every look; never stored: it is of now)
     waiting_reason: str | None = None
 

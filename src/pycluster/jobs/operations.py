@@ -175,6 +175,33 @@ class EchoOperation(Operation):
         return {"echo": results[0]}
 
 
+def _fail_piece(message: str) -> None:
+    raise RuntimeError(message)
+
+
+class FailOperation(Operation):
+    name = "fail"
+    description = "Diagnostic: a piece that raises RuntimeError(`parameters.message`) (tries retries)."
+    example = {"message": "boom"}
+
+    def validate(
+        self, parameters: dict[str, Any], dataset_id: str | None, context: OperationContext
+    ) -> dict[str, Any]:
+        message = parameters.get("message", "this job fails on purpose")
+        if not isinstance(message, str) or len(message) > 1000:
+            raise ValueError("parameters.message must be text of at most 1000 characters")
+        return {"message": message}
+
+    def plan(self, job: Job, context: OperationContext) -> list[Any]:
+        return [job.parameters["message"]]
+
+    def piece_function(self) -> Callable[[Any], Any]:
+        return _fail_piece
+
+    def combine(self, job: Job, results: list[Any], context: OperationContext) -> Any:
+        return None
+
+
 # ---------------------------------------------------------------- Python callables (never over REST)
 def _call_piece(piece: bytes) -> bytes:
     func, args, kwargs = cloudpickle.loads(piece)
@@ -217,9 +244,11 @@ def payload_path(context: OperationContext, job: Job | str) -> Path:
 
 
 def builtin_operations() -> OperationRegistry:
-    """A new registry with the diagnostics (``sleep``, ``echo``) and the Python operations
+    """A new registry with the diagnostics (``sleep``, ``echo``, ``fail``) and the Python operations
     that ``JobQueue.submit`` and ``JobQueue.map`` need."""
-    return OperationRegistry([SleepOperation(), EchoOperation(), PythonCallOperation(), PythonMapOperation()])
+    return OperationRegistry(
+        [SleepOperation(), EchoOperation(), FailOperation(), PythonCallOperation(), PythonMapOperation()]
+    )
 
 
 OPERATIONS = builtin_operations()  # the default registry; pycluster.data adds its operations to it

@@ -27,7 +27,7 @@ from typing import Any
 
 from distributed import Client
 
-from ..errors import JobNotFoundError, JobRejectedError, JobStateError
+from ..errors import JobNotFoundError, JobRejectedError, JobStateError, StorageError
 from .handle import JobHandle
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 # while jobs wait, the dispatcher looks at the cluster's workers at least this often (seconds),
 # so a worker joining or leaving re-decides admission and the waiting reasons
 WORKER_POLL = 1.0
+# the dispatcher never sleeps less than this for an expiry (seconds): one sweep can fail
+SWEEP_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class QueueSettings:
     default_max_cores: float = 1.0
     default_max_memory_gb: float = 1.0
     default_retries: int = 3
+    default_retry_backoff_s: float = 0.5
+    default_result_ttl_s: float | None = None  # finished jobs are kept until deleted
     aging_interval: float = 60.0
 
 
@@ -97,6 +101,7 @@ class JobQueue:
         self.results = self.runner.results
         self._waiting: dict[str, Job] = {}
         self._workers_cache: tuple[float, tuple[WorkerCapacity, ...], float] = (0.0, (), 0.0)
+        self._next_expiry: float | None = None  # wall clock; when the sweeper has work next
         self._thread = threading.Thread(target=self._loop, name="pycluster-job-queue", daemon=True)
 
     # ------------------------------------------------------------ lifecycle
@@ -163,8 +168,15 @@ class JobQueue:
         kind: str = "operation",
         job_id: str | None = None,
         timeout_s: float | None = None,
+        retry_backoff_s: float | None = None,
+        result_ttl_s: float | None = None,
+        retry_of: str | None = None,
     ) -> Job:
-        """Validate and store a job; it is dispatched in priority order. The stored Job."""
+        """Validate and store a job; it is dispatched in priority order. The stored Job.
+
+        ``retries`` failed attempts of a piece are retried after ``retry_backoff_s`` seconds,
+        doubled per attempt, with jitter. ``result_ttl_s``: the finished job (its row, result
+        and result file) is deleted that long after it finished (default: kept until deleted)."""
         op = self.operations.lookup(operation)
         try:
             cleaned = op.validate(dict(parameters or {}), dataset_id, self.context)
@@ -180,6 +192,12 @@ class JobQueue:
                 max_memory_gb=_positive("max_memory_gb", max_memory_gb, self.settings.default_max_memory_gb),
                 max_retries=_retries(retries, self.settings.default_retries),
                 timeout_s=_timeout(timeout_s),
+                retry_backoff_s=_seconds(
+                    "retry_backoff_s", retry_backoff_s, self.settings.default_retry_backoff_s, zero_ok=True
+                )
+                or 0.0,
+                result_ttl_s=_seconds("result_ttl_s", result_ttl_s, self.settings.default_result_ttl_s),
+                retry_of=retry_of,
             )
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
@@ -207,12 +225,15 @@ class JobQueue:
         retries: int | None = None,
         client_id: str = "python",
         timeout_s: float | None = None,
+        retry_backoff_s: float | None = None,
+        result_ttl_s: float | None = None,
         **kwargs: Any,
     ) -> JobHandle:
         """Run ``func(*args, **kwargs)`` as a job (Python only, never over REST); a JobHandle.
 
         ``timeout_s``: a piece on the cluster longer than this fails the job, and its worker
-        process is restarted so the code really stops (default: no limit)."""
+        process is restarted so the code really stops (default: no limit). ``retry_backoff_s``
+        and ``result_ttl_s`` as in :meth:`submit_job`."""
         return self._submit_python(
             "python.call",
             (func, args, kwargs),
@@ -222,6 +243,8 @@ class JobQueue:
             retries,
             client_id,
             timeout_s,
+            retry_backoff_s,
+            result_ttl_s,
         )
 
     def map(
@@ -235,6 +258,8 @@ class JobQueue:
         retries: int | None = None,
         client_id: str = "python",
         timeout_s: float | None = None,
+        retry_backoff_s: float | None = None,
+        result_ttl_s: float | None = None,
         **kwargs: Any,
     ) -> JobHandle:
         """One job that applies ``func`` to each item: progress per item, retries and
@@ -249,6 +274,8 @@ class JobQueue:
             retries,
             client_id,
             timeout_s,
+            retry_backoff_s,
+            result_ttl_s,
         )
 
     def _submit_python(
@@ -261,6 +288,8 @@ class JobQueue:
         retries: int | None,
         client_id: str,
         timeout_s: float | None,
+        retry_backoff_s: float | None = None,
+        result_ttl_s: float | None = None,
     ) -> JobHandle:
         job_id = new_job_id()
         path = payload_path(self.context, job_id)
@@ -283,6 +312,8 @@ class JobQueue:
                 kind="python",
                 job_id=job_id,
                 timeout_s=timeout_s,
+                retry_backoff_s=retry_backoff_s,
+                result_ttl_s=result_ttl_s,
             )
         except BaseException:
             remove_file(path)
@@ -324,7 +355,56 @@ class JobQueue:
             job.waiting_reason = None
             self.runner.cancel(job_id)
             self.runner.finish(job, JobStatus.CANCELLED, error=job.error)
+        self._wake.set()  # its result_ttl_s runs from now: the sweeper looks again
         return job
+
+    def retry(self, job_id: str) -> Job:
+        """Submit a failed or cancelled job again with the same spec; the new job (its
+        ``retry_of`` names the old one). JobStateError (409) for any other job."""
+        old = self.get(job_id)
+        if old.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise JobStateError(
+                f"job {job_id} is {old.status.value}; only failed or cancelled jobs can be retried"
+            )
+        if old.kind != "operation":
+            raise JobStateError(
+                f"job {job_id} ran Python code, which is not kept after it ends; submit it again from Python"
+            )
+        return self.submit_job(
+            old.operation,
+            old.parameters,
+            dataset_id=old.dataset_id,
+            priority=old.priority,
+            max_cores=old.max_cores,
+            max_memory_gb=old.max_memory_gb,
+            retries=old.max_retries,
+            client_id=old.client_id,
+            timeout_s=old.timeout_s,
+            retry_backoff_s=old.retry_backoff_s,
+            result_ttl_s=old.result_ttl_s,
+            retry_of=old.id,
+        )
+
+    def delete(self, job_id: str) -> Job:
+        """Forget a finished job: its row, result file, checkpoints and payload; the job as it
+        was. JobStateError (409) for a queued or running one: cancel it first."""
+        with self._lock:
+            job = self.get(job_id)
+            if job.status not in FINISHED:
+                raise JobStateError(
+                    f"job {job_id} is {job.status.value}; cancel it first (POST "
+                    f"/api/processing/jobs/{job_id}/cancel, or pycluster jobs cancel {job_id}), "
+                    "then delete it"
+                )
+            self._forget(job)
+        return job
+
+    def _forget(self, job: Job) -> None:
+        self.store.delete(job.id)
+        self.checkpoints.discard(job.id)
+        remove_file(payload_path(self.context, job))
+        if job.result_path is not None and _inside(Path(job.result_path), self.state_dir):
+            remove_file(Path(job.result_path))  # a result file is ours; never a file outside
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job has finished (or ``timeout`` passes); the job."""
@@ -380,6 +460,10 @@ class JobQueue:
         with self._lock:
             deadline = self.runner.next_deadline()
             waiting = bool(self._waiting)
+            expiry = self._next_expiry
+        if expiry is not None:  # wall clock, unlike the runner's deadlines
+            expiry_at = time.monotonic() + max(SWEEP_INTERVAL, expiry - time.time())
+            deadline = expiry_at if deadline is None else min(deadline, expiry_at)
         interval = min(self.settings.check_interval, WORKER_POLL) if waiting else self.settings.check_interval
         if deadline is None:
             return interval
@@ -392,6 +476,20 @@ class JobQueue:
         self._promote_pending()
         self._admit()
         self.runner.feed()
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Delete the finished jobs whose ``result_ttl_s`` has run out, with their result files.
+
+        On every tick: both look-ups use the ``expires_at`` index, and the dispatcher wakes
+        when the next job expires (:meth:`_sleep_time`), so a job is gone within a tick of it."""
+        try:
+            for job in self.store.expired(time.time()):
+                self._forget(job)
+                log.info("job %s expired (result_ttl_s=%g): deleted", job.id, job.result_ttl_s)
+            self._next_expiry = self.store.next_expiry()
+        except StorageError as exc:  # a read-only state directory: try again next sweep
+            log.warning("could not delete expired jobs: %s", exc)
 
     def _promote_pending(self) -> None:
         for job in self._waiting.values():
@@ -475,6 +573,23 @@ def _timeout(value: float | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise ValueError(f"timeout_s must be a finite number of seconds above 0, got {value!r}")
     return float(value)
+
+
+def _seconds(name: str, value: float | None, default: float | None, zero_ok: bool = False) -> float | None:
+    if value is None:
+        return default
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not number or not (value >= 0 if zero_ok else value > 0) or value == math.inf:
+        bound = "0 or more" if zero_ok else "above 0"
+        raise ValueError(f"{name} must be a finite number of seconds, {bound}, got {value!r}")
+    return float(value)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 def _pickled_payload(payload: tuple[Any, ...]) -> bytes:

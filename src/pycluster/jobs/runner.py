@@ -1,7 +1,8 @@
 """The runner: runs started jobs' pieces on Dask with retries, progress and checkpoints.
 
 A job keeps at most ``max_cores`` of its pieces on the cluster at once. A piece that
-fails is retried up to the job's ``max_retries``; a finished piece of a job with
+fails is retried up to the job's ``max_retries``, after an exponential backoff with jitter
+(:func:`backoff_delay`; the job's other pieces go on meanwhile); a finished piece of a job with
 several is checkpointed, so a restarted queue skips it.
 
 Liveness: nothing here waits on a worker. Results are fetched on a small thread pool
@@ -24,6 +25,7 @@ import logging
 import math
 import os
 import queue as stdqueue
+import random
 import secrets
 import time
 from collections import Counter, deque
@@ -43,13 +45,33 @@ from .results import ResultStore
 from .stopper import PieceStopper
 from .store import JobStore
 
-__all__ = ["FETCH_TIMEOUT", "JobRunner"]
+__all__ = ["FETCH_TIMEOUT", "MAX_BACKOFF", "JobRunner", "backoff_delay"]
 
 log = logging.getLogger(__name__)
 
 # A result not fetched by then counts as a failed attempt (retried). Long enough for a big
 # result over a slow link and for the scheduler to replace a lost worker's copy.
 FETCH_TIMEOUT = 120.0
+# no retry waits longer than this, however many attempts came before (seconds)
+MAX_BACKOFF = 600.0
+
+
+def backoff_delay(base: float, attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1 for the first) with ``base`` seconds
+    of backoff: "equal jitter", a uniform draw in [d/2, d] where d = base * 2**(attempt-1),
+    capped at :data:`MAX_BACKOFF`. Half of it is random so that pieces that failed together
+    (one bad worker, a brief outage of what they read) do not all come back at the same moment;
+    the other half keeps the waits growing, attempt after attempt.
+
+    >>> [backoff_delay(0.2, n, random.Random(1)) >= 0.1 * 2 ** (n - 1) for n in (1, 2, 3)]
+    [True, True, True]
+    >>> backoff_delay(0, 5)
+    0.0
+    """
+    if base <= 0:
+        return 0.0
+    full = min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 64))
+    return float(full / 2 + (rng or random).uniform(0, full / 2))
 
 
 @dataclass
@@ -60,6 +82,7 @@ class _Run:
     pieces: list[Any]
     results: dict[int, Any]
     pending: deque[int]
+    delayed: dict[int, float] = field(default_factory=dict)  # piece: when it may retry (monotonic)
     in_flight: dict[str, Future[Any]] = field(default_factory=dict)
     sent: dict[str, float] = field(default_factory=dict)  # key: when it went to the cluster (monotonic)
     attempts: Counter[int] = field(default_factory=Counter)
@@ -70,7 +93,7 @@ class _Run:
 
     @property
     def finished_pieces(self) -> bool:
-        return not self.pending and not self.in_flight
+        return not self.pending and not self.in_flight and not self.delayed
 
 
 class JobRunner:
@@ -147,6 +170,11 @@ class JobRunner:
     def _feed(self, run: _Run) -> None:
         if run.job.id not in self._runs or self.client is None:
             return
+        now = time.monotonic()
+        for piece, due in sorted(run.delayed.items(), key=lambda item: item[1], reverse=True):
+            if due <= now:  # its backoff has passed: first in line again
+                del run.delayed[piece]
+                run.pending.appendleft(piece)
         func = self.operations.lookup(run.job.operation).piece_function()
         slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
         while slots > 0 and run.pending:
@@ -169,13 +197,15 @@ class JobRunner:
 
     # ------------------------------------------------------------ time limits
     def next_deadline(self) -> float | None:
-        """When (monotonic) the first in-flight piece passes its job's ``timeout_s``; None if never."""
+        """When (monotonic) the first in-flight piece passes its job's ``timeout_s``, or the first
+        failed piece's backoff ends (the dispatcher wakes then); None if never."""
         deadlines = [
             sent + run.job.timeout_s
             for run in self._runs.values()
             if run.job.timeout_s is not None
             for sent in run.sent.values()
         ]
+        deadlines.extend(due for run in self._runs.values() for due in run.delayed.values())
         return min(deadlines, default=None)
 
     def check_deadlines(self, now: float | None = None) -> None:
@@ -331,9 +361,12 @@ class JobRunner:
         run.attempts[piece] += 1
         job = run.job
         job.attempts = max(job.attempts, run.attempts[piece])
-        job.error = f"piece {piece}: {type(exc).__name__}: {exc}"
+        error = f"piece {piece}: {type(exc).__name__}: {exc}"
+        job.error = error
         if run.attempts[piece] <= job.max_retries:
-            run.pending.appendleft(piece)
+            delay = backoff_delay(job.retry_backoff_s, run.attempts[piece])
+            run.delayed[piece] = time.monotonic() + delay
+            job.error = f"{error} (attempt {run.attempts[piece]}; retrying in {delay:.2f} s)"
             self.store.update(job, "attempts", "error")
             return
         self._abort(
@@ -363,6 +396,7 @@ class JobRunner:
     def finish(self, job: Job, status: JobStatus, error: str | None) -> None:
         """Store ``job``'s final status and drop its checkpoints and payload."""
         job.status, job.error, job.finished_at = status, error, time.time()
+        job.expires_at = None if job.result_ttl_s is None else job.finished_at + job.result_ttl_s
         if status != JobStatus.COMPLETED:
             job.eta_seconds = None
         self.store.update(job)

@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority, seq);
 """
+# made after the columns an older database lacks were added
+_EXPIRY_INDEX = "CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL"
 
 
 class JobStore:
@@ -50,6 +52,7 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
         self._db.executescript(_SCHEMA)
         self._add_new_columns()
+        self._db.execute(_EXPIRY_INDEX)
         self._unsaved: dict[str, Job] = {}  # updates a storage fault kept from the database
 
     def _add_new_columns(self) -> None:
@@ -144,6 +147,28 @@ class JobStore:
         with self._lock:
             jobs = [self._unsaved.get(j.id, j) for j in jobs]
         return int(total), jobs
+
+    def expired(self, now: float, limit: int = 100) -> builtins.list[Job]:
+        """Finished jobs whose ``expires_at`` has passed (an index lookup, oldest first)."""
+        clause = "WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?"
+        return self._select(clause, [now, limit])
+
+    def next_expiry(self) -> float | None:
+        """The earliest ``expires_at`` of any stored job; None when no job expires."""
+        with self._lock:
+            query = "SELECT MIN(expires_at) FROM jobs WHERE expires_at IS NOT NULL"
+            (first,) = self._db.execute(query).fetchone()
+        return None if first is None else float(first)
+
+    def delete(self, job_id: str) -> bool:
+        """Remove the job's row; False when there was none. StorageError when it cannot be written."""
+        try:
+            with self._lock:
+                self._unsaved.pop(job_id, None)
+                cursor = self._db.execute("DELETE FROM jobs WHERE id = ?", [job_id])
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise self._fault(exc) from None
+        return cursor.rowcount > 0
 
     def counts(self) -> dict[tuple[str, int], int]:
         """Number of jobs per (status, priority)."""

@@ -218,6 +218,10 @@ class JobAccepted(Message):
     status: JobStatus
 
 
+class JobRetried(JobAccepted):
+    retry_of: str = Field(description="the failed or cancelled job that was submitted again")
+
+
 class JobSummary(BaseModel):
     job_id: str
     type: str
@@ -243,6 +247,10 @@ class JobDetail(JobSummary):
     attempts: int
     max_retries: int
     timeout_s: float | None = None
+    retry_backoff_s: float | None = None
+    result_ttl_s: float | None = None
+    expires_at: str | None = Field(None, description="when the finished job and its result are deleted")
+    retry_of: str | None = Field(None, description="the job this one submitted again")
     error: str | None
     queued_at: str | None
     started_at: str | None

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
+from ...jobs.runner import MAX_BACKOFF
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
 from ..models import (
     ClusterInfo,
@@ -22,6 +23,7 @@ from ..models import (
     JobDetail,
     JobList,
     JobResult,
+    JobRetried,
     Message,
     QueueStatusModel,
 )
@@ -47,6 +49,19 @@ class JobSubmission(BaseModel):
     retries: int | None = Field(None, ge=0, le=100)
     timeout_s: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="seconds a piece may run; the job fails past it"
+    )
+    retry_backoff_s: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_BACKOFF,
+        allow_inf_nan=False,
+        description="seconds before a failed piece's first retry; doubled per attempt, with jitter",
+    )
+    result_ttl_s: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a finished job and its result are kept; then both are deleted",
     )
     client_id: str | None = Field(None, min_length=1, max_length=100)
 
@@ -101,6 +116,10 @@ def job_detail(job: Job) -> dict[str, Any]:
         "attempts": job.attempts,
         "max_retries": job.max_retries,
         "timeout_s": job.timeout_s,
+        "retry_backoff_s": job.retry_backoff_s,
+        "result_ttl_s": job.result_ttl_s,
+        "expires_at": iso(job.expires_at),
+        "retry_of": job.retry_of,
         "error": job.error,
         "queued_at": iso(job.queued_at),
         "started_at": iso(job.started_at),
@@ -160,6 +179,8 @@ def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
         retries=body.retries,
         client_id=client_id,
         timeout_s=body.timeout_s,
+        retry_backoff_s=body.retry_backoff_s,
+        result_ttl_s=body.result_ttl_s,
     )
     return JobAccepted(message="Job submitted successfully", job_id=job.id, status=job.status)
 
@@ -202,6 +223,20 @@ def cancel_job(job_id: str, request: Request) -> JobAccepted:
     """Cancel a queued or running job (409 for a finished one)."""
     job = jobs(request).cancel(job_id)
     return JobAccepted(message="Job cancelled", job_id=job.id, status=job.status)
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry_job(job_id: str, request: Request) -> JobRetried:
+    """Submit a failed or cancelled job again with the same spec (409 for any other job)."""
+    job = jobs(request).retry(job_id)
+    return JobRetried(message="Job submitted again", job_id=job.id, status=job.status, retry_of=job_id)
+
+
+@router.delete("/jobs/{job_id}")
+def delete_job(job_id: str, request: Request) -> JobAccepted:
+    """Delete a finished job with its result file (409 for a queued or running one: cancel it first)."""
+    job = jobs(request).delete(job_id)
+    return JobAccepted(message="Job deleted", job_id=job.id, status=job.status)
 
 
 @router.get(
