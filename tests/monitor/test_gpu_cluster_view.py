@@ -6,6 +6,7 @@ import doctest
 import importlib
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from pycluster import Settings
 from pycluster.gpu import GPUMonitor, RecordedReader
@@ -77,21 +78,30 @@ def test_prometheus_lines_have_per_gpu_gauges_with_labels() -> None:
     view = cluster_gpu_view(identity())
     tracker = AlertTracker(GPUThresholds(), log=False)
     tracker.update([{**view["gpus"][0], "temperature": 90}], now=0.0)
-    text = "\n".join(gpu_metric_lines(view, tracker.active()))
-    labels = (
-        'host="10.0.0.5",gpu="0",uuid="GPU-1c8d5d33-6f55-2e3c-9d1e-2a8b8f0c6a01",name="NVIDIA A100-SXM4-40GB"'
+    text = "\n".join(gpu_metric_lines(view, tracker.active())) + "\n"
+    values = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    a100 = (
+        ("gpu", "0"),
+        ("host", "10.0.0.5"),
+        ("name", "NVIDIA A100-SXM4-40GB"),
+        ("uuid", "GPU-1c8d5d33-6f55-2e3c-9d1e-2a8b8f0c6a01"),
     )
-    assert f"pycluster_gpu_utilization_percent{{{labels}}} 87" in text
-    assert f"pycluster_gpu_memory_total_bytes{{{labels}}} {40 * 2**30}" in text  # exact, not 4.29e+10
-    assert f"pycluster_gpu_power_watts{{{labels}}} 300.5" in text
-    assert f"pycluster_gpu_ecc_corrected_errors{{{labels}}} 2" in text
-    assert f"pycluster_gpu_throttled{{{labels}}} 1" in text  # sw_power_cap
-    assert 'pycluster_gpu_fan_speed_percent{host="10.0.0.5",gpu="1"' in text
-    assert f"pycluster_gpu_fan_speed_percent{{{labels}}}" not in text  # the A100 has no fan reading
-    assert 'pycluster_gpus{host="10.0.0.9"} 0' in text and 'pycluster_gpus{host="10.0.0.5"} 2' in text
-    assert 'pycluster_gpu_alerts{level="critical"} 1' in text
-    for line in text.splitlines():
-        assert line.startswith("#") or line.rsplit(" ", 1)[1].replace(".", "").isdigit(), line
+    assert values[("pycluster_gpu_utilization_percent", a100)] == 87
+    assert values[("pycluster_gpu_memory_total_bytes", a100)] == 40 * 2**30  # exact, not 4.29e+10
+    assert values[("pycluster_gpu_power_watts", a100)] == 300.5
+    assert values[("pycluster_gpu_ecc_corrected_errors_total", a100)] == 2
+    assert values[("pycluster_gpu_throttled", a100)] == 1  # sw_power_cap
+    assert ("pycluster_gpu_fan_speed_percent", a100) not in values  # the A100 has no fan reading
+    assert any(
+        name == "pycluster_gpu_fan_speed_percent" and labels[0] == ("gpu", "1") for name, labels in values
+    )
+    assert values[("pycluster_gpus", (("host", "10.0.0.9"),))] == 0
+    assert values[("pycluster_gpus", (("host", "10.0.0.5"),))] == 2
+    assert values[("pycluster_gpu_alerts", (("level", "critical"),))] == 1
 
 
 def test_label_values_are_escaped() -> None:
@@ -100,7 +110,7 @@ def test_label_values_are_escaped() -> None:
         "gpus": [{"host": 'a"b\\c', "id": 0, "uuid": None, "name": "x\ny", "utilization": 1}],
     }
     assert (
-        'pycluster_gpu_utilization_percent{host="a\\"b\\\\c",gpu="0",uuid="",name="x\\ny"} 1'
+        'pycluster_gpu_utilization_percent{gpu="0",host="a\\"b\\\\c",name="x\\ny",uuid=""} 1.0'
         in gpu_metric_lines(view, [])
     )
 

@@ -132,11 +132,11 @@ def test_recorded_hot_gpu_raises_one_alert_seen_in_api_and_prometheus(
     ]
     assert api.get("/api/llm/gpu/status").json()["alerts"][0]["id"] == alerts[0]["id"]
     text = api.get("/metrics").text
-    labels = f'host="127.0.0.1",gpu="0",uuid="{A100["uuid"]}",name="NVIDIA A100-SXM4-40GB"'
-    assert f"pycluster_gpu_temperature_celsius{{{labels}}} 90" in text
-    assert f"pycluster_gpu_memory_used_bytes{{{labels}}} {18 * 2**30}" in text
-    assert 'pycluster_gpus{host="127.0.0.1"} 2' in text
-    assert 'pycluster_gpu_alerts{level="critical"} 1' in text
+    labels = f'gpu="0",host="127.0.0.1",name="NVIDIA A100-SXM4-40GB",uuid="{A100["uuid"]}"'
+    assert f"pycluster_gpu_temperature_celsius{{{labels}}} 90.0" in text
+    assert f"pycluster_gpu_memory_used_bytes{{{labels}}} 1.9327352832e+10" in text  # 18 GiB, every digit
+    assert 'pycluster_gpus{host="127.0.0.1"} 2.0' in text
+    assert 'pycluster_gpu_alerts{level="critical"} 1.0' in text
 
 
 def test_pycluster_gpu_prints_a_live_table_of_the_cluster(api_head: HeadNode, recorded_gpus: None) -> None:

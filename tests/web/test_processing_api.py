@@ -113,7 +113,7 @@ def test_prometheus_metrics(api: httpx.Client) -> None:
     api.post("/api/processing/jobs/submit", json={"operation": "echo", "parameters": {"value": 1}})
     text = api.get("/metrics").text
     assert "# TYPE pycluster_workers gauge" in text and "pycluster_workers 2" in text
-    assert 'pycluster_jobs{status="completed",priority="NORMAL"}' in text
+    assert 'pycluster_jobs{priority="NORMAL",status="completed"}' in text
     assert "pycluster_queue_depth" in text and "pycluster_tasks_completed_total" in text
 
 

@@ -85,7 +85,11 @@ def api_command(
         fail(exc)
     # timeout_graceful_shutdown: open dashboard streams must not hold a Ctrl-C forever
     config = uvicorn.Config(
-        create_app(controller), log_level="warning", access_log=False, timeout_graceful_shutdown=2
+        create_app(controller),
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=2,
     )
     server = quiet_server(config)
     on_stop_signal(lambda: setattr(server, "should_exit", True))

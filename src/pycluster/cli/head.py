@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import webbrowser
@@ -134,7 +135,9 @@ def head_command(
             state_dir=options["state_dir"],
             data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
         )
-        head = HeadNode(settings=settings, insecure=insecure)
+        # Dask's own records at the level the logging set-up gave them (-v: its INFO too)
+        dask_level = logging.getLogger("distributed").getEffectiveLevel()
+        head = HeadNode(settings=settings, insecure=insecure, silence_logs=dask_level)
         c = settings.cluster
         info = head.start(
             n_local_workers=c.n_workers,

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..logs import LEVELS, configure_logging, level_from_flags
 from .api import api_command
 from .data import data_group
 from .gpu import gpu_command
@@ -32,8 +33,28 @@ __all__ = ["cli", "head_main", "main", "worker_main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="pycluster")
-def cli() -> None:
+@click.version_option(__version__, "-V", "--version", prog_name="pycluster")
+@click.option(
+    "-l",
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    envvar="PYCLUSTER_LOG_LEVEL",
+    show_envvar=True,
+    help="Least severe log records shown (pycluster's; Dask's and uvicorn's from WARNING, INFO at debug).  "
+    "[default: info]",
+)
+@click.option("-v", "--verbose", count=True, help="One level more detail per -v (-v: debug).")
+@click.option("-q", "--quiet", count=True, help="One level less per -q (-q: warnings and errors).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="PYCLUSTER_LOG_FORMAT",
+    show_envvar=True,
+    show_default=True,
+    help="Log lines on stderr as text, or as one JSON object per line.",
+)
+def cli(log_level: str | None, verbose: int, quiet: int, log_format: str) -> None:
     """pycluster: a head node, workers, a dashboard and a REST API on top of Dask.
 
     \b
@@ -41,6 +62,7 @@ def cli() -> None:
     Join a worker from another machine:    pycluster worker --scheduler tcp://HEAD:8786
     See what is running:                   pycluster status tcp://HEAD:8786
     """
+    configure_logging(level_from_flags(log_level, verbose, quiet), "json" if log_format == "json" else "text")
 
 
 for _command in (
@@ -76,8 +98,10 @@ def main() -> None:
 
 
 def head_main() -> None:
+    configure_logging()  # what the group does for `pycluster head`, at its defaults
     _run(head_command)
 
 
 def worker_main() -> None:
+    configure_logging()
     _run(worker_command)

@@ -52,6 +52,7 @@ from .services import (
     stop_services,
 )
 from .state_lock import StateDirLock
+from .worker_log import WorkerLog
 from .worker_options import WorkerOptions
 
 if TYPE_CHECKING:
@@ -195,6 +196,13 @@ class HeadNode:
                 self.shutdown()
                 raise
             info = self.get_connection_info()
+            _log.info(
+                "head %r started: scheduler %s, dashboard %s, %d local workers",
+                self.cluster_name,
+                self.scheduler_address,
+                self.dashboard_url,
+                workers["n_workers"],
+            )
             return {
                 "status": "success",
                 "message": f"head node {self.cluster_name!r} started",
@@ -245,6 +253,7 @@ class HeadNode:
             loop=self._loop,
         )
         self._loop.run(start_services(services, self._context), timeout=None)
+        _log.debug("head services started: %s", ", ".join(s.name for s in services))
 
     def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run ``coro`` on the head's event loop (where the scheduler lives) and wait for it."""
@@ -345,6 +354,8 @@ class HeadNode:
             worker_ttl=worker_ttl(),
         )
         await scheduler
+        scheduler.add_plugin(WorkerLog())  # workers joining and leaving, at INFO
+        _log.debug("scheduler listening on %s", scheduler.address)
         return scheduler
 
     # ----------------------------------------------------------------- status
@@ -465,6 +476,7 @@ class HeadNode:
                     except Exception:
                         _log.exception("closing the scheduler failed")
                 loop.stop()
+                _log.info("head %r stopped", self.cluster_name)
             self._scheduler = None
             self._started_at = None
             self._state_lock.release()

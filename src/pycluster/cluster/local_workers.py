@@ -77,6 +77,7 @@ class LocalWorkers:
         processes = [WorkerProcess(_single(options, i), self._logs()) for i in range(options.n_workers)]
         if not processes:
             return []
+        _log.debug("starting %d local worker processes, logs in %s", len(processes), self._logs())
         self._closing.clear()
         with self._lock:  # registered first: a stop() meanwhile stops them too
             self._processes.extend(processes)
@@ -197,6 +198,7 @@ class LocalWorkers:
             self.restarts += 1
         try:
             replacement.start(timeout=60)
+            _log.info("local worker %s started again (restart %d)", name, self.restarts)
         except Exception as exc:
             self._forget([replacement])
             if not self._closing.is_set():

@@ -158,6 +158,7 @@ class JobRunner:
         job.pieces_total, job.pieces_done = len(pieces), len(done)
         self._runs[job.id] = run
         self.store.update(job, "status", "started_at", "pieces_total", "pieces_done")
+        log.info("job %s running: %d pieces, %d restored", job.id, len(pieces), len(done))
         self._write_progress(run, force=True)
         if run.finished_pieces:
             self._complete(run)
@@ -400,6 +401,7 @@ class JobRunner:
         if status != JobStatus.COMPLETED:
             job.eta_seconds = None
         self.store.update(job)
+        log.info("job %s %s%s", job.id, status.value, f": {error}" if error else "")
         self.checkpoints.discard(job.id)
         remove_file(payload_path(self.context, job))
         self._changed()

@@ -32,6 +32,7 @@ from ..errors import (
     StorageError,
     StorageFullError,
 )
+from .api_docs import mount_api_docs
 from .assets import mount_dashboard
 from .auth import require_token
 from .body_guard import MAX_BODY_BYTES, BodyGuard
@@ -98,6 +99,9 @@ def create_app(
         title="pycluster",
         version=__version__,
         description="REST API of a pycluster cluster: status, workers, jobs, queue, metrics.",
+        # our own /docs and /redoc (api_docs.py): the same pages without a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.controller = ctrl
     settings = getattr(target, "settings", None)
@@ -121,6 +125,7 @@ def create_app(
     app.include_router(login_router)
     _add_error_handlers(app)
     mount_dashboard(app)
+    mount_api_docs(app)
     # before any body is read: credentials first, then the size cap however the body is framed
     app.add_middleware(BodyGuard)
     # outermost: Host and Origin are checked before anything else, authentication included

@@ -5,17 +5,22 @@ Only values the card reports are written: a fan-less card has no ``pycluster_gpu
 >>> view = {"hosts": [{"host": "10.0.0.5", "count": 1}], "gpus": [{"host": "10.0.0.5", "id": 0,
 ...         "uuid": "GPU-1", "name": "A100", "utilization": 87, "memory_used_bytes": 1024}]}
 >>> [line for line in gpu_metric_lines(view, []) if line.startswith("pycluster_gpu_util")]
-['pycluster_gpu_utilization_percent{host="10.0.0.5",gpu="0",uuid="GPU-1",name="A100"} 87']
+['pycluster_gpu_utilization_percent{gpu="0",host="10.0.0.5",name="A100",uuid="GPU-1"} 87.0']
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["gpu_metric_lines"]
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+__all__ = ["GPUCollector", "gpu_families", "gpu_metric_lines"]
 
 Getter = Callable[[Mapping[str, Any]], Any]
+_LABELS = ["host", "gpu", "uuid", "name"]
 
 # (metric, help, how to read it from a GPU entry of the cluster view)
 _GAUGES: list[tuple[str, str, Getter]] = [
@@ -31,14 +36,17 @@ _GAUGES: list[tuple[str, str, Getter]] = [
     ("power_watts", "Power draw", lambda g: g.get("power_usage")),
     ("power_limit_watts", "Enforced power limit", lambda g: g.get("power_limit")),
     ("fan_speed_percent", "Fan speed", lambda g: g.get("fan_speed")),
-    ("sm_clock_mhz", "SM clock", lambda g: (g.get("clocks") or {}).get("sm")),
-    ("memory_clock_mhz", "Memory clock", lambda g: (g.get("clocks") or {}).get("memory")),
+    ("sm_clock_hertz", "SM clock", lambda g: _hertz((g.get("clocks") or {}).get("sm"))),
+    ("memory_clock_hertz", "Memory clock", lambda g: _hertz((g.get("clocks") or {}).get("memory"))),
     ("processes", "Processes using the GPU", lambda g: len(g.get("processes") or [])),
     (
         "throttled",
         "1 while power or heat holds the clocks back",
         lambda g: _throttled(g.get("throttle_reasons")),
     ),
+]
+# counts since the driver loaded: counters (exposed with the _total suffix)
+_COUNTERS: list[tuple[str, str, Getter]] = [
     ("ecc_corrected_errors", "Corrected ECC errors since the driver loaded", lambda g: _ecc(g, "corrected")),
     (
         "ecc_uncorrected_errors",
@@ -48,45 +56,54 @@ _GAUGES: list[tuple[str, str, Getter]] = [
 ]
 
 
-def gpu_metric_lines(view: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> list[str]:
-    """Prometheus text lines for the cluster GPU ``view`` and the active ``alerts``."""
-    lines = _family(
-        "pycluster_gpus",
-        "GPUs each worker host reports",
-        [(f'{{host="{_escape(h["host"])}"}}', h["count"]) for h in view.get("hosts", [])],
-    )
+def gpu_families(view: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> Iterator[Metric]:
+    """The metric families for the cluster GPU ``view`` and the active ``alerts``."""
+    hosts = GaugeMetricFamily("pycluster_gpus", "GPUs each worker host reports", labels=["host"])
+    for h in view.get("hosts", []):
+        hosts.add_metric([_text(h["host"])], h["count"])
+    yield hosts
     gpus = view.get("gpus", [])
-    for suffix, help_text, read in _GAUGES:
-        samples = [(_labels(g), read(g)) for g in gpus]
-        present = [s for s in samples if s[1] is not None]
-        if present:  # no GPU reports it: leave the metric out rather than print an empty family
-            lines += _family(f"pycluster_gpu_{suffix}", help_text, present)
-    counts = [
-        (f'{{level="{lv}"}}', sum(a.get("level") == lv for a in alerts)) for lv in ("warning", "critical")
-    ]
-    return lines + _family("pycluster_gpu_alerts", "Active GPU alerts", counts)
+    for kind, table in ((GaugeMetricFamily, _GAUGES), (CounterMetricFamily, _COUNTERS)):
+        for suffix, help_text, read in table:
+            present = [(g, value) for g in gpus if (value := read(g)) is not None]
+            if present:  # no GPU reports it: leave the metric out rather than print an empty family
+                family = kind(f"pycluster_gpu_{suffix}", help_text, labels=_LABELS)
+                for g, value in present:
+                    family.add_metric(_label_values(g), value)
+                yield family
+    levels = GaugeMetricFamily("pycluster_gpu_alerts", "Active GPU alerts", labels=["level"])
+    for lv in ("warning", "critical"):
+        levels.add_metric([lv], sum(a.get("level") == lv for a in alerts))
+    yield levels
 
 
-def _family(name: str, help_text: str, samples: list[tuple[str, Any]]) -> list[str]:
-    head = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-    return head + [f"{name}{labels} {_number(value)}" for labels, value in samples]
+class GPUCollector:
+    """A prometheus_client collector over a GPU view read before the scrape."""
+
+    def __init__(self, view: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> None:
+        self.view, self.alerts = view, alerts
+
+    def collect(self) -> Iterator[Metric]:
+        return gpu_families(self.view, self.alerts)
 
 
-def _number(value: Any) -> str:
-    # "%g" would print 42949672960 bytes as 4.29497e+10
-    return (
-        str(int(value)) if isinstance(value, (bool, int)) or float(value).is_integer() else repr(float(value))
-    )
+def gpu_metric_lines(view: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> list[str]:
+    """The exposition text of :func:`gpu_families`, as lines."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GPUCollector(view, alerts))
+    return generate_latest(registry).decode().splitlines()
 
 
-def _labels(gpu: Mapping[str, Any]) -> str:
-    pairs = {"host": gpu.get("host"), "gpu": gpu.get("id"), "uuid": gpu.get("uuid"), "name": gpu.get("name")}
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs.items()) + "}"
+def _label_values(gpu: Mapping[str, Any]) -> list[str]:
+    return [_text(gpu.get("host")), _text(gpu.get("id")), _text(gpu.get("uuid")), _text(gpu.get("name"))]
 
 
-def _escape(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _hertz(mhz: Any) -> float | None:
+    return None if mhz is None else float(mhz) * 1_000_000
 
 
 # reasons that slow a busy GPU down (idling, sync boost and clock settings are not a problem)

@@ -27,9 +27,15 @@ class WebServer:
     async def start(self) -> None:
         import uvicorn
 
-        # open dashboard streams never end by themselves: give them 2 s, then close them
+        # open dashboard streams never end by themselves: give them 2 s, then close them;
+        # log_config=None: uvicorn's records go to the application's handlers, in its one format
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+            self.app,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
