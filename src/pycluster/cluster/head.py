@@ -455,10 +455,12 @@ class HeadNode:
             withdraw(self._connection_file)
             self._connection_file = None
             self.local_workers.signal_stop()  # they close while the rest of the head does
+            scheduler_log = logging.getLogger("distributed.scheduler")
+            level_before = scheduler_log.level
             if self._scheduler is not None:
                 # workers racing the close (Ctrl-C reaches them too) make the scheduler warn
                 # about heartbeats from workers it just removed: expected here, not news
-                logging.getLogger("distributed.scheduler").setLevel(logging.ERROR)
+                scheduler_log.setLevel(logging.ERROR)
             context, self._context = self._context, None
             if context is not None and self._loop is not None and self._loop.alive:
                 try:  # in reverse order; one that fails is logged and the rest still stop
@@ -480,6 +482,7 @@ class HeadNode:
             self._scheduler = None
             self._started_at = None
             self._state_lock.release()
+            scheduler_log.setLevel(level_before)  # a head started later warns as usual
 
     def __enter__(self) -> HeadNode:
         return self
