@@ -13,6 +13,7 @@ starts adopts them (its client is attached to the queue) and gives them back on 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClusterNotRunningError, JobStateError
@@ -67,7 +68,14 @@ class HeadController:
     def dashboard_url(self) -> str | None:
         return self._head.dashboard_url
 
-    def start_cluster(self) -> tuple[bool, HeadNode]:
+    def start_cluster(
+        self,
+        *,
+        cluster_name: str | None = None,
+        n_workers: int | None = None,
+        worker_resources: dict[str, float] | None = None,
+    ) -> tuple[bool, HeadNode]:
+        """The head serving this app already runs: nothing is started (the arguments are unused)."""
         return False, self.require_head()
 
     def stop_cluster(self) -> None:
@@ -103,7 +111,8 @@ class StandaloneController:
 
     @property
     def cluster_name(self) -> str:
-        return self.settings.cluster.name
+        head = self.head
+        return head.cluster_name if head is not None else self.settings.cluster.name
 
     @property
     def dashboard_url(self) -> str | None:
@@ -169,7 +178,15 @@ class StandaloneController:
             return self._open()[1]
 
     # ------------------------------------------------------------ the cluster
-    def start_cluster(self) -> tuple[bool, HeadNode]:
+    def start_cluster(
+        self,
+        *,
+        cluster_name: str | None = None,
+        n_workers: int | None = None,
+        worker_resources: dict[str, float] | None = None,
+    ) -> tuple[bool, HeadNode]:
+        """Start the local cluster; ``None`` arguments take the settings (DASK_N_WORKERS etc.).
+        Answers ``(False, head)`` without starting anything when one already runs."""
         from ..cluster.head import HeadNode
         from ..data.service import DatasetService
         from ..jobs.service import JobQueueService
@@ -179,11 +196,15 @@ class StandaloneController:
                 return False, self.head
             queue, registry = self._open()
             c = self.settings.cluster
+            settings = self.settings
+            if cluster_name is not None and cluster_name != c.name:
+                settings = replace(settings, cluster=replace(c, name=cluster_name))
             services = ("metrics", "gpu", JobQueueService(queue), DatasetService(registry), "llm")
-            head = HeadNode(settings=self.settings, services=services)
+            head = HeadNode(settings=settings, services=services)
             with self._state_lock.lending():  # the head runs on this API's store
                 head.start(
-                    n_local_workers=c.n_workers,
+                    n_local_workers=c.n_workers if n_workers is None else n_workers,
+                    worker_resources=worker_resources,
                     threads_per_worker=c.threads_per_worker,
                     memory_limit=c.memory_limit,
                 )

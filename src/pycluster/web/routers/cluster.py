@@ -1,10 +1,11 @@
-"""/api/cluster/*: the PyCluster dashboard API (status, workers, metrics, start-head, start-worker)."""
+"""/api/cluster/*: the PyCluster dashboard API (status, workers, metrics, start-head, start-worker)
+and PyCluster v2's ``POST /api/cluster/start`` ``{cluster_name, n_workers, worker_resources}``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...cluster.results import ClusterStatus
@@ -31,6 +32,28 @@ class WorkerRequest(BaseModel):
     threads_per_worker: int | None = Field(None, ge=1, le=1024)
     memory_limit: str | float = Field("auto", examples=["2GB", "auto", 0.5])
     resources: dict[str, float] | None = Field(None, examples=[{"GPU": 1}])
+
+
+class ClusterStartRequest(BaseModel):
+    """PyCluster v2's body; every field may be left out (the settings then decide)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"cluster_name": "my-cluster", "n_workers": 4, "worker_resources": {"GPU": 1}}]
+        },
+    )
+    # the name ends up in file names (cluster_info_<name>.txt) and worker names
+    cluster_name: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )
+    n_workers: int | None = Field(None, ge=0, le=256)
+    worker_resources: dict[str, Annotated[float, Field(ge=0)]] | None = None
+
+
+class ClusterStartResponse(StartHeadResponse):
+    n_workers: int
+    worker_resources: dict[str, float] | None
 
 
 async def cluster_status(request: Request) -> ClusterRunning | ClusterStopped:
@@ -83,6 +106,29 @@ def start_head(request: Request) -> StartHeadResponse:
     if started:
         return StartHeadResponse(status="success", **info)
     return StartHeadResponse(status="already_running", **info)
+
+
+@router.post("/start", responses={409: {"description": "A cluster is already running"}})
+def start_cluster(body: ClusterStartRequest, request: Request) -> ClusterStartResponse:
+    """Start the cluster (standalone ``pycluster api``): the head, then ``n_workers`` local workers
+    each holding ``worker_resources``. 409 when a cluster already runs (always so under a head)."""
+    started, node = controller(request).start_cluster(
+        cluster_name=body.cluster_name, n_workers=body.n_workers, worker_resources=body.worker_resources
+    )
+    if not started:
+        where = node.scheduler_address or "this head"
+        raise HTTPException(
+            409,
+            f"cluster {node.cluster_name!r} is already running at {where}; "
+            "stop it first (POST /api/processing/cluster/stop) to start it with other settings",
+        )
+    info = with_dashboard(request, node.get_connection_info())
+    return ClusterStartResponse(
+        status="success",
+        n_workers=int(node.get_cluster_status().get("n_workers", 0)),
+        worker_resources=body.worker_resources,
+        **info,
+    )
 
 
 @router.post("/start-worker", response_model=WorkersStarted, response_model_exclude_unset=True)
