@@ -17,7 +17,32 @@ from ..net.interfaces import get_network_interfaces
 from ..net.ports import get_recommended_ports
 from ..net.scan import scan_network_for_clusters
 
-__all__ = ["NetworkDiscovery"]
+__all__ = ["NetworkDiscovery", "merge_nodes"]
+
+_NODE_KEYS = (
+    "host",
+    "cluster_name",
+    "scheduler_address",
+    "dashboard_url",
+    "n_workers",
+    "requires_key",
+    "requires_token",
+    "verified",
+)
+
+
+def merge_nodes(heard: list[dict[str, Any]], scanned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per head: a discovery answer wins over a scan's (it may be verified)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for source, found in (("broadcast", heard), ("scan", scanned)):
+        for answer in found:
+            key = str(answer.get("scheduler_address") or answer.get("dashboard_url") or answer.get("host"))
+            node = nodes.setdefault(key, {k: answer.get(k) for k in _NODE_KEYS} | {"found_by": []})
+            for k in _NODE_KEYS:
+                if node[k] is None:
+                    node[k] = answer.get(k)
+            node["found_by"].append(source)
+    return list(nodes.values())
 
 
 class NetworkDiscovery:
@@ -66,10 +91,39 @@ class NetworkDiscovery:
         )
 
     def scan_network_for_clusters(
-        self, network_range: str = "192.168.1.0/24", ports: Sequence[int] | None = None, **options: Any
+        self,
+        network_range: str | Sequence[str] | None = None,
+        ports: Sequence[int] | None = None,
+        **options: Any,
     ) -> list[dict[str, Any]]:
-        """Heads listening in ``network_range`` (see :func:`pycluster.net.scan.scan_network_for_clusters`)."""
+        """Heads listening in ``network_range``; ``None``: this machine's own subnets, each at most a
+        /24 (see :func:`pycluster.net.scan.scan_network_for_clusters`)."""
         return scan_network_for_clusters(network_range, ports, **options)
+
+    def discover_cluster_nodes(
+        self,
+        timeout: float = 2,
+        network_range: str | Sequence[str] | None = None,
+        ports: Sequence[int] | None = None,
+        broadcast_address: str | Sequence[str] | None = None,
+        include_loopback: bool = False,
+        api_token: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every head node on the network (PyCluster v2): those answering the UDP discovery probe
+        and those a scan of ``network_range`` (default: this machine's own subnets) confirms,
+        one entry per scheduler address. Each has ``host``, ``cluster_name``,
+        ``scheduler_address``, ``dashboard_url``, ``requires_key``, ``requires_token``,
+        ``verified`` (only a discovery answer signed with the cluster key is) and ``found_by``
+        (``["broadcast"]``, ``["scan"]`` or both)."""
+        heard = self.discover_clusters_broadcast(timeout, broadcast_address)
+        scanned = scan_network_for_clusters(
+            network_range,
+            ports,
+            timeout=min(timeout, 0.5),
+            api_token=api_token,
+            include_loopback=include_loopback,
+        )
+        return merge_nodes(heard, scanned)
 
     def test_connection(self, scheduler_address: str, **options: Any) -> dict[str, Any]:
         """``scheduler_reachable``, ``dashboard_reachable``, ``can_connect``, latency (see

@@ -4,9 +4,16 @@ Bounded in concurrency (``max_concurrency`` connections at once), in time (every
 connect and request has ``timeout``) and in size (at most :data:`MAX_SCAN_HOSTS`
 addresses), so a scan of a /24 takes a few seconds.
 
+With no range it scans this machine's own subnets (:func:`local_scan_ranges`): each
+IPv4 network of an interface that is up, narrowed to the /24 around the interface's
+address, loopback only when asked.
+
 >>> clusters = scan_network_for_clusters("192.168.1.0/24")  # doctest: +SKIP
 >>> clusters[0]["scheduler_address"]  # doctest: +SKIP
 'tcp://192.168.1.100:8786'
+>>> local_scan_ranges([{"ip": "10.1.2.3", "netmask": "255.255.0.0", "family": "IPv4",
+...     "type": "ethernet", "is_up": True}])
+['10.1.2.0/24']
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -22,23 +30,76 @@ import httpx
 from ..cluster.loop import run_sync
 from ..errors import ConfigError
 
-__all__ = ["MAX_SCAN_HOSTS", "ascan_network_for_clusters", "scan_network_for_clusters"]
+__all__ = [
+    "LOCAL_SCAN_PREFIX",
+    "MAX_SCAN_HOSTS",
+    "ascan_network_for_clusters",
+    "local_scan_ranges",
+    "scan_network_for_clusters",
+]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_SCHEDULER_PORT = 8786
 DEFAULT_SCAN_PORTS = (DEFAULT_SCHEDULER_PORT, 8787)
 MAX_SCAN_HOSTS = 4096  # a /20
 STATUS_PATH = "/api/cluster/status"
+# a subnet found on an interface is scanned at most this wide, around the interface's address
+LOCAL_SCAN_PREFIX = 24
+# interface kinds in the order their subnets are scanned: real networks before bridges and tunnels
+_KIND_ORDER = {"ethernet": 0, "wireless": 1, "virtual": 2, "loopback": 3}
+
+
+def local_scan_ranges(interfaces: Iterable[Mapping[str, Any]], include_loopback: bool = False) -> list[str]:
+    """The ranges a scan with no ``network_range`` covers, from interface rows shaped like
+    :func:`pycluster.net.interfaces.get_network_interfaces`' (pure: no traffic, no lookups).
+
+    Only IPv4 addresses of interfaces that are up; loopback only with ``include_loopback``;
+    each network narrowed to the /24 that holds the interface's address (a /16 office network
+    would be 65,534 addresses); duplicates dropped; real networks first, and no more ranges
+    than :data:`MAX_SCAN_HOSTS` addresses in all.
+    """
+    chosen: list[tuple[int, ipaddress.IPv4Network]] = []
+    for row in interfaces:
+        if row.get("family") != "IPv4" or not row.get("is_up") or not row.get("ip"):
+            continue
+        kind = str(row.get("type") or "ethernet")
+        address = ipaddress.IPv4Address(str(row["ip"]))
+        if (kind == "loopback" or address.is_loopback) and not include_loopback:
+            continue
+        if address.is_link_local and not include_loopback:
+            continue  # 169.254/16: an interface that got no address, not a network of heads
+        network = ipaddress.IPv4Network(f"{address}/{row.get('netmask') or '255.255.255.255'}", strict=False)
+        if network.prefixlen < LOCAL_SCAN_PREFIX:
+            network = ipaddress.IPv4Network(f"{address}/{LOCAL_SCAN_PREFIX}", strict=False)
+        chosen.append((_KIND_ORDER.get(kind, 2), network))
+    ranges: list[str] = []
+    total = 0
+    for _, network in sorted(chosen, key=lambda item: item[0]):
+        if str(network) in ranges:
+            continue
+        if total + network.num_addresses > MAX_SCAN_HOSTS:
+            _log.warning(
+                "scan of the local subnets: %s left out (at most %d addresses)", network, MAX_SCAN_HOSTS
+            )
+            continue
+        ranges.append(str(network))
+        total += network.num_addresses
+    return ranges
 
 
 def scan_network_for_clusters(
-    network_range: str = "192.168.1.0/24",
+    network_range: str | Sequence[str] | None = None,
     ports: Sequence[int] | None = None,
     timeout: float = 0.5,
     max_concurrency: int = 128,
     api_token: str | None = None,
     dashboard_ports: Sequence[int] | None = None,
+    include_loopback: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every pycluster head in ``network_range`` (CIDR, or one address) listening on ``ports``.
+    """Every pycluster head in ``network_range`` (CIDR, one address, or a list of them) listening
+    on ``ports``; ``None`` scans this machine's own subnets (:func:`local_scan_ranges`, loopback
+    too with ``include_loopback``).
 
     ``ports`` are tried on each address (default 8786 and 8787); an open one of
     ``dashboard_ports`` (default: every port in ``ports`` but 8786) is confirmed
@@ -52,20 +113,23 @@ def scan_network_for_clusters(
     unchecked) and ``open_ports``.
     """
     return run_sync(
-        ascan_network_for_clusters(network_range, ports, timeout, max_concurrency, api_token, dashboard_ports)
+        ascan_network_for_clusters(
+            network_range, ports, timeout, max_concurrency, api_token, dashboard_ports, include_loopback
+        )
     )
 
 
 async def ascan_network_for_clusters(
-    network_range: str = "192.168.1.0/24",
+    network_range: str | Sequence[str] | None = None,
     ports: Sequence[int] | None = None,
     timeout: float = 0.5,
     max_concurrency: int = 128,
     api_token: str | None = None,
     dashboard_ports: Sequence[int] | None = None,
+    include_loopback: bool = False,
 ) -> list[dict[str, Any]]:
     """The async twin of :func:`scan_network_for_clusters`."""
-    hosts = scan_hosts(network_range)
+    hosts = _hosts_of(network_range, include_loopback)
     port_list = _checked_ports(ports)
     http_ports = (
         _checked_ports(dashboard_ports)
@@ -83,6 +147,26 @@ async def ascan_network_for_clusters(
             *(_confirm(client, h, found, http_ports, gate) for h, found in candidates)
         )
     return [c for c in confirmed if c is not None]
+
+
+def _hosts_of(network_range: str | Sequence[str] | None, include_loopback: bool) -> list[str]:
+    if network_range is None:
+        from .interfaces import get_network_interfaces
+
+        ranges = local_scan_ranges(
+            get_network_interfaces(include_loopback=include_loopback), include_loopback
+        )
+        if not ranges:
+            _log.warning(
+                "no interface is up besides loopback: nothing to scan (include_loopback=True scans it)"
+            )
+        _log.debug("scanning this machine's subnets: %s", ", ".join(ranges))
+    else:
+        ranges = [network_range] if isinstance(network_range, str) else list(network_range)
+    hosts = list(dict.fromkeys(h for r in ranges for h in scan_hosts(r)))
+    if len(hosts) > MAX_SCAN_HOSTS:
+        raise ConfigError(f"the ranges hold {len(hosts)} addresses; a scan covers at most {MAX_SCAN_HOSTS}")
+    return hosts
 
 
 def scan_hosts(network_range: str) -> list[str]:
