@@ -21,6 +21,7 @@ naming the key, where the value came from and what is allowed.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -87,6 +88,27 @@ def _precision(value: Any) -> str:
     if text not in allowed:
         raise ValueError(f"{value!r} is not a precision; allowed: {', '.join(sorted(allowed))}")
     return text
+
+
+def _model_size(value: Any) -> str:
+    """A parameter count such as 70b, 345m or 1.3b (PYCLUSTER_MAX_MODEL_SIZE)."""
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmbt]?)", text)
+    if isinstance(value, bool) or not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not a model size such as 70b, 13b or 345m")
+    return text
+
+
+def _allow_growth(value: Any) -> bool:
+    # PyTorch and vLLM take GPU memory as they need it (that is allow_growth=true); reserving
+    # it all up front, TensorFlow's allow_growth=false, has no counterpart: refuse, never ignore
+    if not parse_bool(value):
+        raise ValueError(
+            "allow_growth=false (reserve all GPU memory at start) is not supported: pycluster's engines "
+            "(PyTorch, vLLM) take GPU memory as they need it; remove the setting or set it to true, and "
+            "bound the memory with gpu.memory_fraction"
+        )
+    return True
 
 
 def _float(value: Any) -> float:
@@ -164,8 +186,10 @@ class JobSettings:
 
 @dataclass
 class GPUSettings:
+    # the share of each GPU's memory deployments may take: placement leaves the rest free,
+    # and replicas cap their process at it (torch's per-process fraction, vLLM's utilization)
     memory_fraction: float = _setting(0.9, parse_fraction, "PYCLUSTER_GPU_MEMORY_FRACTION")
-    allow_growth: bool = _setting(True, parse_bool, "PYCLUSTER_GPU_ALLOW_GROWTH")
+    allow_growth: bool = _setting(True, _allow_growth, "PYCLUSTER_GPU_ALLOW_GROWTH")
     temperature_threshold: float = _setting(85.0, _float, "PYCLUSTER_GPU_TEMPERATURE_THRESHOLD")
     power_limit_threshold: float = _setting(0.95, parse_fraction, "PYCLUSTER_GPU_POWER_LIMIT_THRESHOLD")
 
@@ -173,8 +197,11 @@ class GPUSettings:
 @dataclass
 class LLMSettings:
     model_cache_dir: str | None = _setting(None, _optional_text, "PYCLUSTER_MODEL_CACHE_DIR")
+    # what deploy_model and POST /api/llm/models/deploy use when the request names no precision
     default_precision: str = _setting("fp16", _precision, "PYCLUSTER_DEFAULT_PRECISION")
-    max_model_size: str | None = _setting(None, _optional_text, "PYCLUSTER_MAX_MODEL_SIZE")
+    # deployments of larger models are refused (parameters, e.g. 70b)
+    max_model_size: str | None = _setting(None, _optional(_model_size), "PYCLUSTER_MAX_MODEL_SIZE")
+    # requests in flight per deployment; one more is answered DeploymentBusyError (HTTP 429)
     max_concurrent_requests: int = _setting(100, parse_positive_int, "PYCLUSTER_LLM_MAX_CONCURRENT_REQUESTS")
     request_timeout: float = _setting(300.0, parse_seconds, "PYCLUSTER_LLM_REQUEST_TIMEOUT")
 

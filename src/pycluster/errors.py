@@ -34,6 +34,7 @@ what happened *and what to do about it*::
     │   ├── ModelDoesNotFitError the model cannot fit the cluster's GPUs; says what would fit
     │   ├── InferenceRequestError (also a ValueError) bad request: max_tokens, prompt too long
     │   └── DeploymentStateError the deployment is not ready (loading, failed) for the request
+    │       └── DeploymentBusyError  llm.max_concurrent_requests requests are already in flight
     ├── PlatformError            this OS cannot do it: services, firewall rules, scripts
     │   └── ServiceError         installing, removing or querying a service failed
     ├── TaskError                a mapped function raised for some items: names the first,
@@ -66,6 +67,7 @@ __all__ = [
     "DatasetError",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DeploymentBusyError",
     "DeploymentNotFoundError",
     "DeploymentStateError",
     "DiscoveryError",
@@ -236,6 +238,10 @@ class InferenceRequestError(LLMError, ValueError):
 
 class DeploymentStateError(LLMError):
     """The deployment cannot serve the request in its current state (loading, failed)."""
+
+
+class DeploymentBusyError(DeploymentStateError):
+    """As many requests as ``llm.max_concurrent_requests`` allows are in flight: retry shortly (HTTP 429)."""
 
 
 class PlatformError(PyClusterError):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import DeploymentBusyError
 from .metrics import RequestMetrics
 from .results import DeploymentInfo, ReplicaInfo
 from .spec import DeploymentStatus, ModelSpec
@@ -41,6 +44,25 @@ class Deployment:
     replicas: list[ReplicaHandle] = field(default_factory=list)
     metrics: RequestMetrics = field(default_factory=RequestMetrics)
     changed: threading.Condition = field(default_factory=threading.Condition)
+    in_flight: int = 0  # requests admitted and not finished (llm.max_concurrent_requests bounds it)
+    _admission: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextlib.contextmanager
+    def admitted(self, limit: int | None) -> Iterator[None]:
+        """Hold one of ``limit`` request slots while the body runs; DeploymentBusyError when none is free."""
+        with self._admission:
+            if limit is not None and self.in_flight >= limit:
+                raise DeploymentBusyError(
+                    f"deployment {self.id} already serves {self.in_flight} requests, its limit "
+                    f"(llm.max_concurrent_requests / PYCLUSTER_LLM_MAX_CONCURRENT_REQUESTS = {limit}): "
+                    "retry shortly, or add replicas"
+                )
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._admission:
+                self.in_flight -= 1
 
     def refresh_status(self) -> None:
         """Ready when any replica is; failed when all are; else loading. Wakes waiters."""

@@ -15,12 +15,14 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..config import GPUSettings, LLMSettings
 from ..errors import (
     ConfigError,
     DeploymentNotFoundError,
     DeploymentStateError,
     InferenceRequestError,
     LLMError,
+    ModelDoesNotFitError,
 )
 from .actor_calls import ReplicaCall, call_replica
 from .deployment import Deployment, ReplicaHandle
@@ -28,6 +30,7 @@ from .engines import GenerationRequest
 from .models import resolve_model
 from .placement import Placement, cpu_fallback, place_replicas
 from .replica import ModelReplica
+from .resources import LLMResourceManager, memory_gb, parse_model_size
 from .results import (
     DeploymentInfo,
     Generation,
@@ -65,25 +68,33 @@ class LLMClusterManager:
         store: DeploymentStore | None = None,
         cache_dir: str | None = None,
         request_timeout: float | None = None,
+        settings: LLMSettings | None = None,
+        gpu_settings: GPUSettings | None = None,
     ) -> None:
         self.cluster_manager = cluster_manager
         head = cluster_manager.head
         shared = head.services.get("llm") if head is not None and store is None else None
         self._state: _State = shared._state if shared is not None else _State(store)
-        llm = head.settings.llm if head is not None else None
-        self.cache_dir = cache_dir or (llm.model_cache_dir if llm else None)
-        self.request_timeout = request_timeout or (llm.request_timeout if llm else 300.0)
+        # the head's settings (pycluster.yaml, PYCLUSTER_*), else the defaults
+        llm = settings or (head.settings.llm if head is not None else LLMSettings())
+        gpu = gpu_settings or (head.settings.gpu if head is not None else GPUSettings())
+        self.cache_dir = cache_dir or llm.model_cache_dir
+        self.request_timeout = request_timeout or llm.request_timeout
+        self.default_precision = llm.default_precision
+        self.max_model_size = llm.max_model_size
+        self.max_concurrent_requests: int | None = llm.max_concurrent_requests
+        self.memory_fraction = gpu.memory_fraction
 
     # ------------------------------------------------------------------ deploy
     def deploy_model(
         self,
         model_name: str,
         model_size: str | None = None,
-        precision: str = "fp16",
+        precision: str | None = None,
         gpu_per_replica: int = 1,
         replicas: int = 1,
         sharding_strategy: str | None = None,
-        max_memory_per_gpu: float | None = None,
+        max_memory_per_gpu: float | str | None = None,
         batch_size: int = 8,
         max_sequence_length: int = 2048,
         engine: str = "auto",
@@ -92,24 +103,28 @@ class LLMClusterManager:
         """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
 
         With ``wait`` (default) it returns once a replica is ready, or raises with the reason.
+        ``precision`` None: ``llm.default_precision`` (PYCLUSTER_DEFAULT_PRECISION, fp16 unless set);
+        ``max_memory_per_gpu``: GB, or a size such as "12GB".
         """
         spec = ModelSpec(
             model_name,
             model_size,
-            precision,
+            precision or self.default_precision,
             gpu_per_replica,
             replicas,
             sharding_strategy,
-            max_memory_per_gpu,
+            None if max_memory_per_gpu is None else memory_gb(max_memory_per_gpu, "max_memory_per_gpu"),
             batch_size,
             max_sequence_length,
             engine,
+            memory_fraction=self.memory_fraction,
         )
         return self._deploy(spec, secrets.token_hex(6), wait)
 
     def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, dep: Deployment | None = None) -> str:
         """Place and start the replicas; ``dep`` is the listed placeholder of a restored deployment."""
         spec.model_path = resolve_model(spec.model_name, self.cache_dir)
+        self._check_size(spec)
         cpu_fallback(spec, self._identity())
         placements = place_replicas(spec, spec.replicas, self._identity(), self._taken(), set())
         if dep is None:
@@ -123,6 +138,25 @@ class LLMClusterManager:
         if wait:
             self._wait_ready(dep)
         return dep.id
+
+    def _check_size(self, spec: ModelSpec) -> None:
+        """Refuse a model over ``llm.max_model_size`` (PYCLUSTER_MAX_MODEL_SIZE) before anything loads."""
+        if self.max_model_size is None:
+            return
+        limit = parse_model_size(self.max_model_size)
+        estimate = LLMResourceManager().estimate(
+            spec.model_size,
+            spec.precision,
+            1,
+            spec.max_sequence_length,
+            spec.gpu_per_replica,
+            spec.model_path,
+        )
+        if estimate.parameters > limit:
+            raise ModelDoesNotFitError(
+                f"{spec.model_name} has ~{estimate.parameters / 1e9:.3g}B parameters, over the "
+                f"{self.max_model_size} allowed (llm.max_model_size / PYCLUSTER_MAX_MODEL_SIZE)"
+            )
 
     def _start_replica(self, dep: Deployment, handle: ReplicaHandle, placement: Placement) -> None:
         handle.worker, handle.status, handle.reason = placement.worker, DeploymentStatus.LOADING, None
@@ -175,7 +209,8 @@ class LLMClusterManager:
         request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
         dep = self._ready(deployment_id)
         started = time.monotonic()
-        answer, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
+        with dep.admitted(self.max_concurrent_requests):
+            answer, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
         generation = Generation.from_replica(answer, (time.monotonic() - started) * 1000)
         dep.metrics.record(generation.tokens_generated, generation.latency_ms)
         return InferenceResult(
@@ -212,6 +247,10 @@ class LLMClusterManager:
             options.get("seed"),
         )
         dep = self._ready(deployment_id)
+        with dep.admitted(self.max_concurrent_requests):
+            yield from self._stream(dep, request)
+
+    def _stream(self, dep: Deployment, request: GenerationRequest) -> Generator[StreamEvent, None, None]:
         started = time.monotonic()
         stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()))
         handle.inflight += 1

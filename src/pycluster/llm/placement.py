@@ -75,6 +75,7 @@ def place_replicas(
         max_sequence_length=spec.max_sequence_length,
         model_path=spec.model_path,
         max_memory_per_gpu=spec.max_memory_per_gpu,
+        memory_fraction=spec.memory_fraction,
     )
     by_name = {str(info.get("name", a)): a for a, info in workers.items()}
     gpu_workers = [a for a, info in workers.items() if (info.get("resources") or {}).get("GPU")]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelDoesNotFitError
+from ..units import parse_bytes
 
 __all__ = [
     "BYTES_PER_PARAMETER",
@@ -34,6 +35,7 @@ __all__ = [
     "ModelShape",
     "PlacementPlan",
     "ReplicaSlot",
+    "memory_gb",
     "parse_model_size",
 ]
 
@@ -108,6 +110,20 @@ class PlacementPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def memory_gb(value: Any, name: str = "memory") -> float:
+    """GB from a number of GB (12, 12.5) or a size such as "12GB", "500MB" or "11GiB"."""
+    if isinstance(value, str):
+        try:
+            return parse_bytes(value) / 1e9
+        except ValueError as exc:
+            raise ConfigError(f"{name}={value!r}: {exc}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigError(
+            f"{name}={value!r} is not a size: give GB as a number (12) or a size such as '12GB'"
+        )
+    return float(value)
 
 
 def parse_model_size(size: str | float | int) -> float:
@@ -224,7 +240,8 @@ class LLMResourceManager:
         batch_size: int = 8,
         max_sequence_length: int = 2048,
         model_path: str | Path | None = None,
-        max_memory_per_gpu: float | None = None,
+        max_memory_per_gpu: float | str | None = None,
+        memory_fraction: float | None = None,
     ) -> dict[str, Any]:
         """Which GPUs of one host each replica takes (most free memory first).
 
@@ -242,6 +259,7 @@ class LLMResourceManager:
             max_sequence_length,
             model_path,
             max_memory_per_gpu,
+            memory_fraction,
         ).to_dict()
 
     def placement(
@@ -254,14 +272,18 @@ class LLMResourceManager:
         batch_size: int = 8,
         max_sequence_length: int = 2048,
         model_path: str | Path | None = None,
-        max_memory_per_gpu: float | None = None,
+        max_memory_per_gpu: float | str | None = None,
+        memory_fraction: float | None = None,
     ) -> PlacementPlan:
-        """``plan``, typed."""
+        """``plan``, typed. ``max_memory_per_gpu`` (GB, or a size such as "12GB") caps what a replica
+        takes of each GPU; ``memory_fraction`` (gpu.memory_fraction) keeps the rest of each GPU's
+        memory free for others."""
+        cap = None if max_memory_per_gpu is None else memory_gb(max_memory_per_gpu, "max_memory_per_gpu")
         estimate = self.estimate(
             model_size, precision, batch_size, max_sequence_length, gpu_per_replica, model_path
         )
         need = estimate.per_gpu_gb * GB
-        free = {_key(g): _usable(g, max_memory_per_gpu) for g in gpus}
+        free = {_key(g): _usable(g, cap, memory_fraction) for g in gpus}
         placed: list[ReplicaSlot] = []
         for _ in range(replicas):
             choice = _take(gpus, free, need, max(1, gpu_per_replica))
@@ -317,8 +339,12 @@ def _key(gpu: Mapping[str, Any]) -> tuple[str, Any]:
     return (str(gpu.get("host")), gpu.get("uuid") or gpu.get("id"))
 
 
-def _usable(gpu: Mapping[str, Any], cap: float | None) -> float:
+def _usable(gpu: Mapping[str, Any], cap: float | None, fraction: float | None = None) -> float:
     free = float(gpu.get("memory_free") or 0)
+    total = gpu.get("memory_total")
+    if fraction is not None and total:
+        # (1 - fraction) of the GPU stays free for others, whoever uses it now
+        free = max(0.0, free - float(total) * (1 - fraction))
     return min(free, cap * GB) if cap else free
 
 

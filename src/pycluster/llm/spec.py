@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import ConfigError
-from .resources import BYTES_PER_PARAMETER
+from .resources import BYTES_PER_PARAMETER, memory_gb
 
 __all__ = ["ENGINES", "SHARDING_STRATEGIES", "DeploymentStatus", "ModelSpec"]
 
@@ -32,14 +32,17 @@ class ModelSpec:
     gpu_per_replica: int = 1
     replicas: int = 1
     sharding_strategy: str | None = None
-    max_memory_per_gpu: float | None = None
+    max_memory_per_gpu: float | None = None  # GB; "12GB" and other sizes are converted
     batch_size: int = 8
     max_sequence_length: int = 2048
     engine: str = "auto"
     model_path: str | None = None  # where the weights were found (local folder)
+    memory_fraction: float | None = None  # gpu.memory_fraction: the share of each GPU a replica may take
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.max_memory_per_gpu is not None:
+            self.max_memory_per_gpu = memory_gb(self.max_memory_per_gpu, "max_memory_per_gpu")
         _check(self.precision in BYTES_PER_PARAMETER, "precision", self.precision, list(BYTES_PER_PARAMETER))
         _check(self.engine in ENGINES, "engine", self.engine, list(ENGINES))
         _check(

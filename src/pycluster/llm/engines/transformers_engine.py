@@ -41,6 +41,10 @@ class TransformersEngine:
         transformers = require("transformers")
         self.spec = spec
         self.device = _device(self.torch, spec.gpu_per_replica)
+        if self.device.startswith("cuda") and spec.memory_fraction is not None:
+            # gpu.memory_fraction: the caching allocator refuses to grow past it (an OOM error, not a hang)
+            for index in range(self.torch.cuda.device_count()):
+                self.torch.cuda.set_per_process_memory_fraction(spec.memory_fraction, index)
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
         self.tokenizer.padding_side = "left"  # decoder-only models continue from the right end
         if self.tokenizer.pad_token_id is None:

@@ -36,6 +36,8 @@ class VLLMEngine:
         }
         if spec.precision in ("int8", "int4"):
             options["quantization"] = "bitsandbytes"
+        if spec.memory_fraction is not None:  # gpu.memory_fraction: vLLM's own name for it
+            options["gpu_memory_utilization"] = spec.memory_fraction
         _allow_engine_processes(size)
         self.llm = vllm.LLM(model=model_path, max_num_seqs=spec.batch_size, **parallel, **options)
         self.tokenizer = self.llm.get_tokenizer()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -29,11 +29,16 @@ class DeployRequest(BaseModel):
         min_length=1, max_length=1000, examples=["deepseek-ai/deepseek-coder-7b-instruct-v1.5"]
     )
     model_size: str | None = Field(None, min_length=1, max_length=20, examples=["7b"])
-    precision: Precision = "fp16"
+    precision: Precision | None = Field(
+        None,
+        description="None: the head's llm.default_precision (PYCLUSTER_DEFAULT_PRECISION, fp16 unless set)",
+    )
     gpu_per_replica: int = Field(1, ge=0, le=64)
     replicas: int = Field(1, ge=1, le=256)
     sharding_strategy: Literal["tensor_parallel", "pipeline_parallel"] | None = None
-    max_memory_per_gpu: float | None = Field(None, gt=0, le=10_000, description="GB")
+    max_memory_per_gpu: (
+        Annotated[float, Field(gt=0, le=10_000)] | Annotated[str, Field(max_length=20)] | None
+    ) = Field(None, description='GB, or a size such as "12GB"', examples=["12GB", 12])
     batch_size: int = Field(8, ge=1, le=1024)
     max_sequence_length: int = Field(2048, ge=1, le=1_048_576)
     engine: Literal["auto", "transformers", "vllm"] = "auto"
