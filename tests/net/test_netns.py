@@ -265,10 +265,12 @@ def test_a_keyed_worker_joins_the_keyed_head_and_not_a_forger_on_the_same_broadc
                 proc.stop()
 
 
+@pytest.mark.slow
 def test_a_scan_with_no_range_covers_the_own_subnet_and_discover_cluster_nodes_finds_the_head(
     nets: Namespaces, head_a: CliProcess
 ) -> None:
-    (heard,) = discover_from_b(nets)
+    # other tests of this module may leave heads of their own in the namespaces: pick head a's answer
+    (heard,) = [c for c in discover_from_b(nets) if c["cluster_name"] == "ns-head-a"]
     scheduler_port = int(heard["scheduler_address"].rsplit(":", 1)[1])
     dashboard_port = int(heard["dashboard_url"].rsplit(":", 1)[1])
     # inside namespace b: eth0 10.213.0.2/24 and lo; no range given, so the scan picks 10.213.0.0/24
@@ -283,11 +285,12 @@ def test_a_scan_with_no_range_covers_the_own_subnet_and_discover_cluster_nodes_f
     done = run_in(nets["b"], "-c", script, str(scheduler_port), str(dashboard_port))
     assert done.returncode == 0, done.stderr
     scanned, both, plain = json.loads(done.stdout)
-    assert [s["host"] for s in scanned] == ["10.213.0.1"]  # loopback was not scanned
-    assert scanned[0]["open_ports"] == [scheduler_port, dashboard_port]
-    assert scanned[0]["requires_token"] is True  # a stranger's scan: the head says only that
-    (node,) = both
+    assert all(s["host"].startswith("10.213.0.") for s in scanned)  # loopback was not scanned
+    (found,) = [s for s in scanned if s["host"] == "10.213.0.1"]
+    assert found["open_ports"] == [scheduler_port, dashboard_port]
+    assert found["requires_token"] is True  # a stranger's scan: the head says only that
+    (node,) = [n for n in both if n["cluster_name"] == "ns-head-a"]
     assert node["cluster_name"] == "ns-head-a" and node["scheduler_address"] == heard["scheduler_address"]
     assert node["found_by"] == ["broadcast", "scan"] and node["host"] == "10.213.0.1"
     # the document's call, no arguments: the broadcast answer (the head's ports are not the defaults)
-    assert [(n["cluster_name"], n["found_by"]) for n in plain] == [("ns-head-a", ["broadcast"])]
+    assert ("ns-head-a", ["broadcast"]) in [(n["cluster_name"], n["found_by"]) for n in plain]
