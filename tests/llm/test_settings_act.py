@@ -12,6 +12,7 @@ import pytest
 from pycluster import HeadNode, LLMClusterManager, Settings
 from pycluster.config import LLMSettings
 from pycluster.errors import DeploymentBusyError, ModelDoesNotFitError
+from tests.helpers import cli
 
 from .tiny_model import CONTEXT
 
@@ -100,3 +101,28 @@ def test_max_model_size_refuses_a_bigger_model(limited_head: HeadNode, tiny_mode
     with pytest.raises(ModelDoesNotFitError, match="PYCLUSTER_MAX_MODEL_SIZE"):
         small.deploy_model(str(tiny_model), gpu_per_replica=0, max_sequence_length=CONTEXT)
     assert small.list_deployments() == []  # nothing was started
+
+
+def test_cli_deploy_without_precision_takes_the_heads_default(
+    limited_head: HeadNode, tiny_model: Path
+) -> None:
+    url = ["--url", limited_head.dashboard_url or ""]
+    deployed = cli(
+        "llm", *url, "deploy", str(tiny_model), "--gpus-per-replica", "0", "--max-sequence-length", "128"
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    llm = LLMClusterManager(limited_head.cluster_manager)
+    dep = deployed.stdout.strip()
+    try:
+        assert llm.deployment(dep).precision == "bf16"
+    finally:
+        llm.undeploy(dep)
+
+
+def test_max_memory_per_gpu_as_a_size_over_rest(http: httpx.Client, tiny_model: Path) -> None:
+    body = {"model_name": str(tiny_model), "gpu_per_replica": 0, "max_sequence_length": CONTEXT, "wait": True}
+    bad = http.post("/api/llm/models/deploy", json={**body, "max_memory_per_gpu": "lots"})
+    assert bad.status_code == 422 and "max_memory_per_gpu" in bad.text
+    answer = http.post("/api/llm/models/deploy", json={**body, "max_memory_per_gpu": "12GB"})
+    assert answer.status_code == 201, answer.text
+    assert http.delete(f"/api/llm/models/{answer.json()['deployment_id']}").status_code == 200

@@ -32,8 +32,8 @@ def llm_group(ctx: click.Context, url: str | None, api_token: str | None) -> Non
 @click.option(
     "--precision",
     type=click.Choice(["fp16", "bf16", "fp32", "int8", "int4"]),
-    default="fp16",
-    show_default=True,
+    default=None,
+    help="Default: the head's llm.default_precision (PYCLUSTER_DEFAULT_PRECISION, fp16 unless set).",
 )
 @click.option(
     "--gpus-per-replica",
