@@ -121,3 +121,21 @@ def test_stopped_and_unconnected_objects_render_too(tmp_path: Path) -> None:
     alone = Table(ClusterManager("<b>bold</b>")._repr_html_())
     assert alone.title == "ClusterManager: <b>bold</b>" and "b" not in alone.tags
     assert alone.rows == {"status": "not connected"}
+
+
+def test_a_deployment_shows_replicas_and_rates_with_an_escaped_model_name() -> None:
+    from pycluster.llm.results import DeploymentInfo, LatencyPercentiles, ReplicaInfo, RequestStats
+
+    info = DeploymentInfo(
+        "dep-1", "<script>steal()</script>", "running", None, [], "transformers", "fp16", 1, None, 8, 2048,
+        2, 1, [ReplicaInfo(0, "tcp://127.0.0.1:4000", "ready", None, 0, 0),
+               ReplicaInfo(1, None, "starting", None, 0, 0)],
+        0.0, RequestStats(10, 500, 0.5, 25.0, LatencyPercentiles(120.0, 300.0, 400.0)),
+    )  # fmt: skip
+    table = Table(info._repr_html_())
+    assert "script" not in table.tags and table.rows["model"] == "<script>steal()</script>"
+    assert table.title == "Deployment dep-1"
+    assert (
+        table.rows["replicas"].startswith("1 of 2 ready") and "tcp://127.0.0.1:4000" in table.rows["replicas"]
+    )
+    assert table.rows["latency p50"] == "120 ms" and table.rows["requests"] == "10 (0.50/s)"
