@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 __all__ = [
     "format_bytes",
@@ -22,51 +23,42 @@ __all__ = [
     "parse_seconds",
 ]
 
-_BYTE_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-}
-_SECOND_UNITS = {"": 1.0, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_NUMBER_WITH_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+# Parsing and formatting are Dask's own (dask.utils), so a size or a duration means here what
+# it means in a Dask config or on Dask's dashboard; this module adds the checks and messages.
+_NUMBER = re.compile(r"^\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
-def _split_unit(text: str, allowed: str) -> tuple[float, str]:
-    match = _NUMBER_WITH_UNIT.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a number with an optional unit; allowed: {allowed}")
-    return float(match.group(1)), match.group(2).lower()
+def _dask_number(text: str, parse: Callable[[str], float | None], unknown: str) -> float:
+    """``parse(text)`` (a Dask parser); a ValueError or a unit-less word becomes ``unknown``."""
+    if not _NUMBER.match(text):
+        # Dask reads a bare unit as one of it ("MB" is 1 MB, "s" 1 s): here that is a mistake
+        raise ValueError(unknown)
+    try:
+        number = parse(text)
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(unknown) from None
+    if number is None:
+        raise ValueError(unknown)
+    return float(number)
 
 
 def parse_bytes(value: object) -> int:
-    """Bytes from an int or a string such as "2GB", "512 MiB" or "1e9".
+    """Bytes from an int or a string such as "2GB", "512 MiB", "1PB" or "1e9" (as Dask reads them).
 
     >>> parse_bytes("2GB")
     2000000000
+    >>> parse_bytes("1 GiB")
+    1073741824
     """
-    allowed = "a positive size such as 2GB, 512MiB or 1000000 (bytes)"
-    if isinstance(value, bool):
+    from dask.utils import parse_bytes as dask_parse_bytes
+
+    allowed = "a positive size such as 2GB, 512MiB, 1PB or 1000000 (bytes)"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{value!r} is not a size; allowed: {allowed}")
-    if isinstance(value, (int, float)):
-        number, unit = float(value), ""
-    elif isinstance(value, str):
-        number, unit = _split_unit(value, allowed)
+    if isinstance(value, str):
+        size = _dask_number(value, dask_parse_bytes, f"{value!r} is not a size; allowed: {allowed}")
     else:
-        raise ValueError(f"{value!r} is not a size; allowed: {allowed}")
-    if unit not in _BYTE_UNITS:
-        raise ValueError(f"unknown size unit {unit!r} in {value!r}; allowed: {allowed}")
-    size = number * _BYTE_UNITS[unit]
+        size = float(value)
     if not math.isfinite(size) or size <= 0:
         raise ValueError(f"{value!r} is not positive; allowed: {allowed}")
     return int(size)
@@ -131,19 +123,26 @@ def _check_memory_size(value: object, size: float, allowed: str) -> None:
 
 
 def parse_seconds(value: object) -> float:
-    """Seconds from a number or a string such as "30s", "5m" or "250ms"."""
-    allowed = "a non-negative duration such as 30, 30s, 5m, 250ms or 1h"
-    if isinstance(value, bool):
+    """Seconds from a number or a string such as "30s", "5m", "250ms", "10us" or "2 days" (as Dask
+    reads them; a bare number is seconds).
+
+    >>> parse_seconds("2 days")
+    172800.0
+    """
+    from dask.utils import parse_timedelta
+
+    allowed = "a non-negative duration such as 30, 30s, 5m, 250ms, 10us, 1h or 2 days"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{value!r} is not a duration; allowed: {allowed}")
-    if isinstance(value, (int, float)):
-        number, unit = float(value), ""
-    elif isinstance(value, str):
-        number, unit = _split_unit(value, allowed)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("-"):
+            raise ValueError(f"{value!r} is negative; allowed: {allowed}")
+        # "5min" was accepted before Dask did the parsing; Dask knows only "m" and "minutes"
+        text = re.sub(r"(?i)(?<=[0-9\s])min$", "m", text)
+        seconds = _dask_number(text, parse_timedelta, f"{value!r} is not a duration; allowed: {allowed}")
     else:
-        raise ValueError(f"{value!r} is not a duration; allowed: {allowed}")
-    if unit not in _SECOND_UNITS:
-        raise ValueError(f"unknown time unit {unit!r} in {value!r}; allowed: {allowed}")
-    seconds = number * _SECOND_UNITS[unit]
+        seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{value!r} is negative; allowed: {allowed}")
     return seconds
@@ -248,8 +247,15 @@ def parse_resources(value: object) -> dict[str, float]:
 
 
 def format_bytes(n: float) -> str:
-    """ "8.00GB" style, as the processing cluster document shows sizes."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f}{unit}"
-    return f"{int(n)}B"
+    """A size in binary units, as Dask's dashboard shows it.
+
+    >>> format_bytes(25_280_000_000)
+    '23.54 GiB'
+    >>> format_bytes(512)
+    '512 B'
+    """
+    from dask.utils import format_bytes as dask_format_bytes
+
+    sign = "-" if n < 0 else ""
+    # whole bytes: Dask prints a float below 1 kiB as "12.5 B"
+    return sign + dask_format_bytes(int(abs(n)))

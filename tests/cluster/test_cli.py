@@ -108,7 +108,7 @@ def test_help_explains_every_command() -> None:
         assert command in top.stdout
         helped = cli(command, "--help")
         assert helped.returncode == 0 and "--" in helped.stdout
-    assert "--local-workers" in cli("head", "--help").stdout
+    assert "--nworkers" in cli("head", "--help").stdout
     assert "--resources" in cli("worker", "--help").stdout
 
 

@@ -16,6 +16,7 @@ from ..errors import PyClusterError
 from .output import fail, on_stop_signal
 from .platform import head_settings
 from .secret_options import api_token_file_option, resolve_api_token
+from .sizing import hidden_alias, merge_aliases
 
 __all__ = ["head_command"]
 
@@ -47,13 +48,19 @@ def _wait_for_stop_signal() -> None:
     "rather than opening it.  [default: loopback, even when --host is not]",
 )
 @click.option(
-    "--local-workers",
+    "--nworkers",
+    "local_workers",
     type=int,
     help="Worker processes to start on this machine.  [default: 2, or DASK_N_WORKERS]",
 )
+@hidden_alias("--local-workers", "--nworkers", "local_workers")
 @click.option(
-    "--threads-per-worker", type=int, help="Threads in each local worker.  [default: cores / workers]"
+    "--nthreads",
+    "threads_per_worker",
+    type=int,
+    help="Threads in each local worker.  [default: cores / workers]",
 )
+@hidden_alias("--threads-per-worker", "--nthreads", "threads_per_worker")
 @click.option(
     "--memory-limit", help="Memory limit per local worker: 2GB, 0.5 (of RAM) or auto.  [default: auto]"
 )
@@ -115,6 +122,13 @@ def head_command(
     """
     from ..cluster import HeadNode
 
+    merge_aliases(
+        options,
+        {
+            "local_workers": ("--nworkers", "--local-workers"),
+            "threads_per_worker": ("--nthreads", "--threads-per-worker"),
+        },
+    )
     try:
         api_token = resolve_api_token(ctx, options["api_token"], options["api_token_file"])
         settings = head_settings(

@@ -26,13 +26,26 @@ from .net import NET_COMMANDS
 from .platform import PLATFORM_COMMANDS
 from .profile import profile_command
 from .report import report_command
+from .sizing import show_envvars
 from .status import status_command
 from .worker import worker_command
 
-__all__ = ["cli", "head_main", "main", "worker_main"]
+__all__ = ["EXIT_CODES", "cli", "head_main", "main", "worker_main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes:
+  0  success
+  1  a runtime failure: the scheduler or head is unreachable, a key or token is
+     wrong, a job failed, a value was refused
+  2  a usage error: an unknown command or option, a missing or malformed argument
+\b
+pycluster worker also exits 69 when its head stayed away past --reconnect-timeout,
+and 75 when the head asked it to restart (both for a supervisor such as systemd).
+Every option that reads an environment variable names it in that command's --help."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, "-V", "--version", prog_name="pycluster")
 @click.option(
     "-l",
@@ -58,8 +71,8 @@ def cli(log_level: str | None, verbose: int, quiet: int, log_format: str) -> Non
     """pycluster: a head node, workers, a dashboard and a REST API on top of Dask.
 
     \b
-    Start a head with two local workers:   pycluster head --local-workers 2
-    Join a worker from another machine:    pycluster worker --scheduler tcp://HEAD:8786
+    Start a head with two local workers:   pycluster head --nworkers 2
+    Join a worker from another machine:    pycluster worker tls://HEAD:8786
     See what is running:                   pycluster status tcp://HEAD:8786
     """
     configure_logging(level_from_flags(log_level, verbose, quiet), "json" if log_format == "json" else "text")
@@ -80,6 +93,7 @@ for _command in (
     jobs_group,
 ):
     cli.add_command(_command)
+show_envvars(cli)
 
 
 # ------------------------------------------------------------------------ entry points

@@ -10,24 +10,31 @@ import click
 from ..errors import PyClusterError
 from .net import discovery_options, resolve_worker_scheduler
 from .output import fail
+from .sizing import hidden_alias, merge_aliases, merge_scheduler_address
 
 __all__ = ["worker_command"]
 
 
 @click.command("worker")
+@click.argument("address", required=False)
 @click.option(
     "--scheduler",
     "scheduler_address",
     envvar="PYCLUSTER_SCHEDULER_ADDRESS",
-    help="Scheduler to join, e.g. tcp://192.168.1.100:8786 (or use --discover).",
+    help="Scheduler to join, e.g. tls://192.168.1.100:8786; the same as ADDRESS (or use --discover).",
 )
 @discovery_options
 @click.option(
-    "--workers", "n_workers", type=int, help="Worker processes to start.  [default: 1, or one per GPU set]"
+    "--nworkers",
+    "n_workers",
+    type=int,
+    help="Worker processes to start.  [default: 1, or one per GPU set]",
 )
+@hidden_alias("--workers", "--nworkers", "n_workers")
 @click.option(
-    "--threads", "threads_per_worker", type=int, help="Threads per worker.  [default: cores / workers]"
+    "--nthreads", "threads_per_worker", type=int, help="Threads per worker.  [default: cores / workers]"
 )
+@hidden_alias("--threads", "--nthreads", "threads_per_worker")
 @click.option(
     "--memory-limit", default="auto", show_default=True, help="Per worker: 2GB, 0.5 (of RAM) or auto."
 )
@@ -83,21 +90,32 @@ __all__ = ["worker_command"]
     "lighter and quicker to start, but nothing restarts a worker that dies.",
 )
 @click.option("--watch-pid", type=int, hidden=True, help="Stop when this process ends (used by HeadNode).")
-def worker_command(watch_pid: int | None, **options: Any) -> None:
-    """Start worker processes that join a head node (Dask Nannies: a dead worker is restarted).
+def worker_command(address: str | None, watch_pid: int | None, **options: Any) -> None:
+    """Start worker processes that join the head node at ADDRESS (Dask Nannies: a dead worker is
+    restarted), e.g. pycluster worker tls://192.168.1.100:8786.
 
     Runs until Ctrl-C or SIGTERM, then closes its workers.
     """
     from ..cluster.worker_options import WorkerOptions
     from ..cluster.worker_runner import run_workers
 
+    options["scheduler_address"] = merge_scheduler_address(address, options["scheduler_address"])
+    merge_aliases(
+        options,
+        {"n_workers": ("--nworkers", "--workers"), "threads_per_worker": ("--nthreads", "--threads")},
+    )
+    if not options["scheduler_address"] and not options["discover"]:
+        raise click.UsageError(
+            "give the scheduler to join: pycluster worker tls://HEAD:8786 (or --scheduler, "
+            "PYCLUSTER_SCHEDULER_ADDRESS, or --discover to find a head on this network)"
+        )
     try:
         options["scheduler_address"] = resolve_worker_scheduler(options)
         worker_options = WorkerOptions.create(**options)
     except (PyClusterError, ValueError) as exc:
         fail(exc)
     if worker_options.n_workers == 0:
-        fail(ValueError("--workers must be at least 1"))
+        fail(ValueError("--nworkers must be at least 1"))
     code = run_workers(worker_options, watch_pid=watch_pid, announce=_announce)
     sys.exit(code)
 

@@ -528,6 +528,30 @@ class HeadNode:
         state = f"scheduler={self._scheduler.address}" if self._scheduler else "stopped"
         return f"<HeadNode {self.cluster_name!r} {state}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: name, addresses, dashboard links, workers, cores and memory.
+
+        Never the cluster key or the API token (the dashboard link is the one without it).
+        """
+        from ..html_repr import Link, cluster_rows, html_table
+
+        title = f"HeadNode: {self.cluster_name}"
+        if not self.is_running or self._loop is None:
+            return html_table(title, [("status", "stopped")])
+        rows: list[tuple[str, object]] = [
+            ("status", "running"),
+            ("scheduler", self.scheduler_address),
+            ("dashboard", Link(self.dashboard_url) if self.dashboard_url else None),
+            ("Dask diagnostics", Link(self.dask_dashboard_url) if self.dask_dashboard_url else None),
+            ("authenticated", "yes (TLS with the cluster key)" if self.auth_key else "no"),
+            ("uptime", f"{self.uptime_seconds:.0f} s"),
+        ]
+        try:
+            identity: dict[str, Any] | None = self._loop.run(self.snapshot(), timeout=5)
+        except Exception:  # a notebook cell must render even when the scheduler is stuck
+            identity = None
+        return html_table(title, rows + cluster_rows(identity))
+
 
 def _discovery_override(port: int | bool | EllipsisType | None) -> int | str | None:
     """``...`` = from settings (None to Settings.load); None/False = off; a port as given."""

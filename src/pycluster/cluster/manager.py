@@ -341,6 +341,27 @@ class ClusterManager:
     def __repr__(self) -> str:
         return f"<ClusterManager {self.cluster_name!r} scheduler={self.scheduler_address}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: name, scheduler, dashboard link, workers, cores and memory (never the key)."""
+        from ..html_repr import Link, cluster_rows, html_table
+
+        title = f"ClusterManager: {self.cluster_name}"
+        client = self._client
+        if client is None:
+            return html_table(title, [("status", "not connected")])
+        dashboard = self.head.dashboard_url if self.head is not None else None
+        rows: list[tuple[str, object]] = [
+            ("status", "connected"),
+            ("scheduler", self.scheduler_address),
+            ("dashboard", Link(dashboard) if dashboard else None),
+            ("local worker processes", len(self.local_worker_processes)),
+        ]
+        try:
+            identity: dict[str, Any] | None = client.scheduler_info(n_workers=-1)
+        except Exception:  # a notebook cell must render even when the scheduler is gone
+            identity = None
+        return html_table(title, rows + cluster_rows(identity))
+
 
 def _has_futures(arg_tuples: list[tuple[Any, ...]]) -> bool:
     return any(isinstance(a, Future) for args in arg_tuples[:1000] for a in args)

@@ -78,12 +78,12 @@ def run_workers(
         security = scheduler_security(options.scheduler_address, options.auth_key)
     except SchedulerUnreachableError as exc:
         announce(f"error: {exc}")
-        return 2
+        return 1  # a runtime failure (2 is for usage errors, as click exits)
     except AuthenticationError as exc:
         # the head's HTTP port given by mistake also fails a TLS handshake: say which it is
         http = diagnose_port(options.scheduler_address) == HTTP_PORT_HINT
         announce(f"error: {options.scheduler_address}: {HTTP_PORT_HINT}" if http else f"error: {exc}")
-        return 2
+        return 1
     code = asyncio.run(_serve(options, watch_pid, announce, security, deadline))
     if watch_pid is not None:
         _exit_now(code)
@@ -118,11 +118,11 @@ async def _serve(
         await await_scheduler(options.scheduler_address, security, left, options.connect_timeout)
     except SchedulerUnreachableError as exc:
         announce(f"error: {exc}")
-        return 2
+        return 1
     servers = await _start(options, security)
     if isinstance(servers, Exception):
         announce(f"error: {WorkerStartError(f'workers failed to start: {servers!r}')}")
-        return 3
+        return 1
     announce(f"{READY_MARKER} {json.dumps(_ready(servers))}")
     sys.stdout.flush()
     while True:

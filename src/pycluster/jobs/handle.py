@@ -65,3 +65,27 @@ class JobHandle:
 
     def __repr__(self) -> str:
         return f"<JobHandle {self.job_id} {self.status().value}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: id, operation, status, progress with ETA, attempts, error or waiting reason."""
+        from ..html_repr import Progress, html_table
+
+        title = f"Job {self.job_id}"
+        try:
+            job = self._queue.get(self.job_id)
+        except Exception as exc:  # deleted or expired: say so rather than fail the cell
+            return html_table(title, [("status", f"unknown ({exc})")])
+        pieces = f"{job.pieces_done}/{job.pieces_total} pieces, " if job.pieces_total else ""
+        eta = f", about {job.eta_seconds:.0f} s left" if job.eta_seconds is not None else ""
+        rows: list[tuple[str, object]] = [
+            ("operation", f"{job.kind}: {job.operation}"),
+            ("status", job.status.value),
+            ("progress", Progress(job.progress, f"{pieces}{job.progress:.0f}%{eta}")),
+            ("priority", job.priority.name.lower()),
+            ("failed attempts", f"{job.attempts}, up to {job.max_retries} retries"),
+        ]
+        if job.waiting_reason:
+            rows.append(("waiting", job.waiting_reason))
+        if job.error:
+            rows.append(("error", job.error))
+        return html_table(title, rows)

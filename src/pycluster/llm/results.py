@@ -87,6 +87,26 @@ class DeploymentInfo:
         values.update(values.pop("metrics"))
         return values
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: model, status, replicas ready and where, request rates and latency."""
+        from ..html_repr import html_table
+
+        where = ", ".join(f"{r.index}: {r.status} on {r.worker or '-'}" for r in self.replica_details)
+        p50 = self.metrics.latency_ms.p50
+        rows: list[tuple[str, object]] = [
+            ("model", self.model_name),
+            ("status", self.status if not self.reason else f"{self.status}: {self.reason}"),
+            ("engine", f"{self.engine}, {self.precision}, {self.gpu_per_replica} GPU(s) per replica"),
+            (
+                "replicas",
+                f"{self.replicas_ready} of {self.replicas} ready" + (f" ({where})" if where else ""),
+            ),
+            ("requests", f"{self.metrics.total_requests} ({self.metrics.requests_per_second:.2f}/s)"),
+            ("tokens", f"{self.metrics.total_tokens} ({self.metrics.tokens_per_second:.1f}/s)"),
+            ("latency p50", f"{p50:.0f} ms" if p50 is not None else None),
+        ]
+        return html_table(f"Deployment {self.deployment_id}", rows)
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> DeploymentInfo:
         """From the documented JSON (how the CLI reads the REST answers)."""
