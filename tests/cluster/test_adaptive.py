@@ -1,0 +1,121 @@
+"""Adaptive scaling of a head's local workers on Dask's ``Adaptive`` (issue 18 item 2)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from pycluster import HeadNode
+from pycluster.cluster.adaptive import AdaptiveSettings, parse_adapt_range
+from pycluster.errors import ClusterNotRunningError, ConfigError
+
+FAST = {"interval": 0.2, "wait_count": 2, "target_duration": 1.0}
+
+
+def _sleep(seconds: float) -> float:
+    import time as t
+
+    t.sleep(seconds)
+    return seconds
+
+
+def _square(x: int) -> int:
+    import time as t
+
+    t.sleep(4.0 if x == 0 else 0.05)  # one long task keeps the map running while others idle
+    return x * x
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what} not within {timeout:g}s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def small_head() -> Iterator[HeadNode]:
+    """A head with 1 single-threaded local worker and no web services (faster to start)."""
+    node = HeadNode("adaptive", scheduler_port=0, dashboard_port=0, dask_dashboard_port=False, services=())
+    node.start(n_local_workers=1, threads_per_worker=1)
+    yield node
+    node.shutdown()
+
+
+def _busy_workers(head: HeadNode) -> int:
+    return sum(1 for ws in list(head.scheduler.workers.values()) if ws.processing)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [("5:2", "swap them (--adapt 2:5)"), ("-1:3", "MIN:MAX"), ("3", "MIN:MAX"), ("a:b", "e.g. 1:8")],
+)
+def test_bad_adapt_ranges_name_the_fix(text: str, fix: str) -> None:
+    with pytest.raises(ConfigError, match=fix.replace("(", r"\(").replace(")", r"\)")):
+        AdaptiveSettings.create(*parse_adapt_range(text))
+
+
+def test_a_maximum_over_the_machines_memory_is_refused() -> None:
+    with pytest.raises(ConfigError, match="use a maximum of at most 4"):
+        AdaptiveSettings.create(1, 10, worker_memory=2**30, total_memory=4 * 2**30)
+    assert AdaptiveSettings.create(1, 4, worker_memory=2**30, total_memory=4 * 2**30).maximum == 4
+
+
+def test_adapt_needs_a_running_head() -> None:
+    with pytest.raises(ClusterNotRunningError, match="call start"):
+        HeadNode("stopped", scheduler_port=0, services=()).adapt(1, 2)
+
+
+def test_a_head_refuses_a_maximum_its_memory_cannot_hold(small_head: HeadNode) -> None:
+    with pytest.raises(ConfigError, match="use a maximum of at most"):
+        small_head.adapt(1, 100_000)
+    assert small_head.adaptive.enabled is False
+
+
+# ------------------------------------------------------------------ behaviour
+@pytest.mark.slow
+def test_a_backlog_brings_workers_up_and_idle_ones_leave(small_head: HeadNode) -> None:
+    client = small_head.cluster_manager.client
+    state = small_head.adapt(1, 3, **FAST)
+    assert state.enabled and (state.minimum, state.maximum) == (1, 3)
+
+    start = time.monotonic()
+    futures = client.map(_sleep, [0.5] * 20, pure=False)
+    up = _wait_for(lambda: _busy_workers(small_head) >= 3, 60, "3 workers busy")
+    print(f"\nadaptive scale-up: backlog of 20 x 0.5 s tasks on 1 worker -> 3 workers busy in {up:.1f} s")
+    assert len(small_head.local_workers.processes) == 3
+    assert client.gather(futures) == [0.5] * 20
+    elapsed = time.monotonic() - start
+
+    down = _wait_for(lambda: len(small_head.local_workers.processes) == 1, 60, "back to 1 worker")
+    print(f"adaptive: 20 tasks done in {elapsed:.1f} s; back to the minimum of 1 worker {down:.1f} s later")
+    assert len(small_head.scheduler.workers) == 1
+
+
+@pytest.mark.slow
+def test_a_map_running_while_the_cluster_shrinks_loses_nothing(small_head: HeadNode) -> None:
+    manager = small_head.cluster_manager
+    manager.scale(3)
+    small_head.adapt(1, 3, **FAST)
+    futures = manager.client.map(_square, range(40), pure=False)
+    shrank = _wait_for(lambda: len(small_head.local_workers.processes) < 3, 60, "a worker retired")
+    # workers left while the map still ran; the results they held moved before they went
+    assert not futures[0].done(), "the map ended before the cluster shrank: the test proves nothing"
+    _wait_for(lambda: len(small_head.local_workers.processes) == 1, 60, "back to 1 worker")
+    assert manager.client.gather(futures) == [x * x for x in range(40)]
+    print(f"\nadaptive scale-down during a map: first worker retired after {shrank:.1f} s; 40 of 40 results")
+
+
+@pytest.mark.slow
+def test_adapt_none_turns_it_off_and_the_workers_stay(small_head: HeadNode) -> None:
+    small_head.adapt(2, 3, **FAST)
+    _wait_for(lambda: len(small_head.local_workers.processes) == 2, 60, "the minimum of 2")
+    assert small_head.adapt(None).enabled is False
+    time.sleep(1.0)  # 5 checks' time: nothing retires the idle worker above a minimum now
+    assert len(small_head.local_workers.processes) == 2
+    assert small_head.adaptive.enabled is False
