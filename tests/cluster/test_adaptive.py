@@ -119,3 +119,19 @@ def test_adapt_none_turns_it_off_and_the_workers_stay(small_head: HeadNode) -> N
     time.sleep(1.0)  # 5 checks' time: nothing retires the idle worker above a minimum now
     assert len(small_head.local_workers.processes) == 2
     assert small_head.adaptive.enabled is False
+
+
+@pytest.mark.slow
+def test_jobs_waiting_in_the_queue_bring_workers_up() -> None:
+    # Dask alone would not scale: each job is one 3 s task, under the 5 s target duration;
+    # the jobs waiting for a core are what asks for more workers
+    node = HeadNode("adaptive-jobs", scheduler_port=0, dask_dashboard_port=False, services=("jobs",))
+    node.start(n_local_workers=1, threads_per_worker=1)
+    try:
+        node.adapt(1, 3, interval=0.2, wait_count=2)
+        handles = [node.jobs.submit(_sleep, 3.0, max_cores=1) for _ in range(3)]
+        up = _wait_for(lambda: len(node.scheduler.workers) == 3, 60, "3 workers for 3 waiting jobs")
+        print(f"\nadaptive: 3 queued one-core jobs on 1 worker -> 3 workers in {up:.1f} s")
+        assert [h.result(timeout=60) for h in handles] == [3.0] * 3
+    finally:
+        node.shutdown()
