@@ -10,6 +10,7 @@ import pytest
 from pycluster import HeadNode
 from pycluster.cluster.adaptive import AdaptiveSettings, parse_adapt_range
 from pycluster.errors import ClusterNotRunningError, ConfigError
+from tests.helpers import CliProcess, cli, wait_for
 
 FAST = {"interval": 0.2, "wait_count": 2, "target_duration": 1.0}
 
@@ -75,6 +76,33 @@ def test_a_head_refuses_a_maximum_its_memory_cannot_hold(small_head: HeadNode) -
     with pytest.raises(ConfigError, match="use a maximum of at most"):
         small_head.adapt(1, 100_000)
     assert small_head.adaptive.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("adapt", "message"),
+    [("5:2", "swap them (--adapt 2:5)"), ("1:100000", "use a maximum of at most"), ("-1:3", "e.g. 1:8")],
+)
+def test_pycluster_head_refuses_bad_adapt_ranges_before_starting(adapt: str, message: str) -> None:
+    result = cli("head", f"--adapt={adapt}", "--scheduler-port", "0", "--dashboard-port", "0")
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_pycluster_head_adapt_keeps_the_minimum_up() -> None:
+    head = CliProcess(
+        "head", "--local-workers", "1", "--adapt", "2:3", "--threads-per-worker", "1",
+        "--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard-port", "off",
+    )  # fmt: skip
+    try:
+        address = head.wait_for_line(r"scheduler:\s+(tls://\S+)").group(1)
+        head.wait_for_line("adaptive scaling: 2 to 3 local workers")
+        from pycluster import ClusterManager
+
+        with ClusterManager.connect(address) as manager:
+            wait_for(lambda: len(manager.client.nthreads()) == 2, 30)  # started with 2: the minimum
+    finally:
+        head.stop()
 
 
 # ------------------------------------------------------------------ behaviour
