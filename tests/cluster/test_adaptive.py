@@ -10,7 +10,7 @@ import pytest
 from pycluster import HeadNode
 from pycluster.cluster.adaptive import AdaptiveSettings, parse_adapt_range
 from pycluster.errors import ClusterNotRunningError, ConfigError
-from tests.helpers import CliProcess, cli, wait_for
+from tests.helpers import CliProcess, api_client, cli, running_head, wait_for
 
 FAST = {"interval": 0.2, "wait_count": 2, "target_duration": 1.0}
 
@@ -163,3 +163,53 @@ def test_jobs_waiting_in_the_queue_bring_workers_up() -> None:
         assert [h.result(timeout=60) for h in handles] == [3.0] * 3
     finally:
         node.shutdown()
+
+
+# ------------------------------------------------------------------ REST
+@pytest.fixture(scope="module")
+def api_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
+    with running_head("adaptive-api", tmp_path_factory.mktemp("adaptive-api"), workers=1) as node:
+        yield node
+
+
+def test_autoscale_over_rest_turns_on_and_off_and_refuses_bad_bounds(api_head: HeadNode) -> None:
+    with api_client(api_head) as api:
+        on = api.post("/api/processing/cluster/autoscale", json={"minimum": 1, "maximum": 2})
+        assert on.status_code == 200, on.text
+        assert on.json()["adaptive"]["enabled"] is True and on.json()["adaptive"]["maximum"] == 2
+        assert api_head.adaptive.enabled
+        state = api.get("/api/processing/cluster/autoscale").json()
+        assert (state["minimum"], state["maximum"]) == (1, 2)
+
+        for bad, why in (
+            ({"minimum": 5, "maximum": 2}, "swap them"),
+            ({"minimum": 1, "maximum": 1024}, "use a maximum of at most"),
+        ):
+            refused = api.post("/api/processing/cluster/autoscale", json=bad)
+            assert refused.status_code == 422 and why in refused.text, refused.text
+        assert api.post("/api/processing/cluster/autoscale", json={"minimum": -1}).status_code == 422
+        assert api_head.adaptive.maximum == 2  # a refused change leaves the running one alone
+
+        off = api.post("/api/processing/cluster/autoscale", json={"enabled": False})
+        assert off.status_code == 200 and off.json()["adaptive"]["enabled"] is False
+        assert not api_head.adaptive.enabled
+
+
+def test_recommendations_follow_the_queued_work(api_head: HeadNode) -> None:
+    with api_client(api_head) as api:
+        idle = api.get("/api/processing/cluster/recommendations")
+        assert idle.status_code == 200, idle.text
+        assert idle.json()["action"] == "none" and idle.json()["current_workers"] == 1
+
+        # 12 tasks on 1 one-thread worker: Dask (0.5 s a task until it has measured one) wants 2 or more
+        futures = api_head.cluster_manager.client.map(_sleep, [1.0] * 12, pure=False)
+        try:
+            wait_for(lambda: api_head.scheduler.queued, 10, what="tasks queued on the scheduler")
+            advice = api.get("/api/processing/cluster/recommendations").json()
+        finally:
+            api_head.cluster_manager.client.cancel(futures)
+        action, workers, reason = advice["action"], advice["workers"], advice["reason"]
+        print(f"\nrecommendation under a backlog: {action} to {workers}: {reason}")
+        assert advice["action"] == "scale_up" and advice["workers"] >= 2
+        assert "tasks are queued" in advice["reason"]
+        assert advice["signals"]["queued_tasks"] > 0
