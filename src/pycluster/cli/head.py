@@ -66,6 +66,11 @@ def _wait_for_stop_signal() -> None:
 )
 @click.option("--resources", help="Resources each local worker advertises, e.g. GPU=1.")
 @click.option(
+    "--adapt",
+    metavar="MIN:MAX",
+    help="Scale the local workers between MIN and MAX with the load (queued tasks and jobs), e.g. 1:8.",
+)
+@click.option(
     "--api-token",
     envvar="PYCLUSTER_API_TOKEN",
     help="Require this bearer token on /api requests; prefer --api-token-file or the PYCLUSTER_API_TOKEN "
@@ -149,19 +154,27 @@ def head_command(
             state_dir=options["state_dir"],
             data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
         )
+        adapt = _adapt_range(options["adapt"], settings)  # checked before anything starts
         # Dask's own records at the level the logging set-up gave them (-v: its INFO too)
         dask_level = logging.getLogger("distributed").getEffectiveLevel()
         head = HeadNode(settings=settings, insecure=insecure, silence_logs=dask_level)
         c = settings.cluster
+        n_workers = c.n_workers if adapt is None else min(max(c.n_workers, adapt[0]), adapt[1])
         info = head.start(
-            n_local_workers=c.n_workers,
+            n_local_workers=n_workers,
             threads_per_worker=c.threads_per_worker,
             memory_limit=c.memory_limit,
             worker_resources=options["resources"],
         )
+        if adapt is not None:
+            head.adapt(*adapt)
     except (PyClusterError, ValueError) as exc:
+        if "head" in locals():
+            head.shutdown()
         fail(exc)
     _print_head_banner(info, settings, head.login_url)
+    if adapt is not None:
+        click.echo(f"  adaptive scaling: {adapt[0]} to {adapt[1]} local workers")
     if open_dashboard and head.login_url:
         webbrowser.open(head.login_url)
     try:
@@ -170,6 +183,17 @@ def head_command(
         click.echo("Stopping the head node and its local workers...")
         head.shutdown()
         click.echo("Stopped.")
+
+
+def _adapt_range(text: str | None, settings: Settings) -> tuple[int, int] | None:
+    """``--adapt MIN:MAX`` checked against this machine's memory, or None without it."""
+    if text is None:
+        return None
+    from ..cluster.adaptive import AdaptiveSettings, parse_adapt_range, worker_memory
+
+    minimum, maximum = parse_adapt_range(text)
+    AdaptiveSettings.create(minimum, maximum, worker_memory=worker_memory(settings.cluster.memory_limit))
+    return minimum, maximum
 
 
 def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str | None) -> None:

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from ..llm.manager import LLMClusterManager
     from ..monitor.gpu_service import ClusterGPUService
     from ..monitor.history import MetricsHistory
+    from .adaptive import AdaptiveState, QueueAwareAdaptive
 
 __all__ = ["HEAD_SERVICES", "HeadNode"]
 
@@ -143,6 +144,7 @@ class HeadNode:
         self.insecure = insecure
         self._security: Any = None
         self._connection_file: Path | None = None
+        self._adaptive: QueueAwareAdaptive | None = None  # see adapt()
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # ----------------------------------------------------------------- start
@@ -448,10 +450,53 @@ class HeadNode:
             return ClusterStatus.stopped(self.cluster_name).to_dict()
         return self._loop.run(self.cluster_status(), timeout=10).to_dict()
 
+    # ----------------------------------------------------------------- adaptive scaling
+    def adapt(
+        self,
+        minimum: int | None = 0,
+        maximum: int | None = None,
+        *,
+        interval: float = 1.0,
+        wait_count: int = 3,
+        target_duration: float = 5.0,
+    ) -> AdaptiveState:
+        """Scale the local workers between ``minimum`` and ``maximum`` with Dask's ``Adaptive``.
+
+        Queued tasks and the job queue's waiting jobs bring workers up; idle ones are retired
+        gracefully (their data moves first). ``adapt(None)`` turns it off (the workers stay).
+        The maximum defaults to the machine's cores; one over what its memory holds is a
+        ``ConfigError``. Calling it again replaces the bounds. See :mod:`pycluster.cluster.adaptive`.
+        """
+        from .adaptive import adaptive_settings, start_adaptive, state_of
+
+        with self._lock:
+            if minimum is None:
+                old, self._adaptive = self._adaptive, None
+                if old is not None and self._loop is not None and self._loop.alive:
+                    self._loop.run(_stop_adaptive(old), timeout=10)
+                return state_of(self, None)
+            if self._loop is None:
+                raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running: call start()")
+            settings = adaptive_settings(self, minimum, maximum, interval, wait_count, target_duration)
+            self.adapt(None)
+            self._adaptive = self._loop.run(start_adaptive(self, settings), timeout=10)
+            _log.info(
+                "head %r scales adaptively: %d to %d workers", self.cluster_name, minimum, settings.maximum
+            )
+            return state_of(self, self._adaptive)
+
+    @property
+    def adaptive(self) -> AdaptiveState:
+        """Whether this head scales adaptively, its bounds and latest target."""
+        from .adaptive import state_of
+
+        return state_of(self, self._adaptive)
+
     # ----------------------------------------------------------------- shutdown
     def shutdown(self) -> None:
         """Stop local workers, the web app and the scheduler. Safe to call twice."""
         with self._lock:
+            self.adapt(None)  # first: no scale-up may race the workers' stop
             withdraw(self._connection_file)
             self._connection_file = None
             self.local_workers.signal_stop()  # they close while the rest of the head does
@@ -551,6 +596,14 @@ class HeadNode:
         except Exception:  # a notebook cell must render even when the scheduler is stuck
             identity = None
         return html_table(title, rows + cluster_rows(identity))
+
+
+async def _stop_adaptive(adaptive: QueueAwareAdaptive, timeout: float = 8.0) -> None:
+    adaptive.stop(reason="adapt(None)")  # on the loop: its periodic callback lives there
+    # and a scale-up under way finishes first, so no worker starts after the head stopped its own
+    deadline = time.monotonic() + timeout
+    while adaptive._adapting and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def _discovery_override(port: int | bool | EllipsisType | None) -> int | str | None:

@@ -660,3 +660,39 @@ class Snapshot(BaseModel):
 class SessionState(BaseModel):
     authenticated: bool
     token_required: bool
+
+
+# ---------------------------------------------------------------- adaptive scaling (/api/processing/cluster)
+class AdaptiveModel(BaseModel):
+    enabled: bool
+    minimum: int | None = Field(description="null while adaptive scaling is off")
+    maximum: int | None
+    target: int | None = Field(description="the workers the last check asked for; null before the first")
+    workers: int = Field(description="workers connected now")
+
+
+class AutoscaleResponse(BaseModel):
+    message: str
+    adaptive: AdaptiveModel
+
+
+class ScalingSignals(BaseModel):
+    workers: int
+    threads: int
+    queued_tasks: int
+    processing_tasks: int
+    waiting_jobs: int
+    job_cores: Number
+    cpu_percent: Number
+    memory_percent: Number
+    dask_target: int
+    max_workers: int = Field(description="what this machine's memory holds")
+
+
+class ScalingRecommendation(BaseModel):
+    action: Literal["scale_up", "scale_down", "none"]
+    workers: int = Field(description="the advised total number of workers")
+    current_workers: int
+    reason: str
+    signals: ScalingSignals
+    adaptive: AdaptiveModel

@@ -9,12 +9,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...cluster.recommendations import recommend
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
 from ...jobs.runner import MAX_BACKOFF
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
 from ..models import (
+    AdaptiveModel,
+    AutoscaleResponse,
     ClusterInfo,
     ClusterMessage,
     ClusterMetrics,
@@ -26,6 +29,7 @@ from ..models import (
     JobRetried,
     Message,
     QueueStatusModel,
+    ScalingRecommendation,
 )
 from .cluster import cluster_metrics, cluster_status
 
@@ -156,6 +160,44 @@ def scale_cluster(body: ScaleRequest, request: Request) -> ClusterMessage:
     head(request).cluster_manager.scale(body.n_workers)
     message = f"Cluster scaled to {body.n_workers} workers"
     return ClusterMessage(message=message, cluster_info=_cluster_info(request))
+
+
+class AutoscaleRequest(BaseModel):
+    """Adaptive scaling between ``minimum`` and ``maximum`` workers; ``enabled: false`` turns it off."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    minimum: int = Field(1, ge=0, le=1024)
+    maximum: int | None = Field(None, ge=1, le=1024, description="default: the head machine's cores")
+
+
+@router.post("/cluster/autoscale")
+def autoscale_cluster(body: AutoscaleRequest, request: Request) -> AutoscaleResponse:
+    """Turn adaptive scaling on (queued tasks and jobs bring workers up; idle ones retire) or off."""
+    node = head(request)
+    if not body.enabled:
+        state = node.adapt(None)
+        return AutoscaleResponse(message="Adaptive scaling is off", adaptive=_adaptive(state.to_dict()))
+    state = node.adapt(body.minimum, body.maximum)
+    message = f"Adaptive scaling between {state.minimum} and {state.maximum} workers"
+    return AutoscaleResponse(message=message, adaptive=_adaptive(state.to_dict()))
+
+
+@router.get("/cluster/autoscale")
+def autoscale_state(request: Request) -> AdaptiveModel:
+    return _adaptive(head(request).adaptive.to_dict())
+
+
+@router.get("/cluster/recommendations")
+def scaling_recommendations(request: Request) -> ScalingRecommendation:
+    """Concrete scaling advice from queue depth, CPU and memory: action, workers and the reason."""
+    node = head(request)
+    advice = node.run_on_loop(recommend(node), timeout=10)
+    return ScalingRecommendation.model_validate({**advice.to_dict(), "adaptive": node.adaptive.to_dict()})
+
+
+def _adaptive(state: dict[str, Any]) -> AdaptiveModel:
+    return AdaptiveModel.model_validate(state)
 
 
 @router.post("/cluster/stop")
