@@ -26,6 +26,8 @@ from pycluster.data.spec import DatasetSpec
 from pycluster.errors import ConfigError, DatasetError
 from pycluster.net import protocol
 
+pytestmark = pytest.mark.chaos  # make chaos runs the fuzz too
+
 BOUNDED = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

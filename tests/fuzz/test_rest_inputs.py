@@ -19,6 +19,8 @@ from pycluster import HeadNode
 from pycluster.data.operations import FILTER_OPS
 from tests.helpers import api_client, running_head
 
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]  # make chaos runs the fuzz too
+
 BOUNDED = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
