@@ -12,7 +12,8 @@ at the same time:
 
 The first fifth of the time is warm-up. Then it waits for every acknowledged job and prints:
 jobs submitted / completed / failed / lost, maps and items, the head's RSS and open file
-descriptors at warm-up and at the end, and RSS growth per 1,000 jobs completed after warm-up.
+descriptors at warm-up and at the end, RSS growth per 1,000 jobs submitted after warm-up (and over
+the last half alone), and the RSS every tenth of the run.
 
     python benchmarks/soak.py [--minutes 2]
 """
@@ -226,7 +227,13 @@ def run(head: subprocess.Popen[str], url: str, scheduler: str, seconds: float) -
         rss_warm, fds_warm = head_figures(head.pid)
         with tally.lock:
             jobs_at_warm = len(tally.job_ids)
-        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+        # RSS every tenth of the run: a leak climbs steadily, bounded logs and caches level off
+        series, jobs_seen = [round(rss_warm / 1e6, 1)], [jobs_at_warm]
+        while (left := seconds - (time.monotonic() - started)) > 0:
+            time.sleep(min(left, seconds / 10))
+            series.append(round(head_figures(head.pid)[0] / 1e6, 1))
+            with tally.lock:
+                jobs_seen.append(len(tally.job_ids))
         stop.set()
         for thread in workers:
             thread.join(120)
@@ -252,6 +259,14 @@ def run(head: subprocess.Popen[str], url: str, scheduler: str, seconds: float) -
         target="< 1",
     )
     emit(figure="head_open_fds", warm_up=fds_warm, end=fds_end)
+    emit(figure="head_rss_mb_series", value=series, detail="at warm-up, then every tenth of the run")
+    half = len(series) // 2
+    emit(
+        figure="head_rss_growth_mb_per_1000_jobs_second_half",
+        value=round((series[-1] - series[half]) / max(0.001, (jobs_seen[-1] - jobs_seen[half]) / 1000), 2),
+        jobs=jobs_seen[-1] - jobs_seen[half],
+        detail="over the last half of the load only",
+    )
 
 
 if __name__ == "__main__":
