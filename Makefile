@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with python3 and make:
 #   make run   - set up .venv and start a head node with 2 local workers (Ctrl-C stops it)
 #   make test  - set up .venv with the test extras and run the whole suite
+#   make chaos - only the chaos suite (tests/chaos: kills, slow clients, damaged files), figures printed
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench bench-parallel clean
+.PHONY: run test lint bench bench-parallel chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,10 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# scripted faults against real heads and workers (kills, slow clients, damaged files); -s prints figures
+chaos: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m chaos -s $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	for b in benchmarks/*.py; do echo "# $$b"; $(BIN)/python $$b || exit 1; done

@@ -61,6 +61,8 @@ def parse_bytes(value: object) -> int:
         size = float(value)
     if not math.isfinite(size) or size <= 0:
         raise ValueError(f"{value!r} is not positive; allowed: {allowed}")
+    if size < 1:  # "0.5" or "0.1B" would become 0 bytes: a size that is not positive after all
+        raise ValueError(f"{value!r} is less than one byte; allowed: {allowed}")
     return int(size)
 
 

@@ -140,7 +140,8 @@ class DatasetOperation(Operation):
             raise ValueError(f"operation {self.name!r} needs a dataset_id (register data first)")
         dataset = _registry(context).get(dataset_id)
         params = dict(parameters)
-        if params.setdefault("on_bad_lines", "error") not in {"error", "skip"}:
+        # a JSON list or object is no member of a set: it must be refused, not raise TypeError (a 500)
+        if _text_or_none(params.setdefault("on_bad_lines", "error")) not in {"error", "skip"}:
             raise ValueError("parameters.on_bad_lines must be 'error' or 'skip'")
         _check_conditions(params, dataset)
         return self.check(params, dataset)
@@ -404,15 +405,28 @@ def _check_conditions(params: dict[str, Any], dataset: Dataset) -> None:
     if not isinstance(conditions, list):
         raise ValueError("parameters.conditions must be a list of {column, op, value}")
     for i, c in enumerate(conditions):
-        if not isinstance(c, dict) or c.get("op") not in FILTER_OPS:
+        if not isinstance(c, dict) or _text_or_none(c.get("op")) not in FILTER_OPS:
             raise ValueError(f"parameters.conditions[{i}].op must be one of: {', '.join(FILTER_OPS)}")
         _check_columns(dataset, [c.get("column")])
         if c["op"] == "between" and not (isinstance(c.get("value"), list) and len(c["value"]) == 2):
             raise ValueError(f"parameters.conditions[{i}].value must be [low, high] for 'between'")
         if c["op"] in {"in", "not_in"} and not isinstance(c.get("value"), list):
             raise ValueError(f"parameters.conditions[{i}].value must be a list for {c['op']!r}")
-    if params.get("mode", "all") not in {"all", "any"}:
+        # a list or object compared with a column fails on the worker with pandas' words
+        # ("Lengths must match", "eq not implemented"): refused here, where it was typed
+        values: list[Any] = c["value"] if c["op"] in {"between", "in", "not_in"} else [c.get("value")]
+        if not all(v is None or isinstance(v, (str, int, float)) for v in values):
+            raise ValueError(
+                f"parameters.conditions[{i}].value must be text, a number or null "
+                f"(for 'between', 'in' and 'not_in': a list of them)"
+            )
+    if _text_or_none(params.get("mode", "all")) not in {"all", "any"}:
         raise ValueError("parameters.mode must be 'all' or 'any'")
+
+
+def _text_or_none(value: Any) -> str | None:
+    """``value`` when it is text, else None: safe to look up in a set or dict of names."""
+    return value if isinstance(value, str) else None
 
 
 def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:

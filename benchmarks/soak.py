@@ -1,0 +1,273 @@
+"""Soak: bounded mixed load on a `pycluster head` with 2 local workers. One JSON line per figure.
+
+The head runs as its own process (`pycluster head --local-workers 2`, a temporary state dir, only
+127.0.0.1), so its RSS and open file descriptors are the head's alone. For ``--minutes`` (default 2),
+at the same time:
+
+- jobs over REST: ``echo`` jobs in bursts, a ``sleep`` job and an ``aggregate`` on an uploaded CSV
+  now and then, a dataset upload and delete now and then;
+- maps from Python: ``ClusterManager.map_tasks`` over 200 items, gathered, again and again;
+- polling as dashboards do: health, the job list, the queue, the dashboard snapshot, and the
+  dashboard's live event stream, opened and closed in turn.
+
+The first fifth of the time is warm-up. Then it waits for every acknowledged job and prints:
+jobs submitted / completed / failed / lost, maps and items, the head's RSS and open file
+descriptors at warm-up and at the end, RSS growth per 1,000 jobs submitted after warm-up (and over
+the last half alone), and the RSS every tenth of the run.
+
+    python benchmarks/soak.py [--minutes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from pycluster import ClusterManager
+
+CSV = "reads,group\n" + "".join(f"{i % 97},{i % 5}\n" for i in range(2000))
+FINISHED = {"completed", "failed", "cancelled"}
+
+
+def emit(**figure: object) -> None:
+    print(json.dumps(figure), flush=True)
+
+
+@dataclass
+class Tally:
+    job_ids: list[str] = field(default_factory=list)
+    maps: int = 0
+    map_items: int = 0
+    map_errors: int = 0
+    polls: int = 0
+    poll_errors: int = 0
+    streams: int = 0
+    datasets: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def start_head(state: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
+    """The head process; its dashboard URL and scheduler address once its banner is out."""
+    head = subprocess.Popen(
+        [str(Path(sys.executable).parent / "pycluster"), "head", "--local-workers", "2",
+         "--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard-port", "off",
+         "--state-dir", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    assert head.stdout is not None
+    url = scheduler = ""
+    deadline = time.monotonic() + 120
+    for line in head.stdout:
+        if m := re.search(r"scheduler:\s+(\S+)", line):
+            scheduler = m.group(1)
+        if m := re.search(r"dashboard:\s+(http://\S+)", line):
+            url = m.group(1).rstrip("/")
+        if (url and scheduler) or time.monotonic() > deadline:
+            break
+    if not (url and scheduler):
+        head.kill()
+        raise SystemExit("the head did not start")
+    # keep reading its output, or a full pipe would block the head
+    threading.Thread(target=lambda: [None for _ in head.stdout or []], daemon=True).start()
+    return head, url, scheduler
+
+
+def head_figures(pid: int) -> tuple[int, int]:
+    """RSS bytes and open file descriptors of the head process (not its workers)."""
+    process = psutil.Process(pid)
+    return process.memory_info().rss, process.num_fds()
+
+
+def submit_jobs(http: httpx.Client, tally: Tally, stop: threading.Event, dataset: list[str]) -> None:
+    n = 0
+    while not stop.is_set():
+        bodies: list[dict[str, object]] = [
+            {"operation": "echo", "parameters": {"value": n + i}} for i in range(10)
+        ]
+        if n % 100 == 0:
+            bodies.append({"operation": "sleep", "parameters": {"seconds": 0.2, "pieces": 4}})
+        if n % 50 == 0 and dataset:
+            bodies.append({"operation": "aggregate", "dataset_id": dataset[0],
+                           "parameters": {"column": "reads", "operation": "sum"}})  # fmt: skip
+        for body in bodies:
+            answer = http.post("/api/processing/jobs/submit", json=body)
+            answer.raise_for_status()
+            with tally.lock:
+                tally.job_ids.append(answer.json()["job_id"])
+        n += 10
+        stop.wait(0.1)
+
+
+def run_maps(scheduler: str, tally: Tally, stop: threading.Event) -> None:
+    with ClusterManager.connect(scheduler) as manager:
+        while not stop.is_set():
+            futures = manager.map_tasks(abs, range(-200, 0))
+            try:
+                results = manager.gather(futures, timeout=60)
+                ok = results == list(range(200, 0, -1))
+            except Exception:
+                ok = False
+            with tally.lock:
+                tally.maps += 1
+                tally.map_items += 200
+                tally.map_errors += not ok
+            stop.wait(0.5)
+
+
+def poll(http: httpx.Client, tally: Tally, stop: threading.Event) -> None:
+    paths = ["/api/processing/health", "/api/processing/jobs/list?limit=20", "/api/processing/queue/status",
+             "/api/dashboard/snapshot"]  # fmt: skip
+    while not stop.is_set():
+        for path in paths:
+            ok = http.get(path).status_code == 200
+            with tally.lock:
+                tally.polls += 1
+                tally.poll_errors += not ok
+        stop.wait(0.2)
+
+
+def stream(url: str, tally: Tally, stop: threading.Event) -> None:
+    """A dashboard's live event stream, read for a few seconds, closed, opened again."""
+    while not stop.is_set():
+        opened = time.monotonic()
+        with httpx.Client(base_url=url, timeout=30) as http, http.stream("GET", "/api/dashboard/stream") as s:
+            for _ in s.iter_lines():
+                if stop.is_set() or time.monotonic() - opened > 5:
+                    break
+        with tally.lock:
+            tally.streams += 1
+
+
+def datasets(http: httpx.Client, tally: Tally, stop: threading.Event, kept: list[str]) -> None:
+    """One dataset kept for aggregate jobs; others uploaded and deleted in turn."""
+    first = http.post("/api/processing/data/upload", files={"file": ("reads.csv", CSV.encode())})
+    first.raise_for_status()
+    kept.append(first.json()["dataset_id"])
+    while not stop.wait(5):
+        answer = http.post("/api/processing/data/upload", files={"file": ("more.csv", CSV.encode())})
+        answer.raise_for_status()
+        http.get(f"/api/processing/data/{answer.json()['dataset_id']}").raise_for_status()
+        http.delete(f"/api/processing/data/{answer.json()['dataset_id']}").raise_for_status()
+        with tally.lock:
+            tally.datasets += 1
+
+
+def settle(http: httpx.Client, ids: list[str], timeout: float) -> dict[str, str]:
+    """The final status of every job (waits up to ``timeout`` for the queue to drain)."""
+    deadline = time.monotonic() + timeout
+    final: dict[str, str] = {}
+    pending = list(ids)
+    while pending and time.monotonic() < deadline:
+        still = []
+        for job in pending:
+            answer = http.get(f"/api/processing/jobs/{job}/status")
+            status = answer.json().get("status", "missing") if answer.status_code == 200 else "missing"
+            if status in FINISHED or status == "missing":
+                final[job] = status
+            else:
+                still.append(job)
+        pending = still
+        if pending:
+            time.sleep(0.5)
+    final.update({job: "unfinished" for job in pending})
+    return final
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=2.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pycluster-soak-") as tmp:
+        root = Path(tmp)
+        for name in ("state", "config", "runtime"):
+            (root / name).mkdir(mode=0o700)
+        # nothing of the user's: no discovery port, config or connection files, state of its own
+        os.environ.update({
+            "PYCLUSTER_DISCOVERY_PORT": "0", "PYCLUSTER_CONFIG_DIR": str(root / "config"),
+            "PYCLUSTER_RUNTIME_DIR": str(root / "runtime"), "PYCLUSTER_STATE_DIR": str(root / "state"),
+        })  # fmt: skip
+        head, url, scheduler = start_head(root / "state", dict(os.environ))
+        try:
+            run(head, url, scheduler, args.minutes * 60)
+        finally:
+            head.terminate()
+            try:
+                head.wait(60)
+            except subprocess.TimeoutExpired:
+                head.kill()
+
+
+def run(head: subprocess.Popen[str], url: str, scheduler: str, seconds: float) -> None:
+    tally, stop = Tally(), threading.Event()
+    kept: list[str] = []  # the dataset the aggregate jobs run on, once uploaded
+    with httpx.Client(base_url=url, timeout=60) as http, httpx.Client(base_url=url, timeout=60) as polling:
+        workers = [
+            threading.Thread(target=datasets, args=(http, tally, stop, kept)),
+            threading.Thread(target=submit_jobs, args=(http, tally, stop, kept)),
+            threading.Thread(target=run_maps, args=(scheduler, tally, stop)),
+            threading.Thread(target=poll, args=(polling, tally, stop)),
+            threading.Thread(target=stream, args=(url, tally, stop)),
+        ]
+        started = time.monotonic()
+        for thread in workers:
+            thread.start()
+        time.sleep(seconds / 5)
+        rss_warm, fds_warm = head_figures(head.pid)
+        with tally.lock:
+            jobs_at_warm = len(tally.job_ids)
+        # RSS every tenth of the run: a leak climbs steadily, bounded logs and caches level off
+        series, jobs_seen = [round(rss_warm / 1e6, 1)], [jobs_at_warm]
+        while (left := seconds - (time.monotonic() - started)) > 0:
+            time.sleep(min(left, seconds / 10))
+            series.append(round(head_figures(head.pid)[0] / 1e6, 1))
+            with tally.lock:
+                jobs_seen.append(len(tally.job_ids))
+        stop.set()
+        for thread in workers:
+            thread.join(120)
+        final = settle(http, tally.job_ids, 300)
+        time.sleep(2)  # the last answers and streams closed
+        rss_end, fds_end = head_figures(head.pid)
+    counts = {s: sum(1 for v in final.values() if v == s) for s in ("completed", "failed", "cancelled")}
+    lost = len(final) - sum(counts.values())
+    after_warm = max(1, len(tally.job_ids) - jobs_at_warm)
+    emit(figure="soak_seconds", value=round(seconds, 1))
+    emit(figure="jobs_submitted", value=len(tally.job_ids))
+    emit(figure="jobs_completed", value=counts["completed"])
+    emit(figure="jobs_failed", value=counts["failed"] + counts["cancelled"])
+    emit(figure="jobs_lost", value=lost, detail="missing or unfinished 300 s after the load stopped")
+    emit(figure="maps", value=tally.maps, items=tally.map_items, wrong_or_failed=tally.map_errors)
+    emit(figure="polls", value=tally.polls, errors=tally.poll_errors, streams_opened=tally.streams)
+    emit(figure="datasets_uploaded_and_deleted", value=tally.datasets)
+    emit(figure="head_rss_mb", warm_up=round(rss_warm / 1e6, 1), end=round(rss_end / 1e6, 1))
+    emit(
+        figure="head_rss_growth_mb_per_1000_jobs",
+        value=round((rss_end - rss_warm) / 1e6 / (after_warm / 1000), 2),
+        jobs_after_warm_up=after_warm,
+        target="< 1",
+    )
+    emit(figure="head_open_fds", warm_up=fds_warm, end=fds_end)
+    emit(figure="head_rss_mb_series", value=series, detail="at warm-up, then every tenth of the run")
+    half = len(series) // 2
+    emit(
+        figure="head_rss_growth_mb_per_1000_jobs_second_half",
+        value=round((series[-1] - series[half]) / max(0.001, (jobs_seen[-1] - jobs_seen[half]) / 1000), 2),
+        jobs=jobs_seen[-1] - jobs_seen[half],
+        detail="over the last half of the load only",
+    )
+
+
+if __name__ == "__main__":
+    main()
