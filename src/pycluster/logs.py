@@ -95,6 +95,9 @@ def configure_logging(
     logging.getLogger("pycluster").setLevel(level)
     logging.getLogger("distributed").setLevel(library_level(level))
     logging.getLogger("uvicorn").setLevel(library_level(level))
+    # the CLI's REST client: one INFO line per request would bury the command's own output
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(library_level(level))
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # the access log: off by default
     for name in _FOREIGN:
         foreign = logging.getLogger(name)
