@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-base
 
 run: $(VENV)/.installed-base
-	$(BIN)/pycluster head --local-workers 2
+	$(BIN)/pycluster head --nworkers 2
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks examples
