@@ -274,6 +274,9 @@ class ClusterManager:
         ``timeout`` bounds the wait for them to finish (``TimeoutError``).
         """
         items = list(futures)
+        if timeout is None and all(isinstance(f, Future) for f in items):
+            # plain futures, no deadline: exactly Client.gather (one call, first error in order)
+            return list(self.client.gather(items))
         plan = gather_plan(items)  # each Dask future once; a batch's for its items
         wait(list(plan.values()), timeout=timeout)
         ok = {key: f for key, f in plan.items() if f.status == "finished"}

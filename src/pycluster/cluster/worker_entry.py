@@ -23,7 +23,8 @@ OPTIONS_VARIABLE = "PYCLUSTER_WORKER_OPTIONS"
 def main(argv: list[str]) -> int:
     options = WorkerOptions.from_json(os.environ[OPTIONS_VARIABLE], os.environ.get("PYCLUSTER_AUTH_KEY"))
     watch_pid = int(argv[0]) if argv else None
-    return run_workers(options, watch_pid=watch_pid, announce=_announce)
+    # started by the head it joins, with that head's key: no need to probe the key first
+    return run_workers(options, watch_pid=watch_pid, announce=_announce, trusted=True)
 
 
 def _announce(message: str) -> None:

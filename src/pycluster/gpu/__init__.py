@@ -10,7 +10,29 @@ its GPUs with its heartbeats. The cluster-wide view, the head's GPU service and 
 
 from __future__ import annotations
 
-from .monitor import GPUMonitor
-from .reader import GPUReader, NvmlReader, RecordedReader
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .monitor import GPUMonitor
+    from .reader import GPUReader, NvmlReader, RecordedReader
 
 __all__ = ["GPUMonitor", "GPUReader", "NvmlReader", "RecordedReader"]
+
+# imported on first use: a worker process needs only ``pinning`` (its CUDA_VISIBLE_DEVICES)
+_EXPORTS = {
+    "GPUMonitor": ".monitor",
+    "GPUReader": ".reader",
+    "NvmlReader": ".reader",
+    "RecordedReader": ".reader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pycluster.gpu' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
