@@ -267,29 +267,27 @@ def _memory_limit(server: Server) -> int | None:
     return int(limit) if limit else None
 
 
+def _common(options: WorkerOptions, name: str | None, security: Any) -> dict[str, Any]:
+    """What a worker and a Nanny are both given."""
+    return {
+        "security": security,
+        "nthreads": options.effective_threads(),
+        "memory_limit": options.memory_limit,
+        "resources": options.resources or None,
+        "name": name,
+        "host": options.host,
+        "death_timeout": options.death_timeout,
+    }
+
+
 def _make_worker(options: WorkerOptions, name: str | None, index: int, security: Any) -> LocalWorker:
-    return LocalWorker(
-        options.scheduler_address,
-        security=security,
-        nthreads=options.effective_threads(),
-        memory_limit=options.memory_limit,
-        resources=options.resources or None,
-        name=name,
-        host=options.host,
-        death_timeout=options.death_timeout,
-    )
+    return LocalWorker(options.scheduler_address, **_common(options, name, security))
 
 
 def _make_nanny(options: WorkerOptions, name: str | None, index: int, security: Any) -> Nanny:
     return ReportingNanny(
         options.scheduler_address,
-        security=security,
-        nthreads=options.effective_threads(),
-        memory_limit=options.memory_limit,
-        resources=options.resources or None,
-        name=name,
-        host=options.host,
-        death_timeout=options.death_timeout,
+        **_common(options, name, security),
         silence_logs=False,
         env=options.worker_env(index),  # pins this worker's GPUs (set again if the Nanny restarts it)
         # Dask's workers serve /metrics, /health and static files over HTTP, without
