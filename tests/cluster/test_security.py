@@ -314,6 +314,8 @@ def test_cli_head_refuses_a_weak_key_on_the_network_without_a_traceback(tmp_path
     assert "too weak" in result.stderr and "--weak-key-ok" in result.stderr and "offline" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "is running" not in result.stdout
+    # typed on the command line, the key is visible to every user (ps): said on stderr
+    assert "--auth-key on the command line is visible" in result.stderr
     helped = cli("head", "--help", env=_env_without_keys())
     assert helped.returncode == 0 and "--weak-key-ok" in helped.stdout
 

@@ -15,7 +15,7 @@ from ..config import Settings
 from ..errors import PyClusterError
 from .output import fail, on_stop_signal
 from .platform import head_settings
-from .secret_options import api_token_file_option, resolve_api_token
+from .secret_options import api_token_file_option, resolve_api_token, warn_if_on_command_line
 from .sizing import hidden_alias, merge_aliases
 
 __all__ = ["head_command"]
@@ -134,6 +134,7 @@ def head_command(
             "threads_per_worker": ("--nthreads", "--threads-per-worker"),
         },
     )
+    warn_if_on_command_line(ctx, "auth_key", "--auth-key", "the PYCLUSTER_AUTH_KEY variable")
     try:
         api_token = resolve_api_token(ctx, options["api_token"], options["api_token_file"])
         settings = head_settings(

@@ -10,6 +10,7 @@ import click
 from ..errors import PyClusterError
 from .net import discovery_options, resolve_worker_scheduler
 from .output import fail
+from .secret_options import warn_if_on_command_line
 from .sizing import hidden_alias, merge_aliases, merge_scheduler_address
 
 __all__ = ["worker_command"]
@@ -100,6 +101,8 @@ def worker_command(address: str | None, watch_pid: int | None, **options: Any) -
     from ..cluster.worker_runner import run_workers
 
     options["scheduler_address"] = merge_scheduler_address(address, options["scheduler_address"])
+    ctx = click.get_current_context()
+    warn_if_on_command_line(ctx, "auth_key", "--auth-key", "the PYCLUSTER_AUTH_KEY variable")
     merge_aliases(
         options,
         {"n_workers": ("--nworkers", "--workers"), "threads_per_worker": ("--nthreads", "--threads")},
