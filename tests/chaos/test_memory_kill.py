@@ -47,3 +47,18 @@ def test_memory_killed_task_names_its_limit_worker_and_task() -> None:
         )
         assert node.local_workers.memory_kills.last_for(node.local_workers.addresses[0]) is None
         assert node.local_workers.memory_kills.explain(RuntimeError("boom")) is None
+
+
+def test_a_job_whose_piece_was_ended_for_memory_says_so() -> None:
+    from pycluster.jobs import JobStatus
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        HeadNode("frugal-jobs", scheduler_port=0, dashboard_port=0, dask_dashboard_port=False) as node,
+    ):
+        node.start(n_local_workers=1, threads_per_worker=1, memory_limit="300MiB")
+        job = node.jobs.submit(hog, retries=0, max_memory_gb=0.1)
+        done = node.jobs.wait(job.job_id, 90)
+        print(f"job error: {done.error}")
+        assert done.status == JobStatus.FAILED
+        assert done.error and "too much memory" in done.error and "300 MiB memory limit" in done.error

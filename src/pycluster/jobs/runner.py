@@ -116,6 +116,9 @@ class JobRunner:
         self.checkpoints = Checkpoints(context.state_dir / "checkpoints")
         self.results = ResultStore(context.state_dir / "results")
         self._wake = wake  # the dispatcher has events to drain
+        # turns a piece's failure into a clearer one when its owner knows more (the head knows
+        # which workers it ended for their memory); None: keep the failure as it is
+        self.explain_failure: Callable[[BaseException], BaseException | None] = _as_is
         self._changed = changed  # a job's record changed: waiters look again
         self._runs: dict[str, _Run] = {}
         self._keys: dict[str, tuple[str, int]] = {}
@@ -359,6 +362,8 @@ class JobRunner:
             self._complete(run)
 
     def _piece_failed(self, run: _Run, piece: int, exc: BaseException | None) -> None:
+        if exc is not None:
+            exc = self.explain_failure(exc) or exc
         run.attempts[piece] += 1
         job = run.job
         job.attempts = max(job.attempts, run.attempts[piece])
@@ -423,3 +428,7 @@ class JobRunner:
 def remove_file(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.remove(path)
+
+
+def _as_is(exc: BaseException) -> BaseException | None:
+    return None

@@ -67,4 +67,7 @@ def queue_settings(settings: Settings) -> QueueSettings:
 
 def _start_queue(ctx: HeadContext) -> JobQueue:
     settings = queue_settings(ctx.settings)
-    return JobQueue(ctx.cluster_manager.client, ctx.state_dir, settings, operations=OPERATIONS).start()
+    queue = JobQueue(ctx.cluster_manager.client, ctx.state_dir, settings, operations=OPERATIONS)
+    # a piece whose local worker the head ended for its memory says so, not "workers died"
+    queue.runner.explain_failure = ctx.head.local_workers.memory_kills.explain
+    return queue.start()
