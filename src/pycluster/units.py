@@ -37,8 +37,12 @@ def _dask_number(text: str, parse: Callable[[str], float | None], unknown: str) 
         number = parse(text)
     except (ValueError, KeyError, TypeError):
         raise ValueError(unknown) from None
+    except OverflowError:  # Dask turns "1E309 B" into int(inf)
+        raise ValueError(f"{text!r} is too large") from None
     if number is None:
         raise ValueError(unknown)
+    if not math.isfinite(float(number)):
+        raise ValueError(f"{text!r} is too large")
     return float(number)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import time
@@ -96,7 +97,11 @@ def test_worker_gives_up_after_its_reconnect_timeout_and_exits_non_zero(tmp_path
         assert code == HEAD_LOST_EXIT_CODE, worker.output
         assert 3 <= seconds < 15, worker.output
         assert f"gave up on the scheduler at {address}" in worker.output
-        assert "--reconnect-timeout" in worker.output and "Traceback" not in worker.output
+        assert "--reconnect-timeout" in worker.output
+        # no traceback of ours (Dask's Nanny sometimes prints one from its own stop-queue
+        # thread as the worker process goes, which is Dask's noise, not a crash here)
+        ours = re.compile(r"[/\\](?:src|site-packages)[/\\]pycluster[/\\]")  # a frame in our code
+        assert not [t for t in worker.output.split("Traceback")[1:] if ours.search(t)], worker.output
     finally:
         _stop_worker(worker)
         head.stop()

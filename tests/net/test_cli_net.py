@@ -74,8 +74,9 @@ def test_ports_prints_a_head_command() -> None:
 
 
 def test_worker_needs_a_scheduler_or_discovery() -> None:
-    neither = cli("worker")
-    assert neither.returncode == 1 and "pass --scheduler tcp://HEAD:8786, or --discover" in neither.stderr
+    neither = cli("worker")  # a usage error: exit code 2, saying what to give
+    assert neither.returncode == 2 and "give the scheduler to join" in neither.stderr
+    assert "--discover" in neither.stderr
     both = cli("worker", "--scheduler", "tcp://127.0.0.1:1", "--discover")
     assert both.returncode == 1 and "not both" in both.stderr
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
