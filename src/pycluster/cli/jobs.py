@@ -338,7 +338,10 @@ def duration(seconds: float) -> str:
 def cancel_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """Cancel a queued or running JOB_ID (its running pieces are stopped)."""
     answer = call(ctx, "POST", f"{JOBS}/{job_id}/cancel")
-    print_json(answer) if as_json else click.echo(f"cancelled {job_id}")
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(f"cancelled {job_id}")
 
 
 @jobs_group.command("retry")
@@ -362,4 +365,7 @@ def retry_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
 def delete_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """Delete a finished JOB_ID and its result file (cancel a queued or running one first)."""
     answer = call(ctx, "DELETE", f"{JOBS}/{job_id}")
-    print_json(answer) if as_json else click.echo(f"deleted {job_id}")
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(f"deleted {job_id}")
