@@ -14,8 +14,10 @@ import time
 import pytest
 
 from pycluster import GPUMonitor, Settings
+from pycluster.errors import ConfigError
 from pycluster.gpu import RecordedReader
 from pycluster.gpu.nvml import NVMLState, NVMLStatus, nvml_status
+from pycluster.gpu.reader import RECORDING_ENV, machine_reader
 from tests.gpu.readings import A100, RTX4090, hot_then_cool, reading
 from tests.helpers import wait_for
 
@@ -225,6 +227,26 @@ def test_recorded_reader_replays_an_unavailable_machine_and_files(tmp_path) -> N
     path.write_text("\n".join(json.dumps(s) for s in hot_then_cool()[:2]) + "\n")
     replay = GPUMonitor(Settings(), reader=RecordedReader.from_jsonl(path))
     assert [replay.poll()[0]["temperature"] for _ in range(3)] == [72, 81, 81]  # the last one repeats
+
+
+def test_the_recording_env_replaces_nvml_and_the_readings_take_nvmls_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "gpus.jsonl"
+    path.write_text("\n".join(json.dumps(s) for s in hot_then_cool()) + "\n")
+    monkeypatch.setenv(RECORDING_ENV, str(path))
+    monitor = GPUMonitor(Settings())  # no reader given: what a worker's GPUReporter builds
+    temperatures = [monitor.poll()[0]["temperature"] for _ in range(3)]
+    status = monitor.get_gpu_status()
+    assert temperatures == [72, 81, 86] and monitor.available
+    # raw bytes and milliwatts came out in GB and watts, as NVML's readings do, and alerted
+    assert status["gpus"][1]["memory_total"] == 24.0 and status["gpus"][0]["power_usage"] == 300.5
+    assert [a["level"] for a in status["alerts"]] == ["critical"]
+
+    monkeypatch.setenv(RECORDING_ENV, str(tmp_path / "missing.jsonl"))
+    with pytest.raises(ConfigError, match=r"PYCLUSTER_GPU_RECORDING.*missing\.jsonl"):
+        GPUMonitor(Settings())
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    with pytest.raises(ConfigError, match="not a recording"):
+        machine_reader(env=str(tmp_path / "bad.jsonl"))
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from ..config import Settings
 from .alerts import Alert, AlertTracker, GPUThresholds
 from .history import GPUHistory
 from .nvml import NVMLState, NVMLStatus
-from .reader import GPUReader, NvmlReader
+from .reader import GPUReader, machine_reader
 from .readings import gpu_status, history_sample, iso_time
 
 __all__ = ["GPUMonitor"]
@@ -39,7 +39,8 @@ _logged_reasons: set[str] = set()  # "GPU monitoring is off" is said once per pr
 class GPUMonitor:
     """NVIDIA GPUs of this machine (through NVML), or a ``reason`` why there are none.
 
-    ``reader`` replaces NVML (e.g. :class:`~pycluster.gpu.reader.RecordedReader`);
+    ``reader`` replaces NVML (e.g. :class:`~pycluster.gpu.reader.RecordedReader`; by default
+    NVML, or the recording ``PYCLUSTER_GPU_RECORDING`` names);
     thresholds and retention come from ``settings`` (pycluster.yaml's ``gpu`` and
     ``monitoring`` sections); ``on_alert`` is called with each alert raised.
     """
@@ -55,7 +56,7 @@ class GPUMonitor:
     ) -> None:
         self.settings = settings or Settings.load()
         m = self.settings.monitoring
-        self._reader = reader if reader is not None else NvmlReader()
+        self._reader = reader if reader is not None else machine_reader()
         self._status: NVMLStatus = self._reader.open()
         self._clock = clock
         self.history = GPUHistory(m.metrics_retention if retention is None else retention)

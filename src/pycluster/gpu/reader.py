@@ -30,15 +30,21 @@ dicts, so everything above the reader is tested without a GPU.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import ConfigError
 from .nvml import NVMLState, NVMLStatus, nvml_module, nvml_status
 
-__all__ = ["GPUReader", "NvmlReader", "RecordedReader", "record_readings"]
+__all__ = ["RECORDING_ENV", "GPUReader", "NvmlReader", "RecordedReader", "machine_reader", "record_readings"]
 
 Reading = dict[str, Any]
+
+# a JSON-lines file of raw readings (what record_readings writes) that a worker replays instead
+# of asking NVML: tests and demos of the GPU views on machines without a GPU
+RECORDING_ENV = "PYCLUSTER_GPU_RECORDING"
 
 
 class GPUReader(Protocol):
@@ -100,6 +106,22 @@ def record_readings(path: str | Path, count: int = 10, interval: float = 1.0) ->
             if i + 1 < count:
                 time.sleep(interval)
     return count
+
+
+def machine_reader(devices: Sequence[int | str] | None = None, env: str | None = None) -> GPUReader:
+    """This machine's reader: the recording ``PYCLUSTER_GPU_RECORDING`` names, else NVML.
+
+    The recording replaces only where readings come from; the monitor turns them into
+    statuses, history and alerts exactly as it does NVML's. A recording that cannot be read
+    is an error, not a silent fall back to NVML: whoever set the variable expects it replayed.
+    """
+    path = os.environ.get(RECORDING_ENV) if env is None else env
+    if path and path.strip():
+        try:
+            return RecordedReader.from_jsonl(path.strip())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{RECORDING_ENV}={path!r}: not a recording of GPU readings ({exc})") from exc
+    return NvmlReader(devices)
 
 
 class NvmlReader:

@@ -21,7 +21,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..config import Settings
 from .monitor import GPUMonitor
-from .reader import GPUReader, NvmlReader
+from .reader import GPUReader, machine_reader
 
 __all__ = ["PLUGIN_NAME", "GPUReporter", "visible_devices"]
 
@@ -35,13 +35,15 @@ class GPUReporter(WorkerPlugin):
 
     def __init__(self, interval: float = 1.0, reader: GPUReader | None = None) -> None:
         self.interval = interval
-        self.reader = reader  # None: NVML; a RecordedReader replays readings (tests, demos)
+        # None: this machine's (NVML, or the recording PYCLUSTER_GPU_RECORDING names in the
+        # worker's environment); a RecordedReader passed here replays its readings (tests, demos)
+        self.reader = reader
         self.monitor: GPUMonitor | None = None
 
     async def setup(self, worker: Any) -> None:
         # starting NVML can take a second on a big machine: not on the worker's event loop.
         # The worker needs no history or alerts: the head keeps those for the whole cluster.
-        reader = self.reader or NvmlReader(visible_devices())
+        reader = self.reader or machine_reader(visible_devices())
         self.monitor = await asyncio.to_thread(GPUMonitor, Settings(), reader=reader, retention=0)
         self.monitor.start_monitoring(self.interval)
         worker.metrics["gpus"] = self.report

@@ -57,3 +57,30 @@ export function ago(iso) {
 }
 
 export const shortId = (id) => String(id || "").replace(/^job_/, "");
+
+// GPU readings (GET /api/llm/gpu/*) come in the units people read, not bytes: memory in GB of
+// 2**30 bytes (nvidia-smi's MiB / 1024), power in watts, temperature in °C, clocks in MHz.
+// They are labelled GiB so that a "40GB" card reads "40.0 GiB", not "42.9 GB".
+const missing = (value) => value === null || value === undefined || value === "" || !Number.isFinite(Number(value));
+
+export function gib(value) {
+  if (missing(value)) return "–";
+  const n = Number(value);
+  if (n > 0 && n < 1) return `${Math.round(n * 1024)} MiB`;
+  return `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} GiB`;
+}
+
+/** "18.0 / 40.0 GiB": used of total, the total's unit for both when it is GiB. */
+export function gibOf(used, total) {
+  if (missing(total)) return gib(used);
+  return `${missing(used) ? "–" : gib(used).replace(/ GiB$/, "")} / ${gib(total)}`;
+}
+
+export function watts(value) {
+  if (missing(value)) return "–";
+  const n = Number(value);
+  return `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} W`;
+}
+
+export const celsius = (value) => (missing(value) ? "–" : `${Number(value).toFixed(0)} °C`);
+export const megahertz = (value) => (missing(value) ? "–" : `${Number(value).toFixed(0)} MHz`);

@@ -1,15 +1,20 @@
 // Monitoring: CPU, memory and network over time; refresh interval, chart window and alert
-// thresholds a person can change; recent alerts.
+// thresholds a person can change; recent alerts; the cluster's GPU usage (GET
+// /api/llm/gpu/history, read every GPU_POLL_MS while the tab is shown).
 
 import { api } from "./api.js";
 import { thresholdLine, timeChart } from "./charts.js";
 import { $, h, setText, toast } from "./dom.js";
-import { clock, rate } from "./format.js";
+import { clock, gibOf, percent, rate } from "./format.js";
 import { remember, state, windowSamples } from "./state.js";
 
 let charts = [];
 let thresholds = { cluster_cpu: 0.9, cluster_memory: 0.9 };
 let alertIds = "";
+const GPU_POLL_MS = 5000;
+let gpuTimer = null;
+let gpuSamples = [];
+let gpuChart = null;
 
 export function init(ctx) {
   const windowSeconds = () => state.windowSeconds;
@@ -28,6 +33,16 @@ export function init(ctx) {
       { ySuffix: " MB/s", windowSeconds },
     ),
   ];
+  // all GPUs of the cluster: average utilization, and memory used of their total
+  gpuChart = timeChart(
+    $("chart-gpu-usage"),
+    () => gpuSamples,
+    [
+      { name: "utilization", y: (s) => s.avg_utilization, color: "accent", fill: true },
+      { name: "memory", y: (s) => (s.memory_total ? (100 * s.memory_used) / s.memory_total : null), color: "teal" },
+    ],
+    { yMax: 100, ySuffix: "%", windowSeconds },
+  );
   const interval = $("refresh-interval");
   interval.value = String(state.interval);
   interval.addEventListener("change", () => {
@@ -102,10 +117,40 @@ export function render(snap, { samplesChanged }) {
   if (samplesChanged) for (const chart of charts) chart.draw();
 }
 
+async function loadGpu() {
+  if (document.hidden) return;
+  let samples = [];
+  let reason = null;
+  try {
+    samples = (await api(`/api/llm/gpu/history?seconds=${state.windowSeconds}`)).samples;
+    if (!samples.length) reason = (await api("/api/llm/gpu/status?history=0")).summary.reason;
+  } catch (error) {
+    reason = error.status === 404 ? "This head runs no GPU service." : error.message;
+  }
+  gpuSamples = samples.filter((s) => s.count > 0);
+  const last = gpuSamples[gpuSamples.length - 1];
+  $("chart-gpu-usage").hidden = !last;
+  $("gpu-usage-empty").hidden = Boolean(last);
+  if (reason) setText("gpu-usage-reason", reason);
+  setText(
+    "gpu-usage-summary",
+    last ? `${last.count} GPU${last.count === 1 ? "" : "s"} · ${percent(last.avg_utilization)} busy · ${gibOf(last.memory_used, last.memory_total)}` : "all GPUs of the cluster, %",
+  );
+  if (last) gpuChart.draw(true);
+}
+
 export function shown() {
   for (const chart of charts) chart.shown();
+  clearInterval(gpuTimer);
+  loadGpu();
+  gpuTimer = setInterval(loadGpu, GPU_POLL_MS);
+}
+
+export function hidden() {
+  clearInterval(gpuTimer);
 }
 
 export function redraw() {
   for (const chart of charts) chart.draw(true);
+  gpuChart.draw(true);
 }

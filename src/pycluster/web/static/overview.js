@@ -1,11 +1,16 @@
 // Overview: status cards, throughput and CPU/memory charts, how to connect, uptime.
+// The GPU card reads GET /api/llm/gpu/status itself (the live stream carries no GPU readings),
+// every GPU_POLL_MS while the tab is shown.
 
+import { api } from "./api.js";
 import { timeChart } from "./charts.js";
 import { $, copyText, h, safeUrl, setMeter, setText, toast } from "./dom.js";
-import { bytes, duration, number, percent } from "./format.js";
+import { bytes, duration, gibOf, number, percent } from "./format.js";
 import { state, windowSamples } from "./state.js";
 
 let charts = [];
+const GPU_POLL_MS = 5000;
+let gpuTimer = null;
 
 export function init() {
   const windowSeconds = () => state.windowSeconds;
@@ -73,8 +78,42 @@ function renderConnection(c, version) {
   }
 }
 
+/** The GPU card: how many GPUs, their average utilization and memory used of total. */
+export function renderGpuCard(summary) {
+  const card = $("card-gpu");
+  const gpus = summary && summary.available ? summary.gpus || [] : [];
+  const busy = gpus.map((g) => g.utilization).filter((u) => u !== null && u !== undefined);
+  const average = busy.length ? busy.reduce((a, b) => a + b, 0) / busy.length : null;
+  const sum = (key) => gpus.reduce((total, g) => total + (Number(g[key]) || 0), 0);
+  card.dataset.available = String(gpus.length > 0);
+  setText(card.querySelector(".v"), gpus.length ? number(gpus.length) : "none");
+  setMeter(card.querySelector(".meter"), average);
+  card.querySelector(".meter").hidden = !gpus.length;
+  setText(
+    card.querySelector(".stat-sub"),
+    gpus.length ? `${percent(average)} busy · ${gibOf(sum("memory_used"), sum("memory_total"))}` : "no NVIDIA GPU on any worker",
+  );
+  card.title = gpus.length ? "" : (summary && summary.reason) || "";
+}
+
+async function loadGpu() {
+  if (document.hidden) return; // a background tab asks nothing
+  try {
+    renderGpuCard((await api("/api/llm/gpu/status?history=0")).summary);
+  } catch {
+    renderGpuCard(null); // a head without the GPU service (404), or one going away
+  }
+}
+
 export function shown() {
   for (const chart of charts) chart.shown();
+  clearInterval(gpuTimer);
+  loadGpu();
+  gpuTimer = setInterval(loadGpu, GPU_POLL_MS);
+}
+
+export function hidden() {
+  clearInterval(gpuTimer);
 }
 
 export function redraw() {
