@@ -39,14 +39,16 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page at 1280 px that refreshes every second and records dialogs and errors."""
+    """A fresh page at 1280 px that refreshes every second and records dialogs (dismissed unless
+    ``page.accept_dialogs``) and errors."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.add_init_script("localStorage.setItem('pycluster-interval', '1')")
     page = context.new_page()
     page.dialogs = []
+    page.accept_dialogs = False  # a test that confirms an action sets it (window.confirm answers OK)
     page.errors = []
     outside: list[str] = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("dialog", lambda dialog: _answer(page, dialog))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.on("console", lambda message: _record_console_error(message, page.errors))
     page.on("request", lambda request: _record_outside(request.url, outside))
@@ -54,6 +56,14 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
     assert not page.errors, f"JavaScript errors on the page: {page.errors}"
     assert not outside, f"the page fetched from outside 127.0.0.0/8: {outside}"
+
+
+def _answer(page: Any, dialog: Any) -> None:
+    page.dialogs.append(dialog.message)
+    if page.accept_dialogs:
+        dialog.accept()
+    else:
+        dialog.dismiss()
 
 
 def _record_console_error(message: Any, errors: list[str]) -> None:

@@ -1,5 +1,6 @@
-"""The Models tab in a real browser: deploy a tiny local model from the form, watch its
-requests/s and latency move, scale it and undeploy it."""
+"""The Models tab in a real browser: the form's defaults on a cluster without GPUs, deploy a
+tiny local model from the form, watch its requests/s and latency move, try a prompt (streamed),
+stop / start / restart it (REST and buttons, with confirmations), scale it and undeploy it."""
 
 from __future__ import annotations
 
@@ -33,21 +34,24 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("ui-model"))
 
 
-def test_deploy_watch_scale_and_undeploy_from_the_models_tab(
+def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_tab(
     page: Any, head: HeadNode, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     open_tab(page, head, "models")
     expect(page.locator("#models-empty")).to_contain_text("No models deployed yet")
+    # this cluster has no GPU: the form says so and defaults to CPU replicas
+    expect(page.locator("#deploy-gpus-help")).to_contain_text("no GPU", timeout=LIVE_TIMEOUT)
+    expect(page.locator("#deploy-gpus")).to_have_value("0")
+    expect(page.locator("#deploy-precision")).to_have_value("fp32")
 
     page.fill("#deploy-model", "/no/such/model")
     page.click("#deploy-submit")
     expect(page.locator("#deploy-error")).to_contain_text("/no/such/model")  # the head's reason, not a crash
 
     page.fill("#deploy-model", str(model_dir))
-    page.fill("#deploy-gpus", "0")
     page.fill("#deploy-length", str(CONTEXT))
-    page.click("#deploy-submit")
+    page.click("#deploy-submit")  # with the cluster's defaults: 0 GPUs per replica
     row = page.locator("#models-body tr")
     expect(row).to_have_count(1, timeout=LIVE_TIMEOUT)
     expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
@@ -55,19 +59,56 @@ def test_deploy_watch_scale_and_undeploy_from_the_models_tab(
     expect(row).to_contain_text("1/1 ready")
     expect(row).to_contain_text("fp32")  # the CPU fallback, shown with the model
 
-    with httpx.Client(base_url=head.dashboard_url or "", timeout=120) as api:
-        for i in range(4):
-            body = {"prompt": f"the quick brown fox {i}", "max_tokens": 8}
-            assert api.post(f"/api/llm/models/{deployment}/inference", json=body).status_code == 200
+    api = httpx.Client(base_url=head.dashboard_url or "", timeout=120)
+    for i in range(4):
+        body = {"prompt": f"the quick brown fox {i}", "max_tokens": 8}
+        assert api.post(f"/api/llm/models/{deployment}/inference", json=body).status_code == 200
     latency = row.locator("td[data-label='Latency p50 / p99']")
     expect(latency).to_contain_text(" ms", timeout=LIVE_TIMEOUT)
     expect(row.locator("td[data-label='Requests/s']")).not_to_have_text("0.00")
+    expect(row.locator("td[data-label='Requests/s']")).to_contain_text("4 requests")
+
+    # try a prompt: the answer streams into the box, and the request counts like any other
+    page.select_option("#try-deployment", deployment)
+    page.fill("#try-prompt", "a cluster runs tasks")
+    page.fill("#try-max-tokens", "12")
+    page.click("#try-submit")
+    expect(page.locator("#try-stats")).to_contain_text("tokens ·", timeout=LIVE_TIMEOUT)
+    assert page.locator("#try-output").inner_text().strip()
+    expect(row.locator("td[data-label='Requests/s']")).to_contain_text("5 requests", timeout=LIVE_TIMEOUT)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky tab bar would cover a scrolled full-page shot
     screenshot(page, "models")
+
+    # stop asks first, naming what it stops; dismissed, nothing happens
+    row.get_by_role("button", name=f"Stop {deployment}").click()
+    assert len(page.dialogs) == 1 and "stops its 1 replica on " in page.dialogs[0]
+    expect(row.locator(".badge")).to_have_text("ready")
+    page.accept_dialogs = True
+    row.get_by_role("button", name=f"Stop {deployment}").click()
+    expect(row.locator(".badge")).to_have_text("stopped", timeout=LIVE_TIMEOUT)
+    expect(page.locator("#try-submit")).to_be_disabled()
+    stopped = api.post(f"/api/llm/models/{deployment}/inference", json={"prompt": "x", "max_tokens": 2})
+    assert stopped.status_code == 409 and "stopped" in stopped.json()["detail"]
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "models-stopped")
+    row.get_by_role("button", name=f"Start {deployment}").click()  # starting stops nothing: no question
+    expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
+    assert api.post(f"/api/llm/models/{deployment}/start").status_code == 409  # it is not stopped
+
+    row.get_by_role("button", name=f"Restart {deployment}").click()
+    assert "Restart" in page.dialogs[-1]
+    expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
+    assert api.post(
+        f"/api/llm/models/{deployment}/inference", json={"prompt": "x", "max_tokens": 2}
+    ).is_success
 
     row.locator("input[type=number]").fill("2")
     row.get_by_role("button", name=f"Scale {deployment}").click()
     expect(row).to_contain_text("2/2 ready", timeout=120_000)
 
     row.get_by_role("button", name=f"Undeploy {deployment}").click()
+    assert "cannot be undone" in page.dialogs[-1] and "2 replicas" in page.dialogs[-1]
     expect(page.locator("#models-empty")).to_be_visible(timeout=LIVE_TIMEOUT)
-    assert page.errors == [] and page.dialogs == []
+    assert api.post(f"/api/llm/models/{deployment}/stop").status_code == 404
+    api.close()
+    assert page.errors == []

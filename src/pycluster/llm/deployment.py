@@ -68,6 +68,9 @@ class Deployment:
         """Ready when any replica is; failed when all are; else loading. Wakes waiters."""
         states = {r.status for r in self.replicas}
         with self.changed:
+            if self.status == DeploymentStatus.STOPPED:  # a load that ends after stop changes nothing
+                self.changed.notify_all()
+                return
             if DeploymentStatus.READY in states:
                 self.status, self.reason = DeploymentStatus.READY, None
             elif states and states == {DeploymentStatus.FAILED}:

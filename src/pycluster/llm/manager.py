@@ -190,6 +190,8 @@ class LLMClusterManager:
         status = dep.wait(timeout or self.request_timeout)
         if status == DeploymentStatus.FAILED:
             raise DeploymentStateError(f"deployment {dep.id} ({dep.spec.model_name}) failed: {dep.reason}")
+        if status == DeploymentStatus.STOPPED:
+            raise DeploymentStateError(f"deployment {dep.id} was stopped: start it first")
         if status != DeploymentStatus.READY:
             raise DeploymentStateError(f"deployment {dep.id} is still {status.value}: try again shortly")
 
@@ -361,6 +363,10 @@ class LLMClusterManager:
         if replicas < 1:
             raise ConfigError(f"replicas must be at least 1, got {replicas} (use undeploy to remove it)")
         dep = self._get(deployment_id)
+        if dep.status == DeploymentStatus.STOPPED:  # remembered for the next start
+            dep.spec.replicas = replicas
+            self._save(dep)
+            return dep.info()
         while len(dep.replicas) > replicas:
             self._stop_replica(dep.replicas.pop())
         more = replicas - len(dep.replicas)
@@ -390,6 +396,43 @@ class LLMClusterManager:
             self._state.store.delete(dep.id)
         return Undeployed(dep.id, DeploymentStatus.UNDEPLOYED.value)
 
+    def stop_deployment(self, deployment_id: str) -> DeploymentInfo:
+        """Stop every replica (their workers' memory is freed) but keep the deployment listed,
+        with its settings, as ``stopped``; ``start_deployment`` loads it again."""
+        dep = self._get(deployment_id)
+        with self._state.lock, dep.changed:
+            handles, dep.replicas = dep.replicas, []
+            dep.status, dep.reason = DeploymentStatus.STOPPED, None
+            dep.changed.notify_all()  # requests waiting for a replica give up now
+        for handle in handles:
+            self._stop_replica(handle)
+        self._save(dep)
+        return dep.info()
+
+    def start_deployment(self, deployment_id: str, wait: bool = False) -> DeploymentInfo:
+        """Load a stopped deployment's replicas again (placed afresh, as at deploy)."""
+        dep = self._get(deployment_id)
+        with dep.changed:
+            if dep.status != DeploymentStatus.STOPPED:
+                raise DeploymentStateError(
+                    f"deployment {dep.id} is {dep.status.value}, not stopped: only a stopped "
+                    "deployment starts (restart reloads a running one)"
+                )
+            dep.status, dep.reason = DeploymentStatus.LOADING, None
+        try:
+            self._deploy(dep.spec, dep.id, wait, dep=dep)
+        except Exception:
+            if not dep.replicas:  # nothing could be placed: it stays stopped, and the caller hears why
+                with dep.changed:
+                    dep.status = DeploymentStatus.STOPPED
+            raise
+        return dep.info()
+
+    def restart_deployment(self, deployment_id: str, wait: bool = False) -> DeploymentInfo:
+        """Stop every replica and load them again: fresh processes' memory, same settings."""
+        self.stop_deployment(deployment_id)
+        return self.start_deployment(deployment_id, wait)
+
     def _stop_replica(self, handle: ReplicaHandle) -> None:
         actor, future = handle.actor, handle.future
         handle.actor = handle.future = None
@@ -411,6 +454,9 @@ class LLMClusterManager:
             dep = Deployment(row["id"], spec, created_at=row["created_at"])
             with self._state.lock:
                 self._state.deployments[dep.id] = dep
+            if row["status"] == DeploymentStatus.STOPPED.value:  # stopped on purpose: stays stopped
+                dep.status = DeploymentStatus.STOPPED
+                continue
             threading.Thread(target=self._restore_one, args=(dep,), daemon=True).start()
 
     def _restore_one(self, dep: Deployment) -> None:
@@ -449,6 +495,8 @@ class LLMClusterManager:
 
     def _ready(self, deployment_id: str) -> Deployment:
         dep = self._get(deployment_id)
+        if dep.status == DeploymentStatus.STOPPED:
+            raise DeploymentStateError(f"deployment {dep.id} is stopped: start it first")
         if dep.status != DeploymentStatus.READY:
             self._wait_ready(dep)
         return dep

@@ -20,6 +20,7 @@ class DeploymentStatus(str, Enum):
     READY = "ready"
     FAILED = "failed"
     UNDEPLOYED = "undeployed"
+    STOPPED = "stopped"  # listed with its settings, no replica running: start loads it again
 
 
 @dataclass

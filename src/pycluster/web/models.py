@@ -501,7 +501,7 @@ class GPUAlerts(BaseModel):
 
 
 # ---------------------------------------------------------------- LLM deployments (/api/llm/models/*)
-DeploymentState = Literal["loading", "ready", "failed", "undeployed"]
+DeploymentState = Literal["loading", "ready", "failed", "undeployed", "stopped"]
 
 
 class ReplicaDetail(BaseModel):

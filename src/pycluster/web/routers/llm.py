@@ -1,4 +1,5 @@
-"""/api/llm/models/*: deploy, list, inspect, scale, undeploy and query models (PyCluster v2)."""
+"""/api/llm/models/*: deploy, list, inspect, scale, stop, start, restart, undeploy and query models
+(PyCluster v2: "Control Actions: Start, stop, restart, scale models")."""
 
 from __future__ import annotations
 
@@ -146,6 +147,27 @@ def scale_model(deployment_id: str, body: ScaleRequest, request: Request) -> Dep
     return DeploymentModel.model_validate(
         llm_manager(request).rescale(deployment_id, body.replicas).to_dict()
     )
+
+
+@router.post("/{deployment_id}/stop", response_model=DeploymentModel)
+def stop_model(deployment_id: str, request: Request) -> DeploymentModel:
+    """Stop every replica (their memory is freed); the deployment stays listed as ``stopped``
+    with its settings, and requests to it answer 409 until it is started again."""
+    return DeploymentModel.model_validate(llm_manager(request).stop_deployment(deployment_id).to_dict())
+
+
+@router.post("/{deployment_id}/start", response_model=DeploymentModel)
+def start_model(deployment_id: str, request: Request) -> DeploymentModel:
+    """Load a stopped deployment's replicas again (409 unless it is stopped); they load in the
+    background: poll ``GET /api/llm/models/{id}`` until ``ready``."""
+    return DeploymentModel.model_validate(llm_manager(request).start_deployment(deployment_id).to_dict())
+
+
+@router.post("/{deployment_id}/restart", response_model=DeploymentModel)
+def restart_model(deployment_id: str, request: Request) -> DeploymentModel:
+    """Stop every replica and load them again with the same settings (e.g. after the model's
+    files changed); requests in between answer 409 or wait for the new replicas."""
+    return DeploymentModel.model_validate(llm_manager(request).restart_deployment(deployment_id).to_dict())
 
 
 @router.delete("/{deployment_id}", response_model=Undeployed)

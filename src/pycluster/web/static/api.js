@@ -9,7 +9,7 @@ const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 let unauthorized = () => {};
 
 /** The CSRF cookie's value: the one for this port (cookies do not tell ports apart), else any. */
-function csrfToken() {
+export function csrfToken() {
   const port = window.location.port || (window.location.protocol === "https:" ? "443" : "80");
   const cookies = document.cookie.split(";").map((c) => c.trim().split("="));
   const mine = cookies.find(([name]) => name === `${CSRF_COOKIE}${port}`);

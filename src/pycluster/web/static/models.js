@@ -1,15 +1,28 @@
-// Models tab: LLM deployments (GET /api/llm/models) with live request metrics, and the
-// deploy / scale / undeploy controls. Polls every 2 s while shown.
+// Models tab: LLM deployments (GET /api/llm/models) with live request metrics; deploy, scale,
+// stop / start / restart and undeploy per deployment; "Try a prompt" (tryprompt.js); the deploy
+// form's defaults follow what the cluster has (no GPU: 0 GPUs per replica, fp32). Polls every
+// 2 s while shown.
 
 import { api } from "./api.js";
 import { $, h, setText, syncRows, toast } from "./dom.js";
+import { number } from "./format.js";
+import * as tryPrompt from "./tryprompt.js";
 
 const POLL_MS = 2000;
 const rows = new Map();
 let timer = null;
+let lastSnapshot = null;
 
 const fixed = (value, digits) => (value === null || value === undefined ? "–" : Number(value).toFixed(digits));
 const ms = (value) => (value === null || value === undefined ? "–" : `${Math.round(value)} ms`);
+
+/**
+ * Ask before an action that stops a model. One function, so the shared confirmation dialog
+ * (being written for the whole dashboard) replaces window.confirm here in one place.
+ */
+export async function confirmed(message) {
+  return window.confirm(message);
+}
 
 function createRow(d) {
   const r = {
@@ -24,31 +37,41 @@ function createRow(d) {
     latency: h("span"),
     count: h("input", { type: "number", min: "1", max: "256", step: "1", class: "tiny", inputmode: "numeric" }),
     scale: h("button", { class: "ghost small", type: "button", text: "Scale" }),
+    stop: h("button", { class: "ghost small", type: "button", text: "Stop" }),
+    start: h("button", { class: "ghost small", type: "button", text: "Start" }),
+    restart: h("button", { class: "ghost small", type: "button", text: "Restart" }),
     undeploy: h("button", { class: "ghost small danger", type: "button", text: "Undeploy" }),
+    totals: h("div", { class: "hint nowrap" }),
+    deployment: d,
   };
   r.scale.addEventListener("click", () => scale(d.deployment_id, r));
-  r.undeploy.addEventListener("click", () => undeploy(d.deployment_id, r.undeploy));
+  r.stop.addEventListener("click", () => lifecycle(r, "stop"));
+  r.start.addEventListener("click", () => lifecycle(r, "start"));
+  r.restart.addEventListener("click", () => lifecycle(r, "restart"));
+  r.undeploy.addEventListener("click", () => undeploy(r));
   r.tr = h(
     "tr",
     { dataset: { deploymentId: d.deployment_id } },
     h("td", { "data-label": "Deployment" }, r.id, r.model),
     h("td", { "data-label": "Status" }, r.status, r.reason),
     h("td", { "data-label": "Replicas" }, r.replicas, r.workers),
-    h("td", { "data-label": "Requests/s", class: "num" }, r.rps),
+    h("td", { "data-label": "Requests/s", class: "num" }, r.rps, r.totals),
     h("td", { "data-label": "Tokens/s", class: "num" }, r.tps),
     h("td", { "data-label": "Latency p50 / p99", class: "num" }, r.latency),
-    h("td", { "data-label": "", class: "actions" }, r.count, r.scale, r.undeploy),
+    // in a wrapper: the phone layout hides an actions cell whose own button is hidden (jobs')
+    h("td", { "data-label": "", class: "actions" }, h("div", { class: "row-actions" }, r.count, r.scale, r.stop, r.start, r.restart, r.undeploy)),
   );
   return r;
 }
 
 function updateRow(r, d) {
+  r.deployment = d;
   setText(r.id, d.deployment_id);
   const engine = d.engine && d.engine !== "auto" ? ` · ${d.engine}` : ""; // "auto" is chosen per replica
   setText(r.model, `${d.model_name}${engine} · ${d.precision}`);
   r.model.title = (d.notes || []).join("\n");
   setText(r.status, d.status);
-  r.status.className = `badge ${{ ready: "ok", loading: "pending", failed: "failed" }[d.status] || ""}`;
+  r.status.className = `badge ${{ ready: "ok", loading: "pending", failed: "failed", stopped: "paused" }[d.status] || ""}`;
   setText(r.reason, d.status === "failed" ? d.reason || "" : "");
   setText(r.replicas, `${d.replicas_ready}/${d.replicas} ready`);
   r.replicas.className = "nowrap";
@@ -58,6 +81,16 @@ function updateRow(r, d) {
   setText(r.tps, fixed(d.tokens_per_second, 1));
   const latency = d.latency_ms || {};
   setText(r.latency, latency.p50 === null || latency.p50 === undefined ? "–" : `${ms(latency.p50)} / ${ms(latency.p99)}`);
+  // the rates cover the last minute; the totals say what was served since the deployment started
+  setText(r.totals, `${number(d.total_requests)} requests`);
+  const stopped = d.status === "stopped";
+  r.stop.hidden = stopped;
+  r.restart.hidden = stopped;
+  r.start.hidden = !stopped;
+  r.scale.disabled = false;
+  for (const [button, verb] of [[r.stop, "Stop"], [r.start, "Start"], [r.restart, "Restart"]]) {
+    button.setAttribute("aria-label", `${verb} ${d.deployment_id}`);
+  }
   if (document.activeElement !== r.count) r.count.value = String(d.replicas);
   r.count.setAttribute("aria-label", `Replicas of ${d.deployment_id}`);
   r.scale.setAttribute("aria-label", `Scale ${d.deployment_id}`);
@@ -73,6 +106,7 @@ async function load() {
     setText("models-reason", error.message);
   }
   syncRows($("models-body"), rows, deployments, (d) => d.deployment_id, createRow, updateRow);
+  tryPrompt.offer(deployments);
   $("models-table").hidden = deployments.length === 0;
   $("models-empty").hidden = deployments.length > 0;
   const ready = deployments.filter((d) => d.status === "ready").length;
@@ -102,8 +136,60 @@ function scale(id, r) {
   act(r.scale, () => api(path, { method: "POST", body: { replicas } }), `Scaling ${id} to ${replicas}`);
 }
 
-function undeploy(id, button) {
-  act(button, () => api(`/api/llm/models/${encodeURIComponent(id)}`, { method: "DELETE" }), `Undeployed ${id}`);
+function replicasText(d) {
+  const where = [...new Set((d.replica_details || []).map((x) => x.worker).filter(Boolean))];
+  const n = d.replicas;
+  return `${n} replica${n === 1 ? "" : "s"}${where.length ? ` on ${where.join(", ")}` : ""}`;
+}
+
+// what each action does, said before it is done (stop and restart end requests in flight)
+const LIFECYCLE = {
+  stop: { ask: (d) => `Stop ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and frees their memory; requests in flight end. It stays listed, and Start loads it again.`, done: "Stopped" },
+  restart: { ask: (d) => `Restart ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and loads them again; requests meanwhile wait or fail.`, done: "Restarting" },
+  start: { ask: null, done: "Starting" },
+};
+
+async function lifecycle(r, action) {
+  const d = r.deployment;
+  const { ask, done } = LIFECYCLE[action];
+  if (ask && !(await confirmed(ask(d)))) return;
+  const path = `/api/llm/models/${encodeURIComponent(d.deployment_id)}/${action}`;
+  act(r[action], () => api(path, { method: "POST" }), `${done} ${d.deployment_id}`);
+}
+
+async function undeploy(r) {
+  const d = r.deployment;
+  const ask = `Undeploy ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and forgets the deployment: deploying it again loads it from scratch. This cannot be undone.`;
+  if (!(await confirmed(ask))) return;
+  const path = `/api/llm/models/${encodeURIComponent(d.deployment_id)}`;
+  act(r.undeploy, () => api(path, { method: "DELETE" }), `Undeployed ${d.deployment_id}`);
+}
+
+/** The deploy form's defaults from what the cluster has: no GPU anywhere means CPU replicas. */
+async function formDefaults() {
+  let gpus = 0;
+  try {
+    const summary = (await api("/api/llm/gpu/status?history=0")).summary;
+    gpus = summary.available ? summary.count : 0;
+  } catch {
+    gpus = 0; // a head without the GPU service: only advertised GPU resources count
+  }
+  const workers = (lastSnapshot && lastSnapshot.workers) || [];
+  const advertised = workers.reduce((n, w) => n + (Number((w.resources || {}).GPU) || 0), 0);
+  const hasGpu = gpus > 0 || advertised > 0;
+  const form = $("deploy-form");
+  const suggest = (name, value) => {
+    const field = form.elements[name];
+    if (!field.dataset.touched) field.value = value;
+  };
+  suggest("gpu_per_replica", hasGpu ? "1" : "0");
+  suggest("precision", hasGpu ? "fp16" : "fp32"); // CPU replicas run fp32 in any case
+  setText(
+    "deploy-gpus-help",
+    hasGpu
+      ? `This cluster has ${Math.max(gpus, advertised)} GPU${Math.max(gpus, advertised) === 1 ? "" : "s"}; 0 serves on CPU workers.`
+      : "This cluster has no GPU: replicas run on CPU workers (0 GPUs per replica).",
+  );
 }
 
 async function deploy(event) {
@@ -138,12 +224,21 @@ async function deploy(event) {
 
 export const models = {
   init() {
-    $("deploy-form").addEventListener("submit", deploy);
+    const form = $("deploy-form");
+    form.addEventListener("submit", deploy);
+    // a value the person chose is theirs: the cluster's defaults no longer change it
+    form.addEventListener("input", (event) => {
+      if (event.target.name) event.target.dataset.touched = "1";
+    });
+    tryPrompt.init();
   },
-  render() {},
+  render(snap) {
+    lastSnapshot = snap;
+  },
   shown() {
     clearInterval(timer);
     load();
+    formDefaults();
     timer = setInterval(load, POLL_MS);
   },
   hidden() {
