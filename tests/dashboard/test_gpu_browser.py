@@ -125,6 +125,12 @@ def test_gpu_tab_overview_card_and_monitoring_show_the_recorded_gpus(page: Any, 
     # each card's history chart draws its utilization, memory and temperature lines
     expect(a100.locator(".chart .scatterlayer .trace")).to_have_count(3, timeout=LIVE_TIMEOUT)
     screenshot(page, "gpu-recorded")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: cards stack, nothing is cut off
+    panel = page.locator("#panel-gpu")
+    expect(cards.first).to_contain_text("GiB")
+    assert panel.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "the GPU tab scrolls sideways"
+    screenshot(page, "gpu-recorded-phone")
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     page.goto(f"{head.dashboard_url}/#monitoring")
     expect(page.locator("#gpu-usage-summary")).to_contain_text("2 GPUs", timeout=LIVE_TIMEOUT)

@@ -78,6 +78,12 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     expect(row.locator("td[data-label='Requests/s']")).to_contain_text("5 requests", timeout=LIVE_TIMEOUT)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky tab bar would cover a scrolled full-page shot
     screenshot(page, "models")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the row's buttons and the box fit
+    expect(row.get_by_role("button", name=f"Restart {deployment}")).to_be_visible()
+    assert page.locator("#panel-models").evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    assert row.locator(".row-actions").bounding_box()["width"] > 200  # the buttons span the card's width
+    screenshot(page, "models-phone")
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     # stop asks first, naming what it stops; dismissed, nothing happens
     row.get_by_role("button", name=f"Stop {deployment}").click()

@@ -110,7 +110,7 @@ function renderAlerts(answer) {
         "li",
         { class: `alert-${a.level}`, dataset: { kind: a.kind, active: String(a.active) } },
         h("span", { class: `badge ${a.active ? BADGE[a.level] || "warning" : "resolved"}`, text: a.active ? a.level : "resolved" }),
-        h("span", { text: a.message }),
+        h("span", { class: "alert-message", text: a.message }),
         h("time", { datetime: a.raised_at, text: clock(a.raised_at), title: a.resolved_at ? `resolved ${clock(a.resolved_at)}` : "still active" }),
       ),
     ),

@@ -54,8 +54,9 @@ function createRow(d) {
     { dataset: { deploymentId: d.deployment_id } },
     h("td", { "data-label": "Deployment" }, r.id, r.model),
     h("td", { "data-label": "Status" }, r.status, r.reason),
-    h("td", { "data-label": "Replicas" }, r.replicas, r.workers),
-    h("td", { "data-label": "Requests/s", class: "num" }, r.rps, r.totals),
+    // value and hint in one block, so the phone layout keeps both beside the label
+    h("td", { "data-label": "Replicas" }, h("div", {}, r.replicas, r.workers)),
+    h("td", { "data-label": "Requests/s", class: "num" }, h("div", {}, r.rps, r.totals)),
     h("td", { "data-label": "Tokens/s", class: "num" }, r.tps),
     h("td", { "data-label": "Latency p50 / p99", class: "num" }, r.latency),
     // in a wrapper: the phone layout hides an actions cell whose own button is hidden (jobs')
