@@ -34,11 +34,21 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("ui-model"))
 
 
+def click_and_answer(page: Any, button: Any) -> str:
+    """Click a button that asks first; the page fixture answers (page.accept_dialogs). The question."""
+    with page.expect_event("dialog") as dialog:
+        button.click()
+    return str(dialog.value.message)
+
+
 def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_tab(
     page: Any, head: HeadNode, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    open_tab(page, head, "models")
+    open_tab(page, head, "overview")  # this cluster has no GPU, and the Overview's GPU card says so
+    expect(page.locator("#card-gpu .v")).to_have_text("none", timeout=LIVE_TIMEOUT)
+    expect(page.locator("#card-gpu .stat-sub")).to_have_text("no NVIDIA GPU on any worker")
+    page.goto(f"{head.dashboard_url}/#models")
     expect(page.locator("#models-empty")).to_contain_text("No models deployed yet")
     # this cluster has no GPU: the form says so and defaults to CPU replicas
     expect(page.locator("#deploy-gpus-help")).to_contain_text("no GPU", timeout=LIVE_TIMEOUT)
@@ -86,11 +96,11 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     page.set_viewport_size({"width": 1280, "height": 860})
 
     # stop asks first, naming what it stops; dismissed, nothing happens
-    row.get_by_role("button", name=f"Stop {deployment}").click()
-    assert len(page.dialogs) == 1 and "stops its 1 replica on " in page.dialogs[0]
+    asked = click_and_answer(page, row.get_by_role("button", name=f"Stop {deployment}"))
+    assert "stops its 1 replica on " in asked and page.dialogs == [asked]
     expect(row.locator(".badge")).to_have_text("ready")
     page.accept_dialogs = True
-    row.get_by_role("button", name=f"Stop {deployment}").click()
+    click_and_answer(page, row.get_by_role("button", name=f"Stop {deployment}"))
     expect(row.locator(".badge")).to_have_text("stopped", timeout=LIVE_TIMEOUT)
     expect(page.locator("#try-submit")).to_be_disabled()
     stopped = api.post(f"/api/llm/models/{deployment}/inference", json={"prompt": "x", "max_tokens": 2})
@@ -101,8 +111,8 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
     assert api.post(f"/api/llm/models/{deployment}/start").status_code == 409  # it is not stopped
 
-    row.get_by_role("button", name=f"Restart {deployment}").click()
-    assert "Restart" in page.dialogs[-1]
+    assert "Restart" in click_and_answer(page, row.get_by_role("button", name=f"Restart {deployment}"))
+    expect(page.locator("#toasts")).to_contain_text(f"Restarting {deployment}")
     expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
     assert api.post(
         f"/api/llm/models/{deployment}/inference", json={"prompt": "x", "max_tokens": 2}
@@ -112,8 +122,8 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     row.get_by_role("button", name=f"Scale {deployment}").click()
     expect(row).to_contain_text("2/2 ready", timeout=120_000)
 
-    row.get_by_role("button", name=f"Undeploy {deployment}").click()
-    assert "cannot be undone" in page.dialogs[-1] and "2 replicas" in page.dialogs[-1]
+    asked = click_and_answer(page, row.get_by_role("button", name=f"Undeploy {deployment}"))
+    assert "cannot be undone" in asked and "2 replicas" in asked
     expect(page.locator("#models-empty")).to_be_visible(timeout=LIVE_TIMEOUT)
     assert api.post(f"/api/llm/models/{deployment}/stop").status_code == 404
     api.close()

@@ -400,12 +400,7 @@ class LLMClusterManager:
         """Stop every replica (their workers' memory is freed) but keep the deployment listed,
         with its settings, as ``stopped``; ``start_deployment`` loads it again."""
         dep = self._get(deployment_id)
-        with self._state.lock, dep.changed:
-            handles, dep.replicas = dep.replicas, []
-            dep.status, dep.reason = DeploymentStatus.STOPPED, None
-            dep.changed.notify_all()  # requests waiting for a replica give up now
-        for handle in handles:
-            self._stop_replica(handle)
+        self._halt(dep, DeploymentStatus.STOPPED)
         self._save(dep)
         return dep.info()
 
@@ -419,19 +414,34 @@ class LLMClusterManager:
                     "deployment starts (restart reloads a running one)"
                 )
             dep.status, dep.reason = DeploymentStatus.LOADING, None
+        return self._load_again(dep, wait)
+
+    def restart_deployment(self, deployment_id: str, wait: bool = False) -> DeploymentInfo:
+        """Stop every replica and load them again with the same settings. It is ``loading``
+        throughout (never ``stopped``), so requests meanwhile wait for the new replicas."""
+        dep = self._get(deployment_id)
+        self._halt(dep, DeploymentStatus.LOADING)
+        return self._load_again(dep, wait)
+
+    def _halt(self, dep: Deployment, status: DeploymentStatus) -> None:
+        with self._state.lock, dep.changed:
+            handles, dep.replicas = dep.replicas, []
+            dep.status, dep.reason = status, None
+            dep.changed.notify_all()  # requests waiting for a replica see the new status
+        for handle in handles:
+            self._stop_replica(handle)
+
+    def _load_again(self, dep: Deployment, wait: bool) -> DeploymentInfo:
         try:
             self._deploy(dep.spec, dep.id, wait, dep=dep)
         except Exception:
             if not dep.replicas:  # nothing could be placed: it stays stopped, and the caller hears why
                 with dep.changed:
                     dep.status = DeploymentStatus.STOPPED
+                    dep.changed.notify_all()
+                self._save(dep)
             raise
         return dep.info()
-
-    def restart_deployment(self, deployment_id: str, wait: bool = False) -> DeploymentInfo:
-        """Stop every replica and load them again: fresh processes' memory, same settings."""
-        self.stop_deployment(deployment_id)
-        return self.start_deployment(deployment_id, wait)
 
     def _stop_replica(self, handle: ReplicaHandle) -> None:
         actor, future = handle.actor, handle.future

@@ -166,7 +166,7 @@ def start_model(deployment_id: str, request: Request) -> DeploymentModel:
 @router.post("/{deployment_id}/restart", response_model=DeploymentModel)
 def restart_model(deployment_id: str, request: Request) -> DeploymentModel:
     """Stop every replica and load them again with the same settings (e.g. after the model's
-    files changed); requests in between answer 409 or wait for the new replicas."""
+    files changed); requests meanwhile wait for the new replicas (it is ``loading`` throughout)."""
     return DeploymentModel.model_validate(llm_manager(request).restart_deployment(deployment_id).to_dict())
 
 

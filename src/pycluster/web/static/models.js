@@ -146,7 +146,7 @@ function replicasText(d) {
 // what each action does, said before it is done (stop and restart end requests in flight)
 const LIFECYCLE = {
   stop: { ask: (d) => `Stop ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and frees their memory; requests in flight end. It stays listed, and Start loads it again.`, done: "Stopped" },
-  restart: { ask: (d) => `Restart ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and loads them again; requests meanwhile wait or fail.`, done: "Restarting" },
+  restart: { ask: (d) => `Restart ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and loads them again; requests in flight end, new ones wait.`, done: "Restarting" },
   start: { ask: null, done: "Starting" },
 };
 
