@@ -45,8 +45,9 @@ def test_submit_wait_show_list_delete(node: HeadNode) -> None:
     # not a terminal: plain progress lines, never a carriage return
     assert "\r" not in waited.stderr
     progress = waited.stderr.splitlines()
-    assert any("running" in line and "ETA" in line for line in progress), waited.stderr
-    assert progress[-1].startswith(f"{job_id} completed") and "100.0%" in progress[-1], waited.stderr
+    # pieces done, elapsed<ETA and rate, as tqdm formats them (pycluster.progress)
+    assert any(line.endswith(", running]") and "/4 [" in line for line in progress), waited.stderr
+    assert progress[-1].startswith(f"{job_id}: 100% 4/4 [") and progress[-1].endswith(", completed]")
 
     shown = jobs(node, "show", job_id)
     assert shown.returncode == 0, shown.stderr
