@@ -5,9 +5,9 @@ Editors complete and check the file with it (the YAML language server: a first l
 prints it; docs/pycluster.schema.json is the copy in the repository, checked by a test to
 be current.
 
->>> schema = json_schema()
->>> schema["properties"]["cluster"]["properties"]["scheduler_port"]["default"]
-8786
+>>> sections = json_schema()["properties"]
+>>> list(sections)
+['cluster', 'jobs', 'data', 'gpu', 'llm', 'monitoring']
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Three places it can end up, picked once per bar:
 
 * a Jupyter kernel: ``tqdm.auto`` (a widget when ipywidgets is installed, text otherwise);
 * a terminal: tqdm's bar, redrawn in place;
-* anything else (a pipe, a log file, CI): one plain line per :data:`PLAIN_STEP` of the
-  total or change of status, and a last one at the end. Never a carriage return: a
+* anything else (a pipe, a log file, CI): a plain line at the first update, then one per
+  :data:`PLAIN_STEP` of the total or change of status (and at least every
+  :data:`PLAIN_HEARTBEAT` seconds while updates come), and a last one at the end. Never a carriage return: a
   redrawn bar turns a log into one enormous line.
 
 >>> import io
@@ -25,9 +26,10 @@ from typing import Any, TextIO
 
 from tqdm import tqdm as _std_tqdm
 
-__all__ = ["PLAIN_FORMAT", "PLAIN_STEP", "Progress", "in_jupyter"]
+__all__ = ["PLAIN_FORMAT", "PLAIN_HEARTBEAT", "PLAIN_STEP", "Progress", "in_jupyter"]
 
 PLAIN_STEP = 0.1  # a plain line per tenth of the total (and per change of status)
+PLAIN_HEARTBEAT = 60.0  # seconds: a slow step still shows a line this often, so a log shows it is alive
 # the rate and ETA tqdm computes, without the bar (a log line has no room to redraw one)
 PLAIN_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 _PLAIN_FORMAT_NO_TOTAL = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]"
@@ -70,6 +72,7 @@ class Progress:
         self._disabled = disable
         self._started = time.monotonic()
         self._printed: tuple[int, str] | None = None  # plain mode: (step, status) of the last line
+        self._printed_at = 0.0
         self._bar: Any = None if disable else self._make_bar()
         self._closed = False
 
@@ -149,11 +152,13 @@ class Progress:
         return int(min(self.n, self.total) / self.total / PLAIN_STEP + 1e-9)
 
     def _maybe_print(self) -> None:
-        if self._printed is None or self._printed != (self._step(), self.status):
+        stale = time.monotonic() - self._printed_at >= PLAIN_HEARTBEAT
+        if self._printed is None or self._printed != (self._step(), self.status) or stale:
             self._print()
 
     def _print(self) -> None:
         self._printed = (self._step(), self.status)
+        self._printed_at = time.monotonic()
         self._stream.write(self.line() + "\n")
         self._stream.flush()
 
