@@ -8,16 +8,18 @@ because an optional library is missing is skipped, naming that library.
 
 Every page under docs/ is one test too; each fenced block must say its language:
 ``pycon`` runs as a doctest, ``python`` is executed, ``console`` lines are ``$ pycluster ...``
-commands parsed by the real CLI (a renamed command or option fails; nothing is started) or
-``$ export NAME=value``, ``yaml`` and ``json`` must parse (a block starting ``# pycluster.yaml``
-is also checked against the settings' JSON schema and loaded), and ``text`` is output or a
-diagram, not code.
+commands parsed by the real CLI (a renamed command or option fails; nothing is started),
+``$ curl ...`` requests checked against the REST app's own OpenAPI schema (the route, the
+method, and a JSON body against the request model), or ``$ export NAME=value``; ``yaml``
+and ``json`` must parse (a block starting ``# pycluster.yaml`` is also checked against the
+settings' JSON schema and loaded), and ``text`` is output or a diagram, not code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import doctest
+import functools
 import importlib
 import io
 import json
@@ -27,6 +29,7 @@ import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,6 +151,36 @@ def check_command(line: str) -> None:
         command, ctx = sub, sub.make_context(name, rest, parent=ctx)
 
 
+@functools.lru_cache(maxsize=1)
+def openapi() -> dict[str, Any]:
+    """The REST app's schema, from an app that is built but never opened or served."""
+    from pycluster.config import Settings
+    from pycluster.web.app import create_app
+    from pycluster.web.controller import StandaloneController
+
+    schema: dict[str, Any] = create_app(StandaloneController(Settings.load(False, env={}))).openapi()
+    return schema
+
+
+def check_curl(line: str) -> None:
+    """``curl ...``: its method and path are a route of the app, and its -d body fits the route's model."""
+    import jsonschema
+
+    args = shlex.split(line)
+    url = next(a for a in args if a.startswith("http"))
+    body = args[args.index("-d") + 1] if "-d" in args else None
+    method = args[args.index("-X") + 1] if "-X" in args else ("POST" if body else "GET")
+    path = "/" + url.split("://", 1)[1].partition("/")[2].partition("?")[0]
+    schema = openapi()
+    routes = [p for p in schema["paths"] if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", p), path)]
+    assert routes, f"no route {path} in the REST API: {line!r}"
+    operation = schema["paths"][routes[0]].get(method.lower())
+    assert operation is not None, f"{method} is not a method of {routes[0]}: {line!r}"
+    if body is not None:
+        model = operation["requestBody"]["content"]["application/json"]["schema"]
+        jsonschema.validate(json.loads(body), {**model, "components": schema["components"]})
+
+
 def check_yaml(code: str) -> None:
     import jsonschema
     import yaml
@@ -177,6 +210,8 @@ def run_block(page: Path, lang: str, code: str, line: int, tmp_path: Path) -> No
         for command in (c[2:] for c in code.splitlines() if c.startswith("$ ")):
             if command.startswith("export "):
                 assert re.fullmatch(r"export [A-Z_][A-Z0-9_]*=\S+", command), where
+            elif command.startswith("curl "):
+                check_curl(command)
             else:
                 check_command(command)
     elif lang == "yaml":
@@ -200,8 +235,15 @@ def test_every_code_block_of_the_docs_runs(page: Path, tmp_path: Path) -> None:
 
 def test_a_console_block_with_a_wrong_command_or_option_fails() -> None:
     import click
+    import jsonschema
 
     check_command("pycluster jobs --url http://127.0.0.1:1 wait job_1 --interval 0.5")
+    submit = "curl -X POST http://127.0.0.1:8787/api/processing/jobs/submit -d"
+    check_curl(submit + """ '{"operation": "sleep", "priority": "HIGH"}'""")
+    with pytest.raises(jsonschema.ValidationError, match="'priorty' was unexpected"):
+        check_curl(submit + """ '{"operation": "sleep", "priorty": "HIGH"}'""")
+    with pytest.raises(AssertionError, match="no route /api/processing/job/x/status"):
+        check_curl("curl http://127.0.0.1:8787/api/processing/job/x/status")
     for wrong in ("pycluster jobs wiat job_1", "pycluster head --local-worker 2", "pycluster config save"):
         with pytest.raises(click.UsageError):
             check_command(wrong)
