@@ -174,8 +174,10 @@ def check_curl(line: str) -> None:
     schema = openapi()
     routes = [p for p in schema["paths"] if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", p), path)]
     assert routes, f"no route {path} in the REST API: {line!r}"
-    operation = schema["paths"][routes[0]].get(method.lower())
-    assert operation is not None, f"{method} is not a method of {routes[0]}: {line!r}"
+    # /data/partition before /data/{dataset_id}: a literal segment wins, as in the app's routing
+    operations = [schema["paths"][r].get(method.lower()) for r in sorted(routes, key=lambda r: r.count("{"))]
+    operation = next((o for o in operations if o is not None), None)
+    assert operation is not None, f"{method} is not a method of {routes}: {line!r}"
     if body is not None:
         model = operation["requestBody"]["content"]["application/json"]["schema"]
         jsonschema.validate(json.loads(body), {**model, "components": schema["components"]})
