@@ -1,21 +1,35 @@
-"""The >>> examples in pycluster's docstrings run and show what they claim.
+"""The >>> examples in pycluster's docstrings, and every code block of the docs/ pages, run
+and show what they claim.
 
 Every module under src/pycluster whose source has a ``>>>`` is one test here, so a new
 module with examples is picked up without a list to keep. Examples that need a running
 cluster are marked ``# doctest: +SKIP`` and stay skipped. A module that cannot be imported
 because an optional library is missing is skipped, naming that library.
+
+Every page under docs/ is one test too; each fenced block must say its language:
+``pycon`` runs as a doctest, ``python`` is executed, ``console`` lines are ``$ pycluster ...``
+commands parsed by the real CLI (a renamed command or option fails; nothing is started),
+``$ curl ...`` requests checked against the REST app's own OpenAPI schema (the route, the
+method, and a JSON body against the request model), or ``$ export NAME=value``; ``yaml``
+and ``json`` must parse (a block starting ``# pycluster.yaml`` is also checked against the
+settings' JSON schema and loaded), and ``text`` is output or a diagram, not code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import doctest
+import functools
 import importlib
 import io
+import json
 import os
+import re
+import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +121,131 @@ def test_examples_leave_the_session_environment_alone(tmp_path: Path) -> None:
         assert os.environ["PYCLUSTER_RUNTIME_DIR"] != session_runtime  # the example did change it
     assert os.environ["PYCLUSTER_RUNTIME_DIR"] == session_runtime
     assert Path.cwd() == cwd
+
+
+# ------------------------------------------------------------------ the documentation pages
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+PAGES = sorted(DOCS.rglob("*.md"))
+FENCE = re.compile(r"^```(?P<lang>[^\n`]*)\n(?P<code>.*?)^```[ \t]*$", re.M | re.S)
+
+
+def test_the_docs_pages_are_found() -> None:
+    names = {p.relative_to(DOCS).as_posix() for p in PAGES}
+    assert {"index.md", "configuration.md", "architecture.md", "how-to/progress.md"} <= names
+
+
+def check_command(line: str) -> None:
+    """``pycluster ...`` parsed by the real click commands, down to the last subcommand; nothing runs."""
+    import click
+
+    from pycluster.cli.main import cli
+
+    args = shlex.split(line)
+    assert args[0] == "pycluster", f"only pycluster commands can be checked: {line!r}"
+    command: click.Command = cli
+    ctx = command.make_context("pycluster", args[1:])
+    while isinstance(command, click.Group):
+        rest = [*ctx._protected_args, *ctx.args]
+        name, sub, rest = command.resolve_command(ctx, rest)
+        assert sub is not None and name is not None, line
+        command, ctx = sub, sub.make_context(name, rest, parent=ctx)
+
+
+@functools.lru_cache(maxsize=1)
+def openapi() -> dict[str, Any]:
+    """The REST app's schema, from an app that is built but never opened or served."""
+    from pycluster.config import Settings
+    from pycluster.web.app import create_app
+    from pycluster.web.controller import StandaloneController
+
+    schema: dict[str, Any] = create_app(StandaloneController(Settings.load(False, env={}))).openapi()
+    return schema
+
+
+def check_curl(line: str) -> None:
+    """``curl ...``: its method and path are a route of the app, and its -d body fits the route's model."""
+    import jsonschema
+
+    args = shlex.split(line)
+    url = next(a for a in args if a.startswith("http"))
+    body = args[args.index("-d") + 1] if "-d" in args else None
+    method = args[args.index("-X") + 1] if "-X" in args else ("POST" if body else "GET")
+    path = "/" + url.split("://", 1)[1].partition("/")[2].partition("?")[0]
+    schema = openapi()
+    routes = [p for p in schema["paths"] if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", p), path)]
+    assert routes, f"no route {path} in the REST API: {line!r}"
+    # /data/partition before /data/{dataset_id}: a literal segment wins, as in the app's routing
+    operations = [schema["paths"][r].get(method.lower()) for r in sorted(routes, key=lambda r: r.count("{"))]
+    operation = next((o for o in operations if o is not None), None)
+    assert operation is not None, f"{method} is not a method of {routes}: {line!r}"
+    if body is not None:
+        model = operation["requestBody"]["content"]["application/json"]["schema"]
+        jsonschema.validate(json.loads(body), {**model, "components": schema["components"]})
+
+
+def check_yaml(code: str) -> None:
+    import jsonschema
+    import yaml
+
+    from pycluster.config import Settings
+    from pycluster.config_schema import json_schema
+
+    data = yaml.safe_load(code)
+    if code.startswith("# pycluster.yaml"):
+        jsonschema.validate(data, json_schema())
+        Settings.load(False, env={}, config_values=data)
+
+
+def run_block(page: Path, lang: str, code: str, line: int, tmp_path: Path) -> None:
+    where = f"{page.relative_to(DOCS)}:{line}"
+    if lang == "text":
+        return
+    if lang == "pycon":
+        test = doctest.DocTestParser().get_doctest(code, {}, where, str(page), line)
+        runner = doctest.DocTestRunner(optionflags=FLAGS)
+        report = io.StringIO()
+        runner.run(test, out=report.write)
+        assert runner.summarize(verbose=False).failed == 0, f"{where}:\n{report.getvalue()}"
+    elif lang == "python":
+        exec(compile(code, where, "exec"), {"__name__": "__docs__"})
+    elif lang == "console":
+        for command in (c[2:] for c in code.splitlines() if c.startswith("$ ")):
+            if command.startswith("export "):
+                assert re.fullmatch(r"export [A-Z_][A-Z0-9_]*=\S+", command), where
+            elif command.startswith("curl "):
+                check_curl(command)
+            else:
+                check_command(command)
+    elif lang == "yaml":
+        check_yaml(code)
+    elif lang == "json":
+        json.loads(code)
+    else:
+        raise AssertionError(
+            f"{where}: a code block needs a language: pycon, python, console, yaml, json or text"
+        )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_every_code_block_of_the_docs_runs(page: Path, tmp_path: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    with contained(tmp_path):
+        for block in FENCE.finditer(text):
+            line = text.count("\n", 0, block.start()) + 2
+            run_block(page, block.group("lang").strip(), block.group("code"), line, tmp_path)
+
+
+def test_a_console_block_with_a_wrong_command_or_option_fails() -> None:
+    import click
+    import jsonschema
+
+    check_command("pycluster jobs --url http://127.0.0.1:1 wait job_1 --interval 0.5")
+    submit = "curl -X POST http://127.0.0.1:8787/api/processing/jobs/submit -d"
+    check_curl(submit + """ '{"operation": "sleep", "priority": "HIGH"}'""")
+    with pytest.raises(jsonschema.ValidationError, match="'priorty' was unexpected"):
+        check_curl(submit + """ '{"operation": "sleep", "priorty": "HIGH"}'""")
+    with pytest.raises(AssertionError, match="no route /api/processing/job/x/status"):
+        check_curl("curl http://127.0.0.1:8787/api/processing/job/x/status")
+    for wrong in ("pycluster jobs wiat job_1", "pycluster head --local-worker 2", "pycluster config save"):
+        with pytest.raises(click.UsageError):
+            check_command(wrong)

@@ -188,6 +188,8 @@ def test_cli_deploy_list_infer_scale_undeploy(
     assert deployed.returncode == 0, deployed.stderr
     dep = deployed.stdout.strip()
     assert "ready after" in deployed.stderr and "fp32" in deployed.stderr  # the CPU fallback note
+    # stderr is a pipe: plain progress lines (replicas ready of all), never a carriage return
+    assert "\r" not in deployed.stderr and f"loading {dep}: 100% 1/1 [" in deployed.stderr
     assert api.get(f"/api/llm/models/{dep}").json()["status"] == "ready"
 
     listed = cli("llm", *head, "list")

@@ -8,13 +8,13 @@ so ``ID=$(pycluster jobs submit sleep seconds=1)`` works.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
+from ..progress import Progress
 from .output import fail, print_json
 from .rest import call, head_options, remember_head
 
@@ -229,11 +229,11 @@ def logs_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
 def wait_command(
     ctx: click.Context, job_id: str, timeout: float | None, interval: float, quiet: bool, as_json: bool
 ) -> None:
-    """Wait for JOB_ID to finish, with a progress bar and ETA on stderr; prints its result.
+    """Wait for JOB_ID to finish, with its pieces, rate and ETA on stderr; prints its result.
 
     Exits 0 when it completed, 1 when it failed, was cancelled, or --timeout passed. On a
     terminal the bar redraws in place; otherwise (a log file, CI) it prints a plain line
-    whenever the state or progress changes, never a carriage return.
+    per tenth of the pieces or change of state, never a carriage return.
     """
     _wait(ctx, job_id, timeout, interval, as_json, quiet)
 
@@ -241,12 +241,12 @@ def wait_command(
 def _wait(
     ctx: click.Context, job_id: str, timeout: float | None, interval: float, as_json: bool, quiet: bool
 ) -> None:
-    bar = None if quiet else ProgressBar(sys.stderr, job_id)
+    bar = None if quiet else Progress(None, job_id, unit="piece")
     started = time.monotonic()
     while True:
         job = call(ctx, "GET", f"{JOBS}/{job_id}/status")
         if bar is not None:
-            bar.show(job)
+            show_job(bar, job)
         if job["status"] in FINISHED:
             break
         if timeout is not None and time.monotonic() - started > timeout:
@@ -264,49 +264,12 @@ def _wait(
         fail(f"job {job_id} {job['status']}: {job.get('error') or 'no reason given'}")
 
 
-class ProgressBar:
-    """A job's progress on ``stream``: redrawn in place on a terminal, else one plain line per
-    change of state or of at least :attr:`STEP` percent (logs never get a carriage return)."""
-
-    WIDTH = 24
-    STEP = 10.0
-
-    def __init__(self, stream: TextIO, job_id: str) -> None:
-        self.stream = stream
-        self.job_id = job_id
-        self.tty = stream.isatty()
-        self._last: tuple[str, float, str | None] | None = None
-        self._drawn = 0
-
-    def show(self, job: dict[str, Any]) -> None:
-        status, progress, reason = job["status"], float(job.get("progress") or 0.0), job.get("waiting_reason")
-        if self.tty:
-            line = self._line(job)
-            self.stream.write("\r" + line.ljust(self._drawn))
-            self._drawn = len(line)
-            self.stream.flush()
-            return
-        last = self._last
-        if last is None or last[0] != status or last[2] != reason or progress - last[1] >= self.STEP:
-            self._last = (status, progress, reason)
-            self.stream.write(self._line(job) + "\n")
-            self.stream.flush()
-
-    def _line(self, job: dict[str, Any]) -> str:
-        status = job["status"]
-        if status in ("queued", "pending"):
-            return f"{self.job_id} {status}: {job.get('waiting_reason') or 'waiting'}"
-        progress = float(job.get("progress") or 0.0)
-        filled = round(self.WIDTH * progress / 100)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        pieces = f"{job.get('pieces_done', 0)}/{job.get('pieces_total', 0)} pieces"
-        eta = f", ETA {_eta(job)}" if status == "running" and job.get("eta_seconds") is not None else ""
-        return f"{self.job_id} {status:<9} [{bar}] {progress:5.1f}% {pieces}{eta}"
-
-    def close(self) -> None:
-        if self.tty and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+def show_job(bar: Progress, job: dict[str, Any]) -> None:
+    """A job's state on ``bar``: its pieces done of all, and why it waits while queued."""
+    status = job["status"]
+    reason = job.get("waiting_reason") if status in ("queued", "pending") else None
+    bar.set_status(f"{status}: {reason}" if reason else status)
+    bar.set(int(job.get("pieces_done") or 0), int(job.get("pieces_total") or 0) or None)
 
 
 def _eta(job: dict[str, Any]) -> str:

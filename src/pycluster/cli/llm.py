@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..llm.results import DeploymentInfo, Generation
+from ..progress import Progress
 from .output import fail, print_json
 from .rest import call, head_options, remember_head, stream_lines
 
@@ -89,24 +90,25 @@ def deploy_command(ctx: click.Context, /, model: str, **options: Any) -> None:
 
 def _wait_ready(ctx: click.Context, deployment_id: str, timeout: float) -> None:
     started = time.monotonic()
-    while True:
-        info = DeploymentInfo.from_dict(call(ctx, "GET", f"{MODELS}/{deployment_id}"))
-        elapsed = time.monotonic() - started
-        if info.status == "ready":
-            click.echo(f"\r{deployment_id} ready after {elapsed:.0f} s{' ' * 20}", err=True)
-            return
-        if info.status == "failed":
-            click.echo(err=True)
-            fail(f"deployment {deployment_id} failed: {info.reason}")
-        if elapsed > timeout:
-            click.echo(err=True)
-            fail(
-                f"{deployment_id} is still {info.status} after {timeout:.0f} s (it goes on loading): "
-                f"check with pycluster llm show {deployment_id}"
-            )
-        ready = f"{info.replicas_ready}/{info.replicas} replicas ready"
-        click.echo(f"\rloading {info.model_name}: {ready}, {elapsed:.0f} s", nl=False, err=True)
-        time.sleep(1)
+    with Progress(None, f"loading {deployment_id}", unit="replica") as bar:
+        while True:
+            info = DeploymentInfo.from_dict(call(ctx, "GET", f"{MODELS}/{deployment_id}"))
+            bar.set_status(info.status)
+            bar.set(info.replicas_ready, info.replicas or None)
+            elapsed = time.monotonic() - started
+            if info.status == "ready":
+                break
+            if info.status == "failed":
+                bar.close()
+                fail(f"deployment {deployment_id} failed: {info.reason}")
+            if elapsed > timeout:
+                bar.close()
+                fail(
+                    f"{deployment_id} is still {info.status} after {timeout:.0f} s (it goes on loading): "
+                    f"check with pycluster llm show {deployment_id}"
+                )
+            time.sleep(1)
+    click.echo(f"{deployment_id} ready after {elapsed:.0f} s", err=True)
 
 
 @llm_group.command("list")

@@ -45,7 +45,7 @@ def head_settings(config: str | None, **overrides: Any) -> Settings:
 # ------------------------------------------------------------------------ config
 @click.group("config")
 def config_group() -> None:
-    """Saved cluster configs (used by `pycluster head --config NAME`)."""
+    """Saved cluster configs (used by `pycluster head --config NAME`) and the settings' schema."""
 
 
 @config_group.command("list")
@@ -77,9 +77,16 @@ def config_show(name: str) -> None:
 @click.argument("name")
 @click.argument("values", nargs=-1, required=True)
 def config_save(name: str, values: tuple[str, ...]) -> None:
-    """Save config NAME from KEY=VALUE pairs, e.g. cluster_name=prod host=0.0.0.0 local_workers=4."""
+    """Save config NAME from KEY=VALUE pairs, e.g. cluster_name=prod host=0.0.0.0 n_workers=4.
+
+    \b
+    KEY is a setting as pycluster.yaml names it (cluster.n_workers, gpu.memory_fraction) or
+    its flat key, the environment variable's name without PYCLUSTER_ (n_workers,
+    gpu_memory_fraction; see `pycluster config schema`); local_workers is n_workers.
+    """
     import yaml
 
+    from ..config import flat_key
     from ..platform import save_cluster_config
 
     try:
@@ -87,12 +94,39 @@ def config_save(name: str, values: tuple[str, ...]) -> None:
         for item in values:
             key, sep, text = item.partition("=")
             if not sep:
-                raise ConfigError(f"{item!r} is not KEY=VALUE (for example local_workers=4)")
-            config[key.strip()] = yaml.safe_load(text) if text.strip() else None
+                raise ConfigError(f"{item!r} is not KEY=VALUE (for example n_workers=4)")
+            section, dot, setting = key.strip().partition(".")
+            key = flat_key(section, setting) if dot else key.strip()
+            config[key] = yaml.safe_load(text) if text.strip() else None
         save_cluster_config(config, name)
     except (PyClusterError, yaml.YAMLError) as exc:
         fail(exc)
     click.echo(f"saved cluster config {name!r}")
+
+
+@config_group.command("schema")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write it to this file.  [default: stdout]"
+)
+def config_schema(output: str | None) -> None:
+    """Print the JSON schema of pycluster.yaml (for editor completion and checks).
+
+    \b
+    VS Code and other YAML-language-server editors: save it beside the file and start
+    pycluster.yaml with   # yaml-language-server: $schema=./pycluster.schema.json
+    """
+    from pathlib import Path
+
+    from ..config_schema import schema_text
+
+    if output is None:
+        click.echo(schema_text(), nl=False)
+        return
+    try:
+        Path(output).write_text(schema_text(), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc}")
+    click.echo(f"wrote {output}", err=True)
 
 
 @config_group.command("delete")

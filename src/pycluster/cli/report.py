@@ -7,13 +7,14 @@ import click
 from ..config import Settings
 from ..errors import PyClusterError
 from .output import fail, print_json
+from .rest import api_token_option, url_option
 
 __all__ = ["report_command"]
 
 
 @click.command("report")
-@click.option("--url", help="The dashboard's URL.  [default: http://127.0.0.1:8787, or the configured port]")
-@click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", help="The head's API token, if it needs one.")
+@url_option
+@api_token_option
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), help="Write a standalone HTML page with charts."
 )

@@ -10,19 +10,30 @@ import click
 from ..config import Settings
 from .output import fail
 
-__all__ = ["call", "head_options", "remember_head", "stream_lines"]
+__all__ = ["api_token_option", "call", "head_options", "remember_head", "stream_lines", "url_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+URL_HELP = "The head's dashboard/API URL.  [default: http://127.0.0.1:8787, or the configured port]"
+TOKEN_HELP = "Bearer token, when the head needs one."
+
+
+def url_option(command: F) -> F:
+    """``--url``, read from ``PYCLUSTER_URL`` too: set it once per shell for every client command."""
+    return click.option("--url", envvar="PYCLUSTER_URL", show_envvar=True, help=URL_HELP)(command)
+
+
+def api_token_option(command: F) -> F:
+    """``--api-token``, read from ``PYCLUSTER_API_TOKEN`` too (the variable the head reads)."""
+    return click.option("--api-token", envvar="PYCLUSTER_API_TOKEN", show_envvar=True, help=TOKEN_HELP)(
+        command
+    )
+
+
 def head_options(group: F) -> F:
     """--url and --api-token on a click group; the context then carries both for ``call``."""
-    group = click.option(
-        "--api-token", envvar="PYCLUSTER_API_TOKEN", help="Bearer token, when the head needs one."
-    )(group)
-    return click.option("--url", help="The head's dashboard/API URL.  [default: http://127.0.0.1:8787]")(
-        group
-    )
+    return url_option(api_token_option(group))
 
 
 def remember_head(ctx: click.Context, url: str | None, api_token: str | None) -> None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TaskError
+from ..progress import Progress
 from .backends import Backend, BackendSpec, resolve_backend
 from .chunking import ChunkPlan, check_chunksize, iter_payloads, pickle_function, plan_chunks
-from .progress import ProgressBar
 from .runner import decode_outcome
 
 __all__ = ["DistributedCoordinator"]
@@ -68,7 +68,8 @@ class DistributedCoordinator:
 
     ``backend`` may also be a backend object, or a ``BackendType`` / name, in which
     case the coordinator starts its own backend and ``close()`` stops it.
-    ``verbose=True`` draws a progress bar on stderr.
+    ``verbose=True`` shows progress with rate and ETA on stderr (:mod:`pycluster.progress`: a bar
+    on a terminal or in Jupyter, plain lines in a log).
     """
 
     def __init__(self, backend: BackendSpec = None, verbose: bool = False) -> None:
@@ -216,7 +217,7 @@ class DistributedCoordinator:
         results: list[Any] = [None] * plan.n_items
         errors: dict[int, BaseException] = {}
         busy = 0.0
-        progress = ProgressBar(plan.n_items, label) if self.verbose else None
+        progress = Progress(plan.n_items, label, unit="item") if self.verbose else None
         try:
             for chunk, answer in backend.run_chunks(payloads, stream=progress is not None):
                 chunk_results, chunk_errors, chunk_busy = decode_outcome(answer)

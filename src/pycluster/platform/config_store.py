@@ -21,11 +21,10 @@ import re
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..config import ClusterSettings
+from ..config import flat_key, setting_keys
 from ..errors import ConfigError
 
 __all__ = [
@@ -42,20 +41,14 @@ __all__ = [
     "validate_cluster_config",
 ]
 
-# saved-config key (the documents' names) -> cluster setting it stands for
-CONFIG_KEYS: dict[str, str] = {
-    "cluster_name": "name",
-    "host": "host",
-    "scheduler_port": "scheduler_port",
-    "dashboard_port": "dashboard_port",
-    "discovery_port": "discovery_port",
-    "dask_dashboard_port": "dask_dashboard_port",
-    "local_workers": "n_workers",
-    "threads_per_worker": "threads_per_worker",
-    "memory_limit": "memory_limit",
+# saved-config key -> (section, key) of the setting it stands for: every setting's flat key
+# (config.flat_key: cluster_name, scheduler_port, gpu_memory_fraction, ...), the same names the
+# environment uses after PYCLUSTER_, plus local_workers, the documents' name for n_workers
+_SETTINGS = {s.flat: s for s in setting_keys()}
+CONFIG_KEYS: dict[str, tuple[str, str]] = {
+    **{flat: (s.section, s.key) for flat, s in _SETTINGS.items()},
+    "local_workers": ("cluster", "n_workers"),
 }
-_PARSERS = {f.name: f.metadata["parse"] for f in fields(ClusterSettings)}
-_OPTIONAL = {"discovery_port", "dask_dashboard_port", "threads_per_worker"}  # null turns them off / default
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # names Windows reserves for devices, whatever the extension (con.json is the console)
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)}
@@ -100,25 +93,36 @@ def validate_cluster_config(config: Any, source: str = "cluster config") -> dict
     unknown = sorted(str(k) for k in config if k not in CONFIG_KEYS)
     if unknown:
         raise ConfigError(f"{source} has unknown keys {unknown}; allowed keys: {', '.join(CONFIG_KEYS)}")
-    for key, value in settings_values(config)["cluster"].items():
+    for saved_key, value in config.items():
+        section, key = CONFIG_KEYS[saved_key]
+        if value is None:
+            continue  # null: the default, or off for what can be turned off (settings_values)
         # the same parsers as pycluster.yaml and PYCLUSTER_* use, so a value means the same everywhere
         try:
-            _PARSERS[key](value)
+            _SETTINGS[flat_key(section, key)].parse(value)
         except (TypeError, ValueError) as exc:
-            saved_key = next(k for k, v in CONFIG_KEYS.items() if v == key)
             raise ConfigError(f"{source}: bad value for {saved_key}: {exc}") from None
     return dict(config)
 
 
 def settings_values(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``config`` as settings sections, for ``Settings.load(config_values=...)``."""
-    cluster = {}
-    for key, value in config.items():
-        if value is None and key in _OPTIONAL:
-            value = "off" if key.endswith("_port") else None
+    sections: dict[str, dict[str, Any]] = {"cluster": {}}
+    for saved_key, value in config.items():
+        section, key = CONFIG_KEYS[saved_key]
+        if value is None and _turns_off(saved_key):
+            value = "off"  # null turns off what can be (discovery, Dask's dashboard), else the default
         if value is not None:
-            cluster[CONFIG_KEYS[key]] = value
-    return {"cluster": cluster}
+            sections.setdefault(section, {})[key] = value
+    return sections
+
+
+def _turns_off(saved_key: str) -> bool:
+    section, key = CONFIG_KEYS[saved_key]
+    try:
+        return _SETTINGS[flat_key(section, key)].parse("off") is None
+    except (TypeError, ValueError):
+        return False
 
 
 def save_cluster_config(

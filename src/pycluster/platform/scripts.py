@@ -35,6 +35,7 @@ _OPTIONS = {
     "dask_dashboard_port": "--dask-dashboard-port",
     "discovery_port": "--discovery-port",
     "local_workers": "--local-workers",
+    "n_workers": "--nworkers",
     "threads_per_worker": "--threads-per-worker",
     "memory_limit": "--memory-limit",
 }
@@ -43,6 +44,14 @@ _OPTIONS = {
 def head_arguments(config: Mapping[str, Any]) -> list[str]:
     """The ``pycluster head`` arguments that start ``config`` (keys it lacks keep their defaults)."""
     checked = validate_cluster_config(config)
+    # a script passes options only; a setting the head takes no option for would be lost silently
+    lost = sorted(key for key in checked if key not in _OPTIONS)
+    if lost:
+        raise ConfigError(
+            f"a startup script cannot carry {', '.join(lost)} (no pycluster head option for them): "
+            "save the config and start the head with `pycluster head --config NAME`, or set them "
+            "in pycluster.yaml"
+        )
     argv = ["head"]
     for key, option in _OPTIONS.items():
         if key not in checked:

@@ -1,13 +1,18 @@
 """``ProfileReport.save_html``: one self-contained page, charts drawn as inline SVG.
 
 No script and nothing fetched (no CDN): the file opens anywhere, offline, and can be mailed.
+This module works out the charts' geometry; the Jinja2 template templates/profile.html.j2
+draws it, autoescaped, so function, worker and file names are always text.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from html import escape
+from dataclasses import dataclass, field
+
+import jinja2
 
 from .report import ProfileReport, memory_text
 from .text import summary_text
@@ -24,86 +29,137 @@ def _color(i: int) -> str:
     return _COLORS[i % len(_COLORS)]
 
 
-def _bars(labels: Sequence[str], values: Sequence[float], unit: str) -> str:
+@dataclass(frozen=True)
+class _BarRow:
+    y: int
+    width: float
+    color: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class _BarChart:
+    rows: list[_BarRow]
+    width: int = _WIDTH
+    height: int = 0
+    left: int = 160
+    row: int = 22
+
+
+@dataclass(frozen=True)
+class _Series:
+    name: str
+    color: str
+    points: list[str]
+    dots: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class _LineChart:
+    series: list[_Series]
+    top_label: str = ""
+    span: float = 0.0
+    width: int = _WIDTH
+    height: int = 200
+    left: int = 70
+    bottom: int = 24
+
+
+@dataclass(frozen=True)
+class _TaskBar:
+    x: float
+    y: int
+    width: float
+    color: str
+    title: str
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    bars: list[_TaskBar]
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    width: int = _WIDTH
+    height: int = 0
+    row: int = 18
+
+
+@dataclass(frozen=True)
+class _Section:
+    title: str
+    kind: str  # bars, lines or timeline: the template's macro
+    chart: _BarChart | _LineChart | _Timeline
+
+
+def _bars(labels: Sequence[str], values: Sequence[float], unit: str) -> _BarChart:
     """A horizontal bar chart."""
     if not values:
-        return "<p>No data.</p>"
+        return _BarChart([])
     top = max(values) or 1.0
     row, left = 22, 160
-    height = row * len(values) + 10
-    parts = [f'<svg width="{_WIDTH}" height="{height}" role="img">']
-    for i, (label, value) in enumerate(zip(labels, values)):
-        y = 5 + i * row
-        width = (_WIDTH - left - 110) * value / top
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(label)}</text>'
-            f'<rect x="{left}" y="{y}" width="{width:.1f}" height="{row - 6}" fill="{_color(i)}"/>'
-            f'<text x="{left + width + 6:.1f}" y="{y + 14}">{value:.3g}{escape(unit)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    rows = [
+        _BarRow(5 + i * row, (_WIDTH - left - 110) * value / top, _color(i), label, f"{value:.3g}{unit}")
+        for i, (label, value) in enumerate(zip(labels, values))
+    ]
+    return _BarChart(rows, height=row * len(values) + 10, left=left, row=row)
 
 
-def _lines(series: dict[str, list[tuple[float, float]]], t0: float, t1: float, fmt: str) -> str:
+def _lines(series: dict[str, list[tuple[float, float]]], t0: float, t1: float, fmt: str) -> _LineChart:
     """One line per series over the window; ``fmt`` is 'percent' or 'bytes' for the axis label."""
     points = [p for s in series.values() for p in s]
     if not points:
-        return "<p>No samples.</p>"
-    height, left, bottom = 200, 70, 24
+        return _LineChart([])
+    chart = _LineChart([])
     top = max(v for _, v in points) or 1.0
     span = max(t1 - t0, 1e-9)
 
-    def xy(t: float, v: float) -> str:
-        x = left + (_WIDTH - left - 10) * (t - t0) / span
-        y = 8 + (height - bottom - 8) * (1 - v / top)
-        return f"{x:.1f},{y:.1f}"
+    def xy(t: float, v: float) -> tuple[str, str]:
+        x = chart.left + (_WIDTH - chart.left - 10) * (t - t0) / span
+        y = 8 + (chart.height - chart.bottom - 8) * (1 - v / top)
+        return f"{x:.1f}", f"{y:.1f}"
 
-    label = f"{top:.0f}%" if fmt == "percent" else memory_text(top)
-    parts = [
-        f'<svg width="{_WIDTH}" height="{height + 20 * len(series)}" role="img">',
-        f'<text x="{left - 6}" y="16" text-anchor="end">{escape(label)}</text>',
-        f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>',
-        f'<line x1="{left}" y1="{height - bottom}" x2="{_WIDTH - 10}" y2="{height - bottom}" stroke="#999"/>',
-        f'<text x="{_WIDTH - 10}" y="{height - 6}" text-anchor="end">{span:.1f}s</text>',
-    ]
+    drawn = []
     for i, (name, values) in enumerate(sorted(series.items())):
-        path = " ".join(xy(t, v) for t, v in sorted(values))
-        parts.append(f'<polyline fill="none" stroke="{_color(i)}" stroke-width="2" points="{path}"/>')
+        line = [",".join(xy(t, v)) for t, v in sorted(values)]
         # a dot per reading: a short window may hold a single one, which no line shows
-        for t, v in values:
-            x, y = xy(t, v).split(",")
-            parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{_color(i)}"/>')
-        parts.append(f'<text x="{left}" y="{height + 14 + 20 * i}" fill="{_color(i)}">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        drawn.append(_Series(name, _color(i), line, [xy(t, v) for t, v in values]))
+    label = f"{top:.0f}%" if fmt == "percent" else memory_text(top)
+    return _LineChart(drawn, top_label=label, span=span)
 
 
-def _timeline(report: ProfileReport) -> str:
+def _timeline(report: ProfileReport) -> _Timeline:
     """Dask's task stream: one row per worker thread, one bar per task, colored by function."""
     tasks = report.tasks[:_MAX_BARS]
     if not tasks:
-        return "<p>No tasks ran in this window.</p>"
+        return _Timeline([])
     rows = sorted({(t.worker, t.thread) for t in tasks})
     row_of = {r: i for i, r in enumerate(rows)}
     color_of = {f.name: _color(i) for i, f in enumerate(report.functions)}
     t0, t1 = report.started_at, max(report.stopped_at, max(t.stop for t in tasks))
     span = max(t1 - t0, 1e-9)
     row, left = 18, 10
-    parts = [f'<svg width="{_WIDTH}" height="{row * len(rows) + 10}" role="img">']
-    for t in tasks:
-        x = left + (_WIDTH - 2 * left) * (max(t.start, t0) - t0) / span
-        width = max((_WIDTH - 2 * left) * t.seconds / span, 0.5)
-        y = 5 + row * row_of[(t.worker, t.thread)]
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{row - 4}" '
-            f'fill="{color_of.get(t.function, "#777")}"><title>{escape(t.function)} on {escape(t.worker)}: '
-            f"{t.seconds * 1000:.1f}ms</title></rect>"
+    bars = [
+        _TaskBar(
+            left + (_WIDTH - 2 * left) * (max(t.start, t0) - t0) / span,
+            5 + row * row_of[(t.worker, t.thread)],
+            max((_WIDTH - 2 * left) * t.seconds / span, 0.5),
+            color_of.get(t.function, "#777"),
+            f"{t.function} on {t.worker}: {t.seconds * 1000:.1f}ms",
         )
-    parts.append("</svg>")
-    legend = " ".join(
-        f'<span style="color:{c}">&#9632; {escape(name)}</span>' for name, c in color_of.items()
+        for t in tasks
+    ]
+    return _Timeline(bars, list(color_of.items()), height=row * len(rows) + 10, row=row)
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("pycluster.profiling", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
     )
-    return "".join(parts) + f"<p>{legend}</p>"
+    return environment.get_template("profile.html.j2")
 
 
 def render_html(report: ProfileReport) -> str:
@@ -120,34 +176,19 @@ def render_html(report: ProfileReport) -> str:
     phases.append(("disk", p.disk_s))
     if p.scheduler_cpu_s is not None:
         phases.append(("scheduler CPU", p.scheduler_cpu_s))
-    hot = "".join(
-        f"<tr><td>{h.self_samples}</td><td>{h.total_samples}</td><td>{escape(h.function)}</td>"
-        f"<td>{escape(h.filename)}:{h.line}</td></tr>"
-        for h in report.hot_frames
-    )
+    names_of = [f.name for f in functions]
     sections = [
-        ("Tasks per function (calls)", _bars([f.name for f in functions], [f.count for f in functions], "")),
-        (
-            "Compute time per function",
-            _bars([f.name for f in functions], [f.total_s for f in functions], "s"),
-        ),
-        ("Task stream", _timeline(report)),
-        ("Where the time went", _bars([n for n, _ in phases], [v for _, v in phases], "s")),
-        ("Worker CPU", _lines(cpu, t0, t1, "percent")),
-        ("Worker memory", _lines(memory, t0, t1, "bytes")),
-        (
-            f"Hot code on workers ({report.profile_samples} samples)",
-            f"<table><tr><th>self</th><th>total</th><th>function</th><th>where</th></tr>{hot}</table>"
-            if hot
-            else "<p>No samples (code profiling off, or nothing ran).</p>",
-        ),
+        _Section("Tasks per function (calls)", "bars", _bars(names_of, [f.count for f in functions], "")),
+        _Section("Compute time per function", "bars", _bars(names_of, [f.total_s for f in functions], "s")),
+        _Section("Task stream", "timeline", _timeline(report)),
+        _Section("Where the time went", "bars", _bars([n for n, _ in phases], [v for _, v in phases], "s")),
+        _Section("Worker CPU", "lines", _lines(cpu, t0, t1, "percent")),
+        _Section("Worker memory", "lines", _lines(memory, t0, t1, "bytes")),
     ]
-    body = "".join(f"<h2>{escape(title)}</h2>{content}" for title, content in sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>pycluster profile: {escape(report.scheduler_address)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:820px}svg{font-size:12px}"
-        "pre{background:#f4f4f4;padding:1em;overflow:auto}td,th{padding:2px 8px;text-align:left}</style>"
-        f"</head><body><h1>Cluster profile</h1><pre>{escape(summary_text(report))}</pre>"
-        f"{body}</body></html>\n"
+    return _template().render(
+        scheduler_address=report.scheduler_address,
+        summary=summary_text(report),
+        sections=sections,
+        hot=report.hot_frames,
+        profile_samples=report.profile_samples,
     )
