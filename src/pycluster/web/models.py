@@ -235,6 +235,12 @@ class JobSummary(BaseModel):
     waiting_reason: str | None = Field(None, description="why a queued job waits; null when not queued")
 
 
+class PieceTraceback(BaseModel):
+    piece: int
+    attempt: int = Field(description="0 for the first run, 1 for the first retry, ...")
+    text: str
+
+
 class JobDetail(JobSummary):
     """A job's state; ``result`` (and ``result_url`` for a result file) once it completed."""
 
@@ -257,6 +263,9 @@ class JobDetail(JobSummary):
     finished_at: str | None
     result: Any = None
     result_url: str | None = None
+    tracebacks: list[PieceTraceback] | None = Field(
+        None, description="the full worker traceback of each failed piece attempt"
+    )
 
 
 class JobList(BaseModel):
