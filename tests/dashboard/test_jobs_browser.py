@@ -68,22 +68,30 @@ def open_page(page: Any, head: HeadNode, where: str) -> None:
     expect(page.locator("#live-pill")).to_have_attribute("data-state", "live", timeout=LIVE)
 
 
-def _ticker(n: int) -> int:
-    for i in range(n):
+def _ticker(go_on: str) -> int:
+    """Prints, then waits for the file ``go_on`` (the test has seen the line), then prints more."""
+    print("tick 0", flush=True)
+    deadline = time.monotonic() + 60
+    while not Path(go_on).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for i in range(1, 4):
         print(f"tick {i}", flush=True)
-        time.sleep(0.5)
-    return n
+    return 3
 
 
-def test_a_job_page_follows_logs_and_shows_tracebacks_retry_and_clone(page: Any, head: HeadNode) -> None:
-    running = head.jobs.submit(_ticker, 6)
+def test_a_job_page_follows_logs_and_shows_tracebacks_retry_and_clone(
+    page: Any, head: HeadNode, tmp_path: Path
+) -> None:
+    go_on = tmp_path / "go-on"
+    running = head.jobs.submit(_ticker, str(go_on))
     open_page(page, head, f"#/jobs/{running.job_id}")
     expect(page.locator("#job-drawer")).to_be_visible()
     expect(page.locator("#drawer-title")).to_have_text(running.job_id)
     logs = page.locator("#drawer-logs")
     expect(logs).to_contain_text("stdout: tick 0", timeout=LIVE)
-    assert running.status() == JobStatus.RUNNING  # the lines came while it ran
-    expect(logs).to_contain_text("stdout: tick 5", timeout=LIVE)
+    assert running.status() == JobStatus.RUNNING  # the line came while it ran
+    go_on.touch()
+    expect(logs).to_contain_text("stdout: tick 3", timeout=LIVE)
     expect(page.locator("#drawer-logs-note")).to_contain_text(
         "completed; these are all its logs", timeout=LIVE
     )
@@ -129,6 +137,8 @@ def test_search_pages_and_keyboard(page: Any, head: HeadNode) -> None:
     for i in range(27):
         body = {"operation": "echo", "parameters": {"value": i}, "client_id": "needle" if i == 7 else "bulk"}
         assert httpx.post(f"{base}/submit", json=body, headers=AUTH).status_code == 200
+    failed = head.jobs.submit_job("fail", {"message": "for the filter"}, retries=0)
+    wait_for(lambda: head.jobs.get(failed.id).status == JobStatus.FAILED, 30, what="the job to fail")
     total = httpx.get(f"{base}/list", headers=AUTH).json()["total"]
     open_page(page, head, "#jobs")
     expect(page.locator("#jobs-range")).to_have_text(f"1-25 of {total}", timeout=LIVE)

@@ -61,6 +61,20 @@ def test_two_pieces_on_two_threads_each_get_only_their_own_lines() -> None:
     assert not any("main thread" in t for lines in by_piece.values() for _, t in lines)
 
 
+def test_a_piece_that_goes_quiet_still_sends_what_it_printed() -> None:
+    arrived = threading.Event()
+
+    def send(batch: dict[str, Any]) -> None:
+        if any(e["text"] == "one line, then quiet" for e in batch["entries"]):
+            arrived.set()
+
+    def quiet(_: None) -> bool:
+        print("one line, then quiet")
+        return arrived.wait(5)  # the line reaches the head while the piece still runs
+
+    assert capture_piece(quiet, None, "job_q", 0, 0, send) is True
+
+
 def _broken(value: int) -> int:
     return 1 // value
 
@@ -193,3 +207,32 @@ def test_follow_streams_lines_while_the_job_runs(node: HeadNode) -> None:
     )
     assert followed.returncode == 0, followed.stderr
     assert "piece 0 stdout: tick 3" in followed.stdout and f"{handle.job_id} completed" in followed.stderr
+
+
+@pytest.mark.slow
+def test_the_list_searches_filters_pages_and_refuses_bad_values(node: HeadNode) -> None:
+    jobs_url = f"{node.dashboard_url}/api/processing/jobs"
+    ids = []
+    for value in range(3):
+        body = {"operation": "echo", "parameters": {"value": value}, "client_id": "finder_%x"}
+        ids.append(httpx.post(f"{jobs_url}/submit", json=body, headers=HEADERS).json()["job_id"])
+
+    def listed(**params: Any) -> httpx.Response:
+        return httpx.get(f"{jobs_url}/list", params=params, headers=HEADERS)
+
+    found = listed(q="finder_%x", limit=2).json()  # % and _ are text, not LIKE wildcards
+    assert found["total"] == 3 and [j["job_id"] for j in found["jobs"]] == ids[::-1][:2]
+    assert [j["job_id"] for j in listed(q="FINDER_%", limit=2, offset=2).json()["jobs"]] == ids[:1]
+    assert listed(q="finder_x").json()["total"] == 0
+    assert listed(q=ids[1]).json()["total"] == 1
+    wait_for(lambda: listed(q="finder", status="completed").json()["total"] == 3, timeout=30)
+    assert listed(q="finder", status="queued,running").json()["total"] == 0
+    assert listed(q="finder", status="active").json()["total"] == 0
+    assert httpx.get(jobs_url, params={"q": "finder"}, headers=HEADERS).json()["total"] == 3
+
+    bad = listed(status="done")
+    assert bad.status_code == 422 and "unknown status 'done'" in json.dumps(bad.json())
+    assert listed(limit=0).status_code == 422 and listed(offset=-1).status_code == 422
+    assert listed(q="x" * 201).status_code == 422
+    refused = httpx.get(f"{jobs_url}/{ids[0]}/logs", params={"offset": -5}, headers=HEADERS)
+    assert refused.status_code == 422 and "offset" in json.dumps(refused.json())

@@ -42,11 +42,13 @@ _LINE_CHARS = 16_000  # one line longer than this is split (a runaway print with
 
 _local = threading.local()
 _install_lock = threading.Lock()
+_flusher: threading.Thread | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Capture:
-    """One running piece's output, batched for the head."""
+    """One running piece's output, batched for the head. Its thread writes; the flusher
+    thread sends what waited :data:`FLUSH_INTERVAL` (a piece that printed, then went quiet)."""
 
     job_id: str
     piece: int
@@ -56,35 +58,62 @@ class _Capture:
     partial: dict[str, str] = field(default_factory=dict)  # stream: text after its last newline
     chars: int = 0
     last_sent: float = field(default_factory=time.monotonic)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def write(self, stream: str, text: str) -> None:
-        lines = (self.partial.pop(stream, "") + text).split("\n")
-        self.partial[stream] = lines.pop()
-        if len(self.partial[stream]) > _LINE_CHARS:
-            lines.append(self.partial.pop(stream))
-        for line in lines:
-            self.add(stream, line)
-        if self.chars >= _FLUSH_CHARS or time.monotonic() - self.last_sent >= FLUSH_INTERVAL:
-            self.flush()
+        with self.lock:
+            lines = (self.partial.pop(stream, "") + text).split("\n")
+            self.partial[stream] = lines.pop()
+            if len(self.partial[stream]) > _LINE_CHARS:
+                lines.append(self.partial.pop(stream))
+            for line in lines:
+                self.add(stream, line)
+            if self.chars >= _FLUSH_CHARS or time.monotonic() - self.last_sent >= FLUSH_INTERVAL:
+                self.flush()
+
+    def flush_if_due(self, now: float) -> None:
+        with self.lock:
+            if self.entries and now - self.last_sent >= FLUSH_INTERVAL:
+                self.flush()
 
     def add(self, stream: str, text: str) -> None:
-        self.entries.append({"t": time.time(), "stream": stream, "text": text})
-        self.chars += len(text)
+        with self.lock:
+            self.entries.append({"t": time.time(), "stream": stream, "text": text})
+            self.chars += len(text)
 
-    def flush(self, final: bool = False) -> None:
-        if final:
+    def end_lines(self) -> None:
+        """Text written without a final newline becomes a line of its own."""
+        with self.lock:
             for stream, rest in list(self.partial.items()):
                 if rest:
                     self.add(stream, rest)
             self.partial.clear()
-        self.last_sent = time.monotonic()
-        if not self.entries:
-            return
-        batch, self.entries, self.chars = self.entries, [], 0
-        message = {"job_id": self.job_id, "piece": self.piece, "attempt": self.attempt, "entries": batch}
-        # the worker is closing: losing its last lines must not fail the piece
-        with contextlib.suppress(Exception):
-            self.send(message)
+
+    def flush(self) -> None:
+        with self.lock:
+            self.last_sent = time.monotonic()
+            if not self.entries:
+                return
+            batch, self.entries, self.chars = self.entries, [], 0
+            message = {"job_id": self.job_id, "piece": self.piece, "attempt": self.attempt, "entries": batch}
+            # the worker is closing: losing its last lines must not fail the piece
+            with contextlib.suppress(Exception):
+                self.send(message)
+
+
+_active: set[_Capture] = set()  # the pieces running in this process now
+_active_lock = threading.Lock()
+
+
+def _flush_quiet_pieces() -> None:
+    """The flusher thread: lines of a piece that went quiet after writing still reach the head."""
+    while True:
+        time.sleep(FLUSH_INTERVAL / 2)
+        with _active_lock:
+            captures = list(_active)
+        now = time.monotonic()
+        for capture in captures:
+            capture.flush_if_due(now)
 
 
 class _Router:
@@ -139,6 +168,10 @@ def _install() -> None:
             stream = getattr(sys, name)
             if not isinstance(stream, _Router):
                 setattr(sys, name, _Router(name, stream))
+        global _flusher
+        if _flusher is None:
+            _flusher = threading.Thread(target=_flush_quiet_pieces, name="pycluster-log-flush", daemon=True)
+            _flusher.start()
         root = logging.getLogger()
         if not any(isinstance(h, _LogHandler) for h in root.handlers):
             default = root.level == logging.WARNING and not root.handlers
@@ -147,10 +180,13 @@ def _install() -> None:
                 root.setLevel(logging.INFO)
 
 
-def _send_to_head(message: dict[str, Any]) -> None:
+def _to_head() -> Callable[[dict[str, Any]], None]:
+    """Sends a batch as a Dask event of this worker (found here, on the piece's own thread:
+    the flusher thread could not find it; ``log_event`` itself may be called from any thread)."""
     from distributed import get_worker
 
-    get_worker().log_event(LOGS_TOPIC, message)
+    worker = get_worker()
+    return lambda message: worker.log_event(LOGS_TOPIC, message)
 
 
 def capture_piece(
@@ -159,13 +195,16 @@ def capture_piece(
     job_id: str,
     piece: int,
     attempt: int,
-    send: Callable[[dict[str, Any]], None] = _send_to_head,
+    send: Callable[[dict[str, Any]], None] | None = None,
 ) -> Any:
-    """Run ``func(piece_input)`` with its thread's output captured and sent with ``send``."""
+    """Run ``func(piece_input)`` with its thread's output captured and sent with ``send``
+    (default: to the head, as an event of the worker running this)."""
     _install()
-    capture = _Capture(job_id, piece, attempt, send)
+    capture = _Capture(job_id, piece, attempt, send or _to_head())
     outer = getattr(_local, "capture", None)  # a piece that runs a piece inline: restore after
     _local.capture = capture
+    with _active_lock:
+        _active.add(capture)
     started = time.monotonic()
     capture.add("piece", "started")
     outcome = "completed"
@@ -173,14 +212,16 @@ def capture_piece(
         return func(piece_input)
     except BaseException as exc:
         outcome = f"failed: {type(exc).__name__}"
-        capture.flush(final=True)
+        capture.end_lines()
         capture.add("traceback", _user_traceback(exc))
         raise
     finally:
         _local.capture = outer
-        capture.flush(final=True)
+        with _active_lock:
+            _active.discard(capture)
+        capture.end_lines()
         capture.add("piece", f"{outcome} in {time.monotonic() - started:.3f} s")
-        capture.flush()
+        capture.flush()  # one event for a piece that wrote little: what it wrote and how it ended
 
 
 def _user_traceback(exc: BaseException) -> str:
