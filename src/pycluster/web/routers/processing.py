@@ -33,6 +33,9 @@ from ..models import (
     QueueStatusModel,
     ScalingRecommendation,
 )
+from ..models import (
+    JobLogs as JobLogsModel,
+)
 from .cluster import cluster_metrics, cluster_status
 
 __all__ = ["router"]
@@ -306,19 +309,26 @@ def job_status(job_id: str, request: Request) -> dict[str, Any]:
 @router.get(
     "/jobs/{job_id}/logs",
     response_model=None,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with follow=true"}},
+    responses={
+        200: {
+            "model": JobLogsModel,
+            "description": "A page of the logs as JSON; with follow=true, Server-Sent Events "
+            "('logs': such a page, 'end': {job_id, status})",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def job_logs(
     job_id: str,
     request: Request,
     follow: bool = Query(False, description="stream new lines as Server-Sent Events until the job ends"),
     offset: int = Query(0, ge=0, le=2**53, description="byte offset: the previous answer's next_offset"),
-) -> dict[str, Any] | StreamingResponse:
+) -> JobLogsModel | StreamingResponse:
     """What the job's pieces wrote to stdout, stderr and ``logging``, their tracebacks and durations."""
     queue = jobs(request)
     answer = logs_answer(queue, job_id, offset)  # 404 for an unknown job, also before a stream
     if not follow:
-        return answer
+        return JobLogsModel.model_validate(answer)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     body = follow_logs(request, queue, job_id, offset)
     return StreamingResponse(body, media_type="text/event-stream", headers=headers)
