@@ -8,6 +8,10 @@ to the head in small batches (a Dask event on :data:`LOGS_TOPIC`, at most every
 traceback, as the worker saw it; a ``piece`` entry marks when each attempt started and how it
 ended ("completed in 0.120 s", "failed: ValueError in 0.003 s"), for per-piece durations.
 
+Memory: the scheduler keeps the last events of a topic (Dask's
+``distributed.admin.low-level-log-length``, 1,000 by default), so batches stay small (about
+8,000 characters at most, one line at most 16,000): a few tens of MB at worst.
+
 Thread safety: a worker runs several pieces at once on its thread pool, and ``sys.stdout``
 is one object per process. So the process's ``sys.stdout``/``sys.stderr`` are replaced once
 by a router that hands each write to the capture of the *thread* that writes (a
@@ -37,7 +41,7 @@ __all__ = ["FLUSH_INTERVAL", "LOGS_TOPIC", "LoggedPiece", "capture_piece"]
 
 LOGS_TOPIC = "pycluster-logs"
 FLUSH_INTERVAL = 0.25  # seconds between two batches of one piece (followers see lines this fresh)
-_FLUSH_CHARS = 32_000  # a batch this big goes at once
+_FLUSH_CHARS = 8_000  # a batch this big goes at once (the scheduler keeps its last events)
 _LINE_CHARS = 16_000  # one line longer than this is split (a runaway print without newlines)
 
 _local = threading.local()
