@@ -38,6 +38,7 @@ DEFAULT_CAP_BYTES = 1_000_000
 TRACEBACK_RESERVE_BYTES = 256_000
 _TRACEBACK_CHARS = 64_000  # one traceback longer than this keeps its first and last parts
 _READ_BYTES = 256_000  # one page at most
+_SIZES_KEPT = 10_000  # jobs whose log size is remembered (read again from the file after)
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 _STREAMS = frozenset({"stdout", "stderr", "log", "traceback", "piece", "pycluster"})
 _KEPT_PAST_CAP = frozenset({"traceback", "piece"})  # small and what one reads logs for
@@ -168,6 +169,8 @@ class JobLogs:
     def _sizes_of(self, job_id: str, path: Path) -> _Sizes:
         sizes = self._sizes.get(job_id)
         if sizes is None:
+            if len(self._sizes) >= _SIZES_KEPT:  # a long-lived head: forget, the files know
+                self._sizes.clear()
             written = path.stat().st_size if path.exists() else 0
             sizes = self._sizes[job_id] = _Sizes(written, written >= self.cap_bytes)
         return sizes
