@@ -156,9 +156,11 @@ def test_cancel_a_queued_job_from_the_ui(page: Any, head: HeadNode) -> None:
     expect(row.locator("td[data-label=Status] .badge")).to_have_text("queued")
     screenshot(page, "jobs")
     row.locator("button.cancel").click()
+    page.locator("dialog.confirm").get_by_role("button", name="Cancel job").click()  # it asks first
     expect(row).to_have_count(0)  # the "active" filter drops it once cancelled
     assert queue.get(waiting.id).status == JobStatus.CANCELLED
     page.locator(f'#jobs-body tr[data-job-id="{holder.id}"] button.cancel').click()
+    page.locator("dialog.confirm").get_by_role("button", name="Cancel job").click()
     wait_for(lambda: queue.get(holder.id).status == JobStatus.CANCELLED, 20, what="the running job to cancel")
 
 

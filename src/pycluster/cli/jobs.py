@@ -16,7 +16,7 @@ import click
 
 from ..progress import Progress
 from .output import fail, print_json
-from .rest import call, head_options, remember_head
+from .rest import call, head_options, remember_head, stream_lines
 
 __all__ = ["jobs_group"]
 
@@ -198,24 +198,58 @@ def describe(job: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------- logs
 @jobs_group.command("logs")
 @click.argument("job_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the job has ended.")
 @json_option
 @click.pass_context
-def logs_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
-    """What JOB_ID's pieces printed, when the head captures per-job logs."""
-    call(ctx, "GET", f"{JOBS}/{job_id}/status")  # an unknown job: the head's own 404 reason
-    answer = call(ctx, "GET", f"{JOBS}/{job_id}/logs", missing_ok=True)
-    if as_json:
-        print_json(answer if answer is not None else {"job_id": job_id, "captured": False, "logs": []})
+def logs_command(ctx: click.Context, job_id: str, follow: bool, as_json: bool) -> None:
+    """What JOB_ID's pieces wrote to stdout, stderr and logging, with failed pieces' tracebacks.
+
+    \b
+    pycluster jobs logs JOB_ID            (everything captured so far)
+    pycluster jobs logs JOB_ID --follow   (then new lines as they come, until the job ends)
+
+    With --json: the head's answer (entries, pieces with durations); with --follow, one JSON
+    object per batch, a line each.
+    """
+    first = call(ctx, "GET", f"{JOBS}/{job_id}/logs")  # an unknown job: the head's own 404 reason
+    if as_json and not follow:
+        print_json(_all_pages(ctx, job_id, first))
         return
-    if answer is None:
-        click.echo(f"no logs captured yet for {job_id} (this head does not keep per-job logs)", err=True)
+    if not follow:
+        entries = _all_pages(ctx, job_id, first)["entries"]
+        for entry in entries:
+            click.echo(log_line(entry))
+        if not entries:
+            click.echo(f"no logs captured yet for {job_id} ({first['status']})", err=True)
         return
-    lines = answer.get("lines") if isinstance(answer, dict) else None
-    if isinstance(lines, list):
-        for line in lines:
-            click.echo(line if isinstance(line, str) else json.dumps(line, default=str))
-    else:
-        print_json(answer)
+    for data in stream_lines(ctx, "GET", f"{JOBS}/{job_id}/logs", params={"follow": "true"}):
+        page = json.loads(data)
+        if as_json:
+            click.echo(json.dumps(page))
+        elif "entries" in page:
+            for entry in page["entries"]:
+                click.echo(log_line(entry))
+        else:
+            click.echo(f"{job_id} {page.get('status')}", err=True)
+
+
+def _all_pages(ctx: click.Context, job_id: str, first: dict[str, Any]) -> dict[str, Any]:
+    """``first`` with the entries of the pages after it (the head answers a page at a time)."""
+    answer, page = dict(first), first
+    answer["entries"] = list(first["entries"])
+    while page["next_offset"] > page["offset"]:
+        page = call(ctx, "GET", f"{JOBS}/{job_id}/logs", params={"offset": page["next_offset"]})
+        answer["entries"].extend(page["entries"])
+        answer["next_offset"] = page["next_offset"]
+    return answer
+
+
+def log_line(entry: dict[str, Any]) -> str:
+    """One entry for people: ``piece 2 stdout: loaded 10 rows`` (``piece 2 #1``: its first retry)."""
+    if entry["piece"] < 0:
+        return f"pycluster: {entry['text']}"
+    where = f"piece {entry['piece']}" + (f" #{entry['attempt']}" if entry["attempt"] else "")
+    return f"{where} {entry['stream']}: {entry['text']}"
 
 
 # ---------------------------------------------------------------- wait

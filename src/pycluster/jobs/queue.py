@@ -14,6 +14,7 @@ it stores submissions as ``queued`` (the policy's wait reason: no workers yet), 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import math
@@ -29,6 +30,7 @@ from distributed import Client
 
 from ..errors import JobNotFoundError, JobRejectedError, JobStateError, StorageError
 from .handle import JobHandle
+from .logcapture import LOGS_TOPIC
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
 from .policy import Capacity, WorkerCapacity, never_fits, pick_next, waiting_reasons
@@ -114,6 +116,7 @@ class JobQueue:
             self._waiting[job.id] = job
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
+            self.client.subscribe_topic(LOGS_TOPIC, self.runner.logs.on_event)
         self._thread.start()
         return self
 
@@ -125,6 +128,7 @@ class JobQueue:
             self.client = self.runner.client = client
             self._workers_cache = (0.0, (), 0.0)
             client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
+            client.subscribe_topic(LOGS_TOPIC, self.runner.logs.on_event)
         self._wake.set()
 
     def detach_client(self) -> None:
@@ -141,6 +145,7 @@ class JobQueue:
             if client is not None:
                 with contextlib.suppress(Exception):  # the cluster may already be gone
                     client.unsubscribe_topic(PROGRESS_TOPIC)
+                    client.unsubscribe_topic(LOGS_TOPIC)
 
     def stop(self) -> None:
         """Stop dispatching; running jobs stay 'running' in the store and resume at the next start."""
@@ -338,6 +343,14 @@ class JobQueue:
         total, jobs = self.store.list(status, limit, offset)
         return total, [self._freshest(j) for j in jobs]
 
+    def search(
+        self, statuses: Iterable[JobStatus] = (), text: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[int, builtins.list[Job]]:
+        """Jobs in any of ``statuses`` (all when empty) with ``text`` in their id, operation,
+        client or error, newest first: the total and one page."""
+        total, jobs = self.store.search(statuses, text, limit, offset)
+        return total, [self._freshest(j) for j in jobs]
+
     def _freshest(self, job: Job) -> Job:
         with self._lock:
             return self.runner.get(job.id) or self._waiting.get(job.id, job)
@@ -402,6 +415,7 @@ class JobQueue:
     def _forget(self, job: Job) -> None:
         self.store.delete(job.id)
         self.checkpoints.discard(job.id)
+        self.runner.logs.discard(job.id)
         remove_file(payload_path(self.context, job))
         if job.result_path is not None and _inside(Path(job.result_path), self.state_dir):
             remove_file(Path(job.result_path))  # a result file is ours; never a file outside

@@ -38,6 +38,8 @@ from typing import Any
 from distributed import Client, Future
 
 from .checkpoints import Checkpoints
+from .logcapture import LoggedPiece
+from .logstore import JobLogs
 from .model import Job, JobStatus
 from .operations import OperationContext, OperationRegistry, payload_path
 from .policy import Running
@@ -115,6 +117,7 @@ class JobRunner:
         self.context = context
         self.checkpoints = Checkpoints(context.state_dir / "checkpoints")
         self.results = ResultStore(context.state_dir / "results")
+        self.logs = JobLogs(context.state_dir / "logs")  # what pieces print, per job (logcapture)
         self._wake = wake  # the dispatcher has events to drain
         # turns a piece's failure into a clearer one when its owner knows more (the head knows
         # which workers it ended for their memory); None: keep the failure as it is
@@ -184,8 +187,9 @@ class JobRunner:
         while slots > 0 and run.pending:
             piece = run.pending.popleft()
             key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{secrets.token_hex(3)}"
+            logged = LoggedPiece(func, run.job.id, piece, run.attempts[piece])  # its output: the job's logs
             future = self.client.submit(
-                func, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
+                logged, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
             )
             run.in_flight[key] = future
             run.sent[key] = time.monotonic()

@@ -148,6 +148,29 @@ class JobStore:
             jobs = [self._unsaved.get(j.id, j) for j in jobs]
         return int(total), jobs
 
+    def search(
+        self, statuses: Iterable[JobStatus] = (), text: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[int, builtins.list[Job]]:
+        """Like :meth:`list`, for any of ``statuses`` and with ``text`` in the id, operation,
+        client id or error (case-insensitive); the total counts every match."""
+        clauses, args = [], []
+        wanted = [s.value for s in statuses]
+        if wanted:
+            clauses.append(f"status IN ({', '.join('?' for _ in wanted)})")
+            args.extend(wanted)
+        if text:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            fields_ = ("id", "operation", "client_id", "error")
+            clauses.append("(" + " OR ".join(f"{f} LIKE ? ESCAPE '\\'" for f in fields_) + ")")
+            args.extend([like] * len(fields_))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
+        jobs = self._select(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
+        with self._lock:
+            jobs = [self._unsaved.get(j.id, j) for j in jobs]
+        return int(total), jobs
+
     def expired(self, now: float, limit: int = 100) -> builtins.list[Job]:
         """Finished jobs whose ``expires_at`` has passed (an index lookup, oldest first)."""
         clause = "WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?"

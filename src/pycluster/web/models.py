@@ -235,6 +235,41 @@ class JobSummary(BaseModel):
     waiting_reason: str | None = Field(None, description="why a queued job waits; null when not queued")
 
 
+class PieceTraceback(BaseModel):
+    piece: int
+    attempt: int = Field(description="0 for the first run, 1 for the first retry, ...")
+    text: str
+
+
+class JobLogEntry(BaseModel):
+    t: float = Field(description="when it was written (Unix time)")
+    piece: int = Field(description="-1 for a note of pycluster's own")
+    attempt: int = Field(description="0 for the first run, 1 for the first retry, ...")
+    stream: Literal["stdout", "stderr", "log", "traceback", "piece", "pycluster"]
+    text: str
+
+
+class PieceRunModel(BaseModel):
+    piece: int
+    attempt: int
+    started: float
+    duration_s: float | None = Field(description="null while it runs")
+    outcome: str = Field(description='"completed", "failed: <error type>" or "running"')
+
+
+class JobLogs(BaseModel):
+    """A page of a job's logs; ask again with ``offset=next_offset`` for newer entries."""
+
+    job_id: str
+    status: JobStatus
+    offset: int
+    next_offset: int
+    size: int = Field(description="bytes stored for the job")
+    capped: bool = Field(description="the job's log cap was reached; later output was dropped")
+    entries: list[JobLogEntry]
+    pieces: list[PieceRunModel] = Field(description="every run of every piece, with its duration")
+
+
 class JobDetail(JobSummary):
     """A job's state; ``result`` (and ``result_url`` for a result file) once it completed."""
 
@@ -257,6 +292,9 @@ class JobDetail(JobSummary):
     finished_at: str | None
     result: Any = None
     result_url: str | None = None
+    tracebacks: list[PieceTraceback] | None = Field(
+        None, description="the full worker traceback of each failed piece attempt"
+    )
 
 
 class JobList(BaseModel):

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...cluster.recommendations import recommend
@@ -15,6 +16,7 @@ from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
 from ...jobs.runner import MAX_BACKOFF
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
+from ..joblogs import follow_logs, logs_answer
 from ..models import (
     AdaptiveModel,
     AutoscaleResponse,
@@ -30,6 +32,9 @@ from ..models import (
     Message,
     QueueStatusModel,
     ScalingRecommendation,
+)
+from ..models import (
+    JobLogs as JobLogsModel,
 )
 from .cluster import cluster_metrics, cluster_status
 
@@ -242,22 +247,91 @@ def list_operations() -> OperationList:
     return OperationList(operations=infos)
 
 
+_ACTIVE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def _statuses(value: str | None) -> tuple[JobStatus, ...]:
+    """``status=failed`` or ``status=queued,running``; ``active`` means pending, queued and running."""
+    if value is None or not value.strip():
+        return ()
+    found: list[JobStatus] = []
+    for name in (part.strip().lower() for part in value.split(",") if part.strip()):
+        if name == "active":
+            found.extend(_ACTIVE)
+        elif name in JobStatus._value2member_map_:
+            found.append(JobStatus(name))
+        else:
+            allowed = ", ".join([s.value for s in JobStatus] + ["active"])
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", "status"),
+                        "msg": f"unknown status {name!r}; allowed: {allowed}",
+                        "type": "value_error",
+                    }
+                ]
+            )
+    return tuple(dict.fromkeys(found))
+
+
 @router.get("/jobs/list")
+@router.get("/jobs", include_in_schema=False)
 def list_jobs(
     request: Request,
-    status: JobStatus | None = None,
+    status: str | None = Query(
+        None, max_length=200, description="one status, several separated by commas, or 'active'"
+    ),
+    q: str | None = Query(
+        None, max_length=200, description="text in the job id, operation, client id or error"
+    ),
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> JobList:
-    total, found = jobs(request).list(status, limit, offset)
+    """Jobs, newest first, a page at a time; ``status`` and ``q`` filter over all stored jobs."""
+    total, found = jobs(request).search(_statuses(status), (q or "").strip(), limit, offset)
     summaries = [job_summary(j) for j in found]
     return JobList.model_validate({"total": total, "limit": limit, "offset": offset, "jobs": summaries})
 
 
 @router.get("/jobs/{job_id}/status", response_model=JobDetail, response_model_exclude_unset=True)
 def job_status(job_id: str, request: Request) -> dict[str, Any]:
-    """The job's state; ``result`` (and ``result_url`` for a result file) once it completed."""
-    return job_detail(jobs(request).get(job_id))
+    """The job's state; ``result`` (and ``result_url`` for a result file) once it completed;
+    ``tracebacks`` of its failed pieces (the workers' full tracebacks) once one failed."""
+    queue = jobs(request)
+    job = queue.get(job_id)
+    detail = job_detail(job)
+    if job.attempts or job.status == JobStatus.FAILED:  # only then is there one to read
+        found = queue.runner.logs.tracebacks(job.id)
+        detail["tracebacks"] = [{"piece": e.piece, "attempt": e.attempt, "text": e.text} for e in found]
+    return detail
+
+
+@router.get(
+    "/jobs/{job_id}/logs",
+    response_model=None,
+    responses={
+        200: {
+            "model": JobLogsModel,
+            "description": "A page of the logs as JSON; with follow=true, Server-Sent Events "
+            "('logs': such a page, 'end': {job_id, status})",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def job_logs(
+    job_id: str,
+    request: Request,
+    follow: bool = Query(False, description="stream new lines as Server-Sent Events until the job ends"),
+    offset: int = Query(0, ge=0, le=2**53, description="byte offset: the previous answer's next_offset"),
+) -> JobLogsModel | StreamingResponse:
+    """What the job's pieces wrote to stdout, stderr and ``logging``, their tracebacks and durations."""
+    queue = jobs(request)
+    answer = logs_answer(queue, job_id, offset)  # 404 for an unknown job, also before a stream
+    if not follow:
+        return JobLogsModel.model_validate(answer)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    body = follow_logs(request, queue, job_id, offset)
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 
 @router.post("/jobs/{job_id}/cancel")

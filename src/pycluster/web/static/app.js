@@ -3,6 +3,8 @@
 import { api, auth, streamUrl } from "./api.js";
 import { gpu } from "./accelerators.js";
 import { $, safeUrl, setText } from "./dom.js";
+import { clock, duration } from "./format.js";
+import { closeJob, openJob } from "./jobdetail.js";
 import * as jobs from "./jobs.js";
 import { models } from "./models.js";
 import * as monitoring from "./monitoring.js";
@@ -21,9 +23,49 @@ let hiddenTimer = null;
 const ctx = { refresh, reconnect: connect, loadHistory, redrawCharts: () => TABS[current].redraw() };
 
 // ------------------------------------------------------------------ tabs
+const JOB_ROUTE = /^#\/jobs\/([^/]+)$/; // #/jobs/<id>: the jobs tab with that job's drawer open
+
 function tabFromHash() {
+  if (JOB_ROUTE.test(window.location.hash)) return "jobs";
   const name = window.location.hash.slice(1);
   return Object.hasOwn(TABS, name) ? name : "overview";
+}
+
+function route() {
+  showTab(tabFromHash());
+  const job = JOB_ROUTE.exec(window.location.hash);
+  if (job) openJob(decodeURIComponent(job[1]));
+  else closeJob();
+}
+
+/** On a narrow screen the tab bar scrolls: arrows (and a fade) show on the side that has more. */
+function updateTabHints() {
+  const tabs = $("tabs");
+  const more = tabs.scrollWidth - tabs.clientWidth;
+  $("tabs-left").hidden = tabs.scrollLeft <= 2;
+  $("tabs-right").hidden = more <= 2 || tabs.scrollLeft >= more - 2;
+}
+
+/** Scroll the tab bar so that ``link`` shows whole, clear of the arrows at its edges. */
+function revealTab(link) {
+  const tabs = $("tabs");
+  const margin = 44; // an arrow's width and a little
+  const box = link.getBoundingClientRect();
+  // where the link starts in the bar's content: the same however far a smooth scroll has got
+  const start = box.left - tabs.getBoundingClientRect().left + tabs.scrollLeft;
+  const lowest = start + box.width + margin - tabs.clientWidth; // scrolled less, its right end is cut
+  const highest = start - margin; // scrolled more, its left end is cut
+  const target = Math.min(Math.max(tabs.scrollLeft, lowest), highest);
+  tabs.scrollTo({ left: Math.max(0, target) }); // also when it is in place: ends a scroll under way
+}
+
+function initTabBar() {
+  const tabs = $("tabs");
+  tabs.addEventListener("scroll", updateTabHints, { passive: true });
+  window.addEventListener("resize", updateTabHints);
+  $("tabs-left").addEventListener("click", () => tabs.scrollBy({ left: -tabs.clientWidth * 0.7 }));
+  $("tabs-right").addEventListener("click", () => tabs.scrollBy({ left: tabs.clientWidth * 0.7 }));
+  updateTabHints();
 }
 
 function showTab(name) {
@@ -31,9 +73,12 @@ function showTab(name) {
   current = name;
   for (const panel of document.querySelectorAll("[data-panel]")) panel.hidden = panel.dataset.panel !== name;
   for (const link of document.querySelectorAll("#tabs a")) {
-    if (link.dataset.tab === name) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
+    if (link.dataset.tab === name) {
+      link.setAttribute("aria-current", "page");
+      revealTab(link);
+    } else link.removeAttribute("aria-current");
   }
+  updateTabHints();
   if (initialised && state.snapshot) TABS[name].render(state.snapshot, { samplesChanged: true });
   if (initialised) TABS[name].shown();
 }
@@ -72,9 +117,58 @@ function showBanner(text, kind = "") {
 }
 
 function setLive(mode) {
-  const labels = { live: "Live", connecting: "Connecting", reconnecting: "Reconnecting", offline: "Offline" };
+  const labels = { live: "Live", connecting: "Connecting", reconnecting: "Reconnecting", offline: "Head unreachable" };
   $("live-pill").dataset.state = mode;
   setText("live-text", labels[mode]);
+}
+
+// ------------------------------------------------------------------ honest health
+// Losing the stream marks the head unreachable at once; a stream that stays open but brings
+// nothing does after STALE_AFTER_MS (or two intervals, for slow ones). Everything shown is then
+// greyed as stale until data comes again, and the page says when it resumed.
+const STALE_AFTER_MS = 3000;
+const RESUMED_NOTE_MS = 15000;
+const health = { lastData: 0, staleSince: null, watchdog: null, resumedTimer: null };
+
+function heard() {
+  const now = Date.now();
+  if (health.staleSince !== null) resumed(now);
+  health.lastData = now;
+  armWatchdog();
+}
+
+function armWatchdog() {
+  clearTimeout(health.watchdog);
+  const wait = Math.max(STALE_AFTER_MS, state.interval * 2000 + 1000);
+  health.watchdog = setTimeout(() => markStale("no update came"), wait);
+}
+
+function markStale(reason) {
+  clearTimeout(health.watchdog);
+  clearTimeout(health.resumedTimer);
+  if (health.staleSince === null) health.staleSince = Date.now();
+  document.body.classList.add("stale");
+  setLive("offline");
+  const since = clock(new Date(health.staleSince).toISOString());
+  const shown = health.lastData ? `The numbers below are from ${clock(new Date(health.lastData).toISOString())} and are not live.` : "";
+  showHealth(`The head is unreachable since ${since} (${reason}). ${shown} Retrying…`, "bad");
+  const card = document.querySelector("#card-health .v");
+  if (card) setText(card, "Unreachable");
+}
+
+function resumed(now) {
+  const gap = (now - health.staleSince) / 1000;
+  health.staleSince = null;
+  document.body.classList.remove("stale");
+  showHealth(`Data resumed at ${clock(new Date(now).toISOString())} after ${duration(gap)} without updates.`, "ok");
+  health.resumedTimer = setTimeout(() => showHealth(""), RESUMED_NOTE_MS);
+}
+
+function showHealth(text, kind = "") {
+  const banner = $("health-banner");
+  banner.hidden = !text;
+  banner.className = `banner ${kind}`;
+  setText(banner, text || "");
 }
 
 // ------------------------------------------------------------------ the stream
@@ -83,19 +177,19 @@ function connect() {
   setLive("connecting");
   const stream = new EventSource(streamUrl(state.interval));
   source = stream;
+  armWatchdog();
   stream.addEventListener("snapshot", (event) => {
+    heard();
     setLive("live");
     onSnapshot(JSON.parse(event.data));
   });
   stream.addEventListener("problem", (event) => showBanner(JSON.parse(event.data).detail, "bad"));
   stream.onerror = () => {
     if (stream !== source) return;
+    markStale("the live stream was lost");
     if (stream.readyState === EventSource.CLOSED) {
       // refused (not a network blip, which EventSource retries by itself): find out why
-      setLive("offline");
       setTimeout(() => stream === source && start(), 3000);
-    } else {
-      setLive("reconnecting");
     }
   };
 }
@@ -103,6 +197,7 @@ function connect() {
 function disconnect() {
   if (source) source.close();
   source = null;
+  clearTimeout(health.watchdog); // a hidden tab let its stream go on purpose: not a lost head
 }
 
 async function refresh() {
@@ -140,8 +235,7 @@ async function start() {
     snap = await api("/api/dashboard/snapshot");
   } catch (error) {
     if (error.status === 401) return;
-    setLive("offline");
-    showBanner(`Cannot reach the head: ${error.message}. Retrying…`, "bad");
+    markStale(`cannot reach it: ${error.message}`);
     setTimeout(start, 3000);
     return;
   }
@@ -155,8 +249,9 @@ async function start() {
   }
   await loadHistory();
   state.snapshot = null;
+  heard();
   onSnapshot(snap);
-  showTab(current);
+  route();
   connect();
 }
 
@@ -180,13 +275,14 @@ $("sign-out").addEventListener("click", async () => {
 });
 
 auth.onUnauthorized(showLogin);
-window.addEventListener("hashchange", () => showTab(tabFromHash()));
+window.addEventListener("hashchange", route);
 document.addEventListener("visibilitychange", () => {
   clearTimeout(hiddenTimer);
   if (document.hidden) hiddenTimer = setTimeout(disconnect, HIDDEN_GRACE_MS);
   else if (!source && initialised && $("login").hidden) connect();
 });
 
+initTabBar();
 current = tabFromHash();
 showTab(current);
 start();
