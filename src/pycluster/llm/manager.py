@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LLMClusterManager"]
 
+_ANSWER_GRACE = 10.0  # seconds
+
 
 class _State:
     """Deployments shared by every LLMClusterManager of one head (Python API and REST alike)."""
@@ -206,7 +208,9 @@ class LLMClusterManager:
         messages: list[dict[str, str]] | None = None,
     ) -> InferenceResult:
         """Generate a completion (``inference`` is this as the documented dict)."""
-        request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        request = self._with_deadline(
+            _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        )
         dep = self._ready(deployment_id)
         started = time.monotonic()
         with dep.admitted(self.max_concurrent_requests):
@@ -246,6 +250,7 @@ class LLMClusterManager:
             options.get("stop_sequences"),
             options.get("seed"),
         )
+        request = self._with_deadline(request)
         dep = self._ready(deployment_id)
         with dep.admitted(self.max_concurrent_requests):
             yield from self._stream(dep, request)
@@ -254,18 +259,25 @@ class LLMClusterManager:
         started = time.monotonic()
         stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()))
         handle.inflight += 1
+        done = False
         try:
-            while True:
+            while not done:
                 chunk = self._send(handle, "read_stream", stream_id).result(self.request_timeout)
                 if chunk["text"]:
                     yield StreamText(chunk["text"])
-                if chunk["done"]:
-                    generation = Generation.from_replica(chunk["result"], (time.monotonic() - started) * 1000)
-                    dep.metrics.record(generation.tokens_generated, generation.latency_ms)
-                    yield StreamEnd(generation)
-                    return
+                done = bool(chunk["done"])
+            generation = Generation.from_replica(chunk["result"], (time.monotonic() - started) * 1000)
+            dep.metrics.record(generation.tokens_generated, generation.latency_ms)
+            yield StreamEnd(generation)
         finally:
             handle.inflight -= 1
+            if not done:  # the reader went away (a closed SSE stream): free its row on the replica
+                self._cancel(handle, stream_id)
+
+    def _cancel(self, handle: ReplicaHandle, request_id: str) -> None:
+        """Ask the replica to drop ``request_id`` at its next decode step, without waiting for it."""
+        with contextlib.suppress(Exception):  # its worker may be gone, which ends the row too
+            self._send(handle, "cancel", request_id)
 
     def stream(
         self, deployment_id: str, prompt: str | None = None, **options: Any
@@ -278,13 +290,21 @@ class LLMClusterManager:
         finally:  # a reader that stops early ends the replica's stream too
             events.close()
 
+    def _with_deadline(self, request: GenerationRequest) -> GenerationRequest:
+        """Name the request (so it can be cancelled) and give it llm.request_timeout on the replica:
+        past it, its row ends with finish_reason "timeout" instead of running on for nobody."""
+        request.request_id = secrets.token_hex(8)
+        request.timeout = self.request_timeout
+        return request
+
     def _call(self, dep: Deployment, method: Any) -> tuple[Any, ReplicaHandle]:
         """Call the least busy ready replica; a replica whose worker died is redeployed, then retried."""
         for attempt in range(2):
             handle = self._pick(dep)
             handle.inflight += 1
             try:
-                return method(handle).result(self.request_timeout), handle
+                # a little longer than the replica's own deadline, so its "timeout" answer arrives
+                return method(handle).result(self.request_timeout + _ANSWER_GRACE), handle
             except (LLMError, ConfigError, ValueError, KeyError):
                 raise
             except Exception:

@@ -12,7 +12,7 @@ from ...errors import ClusterNotRunningError
 from ...llm.manager import LLMClusterManager
 from ..deps import ERROR_RESPONSES, head
 from ..models import DeployAccepted, DeploymentList, DeploymentModel, InferenceResult, Undeployed
-from ..sse import sse_lines
+from ..sse import EventStreamResponse, sse_lines
 
 __all__ = ["InferenceOptions", "llm_manager", "router"]
 
@@ -137,7 +137,7 @@ def inference(
     events = manager.stream_events(deployment_id, body.prompt, **options)
     first = next(events)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
     rest = (e.to_dict() for e in events)
-    return StreamingResponse(sse_lines(first.to_dict(), rest, source=events), media_type="text/event-stream")
+    return EventStreamResponse(sse_lines(first.to_dict(), rest, source=events))
 
 
 @router.post("/{deployment_id}/scale", response_model=DeploymentModel)
