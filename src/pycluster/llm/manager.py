@@ -12,11 +12,12 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config import GPUSettings, LLMSettings
 from ..errors import (
+    ClusterError,
     ConfigError,
     DeploymentNotFoundError,
     DeploymentStateError,
@@ -25,6 +26,7 @@ from ..errors import (
     ModelDoesNotFitError,
 )
 from .actor_calls import ReplicaCall, call_replica
+from .autoscaling import AutoscalingConfig
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
 from .models import resolve_model
@@ -41,6 +43,7 @@ from .results import (
     StreamText,
     Undeployed,
 )
+from .scaling import ScalingLoop
 from .spec import DeploymentStatus, ModelSpec
 from .store import DeploymentStore
 
@@ -59,6 +62,7 @@ class _State:
         self.store = store
         self.deployments: dict[str, Deployment] = {}
         self.lock = threading.RLock()
+        self.scaling: ScalingLoop | None = None  # started with the first autoscaling deployment
 
 
 class LLMClusterManager:
@@ -101,13 +105,22 @@ class LLMClusterManager:
         max_sequence_length: int = 2048,
         engine: str = "auto",
         wait: bool = True,
+        autoscaling: AutoscalingConfig | Mapping[str, Any] | None = None,
     ) -> str:
         """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
 
         With ``wait`` (default) it returns once a replica is ready, or raises with the reason.
         ``precision`` None: ``llm.default_precision`` (PYCLUSTER_DEFAULT_PRECISION, fp16 unless set);
-        ``max_memory_per_gpu``: GB, or a size such as "12GB".
+        ``max_memory_per_gpu``: GB, or a size such as "12GB". ``autoscaling`` (an
+        :class:`AutoscalingConfig` or its fields) replaces ``replicas``: the deployment starts
+        with ``max(1, min_replicas)`` and follows its load (see ``llm/autoscaling.py``).
         """
+        if isinstance(autoscaling, AutoscalingConfig):
+            autoscaling = autoscaling.to_dict()
+        elif autoscaling is not None:  # a bad field is a ConfigError here, before anything starts
+            autoscaling = AutoscalingConfig.from_dict(autoscaling).to_dict()
+        if autoscaling is not None:
+            replicas = AutoscalingConfig.from_dict(autoscaling).initial_replicas
         spec = ModelSpec(
             model_name,
             model_size,
@@ -120,6 +133,7 @@ class LLMClusterManager:
             max_sequence_length,
             engine,
             memory_fraction=self.memory_fraction,
+            autoscaling=dict(autoscaling) if autoscaling is not None else None,
         )
         return self._deploy(spec, secrets.token_hex(6), wait)
 
@@ -134,6 +148,8 @@ class LLMClusterManager:
         with self._state.lock:
             self._state.deployments[dep.id] = dep
             dep.replicas = [ReplicaHandle(i) for i in range(len(placements))]
+            if dep.autoscaler is not None and self._state.scaling is None:
+                self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
         self._save(dep)
         for handle, placement in zip(dep.replicas, placements):
             self._start_replica(dep, handle, placement)
@@ -257,8 +273,8 @@ class LLMClusterManager:
 
     def _stream(self, dep: Deployment, request: GenerationRequest) -> Generator[StreamEvent, None, None]:
         started = time.monotonic()
-        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()))
-        handle.inflight += 1
+        # the handle stays counted in flight until the stream ends (no scale-down from under it)
+        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()), True)
         done = False
         try:
             while not done:
@@ -297,14 +313,17 @@ class LLMClusterManager:
         request.timeout = self.request_timeout
         return request
 
-    def _call(self, dep: Deployment, method: Any) -> tuple[Any, ReplicaHandle]:
-        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried."""
+    def _call(self, dep: Deployment, method: Any, hold: bool = False) -> tuple[Any, ReplicaHandle]:
+        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried.
+        ``hold``: the answer's replica stays counted in flight (the caller takes one off at its end)."""
         for attempt in range(2):
             handle = self._pick(dep)
-            handle.inflight += 1
+            answered = False
             try:
                 # a little longer than the replica's own deadline, so its "timeout" answer arrives
-                return method(handle).result(self.request_timeout + _ANSWER_GRACE), handle
+                answer = method(handle).result(self.request_timeout + _ANSWER_GRACE)
+                answered = True
+                return answer, handle
             except (LLMError, ConfigError, ValueError, KeyError):
                 raise
             except Exception:
@@ -312,7 +331,8 @@ class LLMClusterManager:
                     raise
                 self._redeploy(dep, handle)
             finally:
-                handle.inflight -= 1
+                if not (hold and answered):
+                    handle.inflight -= 1
         raise DeploymentStateError(f"deployment {dep.id} has no replica that answers")  # pragma: no cover
 
     def _send(self, handle: ReplicaHandle, method: str, *args: Any) -> ReplicaCall:
@@ -325,11 +345,70 @@ class LLMClusterManager:
         return call_replica(client, handle.actor, handle.worker or "", method, *args, direct=direct)
 
     def _pick(self, dep: Deployment) -> ReplicaHandle:
-        ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
-        if not ready:
-            self._wait_ready(dep)
-            ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
-        return min(ready, key=lambda r: r.inflight)
+        """The least busy ready replica, counted in flight; waits (llm.request_timeout) for one to load,
+        starting one first when an autoscaling deployment is scaled to zero."""
+        deadline = time.monotonic() + self.request_timeout
+        while True:
+            with dep.routing:
+                ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
+                if ready:
+                    handle = min(ready, key=lambda r: r.inflight)
+                    handle.inflight += 1
+                    return handle
+            if not dep.replicas and dep.autoscaler is not None:
+                self._scale_from_zero(dep)
+            if dep.status == DeploymentStatus.FAILED:
+                self._wait_ready(dep, 0)  # raises, saying why
+            if time.monotonic() > deadline:
+                raise DeploymentStateError(f"deployment {dep.id} has no ready replica yet: try again shortly")
+            dep.wait_changed(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    # ------------------------------------------------------------------ autoscaling
+    def _listed(self) -> list[Deployment]:
+        with self._state.lock:
+            return list(self._state.deployments.values())
+
+    def _scale_from_zero(self, dep: Deployment) -> None:
+        """A request came to a deployment scaled to zero: start a replica now (the request waits)."""
+        with dep.scaling:
+            if dep.replicas:
+                return  # another request started it meanwhile
+            reason = self._add_replicas(dep, 1)
+            dep.scaling_reason = reason
+        if reason is not None:
+            raise DeploymentStateError(f"deployment {dep.id} is scaled to zero and {reason}")
+
+    def _add_replicas(self, dep: Deployment, count: int) -> str | None:
+        """Start ``count`` more replicas where placement finds room; else nothing is attempted
+        and the answer says why (which the deployment then shows)."""
+        avoid = {r.worker for r in dep.replicas if r.worker}
+        try:
+            placements = place_replicas(dep.spec, count, self._identity(), self._taken(), avoid)
+        except (ClusterError, ModelDoesNotFitError) as exc:
+            return f"cannot place another replica: {exc}"
+        for placement in placements:
+            handle = ReplicaHandle(max((r.index for r in dep.replicas), default=-1) + 1)
+            dep.replicas.append(handle)
+            self._start_replica(dep, handle, placement)
+        self._resized(dep)
+        return None
+
+    def _remove_idle(self, dep: Deployment, count: int) -> None:
+        """Stop up to ``count`` replicas that serve nothing: loading or failed ones first, then idle ones."""
+        with dep.routing:  # no request picks one of them meanwhile
+            idle = [r for r in dep.replicas if r.status != DeploymentStatus.READY or r.inflight == 0]
+            idle.sort(key=lambda r: (r.status == DeploymentStatus.READY, -r.index))
+            gone = idle[:count]
+            for handle in gone:
+                dep.replicas.remove(handle)
+        for handle in gone:
+            self._stop_replica(handle)
+        self._resized(dep)
+
+    def _resized(self, dep: Deployment) -> None:
+        dep.spec.replicas = len(dep.replicas)
+        dep.refresh_status()
+        self._save(dep)
 
     def _worker_alive(self, address: str | None) -> bool:
         return address in (self._identity().get("workers") or {})
@@ -381,6 +460,12 @@ class LLMClusterManager:
         if replicas < 1:
             raise ConfigError(f"replicas must be at least 1, got {replicas} (use undeploy to remove it)")
         dep = self._get(deployment_id)
+        if dep.autoscaler is not None:
+            config = dep.autoscaler.config
+            raise DeploymentStateError(
+                f"deployment {dep.id} autoscales between {config.min_replicas} and {config.max_replicas} "
+                "replicas by its load: it cannot be scaled by hand"
+            )
         while len(dep.replicas) > replicas:
             self._stop_replica(dep.replicas.pop())
         more = replicas - len(dep.replicas)
@@ -431,6 +516,8 @@ class LLMClusterManager:
             dep = Deployment(row["id"], spec, created_at=row["created_at"])
             with self._state.lock:
                 self._state.deployments[dep.id] = dep
+            if dep.autoscaler is not None and self._state.scaling is None:
+                self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
             threading.Thread(target=self._restore_one, args=(dep,), daemon=True).start()
 
     def _restore_one(self, dep: Deployment) -> None:
@@ -447,6 +534,9 @@ class LLMClusterManager:
         with self._state.lock:
             deployments = list(self._state.deployments.values())
             self._state.deployments.clear()
+            scaling, self._state.scaling = self._state.scaling, None
+        if scaling is not None:
+            scaling.stop()
         for dep in deployments:
             for handle in dep.replicas:
                 self._stop_replica(handle)

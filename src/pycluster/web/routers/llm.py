@@ -42,7 +42,21 @@ class DeployRequest(BaseModel):
     batch_size: int = Field(8, ge=1, le=1024)
     max_sequence_length: int = Field(2048, ge=1, le=1_048_576)
     engine: Literal["auto", "transformers", "vllm"] = "auto"
+    autoscaling: AutoscalingRequest | None = Field(
+        None, description="Follow the load between min_replicas and max_replicas (replaces replicas)"
+    )
     wait: bool = Field(False, description="Answer only once a replica is ready (or has failed)")
+
+
+class AutoscalingRequest(BaseModel):
+    """Ray Serve's autoscaling_config: replicas follow the requests in flight, within the bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_replicas: int = Field(1, ge=0, le=256, description="0: scale to zero when idle")
+    max_replicas: int = Field(1, ge=1, le=256)
+    target_ongoing_requests: float = Field(2.0, gt=0, le=100_000, description="In flight per replica")
+    upscale_delay_s: float = Field(30.0, ge=0, le=86_400)
+    downscale_delay_s: float = Field(600.0, ge=0, le=86_400)
 
 
 class InferenceOptions(BaseModel):
