@@ -382,15 +382,42 @@ class LLMClusterManager:
         """Start ``count`` more replicas where placement finds room; else nothing is attempted
         and the answer says why (which the deployment then shows)."""
         avoid = {r.worker for r in dep.replicas if r.worker}
+        identity = self._identity()
         try:
-            placements = place_replicas(dep.spec, count, self._identity(), self._taken(), avoid)
+            placements = place_replicas(dep.spec, count, identity, self._taken(), avoid)
         except (ClusterError, ModelDoesNotFitError) as exc:
             return f"cannot place another replica: {exc}"
+        full = self._gpus_held(identity, dep.spec.gpu_per_replica, placements)
+        if full is not None:
+            return f"cannot place another replica: {full}"
         for placement in placements:
             handle = ReplicaHandle(max((r.index for r in dep.replicas), default=-1) + 1)
             dep.replicas.append(handle)
             self._start_replica(dep, handle, placement)
         self._resized(dep)
+        return None
+
+    def _gpus_held(self, identity: Mapping[str, Any], need: int, placements: list[Placement]) -> str | None:
+        """Why ``placements`` cannot start: a chosen worker's GPUs are all held by live replicas
+        (GPU memory readings do not show a replica that has not filled its memory yet, and Dask
+        would queue the replica behind the worker's GPU resource for ever). None when they fit."""
+        if need == 0:
+            return None
+        held: Counter[str] = Counter()
+        with self._state.lock:
+            for d in self._state.deployments.values():
+                for r in d.replicas:
+                    if r.worker and r.status in (DeploymentStatus.LOADING, DeploymentStatus.READY):
+                        held[r.worker] += d.spec.gpu_per_replica
+        workers = identity.get("workers") or {}
+        for placement in placements:
+            total = float((workers.get(placement.worker, {}).get("resources") or {}).get("GPU", 0))
+            if total - held[placement.worker] < need:
+                return (
+                    f"the GPUs of worker {placement.worker} ({total:g}) are held by replicas already; "
+                    "add GPU workers or lower max_replicas"
+                )
+            held[placement.worker] += need
         return None
 
     def _remove_idle(self, dep: Deployment, count: int) -> None:
