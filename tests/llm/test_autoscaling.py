@@ -15,7 +15,7 @@ from pycluster import HeadNode, LLMClusterManager
 from pycluster.errors import ConfigError, DeploymentStateError
 from pycluster.llm import AutoscalingConfig
 from pycluster.llm.autoscaling import Autoscaler
-from tests.helpers import wait_for
+from tests.helpers import cli, wait_for
 
 from .tiny_model import CONTEXT
 
@@ -88,7 +88,9 @@ def api(llm_head: HeadNode) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_min_over_max_is_a_422_and_nothing_is_deployed(api: httpx.Client, tiny_model: Path) -> None:
+def test_min_over_max_is_a_422_and_nothing_is_deployed(
+    api: httpx.Client, tiny_model: Path, llm_head: HeadNode
+) -> None:
     body = {
         "model_name": str(tiny_model),
         "gpu_per_replica": 0,
@@ -102,6 +104,10 @@ def test_min_over_max_is_a_422_and_nothing_is_deployed(api: httpx.Client, tiny_m
     body["autoscaling"] = {"max_replicas": 0}
     answer = api.post("/api/llm/models/deploy", json=body)
     assert answer.status_code == 422 and "max_replicas" in answer.text, answer.text
+    url = ["--url", llm_head.dashboard_url or ""]
+    refused = cli("llm", *url, "deploy", str(tiny_model), "--min-replicas", "3", "--max-replicas", "2")
+    assert refused.returncode == 1 and "min_replicas" in refused.stderr, refused.stderr
+    assert api.get("/api/llm/models").json()["deployments"] == before
 
 
 def _replicas(api: httpx.Client, dep: str) -> int:

@@ -153,6 +153,8 @@ class LLMClusterManager:
         self._save(dep)
         for handle, placement in zip(dep.replicas, placements):
             self._start_replica(dep, handle, placement)
+        if not placements:  # restored while scaled to zero: ready, its next request starts a replica
+            dep.refresh_status()
         if wait:
             self._wait_ready(dep)
         return dep.id
