@@ -2,8 +2,9 @@
 deployment that starts with 1 replica and may grow to 2. One JSON line per figure:
 
 - seconds from the burst's start to the second replica being ready (upscale_delay_s included);
-- requests/s and tokens/s while one replica served, and once two did (same run, so the ratio
-  is what to read: absolute numbers depend on the machine and what else runs on it).
+- requests/s and tokens/s while one replica served (before the autoscaler decided to grow),
+  while the second loaded, and once two served (same run, so the ratio is what to read:
+  absolute numbers depend on the machine and what else runs on it).
 
 Each client sends its next request as soon as its last one is answered, for ``AFTER`` seconds
 past the second replica's start; a one-shot burst would all be routed to the first replica
@@ -32,7 +33,7 @@ from tests.llm.tiny_model import build_tiny_model
 from pycluster import HeadNode, LLMClusterManager
 from pycluster.llm import AutoscalingConfig
 
-UPSCALE_DELAY = 1.0  # seconds; Ray Serve's default is 30, short here so the run stays short
+UPSCALE_DELAY = 5.0  # seconds; Ray Serve's default is 30, short here so the run stays short
 
 
 def _client(llm: LLMClusterManager, dep: str, i: int, stop: threading.Event, max_tokens: int) -> list:
@@ -43,8 +44,16 @@ def _client(llm: LLMClusterManager, dep: str, i: int, stop: threading.Event, max
     return done
 
 
-def _second_ready(llm: LLMClusterManager, dep: str) -> bool:
-    return llm.deployment(dep).replicas_ready >= 2
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _wait(llm: LLMClusterManager, dep: str, field: str) -> float:
+    while getattr(llm.deployment(dep), field) < 2:
+        time.sleep(0.05)
+    return time.monotonic()
 
 
 def _rate(done: list, start: float, end: float) -> dict[str, float]:
@@ -55,7 +64,9 @@ def _rate(done: list, start: float, end: float) -> dict[str, float]:
         "requests": len(inside),
         "requests_per_s": round(len(inside) / seconds, 2),
         "tokens_per_s": round(sum(d[1] for d in inside) / seconds, 1),
-        "replicas_used": sorted({d[2] for d in inside}),
+        "requests_per_replica": {
+            str(r): sum(d[2] == r for d in inside) for r in sorted({d[2] for d in inside})
+        },
     }
 
 
@@ -76,6 +87,9 @@ def main() -> None:
             state_dir=str(Path(tmp) / "state"),
         ) as head:
             head.start(n_local_workers=2, threads_per_worker=1)
+            # one torch thread per replica process: two replicas on a small machine must not
+            # fight over its cores (the workers are fresh interpreters; Dask's Nanny would set it)
+            head.cluster_manager.client.run(_one_torch_thread)
             llm = LLMClusterManager(head.cluster_manager)
             scaling = AutoscalingConfig(
                 min_replicas=1,
@@ -92,9 +106,8 @@ def main() -> None:
             started = time.monotonic()
             with ThreadPoolExecutor(args.clients) as pool:
                 runs = [pool.submit(_client, llm, dep, i, stop, args.max_tokens) for i in range(args.clients)]
-                while not _second_ready(llm, dep):
-                    time.sleep(0.05)
-                ready = time.monotonic()
+                decided = _wait(llm, dep, "replicas")  # the autoscaler started the second replica
+                ready = _wait(llm, dep, "replicas_ready")
                 time.sleep(args.after)
                 stop.set()
                 ended = time.monotonic()
@@ -102,11 +115,18 @@ def main() -> None:
             base = {"clients": args.clients, "max_tokens": args.max_tokens, "upscale_delay_s": UPSCALE_DELAY}
             to_second = round(ready - started, 2)
             print(json.dumps({**base, "figure": "seconds_to_second_replica", "value": to_second}))
-            before, after = _rate(done, started, ready), _rate(done, ready, ended)
+            print(json.dumps({**base, "figure": "seconds_to_decision", "value": round(decided - started, 2)}))
+            # while the second replica loads it takes CPU from the first: shown apart
+            before, after = _rate(done, started, decided), _rate(done, ready, ended)
             print(json.dumps({**base, "figure": "one_replica", **before}))
+            loading = _rate(done, decided, ready)
+            print(json.dumps({**base, "figure": "second_loading", **loading}))
             print(json.dumps({**base, "figure": "two_replicas", **after}))
             ratio = after["tokens_per_s"] / max(before["tokens_per_s"], 1e-9)
             print(json.dumps({**base, "figure": "tokens_per_s_two_over_one", "value": round(ratio, 2)}))
+            # one replica at full speed (the burst's ramp-up over) against two: what a second replica adds
+            steady = after["tokens_per_s"] / max(loading["tokens_per_s"], 1e-9)
+            print(json.dumps({**base, "figure": "tokens_per_s_two_over_one_warm", "value": round(steady, 2)}))
 
 
 if __name__ == "__main__":
