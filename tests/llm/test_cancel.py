@@ -49,10 +49,10 @@ def _alone(engine: TransformersEngine, prompt: str, max_tokens: int) -> Generati
 
 
 def test_a_cancelled_row_stops_and_the_others_keep_their_text(engine: TransformersEngine) -> None:
-    alone = {p: _alone(engine, p, 24) for p in [VICTIM, *OTHERS]}
-    assert alone[VICTIM].tokens_generated == 24  # it would run to max_tokens
+    alone = {p: _alone(engine, p, 16) for p in [VICTIM, *OTHERS]}
+    assert alone[VICTIM].tokens_generated == 16  # it would run to max_tokens
     results: dict[str, GenerationResult] = {}
-    rows = [_row(engine, p, 24, results) for p in [VICTIM, *OTHERS]]
+    rows = [_row(engine, p, 16, results) for p in [VICTIM, *OTHERS]]
     victim, at_cancel = rows[0], []
 
     def on_text(_text: str) -> None:  # the caller goes away after its first pieces
@@ -65,7 +65,7 @@ def test_a_cancelled_row_stops_and_the_others_keep_their_text(engine: Transforme
     engine.serve(rows, lambda n: [])
     after = engine.counters()
     assert results[VICTIM].finish_reason == "cancelled"
-    assert len(victim.tokens) == at_cancel[0] < 24  # not one token more after the cancel
+    assert len(victim.tokens) == at_cancel[0] < 16  # not one token more after the cancel
     assert after["rows_ended_early"] == before["rows_ended_early"] + 1
     made = after["tokens_generated"] - before["tokens_generated"]
     assert made == at_cancel[0] + sum(len(r.tokens) for r in rows[1:])
@@ -126,3 +126,11 @@ def test_a_client_that_closes_its_stream_frees_its_row(
     assert _counters(llm, deployment)["tokens_generated"] == stopped
     assert stopped - before["tokens_generated"] < 100
     assert _counters(llm, deployment)["cancelled"] == before["cancelled"] + 1
+
+
+def test_a_request_past_llm_request_timeout_ends_on_its_replica(llm_head: HeadNode, deployment: str) -> None:
+    hasty = LLMClusterManager(llm_head.cluster_manager, request_timeout=0.05)  # the same deployments
+    before = _counters(hasty, deployment)["rows_ended_early"]
+    answer = hasty.inference(deployment, VICTIM, max_tokens=100)
+    assert answer["finish_reason"] == "timeout" and answer["tokens_generated"] < 100
+    assert _counters(hasty, deployment)["rows_ended_early"] == before + 1

@@ -194,15 +194,19 @@ class ModelReplica:
         stream = pending.stream
         row = Row(pending.request, pending.ids, on_result, _stream_writer(stream) if stream else None)
         row.deadline = pending.deadline
-        request_id = pending.request.request_id
-        if request_id is not None:
-            with self._lock:
-                born_cancelled = request_id in self._cancelled
-                if request_id in self._live:
-                    self._live[request_id] = row
-        if request_id is not None and born_cancelled:
+        if self._register(row):
             self._cancel_row(row)
         return row
+
+    def _register(self, row: Row) -> bool:
+        """Make ``row`` the one ``cancel`` reaches; True when it was cancelled while still queued."""
+        request_id = row.request.request_id
+        if request_id is None:
+            return False
+        with self._lock:
+            if request_id in self._live:
+                self._live[request_id] = row
+            return request_id in self._cancelled
 
     def _run_whole(self, items: list[BatchItem]) -> None:
         stream = items[0].payload.stream
