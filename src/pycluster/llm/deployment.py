@@ -49,6 +49,7 @@ class Deployment:
     autoscaler: Autoscaler | None = None  # None: the replica count changes only by hand
     wanted_replicas: int | None = None  # the autoscaler's last reading of the load
     scaling_reason: str | None = None  # why it does not run what the load asks for
+    traffic_weight: float | None = None  # set by the manager from its name's traffic split
     # held while a request picks its replica and while a replica is taken away: none is taken
     # away from under a request that just picked it
     routing: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -123,6 +124,9 @@ class Deployment:
             created_at=self.created_at,
             metrics=self.metrics.summary(),
             autoscaling=self._autoscaling(),
+            name=spec.name,
+            version=spec.version,
+            traffic_weight=self.traffic_weight,
         )
 
     def _autoscaling(self) -> AutoscalingStatus | None:

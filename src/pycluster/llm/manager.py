@@ -46,6 +46,8 @@ from .results import (
 from .scaling import ScalingLoop
 from .spec import DeploymentStatus, ModelSpec
 from .store import DeploymentStore
+from .versioning import VersionRouting
+from .versions import Traffic
 
 if TYPE_CHECKING:
     from ..cluster.manager import ClusterManager
@@ -63,9 +65,10 @@ class _State:
         self.deployments: dict[str, Deployment] = {}
         self.lock = threading.RLock()
         self.scaling: ScalingLoop | None = None  # started with the first autoscaling deployment
+        self.traffic: dict[str, Traffic] = {}  # name -> its versions' weights
 
 
-class LLMClusterManager:
+class LLMClusterManager(VersionRouting):
     """Deploys models on a cluster and runs inference on them (see the module docstring)."""
 
     def __init__(
@@ -106,6 +109,8 @@ class LLMClusterManager:
         engine: str = "auto",
         wait: bool = True,
         autoscaling: AutoscalingConfig | Mapping[str, Any] | None = None,
+        name: str | None = None,
+        version: str | None = None,
     ) -> str:
         """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
 
@@ -114,7 +119,11 @@ class LLMClusterManager:
         ``max_memory_per_gpu``: GB, or a size such as "12GB". ``autoscaling`` (an
         :class:`AutoscalingConfig` or its fields) replaces ``replicas``: the deployment starts
         with ``max(1, min_replicas)`` and follows its load (see ``llm/autoscaling.py``).
+        ``name`` (default ``model_name``) and ``version`` (default: the next number) make it
+        ``name@version``; a new version of a name gets no traffic until ``set_traffic``.
         """
+        name = name or model_name
+        version = self._new_version(name, version)
         if isinstance(autoscaling, AutoscalingConfig):
             autoscaling = autoscaling.to_dict()
         elif autoscaling is not None:  # a bad field is a ConfigError here, before anything starts
@@ -134,6 +143,8 @@ class LLMClusterManager:
             engine,
             memory_fraction=self.memory_fraction,
             autoscaling=dict(autoscaling) if autoscaling is not None else None,
+            name=name,
+            version=version,
         )
         return self._deploy(spec, secrets.token_hex(6), wait)
 
@@ -150,6 +161,7 @@ class LLMClusterManager:
             dep.replicas = [ReplicaHandle(i) for i in range(len(placements))]
             if dep.autoscaler is not None and self._state.scaling is None:
                 self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
+            self._first_version_takes_traffic(dep)
         self._save(dep)
         for handle, placement in zip(dep.replicas, placements):
             self._start_replica(dep, handle, placement)
@@ -518,6 +530,7 @@ class LLMClusterManager:
         dep = self._get(deployment_id)
         with self._state.lock:
             self._state.deployments.pop(dep.id, None)
+            self._drop_version(dep)
         for handle in dep.replicas:
             self._stop_replica(handle)
         if self._state.store is not None:
@@ -539,12 +552,15 @@ class LLMClusterManager:
         """Redeploy what the store lists (a restarted head), in the background."""
         if self._state.store is None:
             return
+        for name, (weights, previous) in self._state.store.traffic().items():
+            self._state.traffic[name] = Traffic(weights, previous)
         for row in self._state.store.rows():
             # listed (loading) at once, so nobody sees the deployment vanish while it reloads
             spec = ModelSpec.from_dict({k: v for k, v in row["spec"].items() if k != "notes"})
             dep = Deployment(row["id"], spec, created_at=row["created_at"])
             with self._state.lock:
                 self._state.deployments[dep.id] = dep
+                self._apply_traffic(dep.spec.name or dep.spec.model_name)
             if dep.autoscaler is not None and self._state.scaling is None:
                 self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
             threading.Thread(target=self._restore_one, args=(dep,), daemon=True).start()
@@ -576,12 +592,9 @@ class LLMClusterManager:
 
     # ------------------------------------------------------------------ helpers
     def _get(self, deployment_id: str) -> Deployment:
+        """By id, ``name@version``, or name (the OpenAI API names models): a version drawn by weight."""
         with self._state.lock:
-            dep = self._state.deployments.get(deployment_id)
-            if dep is None:  # the OpenAI API names models, not deployments
-                dep = next(
-                    (d for d in self._state.deployments.values() if d.spec.model_name == deployment_id), None
-                )
+            dep = self._state.deployments.get(deployment_id) or self._by_name(deployment_id)
         if dep is None:
             raise DeploymentNotFoundError(f"no deployment {deployment_id!r}: see list_deployments()")
         return dep

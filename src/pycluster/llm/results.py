@@ -17,6 +17,7 @@ __all__ = [
     "Generation",
     "InferenceResult",
     "LatencyPercentiles",
+    "ModelVersion",
     "ReplicaCounters",
     "ReplicaInfo",
     "RequestStats",
@@ -97,6 +98,9 @@ class DeploymentInfo:
     created_at: float
     metrics: RequestStats
     autoscaling: AutoscalingStatus | None = None
+    name: str | None = None  # requests name it ``name`` (weighted) or ``name@version``
+    version: str | None = None
+    traffic_weight: float | None = None  # its share of ``name``'s requests
 
     def to_dict(self) -> dict[str, Any]:
         # the documented JSON has the metrics at the top level, beside the settings
@@ -141,6 +145,19 @@ class DeploymentInfo:
         scaling = values.get("autoscaling")
         autoscaling = AutoscalingStatus(**scaling) if scaling else None
         return cls(**own, replica_details=replicas, metrics=metrics, autoscaling=autoscaling)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a name: its deployment, status and share of the traffic."""
+
+    version: str
+    deployment_id: str
+    status: str
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

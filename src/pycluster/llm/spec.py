@@ -41,6 +41,8 @@ class ModelSpec:
     memory_fraction: float | None = None  # gpu.memory_fraction: the share of each GPU a replica may take
     notes: list[str] = field(default_factory=list)
     autoscaling: dict[str, Any] | None = None  # AutoscalingConfig's fields; None: a fixed replica count
+    name: str | None = None  # what requests call it (with @version to pin one); default model_name
+    version: str = "1"
 
     def __post_init__(self) -> None:
         if self.max_memory_per_gpu is not None:
@@ -65,6 +67,9 @@ class ModelSpec:
             AutoscalingConfig.from_dict(self.autoscaling)
         if not self.model_name.strip():
             raise ConfigError("model_name is empty: give a local folder or a Hugging Face name")
+        self.name = self.name or self.model_name
+        if "@" in self.version or not self.version.strip():
+            raise ConfigError(f"version must be a non-empty label without '@', got {self.version!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -50,6 +50,8 @@ __all__ = [
     "JobSummary",
     "Message",
     "MetricsSample",
+    "ModelVersionModel",
+    "ModelVersions",
     "PartitionInfo",
     "QueueStatusModel",
     "QueueTotals",
@@ -560,6 +562,23 @@ class DeploymentModel(BaseModel):
     tokens_per_second: float
     latency_ms: LatencyPercentiles
     autoscaling: AutoscalingModel | None = Field(None, description="null: a fixed number of replicas")
+    name: str | None = Field(None, description="Requests name it so (by weight) or name@version")
+    version: str | None = None
+    traffic_weight: float | None = Field(None, description="Its weight in its name's traffic split")
+
+
+class ModelVersionModel(BaseModel):
+    version: str
+    deployment_id: str
+    status: DeploymentState
+    weight: float
+
+
+class ModelVersions(BaseModel):
+    """A name's deployed versions and how its requests are split between them."""
+
+    name: str
+    versions: list[ModelVersionModel]
 
 
 class DeployAccepted(Message):

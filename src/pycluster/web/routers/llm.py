@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...errors import ClusterNotRunningError
 from ...llm.manager import LLMClusterManager
 from ..deps import ERROR_RESPONSES, head
-from ..models import DeployAccepted, DeploymentList, DeploymentModel, InferenceResult, Undeployed
+from ..models import (
+    DeployAccepted,
+    DeploymentList,
+    DeploymentModel,
+    InferenceResult,
+    ModelVersions,
+    Undeployed,
+)
 from ..sse import EventStreamResponse, sse_lines
 
 __all__ = ["InferenceOptions", "llm_manager", "router"]
@@ -42,6 +49,12 @@ class DeployRequest(BaseModel):
     batch_size: int = Field(8, ge=1, le=1024)
     max_sequence_length: int = Field(2048, ge=1, le=1_048_576)
     engine: Literal["auto", "transformers", "vllm"] = "auto"
+    name: str | None = Field(
+        None, min_length=1, max_length=1000, description="Default model_name; requests may say name@version"
+    )
+    version: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[^@]+$", description="Default: the next number"
+    )
     autoscaling: AutoscalingRequest | None = Field(
         None, description="Follow the load between min_replicas and max_replicas (replaces replicas)"
     )
@@ -73,6 +86,17 @@ class InferenceOptions(BaseModel):
 class InferenceRequest(InferenceOptions):
     prompt: str = Field(max_length=1_000_000, examples=["Write a Python function to calculate fibonacci:"])
     stream: bool = Field(False, description="Answer with server-sent events, one per piece of text")
+
+
+class TrafficRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=1000)
+    weights: dict[str, float] = Field(min_length=1, max_length=100, examples=[{"1": 90, "2": 10}])
+
+
+class NameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=1000)
 
 
 class ScaleRequest(BaseModel):
@@ -124,6 +148,29 @@ def list_models(request: Request) -> DeploymentList:
     """Every deployment: status, replicas and where they run, requests/s, tokens/s, latency."""
     deployments = llm_manager(request).deployments()
     return DeploymentList(deployments=[DeploymentModel.model_validate(d.to_dict()) for d in deployments])
+
+
+def _versions(name: str, versions: list[Any]) -> ModelVersions:
+    return ModelVersions.model_validate({"name": name, "versions": [v.to_dict() for v in versions]})
+
+
+# declared before /{deployment_id}: "versions" is no deployment id
+@router.get("/versions", response_model=ModelVersions)
+def list_versions(name: str, request: Request) -> ModelVersions:
+    """The deployed versions of ``name`` and each one's share of its requests."""
+    return _versions(name, llm_manager(request).versions(name))
+
+
+@router.put("/traffic", response_model=ModelVersions)
+def set_traffic(body: TrafficRequest, request: Request) -> ModelVersions:
+    """Split ``name``'s requests between its versions by weight (``{"1": 90, "2": 10}``)."""
+    return _versions(body.name, llm_manager(request).set_traffic(body.name, body.weights))
+
+
+@router.post("/rollback", response_model=ModelVersions)
+def rollback(body: NameRequest, request: Request) -> ModelVersions:
+    """Put back ``name``'s traffic split from before its last change."""
+    return _versions(body.name, llm_manager(request).rollback(body.name))
 
 
 @router.get("/{deployment_id}", response_model=DeploymentModel)
