@@ -53,6 +53,8 @@ def llm_group(ctx: click.Context, url: str | None, api_token: str | None) -> Non
 @click.option(
     "--engine", type=click.Choice(["auto", "transformers", "vllm"]), default="auto", show_default=True
 )
+@click.option("--name", help="What requests call it (default MODEL); NAME@VERSION pins a version.")
+@click.option("--version", "model_version", help="A label (default: the next number for NAME).")
 @click.option(
     "--min-replicas",
     type=click.IntRange(0),
@@ -91,6 +93,8 @@ def deploy_command(ctx: click.Context, /, model: str, **options: Any) -> None:
         "max_sequence_length": options["max_sequence_length"],
         "engine": options["engine"],
         "autoscaling": _autoscaling(options),
+        "name": options["name"],
+        "version": options["model_version"],
     }
     answer = call(ctx, "POST", f"{MODELS}/deploy", json={k: v for k, v in body.items() if v is not None})
     deployment_id = answer["deployment_id"]

@@ -404,6 +404,12 @@ class LLMClusterManager(VersionRouting):
         full = self._gpus_held(identity, dep.spec.gpu_per_replica, placements)
         if full is not None:
             return f"cannot place another replica: {full}"
+        with dep.routing:  # a failed replica is replaced, not kept beside its successor
+            failed = [r for r in dep.replicas if r.status == DeploymentStatus.FAILED]
+            for handle in failed:
+                dep.replicas.remove(handle)
+        for handle in failed:
+            self._stop_replica(handle)
         for placement in placements:
             handle = ReplicaHandle(max((r.index for r in dep.replicas), default=-1) + 1)
             dep.replicas.append(handle)

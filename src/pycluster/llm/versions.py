@@ -12,6 +12,7 @@ it some; ``rollback`` puts back the weights from before the last change. A reque
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,8 +50,8 @@ def check_weights(name: str, weights: Mapping[str, float], versions: Sequence[st
         if version not in versions:
             known = sorted(versions)
             raise ConfigError(f"weights.{version}: {name} has no version {version!r} (deployed: {known})")
-        if not float(weight) >= 0:
-            raise ConfigError(f"weights.{version} must be 0 or more, got {weight}")
+        if not 0 <= float(weight) < math.inf:  # NaN fails this too
+            raise ConfigError(f"weights.{version} must be a finite number, 0 or more, got {weight}")
     if not any(float(w) > 0 for w in weights.values()):
         raise ConfigError("weights must give some traffic (a weight above 0) to at least one version")
     return {v: float(w) for v, w in weights.items()}
