@@ -54,6 +54,21 @@ def llm_group(ctx: click.Context, url: str | None, api_token: str | None) -> Non
 @click.option(
     "--engine", type=click.Choice(["auto", "transformers", "vllm"]), default="auto", show_default=True
 )
+@click.option("--name", help="What requests call it (default MODEL); NAME@VERSION pins a version.")
+@click.option("--version", "model_version", help="A label (default: the next number for NAME).")
+@click.option(
+    "--min-replicas",
+    type=click.IntRange(0),
+    help="Autoscale (replaces --replicas): at least this many replicas; 0 scales to zero when idle.",
+)
+@click.option("--max-replicas", type=click.IntRange(1), help="Autoscale: at most this many replicas.")
+@click.option(
+    "--target-ongoing-requests",
+    type=click.FloatRange(0, min_open=True),
+    help="Autoscale: requests in flight per replica to aim at (default 2).",
+)
+@click.option("--upscale-delay", type=click.FloatRange(0), help="Autoscale: seconds of load before growing.")
+@click.option("--downscale-delay", type=click.FloatRange(0), help="Autoscale: idle seconds before shrinking.")
 @click.option("--no-wait", is_flag=True, help="Print the id at once instead of waiting for a ready replica.")
 @click.option(
     "--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the model to load."
@@ -78,6 +93,9 @@ def deploy_command(ctx: click.Context, /, model: str, **options: Any) -> None:
         "batch_size": options["batch_size"],
         "max_sequence_length": options["max_sequence_length"],
         "engine": options["engine"],
+        "autoscaling": _autoscaling(options),
+        "name": options["name"],
+        "version": options["model_version"],
     }
     answer = call(ctx, "POST", f"{MODELS}/deploy", json={k: v for k, v in body.items() if v is not None})
     deployment_id = answer["deployment_id"]
@@ -86,6 +104,21 @@ def deploy_command(ctx: click.Context, /, model: str, **options: Any) -> None:
     if not no_wait:
         _wait_ready(ctx, deployment_id, timeout)
     click.echo(deployment_id)
+
+
+_SCALING = {
+    "min_replicas": "min_replicas",
+    "max_replicas": "max_replicas",
+    "target_ongoing_requests": "target_ongoing_requests",
+    "upscale_delay": "upscale_delay_s",
+    "downscale_delay": "downscale_delay_s",
+}
+
+
+def _autoscaling(options: dict[str, Any]) -> dict[str, Any] | None:
+    """The autoscaling options given, as the REST body's ``autoscaling`` (None: a fixed count)."""
+    given = {field: options[name] for name, field in _SCALING.items() if options[name] is not None}
+    return given or None
 
 
 def _wait_ready(ctx: click.Context, deployment_id: str, timeout: float) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .autoscaling import AutoscalingConfig
 from .manager import LLMClusterManager
 from .resources import LLMResourceManager
 from .spec import DeploymentStatus, ModelSpec
 
-__all__ = ["DeploymentStatus", "LLMClusterManager", "LLMResourceManager", "ModelSpec"]
+__all__ = ["AutoscalingConfig", "DeploymentStatus", "LLMClusterManager", "LLMResourceManager", "ModelSpec"]

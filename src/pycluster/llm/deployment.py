@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DeploymentBusyError
+from .autoscaling import Autoscaler
 from .metrics import RequestMetrics
-from .results import DeploymentInfo, ReplicaInfo
+from .results import AutoscalingStatus, DeploymentInfo, ReplicaInfo
 from .spec import DeploymentStatus, ModelSpec
 
 __all__ = ["Deployment", "ReplicaHandle"]
@@ -45,7 +46,20 @@ class Deployment:
     metrics: RequestMetrics = field(default_factory=RequestMetrics)
     changed: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0  # requests admitted and not finished (llm.max_concurrent_requests bounds it)
+    autoscaler: Autoscaler | None = None  # None: the replica count changes only by hand
+    wanted_replicas: int | None = None  # the autoscaler's last reading of the load
+    scaling_reason: str | None = None  # why it does not run what the load asks for
+    traffic_weight: float | None = None  # set by the manager from its name's traffic split
+    # held while a request picks its replica and while a replica is taken away: none is taken
+    # away from under a request that just picked it
+    routing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    scaling: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _admission: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        config = self.spec.scaling
+        if config is not None and self.autoscaler is None:
+            self.autoscaler = Autoscaler(config)
 
     @contextlib.contextmanager
     def admitted(self, limit: int | None) -> Iterator[None]:
@@ -71,7 +85,10 @@ class Deployment:
             if self.status == DeploymentStatus.STOPPED:  # a load that ends after stop changes nothing
                 self.changed.notify_all()
                 return
-            if DeploymentStatus.READY in states:
+            if not self.replicas and self.autoscaler is not None:
+                # scaled to zero: ready, the next request starts a replica and waits for it
+                self.status, self.reason = DeploymentStatus.READY, None
+            elif DeploymentStatus.READY in states:
                 self.status, self.reason = DeploymentStatus.READY, None
             elif states and states == {DeploymentStatus.FAILED}:
                 self.status = DeploymentStatus.FAILED
@@ -79,6 +96,11 @@ class Deployment:
             elif self.status != DeploymentStatus.FAILED or DeploymentStatus.LOADING in states:
                 self.status = DeploymentStatus.LOADING
             self.changed.notify_all()
+
+    def wait_changed(self, timeout: float) -> None:
+        """Sleep until a replica's state changes (or ``timeout``)."""
+        with self.changed:
+            self.changed.wait(timeout)
 
     def wait(self, timeout: float) -> DeploymentStatus:
         with self.changed:
@@ -104,6 +126,21 @@ class Deployment:
             replica_details=[r.info() for r in self.replicas],
             created_at=self.created_at,
             metrics=self.metrics.summary(),
+            autoscaling=self._autoscaling(),
+            name=spec.name,
+            version=spec.version,
+            traffic_weight=self.traffic_weight,
+        )
+
+    def _autoscaling(self) -> AutoscalingStatus | None:
+        if self.autoscaler is None:
+            return None
+        config = self.autoscaler.config
+        return AutoscalingStatus(
+            **config.to_dict(),
+            ongoing_requests=self.in_flight,
+            wanted_replicas=self.wanted_replicas,
+            reason=self.scaling_reason,
         )
 
     def summary(self) -> dict[str, Any]:

@@ -12,11 +12,12 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config import GPUSettings, LLMSettings
 from ..errors import (
+    ClusterError,
     ConfigError,
     DeploymentNotFoundError,
     DeploymentStateError,
@@ -25,6 +26,7 @@ from ..errors import (
     ModelDoesNotFitError,
 )
 from .actor_calls import ReplicaCall, call_replica
+from .autoscaling import AutoscalingConfig
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
 from .models import resolve_model
@@ -41,13 +43,18 @@ from .results import (
     StreamText,
     Undeployed,
 )
+from .scaling import ScalingLoop
 from .spec import DeploymentStatus, ModelSpec
 from .store import DeploymentStore
+from .versioning import VersionRouting
+from .versions import Traffic
 
 if TYPE_CHECKING:
     from ..cluster.manager import ClusterManager
 
 __all__ = ["LLMClusterManager"]
+
+_ANSWER_GRACE = 10.0  # seconds
 
 
 class _State:
@@ -57,9 +64,11 @@ class _State:
         self.store = store
         self.deployments: dict[str, Deployment] = {}
         self.lock = threading.RLock()
+        self.scaling: ScalingLoop | None = None  # started with the first autoscaling deployment
+        self.traffic: dict[str, Traffic] = {}  # name -> its versions' weights
 
 
-class LLMClusterManager:
+class LLMClusterManager(VersionRouting):
     """Deploys models on a cluster and runs inference on them (see the module docstring)."""
 
     def __init__(
@@ -99,13 +108,28 @@ class LLMClusterManager:
         max_sequence_length: int = 2048,
         engine: str = "auto",
         wait: bool = True,
+        autoscaling: AutoscalingConfig | Mapping[str, Any] | None = None,
+        name: str | None = None,
+        version: str | None = None,
     ) -> str:
         """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
 
         With ``wait`` (default) it returns once a replica is ready, or raises with the reason.
         ``precision`` None: ``llm.default_precision`` (PYCLUSTER_DEFAULT_PRECISION, fp16 unless set);
-        ``max_memory_per_gpu``: GB, or a size such as "12GB".
+        ``max_memory_per_gpu``: GB, or a size such as "12GB". ``autoscaling`` (an
+        :class:`AutoscalingConfig` or its fields) replaces ``replicas``: the deployment starts
+        with ``max(1, min_replicas)`` and follows its load (see ``llm/autoscaling.py``).
+        ``name`` (default ``model_name``) and ``version`` (default: the next number) make it
+        ``name@version``; a new version of a name gets no traffic until ``set_traffic``.
         """
+        name = name or model_name
+        version = self._new_version(name, version)
+        if isinstance(autoscaling, AutoscalingConfig):
+            autoscaling = autoscaling.to_dict()
+        elif autoscaling is not None:  # a bad field is a ConfigError here, before anything starts
+            autoscaling = AutoscalingConfig.from_dict(autoscaling).to_dict()
+        if autoscaling is not None:
+            replicas = AutoscalingConfig.from_dict(autoscaling).initial_replicas
         spec = ModelSpec(
             model_name,
             model_size,
@@ -118,6 +142,9 @@ class LLMClusterManager:
             max_sequence_length,
             engine,
             memory_fraction=self.memory_fraction,
+            autoscaling=dict(autoscaling) if autoscaling is not None else None,
+            name=name,
+            version=version,
         )
         return self._deploy(spec, secrets.token_hex(6), wait)
 
@@ -132,9 +159,14 @@ class LLMClusterManager:
         with self._state.lock:
             self._state.deployments[dep.id] = dep
             dep.replicas = [ReplicaHandle(i) for i in range(len(placements))]
+            if dep.autoscaler is not None and self._state.scaling is None:
+                self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
+            self._first_version_takes_traffic(dep)
         self._save(dep)
         for handle, placement in zip(dep.replicas, placements):
             self._start_replica(dep, handle, placement)
+        if not placements:  # restored while scaled to zero: ready, its next request starts a replica
+            dep.refresh_status()
         if wait:
             self._wait_ready(dep)
         return dep.id
@@ -208,7 +240,9 @@ class LLMClusterManager:
         messages: list[dict[str, str]] | None = None,
     ) -> InferenceResult:
         """Generate a completion (``inference`` is this as the documented dict)."""
-        request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        request = self._with_deadline(
+            _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        )
         dep = self._ready(deployment_id)
         started = time.monotonic()
         with dep.admitted(self.max_concurrent_requests):
@@ -248,26 +282,34 @@ class LLMClusterManager:
             options.get("stop_sequences"),
             options.get("seed"),
         )
+        request = self._with_deadline(request)
         dep = self._ready(deployment_id)
         with dep.admitted(self.max_concurrent_requests):
             yield from self._stream(dep, request)
 
     def _stream(self, dep: Deployment, request: GenerationRequest) -> Generator[StreamEvent, None, None]:
         started = time.monotonic()
-        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()))
-        handle.inflight += 1
+        # the handle stays counted in flight until the stream ends (no scale-down from under it)
+        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()), True)
+        done = False
         try:
-            while True:
+            while not done:
                 chunk = self._send(handle, "read_stream", stream_id).result(self.request_timeout)
                 if chunk["text"]:
                     yield StreamText(chunk["text"])
-                if chunk["done"]:
-                    generation = Generation.from_replica(chunk["result"], (time.monotonic() - started) * 1000)
-                    dep.metrics.record(generation.tokens_generated, generation.latency_ms)
-                    yield StreamEnd(generation)
-                    return
+                done = bool(chunk["done"])
+            generation = Generation.from_replica(chunk["result"], (time.monotonic() - started) * 1000)
+            dep.metrics.record(generation.tokens_generated, generation.latency_ms)
+            yield StreamEnd(generation)
         finally:
             handle.inflight -= 1
+            if not done:  # the reader went away (a closed SSE stream): free its row on the replica
+                self._cancel(handle, stream_id)
+
+    def _cancel(self, handle: ReplicaHandle, request_id: str) -> None:
+        """Ask the replica to drop ``request_id`` at its next decode step, without waiting for it."""
+        with contextlib.suppress(Exception):  # its worker may be gone, which ends the row too
+            self._send(handle, "cancel", request_id)
 
     def stream(
         self, deployment_id: str, prompt: str | None = None, **options: Any
@@ -280,13 +322,24 @@ class LLMClusterManager:
         finally:  # a reader that stops early ends the replica's stream too
             events.close()
 
-    def _call(self, dep: Deployment, method: Any) -> tuple[Any, ReplicaHandle]:
-        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried."""
+    def _with_deadline(self, request: GenerationRequest) -> GenerationRequest:
+        """Name the request (so it can be cancelled) and give it llm.request_timeout on the replica:
+        past it, its row ends with finish_reason "timeout" instead of running on for nobody."""
+        request.request_id = secrets.token_hex(8)
+        request.timeout = self.request_timeout
+        return request
+
+    def _call(self, dep: Deployment, method: Any, hold: bool = False) -> tuple[Any, ReplicaHandle]:
+        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried.
+        ``hold``: the answer's replica stays counted in flight (the caller takes one off at its end)."""
         for attempt in range(2):
             handle = self._pick(dep)
-            handle.inflight += 1
+            answered = False
             try:
-                return method(handle).result(self.request_timeout), handle
+                # a little longer than the replica's own deadline, so its "timeout" answer arrives
+                answer = method(handle).result(self.request_timeout + _ANSWER_GRACE)
+                answered = True
+                return answer, handle
             except (LLMError, ConfigError, ValueError, KeyError):
                 raise
             except Exception:
@@ -294,7 +347,8 @@ class LLMClusterManager:
                     raise
                 self._redeploy(dep, handle)
             finally:
-                handle.inflight -= 1
+                if not (hold and answered):
+                    handle.inflight -= 1
         raise DeploymentStateError(f"deployment {dep.id} has no replica that answers")  # pragma: no cover
 
     def _send(self, handle: ReplicaHandle, method: str, *args: Any) -> ReplicaCall:
@@ -307,11 +361,104 @@ class LLMClusterManager:
         return call_replica(client, handle.actor, handle.worker or "", method, *args, direct=direct)
 
     def _pick(self, dep: Deployment) -> ReplicaHandle:
-        ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
-        if not ready:
-            self._wait_ready(dep)
-            ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
-        return min(ready, key=lambda r: r.inflight)
+        """The least busy ready replica, counted in flight; waits (llm.request_timeout) for one to load,
+        starting one first when an autoscaling deployment is scaled to zero."""
+        deadline = time.monotonic() + self.request_timeout
+        while True:
+            with dep.routing:
+                ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
+                if ready:
+                    handle = min(ready, key=lambda r: r.inflight)
+                    handle.inflight += 1
+                    return handle
+            if not dep.replicas and dep.autoscaler is not None:
+                self._scale_from_zero(dep)
+            if dep.status == DeploymentStatus.FAILED:
+                self._wait_ready(dep, 0)  # raises, saying why
+            if time.monotonic() > deadline:
+                raise DeploymentStateError(f"deployment {dep.id} has no ready replica yet: try again shortly")
+            dep.wait_changed(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    # ------------------------------------------------------------------ autoscaling
+    def _listed(self) -> list[Deployment]:
+        """The deployments the autoscaler looks after: a stopped one stays stopped until started."""
+        with self._state.lock:
+            return [d for d in self._state.deployments.values() if d.status != DeploymentStatus.STOPPED]
+
+    def _scale_from_zero(self, dep: Deployment) -> None:
+        """A request came to a deployment scaled to zero: start a replica now (the request waits)."""
+        with dep.scaling:
+            if dep.replicas:
+                return  # another request started it meanwhile
+            reason = self._add_replicas(dep, 1)
+            dep.scaling_reason = reason
+        if reason is not None:
+            raise DeploymentStateError(f"deployment {dep.id} is scaled to zero and {reason}")
+
+    def _add_replicas(self, dep: Deployment, count: int) -> str | None:
+        """Start ``count`` more replicas where placement finds room; else nothing is attempted
+        and the answer says why (which the deployment then shows)."""
+        avoid = {r.worker for r in dep.replicas if r.worker}
+        identity = self._identity()
+        try:
+            placements = place_replicas(dep.spec, count, identity, self._taken(), avoid)
+        except (ClusterError, ModelDoesNotFitError) as exc:
+            return f"cannot place another replica: {exc}"
+        full = self._gpus_held(identity, dep.spec.gpu_per_replica, placements)
+        if full is not None:
+            return f"cannot place another replica: {full}"
+        with dep.routing:  # a failed replica is replaced, not kept beside its successor
+            failed = [r for r in dep.replicas if r.status == DeploymentStatus.FAILED]
+            for handle in failed:
+                dep.replicas.remove(handle)
+        for handle in failed:
+            self._stop_replica(handle)
+        for placement in placements:
+            handle = ReplicaHandle(max((r.index for r in dep.replicas), default=-1) + 1)
+            dep.replicas.append(handle)
+            self._start_replica(dep, handle, placement)
+        self._resized(dep)
+        return None
+
+    def _gpus_held(self, identity: Mapping[str, Any], need: int, placements: list[Placement]) -> str | None:
+        """Why ``placements`` cannot start: a chosen worker's GPUs are all held by live replicas
+        (GPU memory readings do not show a replica that has not filled its memory yet, and Dask
+        would queue the replica behind the worker's GPU resource for ever). None when they fit."""
+        if need == 0:
+            return None
+        held: Counter[str] = Counter()
+        with self._state.lock:
+            for d in self._state.deployments.values():
+                for r in d.replicas:
+                    if r.worker and r.status in (DeploymentStatus.LOADING, DeploymentStatus.READY):
+                        held[r.worker] += d.spec.gpu_per_replica
+        workers = identity.get("workers") or {}
+        for placement in placements:
+            total = float((workers.get(placement.worker, {}).get("resources") or {}).get("GPU", 0))
+            if total - held[placement.worker] < need:
+                return (
+                    f"the GPUs of worker {placement.worker} ({total:g}) are held by replicas already; "
+                    "add GPU workers or lower max_replicas"
+                )
+            held[placement.worker] += need
+        return None
+
+    def _remove_idle(self, dep: Deployment, count: int) -> None:
+        """Stop up to ``count`` replicas that serve nothing: loading or failed ones first, then idle ones."""
+        with dep.routing:  # no request picks one of them meanwhile
+            idle = [r for r in dep.replicas if r.status != DeploymentStatus.READY or r.inflight == 0]
+            idle.sort(key=lambda r: (r.status == DeploymentStatus.READY, -r.index))
+            gone = idle[:count]
+            for handle in gone:
+                dep.replicas.remove(handle)
+        for handle in gone:
+            self._stop_replica(handle)
+        self._resized(dep)
+
+    def _resized(self, dep: Deployment) -> None:
+        dep.spec.replicas = len(dep.replicas)
+        dep.refresh_status()
+        self._save(dep)
 
     def _worker_alive(self, address: str | None) -> bool:
         return address in (self._identity().get("workers") or {})
@@ -363,6 +510,12 @@ class LLMClusterManager:
         if replicas < 1:
             raise ConfigError(f"replicas must be at least 1, got {replicas} (use undeploy to remove it)")
         dep = self._get(deployment_id)
+        if dep.autoscaler is not None:
+            config = dep.autoscaler.config
+            raise DeploymentStateError(
+                f"deployment {dep.id} autoscales between {config.min_replicas} and {config.max_replicas} "
+                "replicas by its load: it cannot be scaled by hand"
+            )
         if dep.status == DeploymentStatus.STOPPED:  # remembered for the next start
             dep.spec.replicas = replicas
             self._save(dep)
@@ -390,6 +543,7 @@ class LLMClusterManager:
         dep = self._get(deployment_id)
         with self._state.lock:
             self._state.deployments.pop(dep.id, None)
+            self._drop_version(dep)
         for handle in dep.replicas:
             self._stop_replica(handle)
         if self._state.store is not None:
@@ -458,12 +612,17 @@ class LLMClusterManager:
         """Redeploy what the store lists (a restarted head), in the background."""
         if self._state.store is None:
             return
+        for name, (weights, previous) in self._state.store.traffic().items():
+            self._state.traffic[name] = Traffic(weights, previous)
         for row in self._state.store.rows():
             # listed (loading) at once, so nobody sees the deployment vanish while it reloads
             spec = ModelSpec.from_dict({k: v for k, v in row["spec"].items() if k != "notes"})
             dep = Deployment(row["id"], spec, created_at=row["created_at"])
             with self._state.lock:
                 self._state.deployments[dep.id] = dep
+                self._apply_traffic(dep.spec.name or dep.spec.model_name)
+            if dep.autoscaler is not None and self._state.scaling is None:
+                self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
             if row["status"] == DeploymentStatus.STOPPED.value:  # stopped on purpose: stays stopped
                 dep.status = DeploymentStatus.STOPPED
                 continue
@@ -483,6 +642,9 @@ class LLMClusterManager:
         with self._state.lock:
             deployments = list(self._state.deployments.values())
             self._state.deployments.clear()
+            scaling, self._state.scaling = self._state.scaling, None
+        if scaling is not None:
+            scaling.stop()
         for dep in deployments:
             for handle in dep.replicas:
                 self._stop_replica(handle)
@@ -493,12 +655,9 @@ class LLMClusterManager:
 
     # ------------------------------------------------------------------ helpers
     def _get(self, deployment_id: str) -> Deployment:
+        """By id, ``name@version``, or name (the OpenAI API names models): a version drawn by weight."""
         with self._state.lock:
-            dep = self._state.deployments.get(deployment_id)
-            if dep is None:  # the OpenAI API names models, not deployments
-                dep = next(
-                    (d for d in self._state.deployments.values() if d.spec.model_name == deployment_id), None
-                )
+            dep = self._state.deployments.get(deployment_id) or self._by_name(deployment_id)
         if dep is None:
             raise DeploymentNotFoundError(f"no deployment {deployment_id!r}: see list_deployments()")
         return dep

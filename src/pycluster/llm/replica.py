@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
 from typing import Any
 
 from .batching import Admit, BatchItem, DynamicBatcher
@@ -39,6 +40,16 @@ class _Stream:
         self.changed = threading.Event()
 
 
+@dataclass
+class _Pending:
+    """A request on its way to a row: what the batcher carries, and when its time is up."""
+
+    request: GenerationRequest
+    ids: list[int]
+    stream: _Stream | None
+    deadline: float | None  # time.monotonic(); from the request's timeout, counted from arrival here
+
+
 class ModelReplica:
     """Created with ``client.submit(ModelReplica, spec, actor=True, workers=[...])``."""
 
@@ -54,28 +65,44 @@ class ModelReplica:
         self.engine = load_engine(self.spec, path, on_gpu)
         self.load_seconds = time.monotonic() - started
         self.continuous = bool(getattr(self.engine, "continuous", False))
+        self.serves_rows = callable(getattr(self.engine, "submit", None))
         self.batcher = DynamicBatcher(self._run_batch, self.spec.batch_size)
         self._streams: dict[str, _Stream] = {}
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._live: dict[str, Row | None] = {}  # request id -> its row once it has one
+        self._cancelled: set[str] = set()  # cancelled while still queued
+        self.cancelled = 0
 
     # ---------------------------------------------------------------- requests
     async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
         """One request; it joins whatever forward batch is forming."""
-        req = GenerationRequest(**request)
-        ids = self.engine.prompt_ids(req)  # bad requests fail here, before they queue
-        future = self.batcher.submit(req.batch_key, (req, ids))
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._submit(self._pending(request, None)))
 
     async def start_stream(self, request: dict[str, Any]) -> str:
-        """Start one streamed request (a batch of its own); read it with ``read_stream``."""
-        req = GenerationRequest(**request)
-        ids = self.engine.prompt_ids(req)
-        stream_id = str(next(self._ids))
-        stream = self._streams[stream_id] = _Stream()
-        # a whole-batch engine streams only a batch's first row, so a stream runs alone there
-        future = self.batcher.submit(req.batch_key, (req, ids, stream), alone=not self.continuous)
-        future.add_done_callback(lambda f: self._end_stream(stream, f))
+        """Start one streamed request; read it with ``read_stream``, end it early with ``cancel``."""
+        pending = self._pending(request, _Stream())
+        stream_id = pending.request.request_id or f"stream-{next(self._ids)}"
+        pending.request.request_id = stream_id
+        stream = pending.stream
+        assert stream is not None
+        self._streams[stream_id] = stream
+        self._submit(pending).add_done_callback(lambda f: self._end_stream(stream, f))
         return stream_id
+
+    async def cancel(self, request_id: str) -> bool:
+        """End request ``request_id`` at its next decode step (its caller went away); False when it
+        is not running here (finished already)."""
+        self._streams.pop(request_id, None)
+        with self._lock:
+            if request_id not in self._live:
+                return False
+            row = self._live[request_id]
+            if row is None:  # still queued: the row is born cancelled
+                self._cancelled.add(request_id)
+        if row is not None:
+            self._cancel_row(row)
+        return True
 
     async def read_stream(self, stream_id: str, wait: float = 1.0) -> dict[str, Any]:
         """Text produced since the last read; ``done`` and the final ``result`` at the end."""
@@ -92,6 +119,40 @@ class ModelReplica:
             self._streams.pop(stream_id, None)
         return {"text": "".join(pieces), "done": done, "result": stream.result if done else None}
 
+    def _pending(self, request: dict[str, Any], stream: _Stream | None) -> _Pending:
+        req = GenerationRequest(**request)
+        ids = self.engine.prompt_ids(req)  # bad requests fail here, before they queue
+        deadline = None if req.timeout is None else time.monotonic() + req.timeout
+        return _Pending(req, ids, stream, deadline)
+
+    def _submit(self, pending: _Pending) -> Future[Any]:
+        request_id = pending.request.request_id
+        if request_id is not None:
+            with self._lock:
+                self._live[request_id] = None
+        if self.serves_rows:  # the engine batches by itself (vLLM): each row goes straight in
+            future: Future[Any] = Future()
+            self.engine.submit(self._make_row(pending, future))  # type: ignore[attr-defined]
+        else:
+            # a whole-batch engine streams only a batch's first row, so a stream runs alone there
+            alone = pending.stream is not None and not self.continuous
+            future = self.batcher.submit(pending.request.batch_key, pending, alone=alone)
+        if request_id is not None:
+            future.add_done_callback(lambda _f: self._forget(request_id))
+        return future
+
+    def _forget(self, request_id: str) -> None:
+        with self._lock:
+            self._live.pop(request_id, None)
+            self._cancelled.discard(request_id)
+
+    def _cancel_row(self, row: Row) -> None:
+        row.cancelled = True  # the decode loop lets it go before its next step
+        self.cancelled += 1
+        engine_cancel = getattr(self.engine, "cancel", None)
+        if engine_cancel is not None:  # vLLM: abort it inside the engine at once
+            engine_cancel(row)
+
     async def stats(self) -> dict[str, Any]:
         return {
             **self.batcher.stats(),
@@ -99,6 +160,8 @@ class ModelReplica:
             "device": self.engine.device,
             "engine": self.engine.name,
             "context_length": self.engine.context_length,
+            "cancelled": self.cancelled,
+            **getattr(self.engine, "counters", dict)(),
         }
 
     async def where(self) -> dict[str, Any]:
@@ -118,22 +181,38 @@ class ModelReplica:
             self._run_whole(items)
 
     def _row(self, item: BatchItem) -> Row:
-        request, ids = item.payload[0], item.payload[1]
-        stream = item.payload[2] if len(item.payload) > 2 else None
+        return self._make_row(item.payload, item.future)
+
+    def _make_row(self, pending: _Pending, future: Future[Any]) -> Row:
         started = time.monotonic()
 
         def on_result(row: Row, result: GenerationResult) -> None:
             self.batcher.observe(row.batch_size)
             engine_ms = (time.monotonic() - started) * 1000
-            _answer(item.future, {**result.as_dict(), "batch_size": row.batch_size, "engine_ms": engine_ms})
+            _answer(future, {**result.as_dict(), "batch_size": row.batch_size, "engine_ms": engine_ms})
 
-        return Row(request, ids, on_result, _stream_writer(stream) if stream is not None else None)
+        stream = pending.stream
+        row = Row(pending.request, pending.ids, on_result, _stream_writer(stream) if stream else None)
+        row.deadline = pending.deadline
+        if self._register(row):
+            self._cancel_row(row)
+        return row
+
+    def _register(self, row: Row) -> bool:
+        """Make ``row`` the one ``cancel`` reaches; True when it was cancelled while still queued."""
+        request_id = row.request.request_id
+        if request_id is None:
+            return False
+        with self._lock:
+            if request_id in self._live:
+                self._live[request_id] = row
+            return request_id in self._cancelled
 
     def _run_whole(self, items: list[BatchItem]) -> None:
-        stream = items[0].payload[2] if len(items[0].payload) > 2 else None
+        stream = items[0].payload.stream
         on_text = _stream_writer(stream) if stream is not None else None
         started = time.monotonic()
-        results = self.engine.generate([(item.payload[0], item.payload[1]) for item in items], on_text)
+        results = self.engine.generate([(item.payload.request, item.payload.ids) for item in items], on_text)
         elapsed = time.monotonic() - started
         for item, result in zip(items, results):
             _answer(item.future, {**result.as_dict(), "batch_size": len(items), "engine_ms": elapsed * 1000})

@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "AutoscalingStatus",
     "DeploymentInfo",
     "Generation",
     "InferenceResult",
     "LatencyPercentiles",
+    "ModelVersion",
     "ReplicaCounters",
     "ReplicaInfo",
     "RequestStats",
@@ -61,6 +63,21 @@ class RequestStats:
 
 
 @dataclass(frozen=True)
+class AutoscalingStatus:
+    """An autoscaling deployment's bounds and target, its load now, and why it is not where the
+    load asks (the delays, max_replicas, or no room for another replica)."""
+
+    min_replicas: int
+    max_replicas: int
+    target_ongoing_requests: float
+    upscale_delay_s: float
+    downscale_delay_s: float
+    ongoing_requests: int
+    wanted_replicas: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class DeploymentInfo:
     """A deployment's settings, replicas and request metrics (``GET /api/llm/models/{id}``)."""
 
@@ -80,6 +97,10 @@ class DeploymentInfo:
     replica_details: list[ReplicaInfo]
     created_at: float
     metrics: RequestStats
+    autoscaling: AutoscalingStatus | None = None
+    name: str | None = None  # requests name it ``name`` (weighted) or ``name@version``
+    version: str | None = None
+    traffic_weight: float | None = None  # its share of ``name``'s requests
 
     def to_dict(self) -> dict[str, Any]:
         # the documented JSON has the metrics at the top level, beside the settings
@@ -118,9 +139,25 @@ class DeploymentInfo:
             values["tokens_per_second"],
             latency,
         )
-        own = {k: values[k] for k in cls.__dataclass_fields__ if k not in ("replica_details", "metrics")}
+        nested = ("replica_details", "metrics", "autoscaling")
+        own = {k: values[k] for k in cls.__dataclass_fields__ if k not in nested}
         replicas = [ReplicaInfo(**r) for r in values["replica_details"]]
-        return cls(**own, replica_details=replicas, metrics=metrics)
+        scaling = values.get("autoscaling")
+        autoscaling = AutoscalingStatus(**scaling) if scaling else None
+        return cls(**own, replica_details=replicas, metrics=metrics, autoscaling=autoscaling)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a name: its deployment, status and share of the traffic."""
+
+    version: str
+    deployment_id: str
+    status: str
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

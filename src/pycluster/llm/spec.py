@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import ConfigError
+from .autoscaling import AutoscalingConfig
 from .resources import BYTES_PER_PARAMETER, memory_gb
 
 __all__ = ["ENGINES", "SHARDING_STRATEGIES", "DeploymentStatus", "ModelSpec"]
@@ -40,6 +41,9 @@ class ModelSpec:
     model_path: str | None = None  # where the weights were found (local folder)
     memory_fraction: float | None = None  # gpu.memory_fraction: the share of each GPU a replica may take
     notes: list[str] = field(default_factory=list)
+    autoscaling: dict[str, Any] | None = None  # AutoscalingConfig's fields; None: a fixed replica count
+    name: str | None = None  # what requests call it (with @version to pin one); default model_name
+    version: str = "1"
 
     def __post_init__(self) -> None:
         if self.max_memory_per_gpu is not None:
@@ -55,14 +59,25 @@ class ModelSpec:
         for name in ("gpu_per_replica",):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (CPU) or more, got {getattr(self, name)}")
-        for name in ("replicas", "batch_size", "max_sequence_length"):
+        if self.replicas < 0 or (self.replicas == 0 and self.autoscaling is None):
+            raise ConfigError(f"replicas must be at least 1, got {self.replicas}")  # 0: scaled to zero
+        for name in ("batch_size", "max_sequence_length"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.autoscaling is not None:  # checked here, before anything is placed or loaded
+            AutoscalingConfig.from_dict(self.autoscaling)
         if not self.model_name.strip():
             raise ConfigError("model_name is empty: give a local folder or a Hugging Face name")
+        self.name = self.name or self.model_name
+        if "@" in self.version or not self.version.strip():
+            raise ConfigError(f"version must be a non-empty label without '@', got {self.version!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def scaling(self) -> AutoscalingConfig | None:
+        return None if self.autoscaling is None else AutoscalingConfig.from_dict(self.autoscaling)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelSpec:

@@ -14,6 +14,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_deployments (
     id TEXT PRIMARY KEY, spec TEXT, status TEXT, reason TEXT, created_at REAL
 );
+CREATE TABLE IF NOT EXISTS llm_traffic (name TEXT PRIMARY KEY, weights TEXT, previous TEXT);
 """
 
 
@@ -46,6 +47,23 @@ class DeploymentStore:
             {"id": r[0], "spec": json.loads(r[1]), "status": r[2], "reason": r[3], "created_at": r[4]}
             for r in rows
         ]
+
+    def save_traffic(self, name: str, weights: dict[str, float], previous: dict[str, float] | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO llm_traffic VALUES (?, ?, ?)",
+                (name, json.dumps(weights), json.dumps(previous)),
+            )
+
+    def delete_traffic(self, name: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM llm_traffic WHERE name = ?", (name,))
+
+    def traffic(self) -> dict[str, tuple[dict[str, float], dict[str, float] | None]]:
+        """Each name's traffic weights and the weights before the last change."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, weights, previous FROM llm_traffic").fetchall()
+        return {r[0]: (json.loads(r[1]), json.loads(r[2])) for r in rows}
 
     def close(self) -> None:
         with self._lock:

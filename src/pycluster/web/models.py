@@ -15,6 +15,7 @@ from ..jobs.model import JobStatus
 __all__ = [
     "Alert",
     "AlertsView",
+    "AutoscalingModel",
     "ClusterInfo",
     "ClusterMessage",
     "ClusterMetrics",
@@ -49,6 +50,8 @@ __all__ = [
     "JobSummary",
     "Message",
     "MetricsSample",
+    "ModelVersionModel",
+    "ModelVersions",
     "PartitionInfo",
     "QueueStatusModel",
     "QueueTotals",
@@ -559,6 +562,19 @@ class LatencyPercentiles(BaseModel):
     p99: float | None
 
 
+class AutoscalingModel(BaseModel):
+    """An autoscaling deployment's bounds and target, its load, and why it is not where the load asks."""
+
+    min_replicas: int
+    max_replicas: int
+    target_ongoing_requests: float
+    upscale_delay_s: float
+    downscale_delay_s: float
+    ongoing_requests: int = Field(description="Requests in flight now, waiting ones included")
+    wanted_replicas: int | None = Field(description="What the load asks for, before min/max and the delays")
+    reason: str | None = Field(description="Why it does not run wanted_replicas (delays, max, no room)")
+
+
 class DeploymentModel(BaseModel):
     """A deployment: its settings, replicas and where they run, and its request metrics."""
 
@@ -583,6 +599,24 @@ class DeploymentModel(BaseModel):
     requests_per_second: float
     tokens_per_second: float
     latency_ms: LatencyPercentiles
+    autoscaling: AutoscalingModel | None = Field(None, description="null: a fixed number of replicas")
+    name: str | None = Field(None, description="Requests name it so (by weight) or name@version")
+    version: str | None = None
+    traffic_weight: float | None = Field(None, description="Its weight in its name's traffic split")
+
+
+class ModelVersionModel(BaseModel):
+    version: str
+    deployment_id: str
+    status: DeploymentState
+    weight: float
+
+
+class ModelVersions(BaseModel):
+    """A name's deployed versions and how its requests are split between them."""
+
+    name: str
+    versions: list[ModelVersionModel]
 
 
 class DeployAccepted(Message):

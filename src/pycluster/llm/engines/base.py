@@ -25,6 +25,8 @@ class GenerationRequest:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    request_id: str | None = None  # the head's name for it, so it can be cancelled
+    timeout: float | None = None  # seconds from its arrival at the replica; then its row ends
 
     @property
     def batch_key(self) -> tuple[Any, ...]:
@@ -42,7 +44,8 @@ class GenerationResult:
     text: str
     tokens_generated: int
     prompt_tokens: int
-    finish_reason: str  # "stop" (EOS or a stop sequence) or "length" (max_tokens)
+    # "stop" (EOS or a stop sequence), "length" (max_tokens); ended early: "cancelled", "timeout"
+    finish_reason: str
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,6 +17,7 @@ the engine falls back to ``generate``.
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,16 @@ class Row:
     batch_size: int = 0  # the most rows it shared a forward step with
     sent: int = 0  # characters already streamed
     generator: Any = None  # its own seeded RNG, so a seed gives the same text in any batch
+    deadline: float | None = None  # time.monotonic() past which the row ends ("timeout")
+    cancelled: bool = False  # set from another thread when its caller went away
+
+    def ended(self, now: float) -> str | None:
+        """Why the row must leave before its next step ("cancelled", "timeout"), or None."""
+        if self.cancelled:
+            return "cancelled"
+        if self.deadline is not None and now >= self.deadline:
+            return "timeout"
+        return None
 
 
 class DecodeLoop:
@@ -88,12 +99,17 @@ class DecodeLoop:
         self.torch, self.model, self.eos_ids, self.pad_id = torch, model, eos_ids, pad_id
         self.context_length, self.decode = context_length, decode
         self._keep_one = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.tokens_generated = 0  # every token any row was given (a cancelled row's stop counting)
+        self.rows_ended_early = 0  # rows cancelled or past their deadline
 
     def run(self, rows: list[Row], admit: Callable[[int], list[Row]], capacity: int) -> None:
         with self.torch.inference_mode():
             batch: _Batch | None = None
             waiting = list(rows)
             while waiting or batch is not None:
+                waiting = self._end_early(batch, waiting)
+                if batch is not None and not batch.rows:
+                    batch = None  # every running row was cancelled
                 if batch is None:
                     batch = self._start(waiting[:capacity]) if waiting else None
                     waiting = waiting[capacity:]
@@ -104,6 +120,27 @@ class DecodeLoop:
                     self._step(batch)
                 if batch is not None and not batch.rows:
                     batch = None  # the next rows start a fresh cache, as narrow as they are
+
+    def _end_early(self, batch: _Batch | None, waiting: list[Row]) -> list[Row]:
+        """Let cancelled and overdue rows go before the next step, so they cost no more compute;
+        the other rows keep their cache lines and so their exact text. Returns the waiting rest."""
+        now = time.monotonic()
+        running = batch.rows if batch is not None else []
+        reasons = {id(r): r.ended(now) for r in [*running, *waiting]}
+        for row in [*running, *waiting]:
+            reason = reasons[id(row)]
+            if reason is not None:
+                self._finish_early(row, reason)
+        if batch is not None and any(reasons[id(r)] for r in running):
+            batch.select(self.torch, [i for i, r in enumerate(running) if reasons[id(r)] is None])
+        return [r for r in waiting if reasons[id(r)] is None]
+
+    def _finish_early(self, row: Row, reason: str) -> None:
+        result = finish(row.request, row.tokens, len(row.ids), self.eos_ids, self.decode)
+        result.finish_reason = reason
+        self.rows_ended_early += 1
+        _stream(row, result.text, final=True)
+        row.on_result(row, result)
 
     # ------------------------------------------------------------------ steps
     def _start(self, rows: list[Row]) -> _Batch:
@@ -157,6 +194,7 @@ class DecodeLoop:
     def _advance(self, row: Row, token: int, batch_size: int) -> bool:
         """Add ``token`` to ``row``; True (and its result sent) when the row is finished."""
         row.tokens.append(token)
+        self.tokens_generated += 1
         row.batch_size = max(row.batch_size, batch_size)
         done = token in self.eos_ids or len(row.tokens) >= row.request.max_tokens
         text = None

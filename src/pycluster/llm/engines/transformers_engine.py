@@ -138,6 +138,13 @@ class TransformersEngine:
             return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
 
+    def counters(self) -> dict[str, int]:
+        """Tokens the decode loop made, and rows it let go early (cancelled or overdue)."""
+        return {
+            "tokens_generated": self._loop.tokens_generated,
+            "rows_ended_early": self._loop.rows_ended_early,
+        }
+
     def decode(self, ids: Sequence[int]) -> str:
         """Token ids as text, special tokens left out (also used by the engine's decode loops)."""
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))

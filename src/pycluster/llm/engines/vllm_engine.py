@@ -1,4 +1,10 @@
-"""The vLLM engine (GPU workers with vllm installed): continuous batching inside vLLM itself.
+"""The vLLM engine (GPU workers with vllm installed): vLLM's asynchronous engine, rows streamed as made.
+
+Each request goes straight into vLLM's ``AsyncLLM`` (``AsyncLLMEngine``), which batches
+continuously by itself: requests join between its steps and every step's tokens reach the
+request's stream at once (``vllm_stream.serve_row``). The engine lives on an event loop of
+its own (a ``LoopThread``), so vLLM's output handling never waits on the Dask worker's loop.
+Cancelling a request (its caller went away) or passing its deadline aborts it inside vLLM.
 
 Sharding: ``tensor_parallel`` sets ``tensor_parallel_size=gpu_per_replica``;
 ``pipeline_parallel`` sets ``pipeline_parallel_size=gpu_per_replica``.
@@ -6,87 +12,151 @@ Sharding: ``tensor_parallel`` sets ``tensor_parallel_size=gpu_per_replica``;
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import multiprocessing
-import os
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
+from ...cluster.loop import LoopThread
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
+from .decode import Row
+from .vllm_stream import StreamCounters, serve_row
 
-__all__ = ["VLLMEngine"]
+__all__ = ["VLLMEngine", "engine_options", "sampling_options"]
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "auto", "int4": "auto"}
 
 
+def engine_options(spec: ModelSpec, model_path: str) -> dict[str, Any]:
+    """``AsyncEngineArgs`` for a deployment's spec."""
+    size = max(1, spec.gpu_per_replica)
+    parallel = (
+        "pipeline_parallel_size" if spec.sharding_strategy == "pipeline_parallel" else "tensor_parallel_size"
+    )
+    options: dict[str, Any] = {
+        "model": model_path,
+        "max_num_seqs": spec.batch_size,
+        "dtype": _DTYPES[spec.precision],
+        "max_model_len": spec.max_sequence_length,
+        parallel: size,
+    }
+    if spec.precision in ("int8", "int4"):
+        options["quantization"] = "bitsandbytes"
+    if spec.memory_fraction is not None:  # gpu.memory_fraction: vLLM's own name for it
+        options["gpu_memory_utilization"] = spec.memory_fraction
+    return options
+
+
+def sampling_options(request: GenerationRequest) -> dict[str, Any]:
+    """``SamplingParams`` for a request (cumulative outputs, vLLM's default, are what we follow)."""
+    return {
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "stop": request.stop or None,
+        "seed": request.seed,
+    }
+
+
 class VLLMEngine:
+    """Rows go in with ``submit`` (the replica skips its own batcher); ``cancel`` aborts one."""
+
     name = "vllm"
+    continuous = False
 
     def __init__(self, spec: ModelSpec, model_path: str) -> None:
-        vllm = require("vllm", "engine='vllm'", "llm")
-        self.vllm = vllm
-        size = max(1, spec.gpu_per_replica)
-        parallel = (
-            {"tensor_parallel_size": size}
-            if spec.sharding_strategy != "pipeline_parallel"
-            else {"pipeline_parallel_size": size}
-        )
-        options: dict[str, Any] = {
-            "dtype": _DTYPES[spec.precision],
-            "max_model_len": spec.max_sequence_length,
-        }
-        if spec.precision in ("int8", "int4"):
-            options["quantization"] = "bitsandbytes"
-        if spec.memory_fraction is not None:  # gpu.memory_fraction: vLLM's own name for it
-            options["gpu_memory_utilization"] = spec.memory_fraction
-        _allow_engine_processes(size)
-        self.llm = vllm.LLM(model=model_path, max_num_seqs=spec.batch_size, **parallel, **options)
-        self.tokenizer = self.llm.get_tokenizer()
+        self.vllm = require("vllm", "engine='vllm'", "llm")
+        _allow_engine_processes()
+        self.counters_ = StreamCounters()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._thread = LoopThread("pycluster-vllm-engine").start()
+        args = self.vllm.AsyncEngineArgs(**engine_options(spec, model_path))
+        self.engine = self._thread.run(_start(self.vllm, args))
+        self.tokenizer = self._thread.run(_tokenizer(self.engine))
         self.context_length = spec.max_sequence_length
         self.device = "cuda"
 
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         return prompt_ids(self.tokenizer, request, self.context_length)
 
+    def submit(self, row: Row) -> None:
+        """Start ``row`` in vLLM (from any thread); its text streams and its result comes through the row."""
+        self._thread.loop.call_soon_threadsafe(self._start_row, row)
+
+    def cancel(self, row: Row) -> None:
+        """Abort ``row`` now (from any thread): its task is cancelled, which closes vLLM's generator."""
+        row.cancelled = True
+        self._thread.loop.call_soon_threadsafe(self._cancel_task, id(row))
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "tokens_generated": self.counters_.tokens_generated,
+            "rows_ended_early": self.counters_.rows_ended_early,
+        }
+
     def generate(
         self,
         batch: list[tuple[GenerationRequest, list[int]]],
         on_text: TokenCallback | None = None,
     ) -> list[GenerationResult]:
-        params = [
-            self.vllm.SamplingParams(
-                max_tokens=r.max_tokens,
-                temperature=r.temperature,
-                top_p=r.top_p,
-                stop=r.stop or None,
-                seed=r.seed,
-            )
-            for r, _ in batch
-        ]
-        prompts = [{"prompt_token_ids": ids} for _, ids in batch]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        results = []
-        for (_, ids), out in zip(batch, outputs):
-            best = out.outputs[0]
-            results.append(
-                GenerationResult(best.text, len(best.token_ids), len(ids), best.finish_reason or "stop")
-            )
-        if on_text is not None and results:
-            on_text(results[0].text)  # vLLM's offline API returns whole texts
-        return results
+        """The whole-batch call of the Engine protocol, served through the same rows."""
+        futures: list[Future[GenerationResult]] = []
+        for i, (request, ids) in enumerate(batch):
+            futures.append(Future())
+            self.submit(Row(request, ids, _answer(futures[-1]), on_text if i == 0 else None))
+        return [f.result() for f in futures]
 
     def close(self) -> None:
-        self.llm = None
+        engine, self.engine = self.engine, None
+        shutdown = getattr(engine, "shutdown", None)
+        if shutdown is not None:
+            self._thread.loop.call_soon_threadsafe(shutdown)
+        self._thread.stop()
+
+    # ------------------------------------------------------------ on the engine's loop
+    def _start_row(self, row: Row) -> None:
+        params = self.vllm.SamplingParams(**sampling_options(row.request))
+        request_id = f"{row.request.request_id or 'req'}-{uuid.uuid4().hex[:8]}"  # unique inside vLLM
+        outputs = self.engine.generate({"prompt_token_ids": row.ids}, params, request_id)
+        task = asyncio.ensure_future(serve_row(row, outputs, self.counters_))
+        self._tasks[id(row)] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(id(row), None))
+        if row.deadline is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(max(0.0, row.deadline - time.monotonic()), task.cancel)
+        if row.cancelled:
+            task.cancel()
+
+    def _cancel_task(self, key: int) -> None:
+        task = self._tasks.get(key)
+        if task is not None:
+            task.cancel()
 
 
-def _allow_engine_processes(gpus: int) -> None:
-    """Dask starts worker processes as daemons, and a daemon may not start children, which
-    vLLM does for its engine core and for each extra GPU. One GPU: run the engine core in this
-    process. Several: vLLM needs its GPU worker processes, so this worker stops calling itself
-    a daemon (its Nanny still ends it, and vLLM ends its own children when its parent dies)."""
+def _answer(future: Future[GenerationResult]) -> Callable[[Row, GenerationResult], None]:
+    return lambda _row, result: future.set_result(result)
+
+
+async def _start(vllm: Any, args: Any) -> Any:
+    # built on the engine's own loop: AsyncLLM starts its output handler on the running loop
+    return vllm.AsyncLLMEngine.from_engine_args(args)
+
+
+async def _tokenizer(engine: Any) -> Any:
+    tokenizer = engine.get_tokenizer()  # a coroutine in some vLLM versions, a plain call in others
+    return await tokenizer if inspect.isawaitable(tokenizer) else tokenizer
+
+
+def _allow_engine_processes() -> None:
+    """Dask's Nanny starts worker processes as daemons, and a daemon may not start children,
+    which vLLM's asynchronous engine always does (its engine core runs in a process of its own,
+    plus one per extra GPU). So this worker stops calling itself a daemon: its Nanny still ends
+    it, and vLLM ends its own children when their parent dies."""
     current = multiprocessing.current_process()
-    if not current.daemon:
-        return
-    if gpus == 1:
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    else:
+    if current.daemon:
         current.daemon = False

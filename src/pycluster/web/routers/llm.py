@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -12,8 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...errors import ClusterNotRunningError
 from ...llm.manager import LLMClusterManager
 from ..deps import ERROR_RESPONSES, head
-from ..models import DeployAccepted, DeploymentList, DeploymentModel, InferenceResult, Undeployed
-from ..sse import sse_lines
+from ..models import (
+    DeployAccepted,
+    DeploymentList,
+    DeploymentModel,
+    InferenceResult,
+    ModelVersions,
+    Undeployed,
+)
+from ..sse import EventStreamResponse, sse_lines
 
 __all__ = ["InferenceOptions", "llm_manager", "router"]
 
@@ -43,7 +50,27 @@ class DeployRequest(BaseModel):
     batch_size: int = Field(8, ge=1, le=1024)
     max_sequence_length: int = Field(2048, ge=1, le=1_048_576)
     engine: Literal["auto", "transformers", "vllm"] = "auto"
+    name: str | None = Field(
+        None, min_length=1, max_length=1000, description="Default model_name; requests may say name@version"
+    )
+    version: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[^@]+$", description="Default: the next number"
+    )
+    autoscaling: AutoscalingRequest | None = Field(
+        None, description="Follow the load between min_replicas and max_replicas (replaces replicas)"
+    )
     wait: bool = Field(False, description="Answer only once a replica is ready (or has failed)")
+
+
+class AutoscalingRequest(BaseModel):
+    """Ray Serve's autoscaling_config: replicas follow the requests in flight, within the bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_replicas: int = Field(1, ge=0, le=256, description="0: scale to zero when idle")
+    max_replicas: int = Field(1, ge=1, le=256)
+    target_ongoing_requests: float = Field(2.0, gt=0, le=100_000, description="In flight per replica")
+    upscale_delay_s: float = Field(30.0, ge=0, le=86_400)
+    downscale_delay_s: float = Field(600.0, ge=0, le=86_400)
 
 
 class InferenceOptions(BaseModel):
@@ -60,6 +87,17 @@ class InferenceOptions(BaseModel):
 class InferenceRequest(InferenceOptions):
     prompt: str = Field(max_length=1_000_000, examples=["Write a Python function to calculate fibonacci:"])
     stream: bool = Field(False, description="Answer with server-sent events, one per piece of text")
+
+
+class TrafficRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=1000)
+    weights: dict[str, float] = Field(min_length=1, max_length=100, examples=[{"1": 90, "2": 10}])
+
+
+class NameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=1000)
 
 
 class ScaleRequest(BaseModel):
@@ -113,6 +151,29 @@ def list_models(request: Request) -> DeploymentList:
     return DeploymentList(deployments=[DeploymentModel.model_validate(d.to_dict()) for d in deployments])
 
 
+def _versions(name: str, versions: list[Any]) -> ModelVersions:
+    return ModelVersions.model_validate({"name": name, "versions": [v.to_dict() for v in versions]})
+
+
+# declared before /{deployment_id}: "versions" is no deployment id
+@router.get("/versions", response_model=ModelVersions)
+def list_versions(name: str, request: Request) -> ModelVersions:
+    """The deployed versions of ``name`` and each one's share of its requests."""
+    return _versions(name, llm_manager(request).versions(name))
+
+
+@router.put("/traffic", response_model=ModelVersions)
+def set_traffic(body: TrafficRequest, request: Request) -> ModelVersions:
+    """Split ``name``'s requests between its versions by weight (``{"1": 90, "2": 10}``)."""
+    return _versions(body.name, llm_manager(request).set_traffic(body.name, body.weights))
+
+
+@router.post("/rollback", response_model=ModelVersions)
+def rollback(body: NameRequest, request: Request) -> ModelVersions:
+    """Put back ``name``'s traffic split from before its last change."""
+    return _versions(body.name, llm_manager(request).rollback(body.name))
+
+
 @router.get("/{deployment_id}", response_model=DeploymentModel)
 def get_model(deployment_id: str, request: Request) -> DeploymentModel:
     """One deployment (``status`` is loading, ready or failed with ``reason``)."""
@@ -138,7 +199,7 @@ def inference(
     events = manager.stream_events(deployment_id, body.prompt, **options)
     first = next(events)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
     rest = (e.to_dict() for e in events)
-    return StreamingResponse(sse_lines(first.to_dict(), rest, source=events), media_type="text/event-stream")
+    return EventStreamResponse(sse_lines(first.to_dict(), rest, source=events))
 
 
 @router.post("/{deployment_id}/scale", response_model=DeploymentModel)

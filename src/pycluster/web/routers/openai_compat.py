@@ -37,7 +37,7 @@ from ..models_llm import (
     Usage,
     stream_schema,
 )
-from ..sse import sse_lines
+from ..sse import EventStreamResponse, sse_lines
 from .llm import llm_manager
 
 __all__ = ["router"]
@@ -173,9 +173,7 @@ def _stream(events: Iterator[dict[str, Any]], chunks: Iterator[StreamEvent]) -> 
     # The first event is produced here, so a bad request (unknown model, prompt too long) is a
     # 4xx answer instead of an error inside a stream that has already said 200.
     first = next(events)
-    return StreamingResponse(
-        sse_lines(first, events, done="[DONE]", source=chunks), media_type="text/event-stream"
-    )
+    return EventStreamResponse(sse_lines(first, events, done="[DONE]", source=chunks))
 
 
 def _event(chunk: CompletionChunk | ChatCompletionChunk) -> dict[str, Any]:

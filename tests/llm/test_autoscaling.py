@@ -1,0 +1,166 @@
+"""Replica autoscaling: the decision (pure, with a clock), bad settings refused, and a real
+deployment that scales to zero, starts a replica for the request that finds none, and grows
+to max_replicas under load."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pycluster import HeadNode, LLMClusterManager
+from pycluster.errors import ConfigError, DeploymentStateError
+from pycluster.llm import AutoscalingConfig
+from pycluster.llm.autoscaling import Autoscaler
+from tests.helpers import cli, wait_for
+
+from .tiny_model import CONTEXT
+
+PROMPT = "the quick brown fox"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _scaler(**options: float) -> tuple[Autoscaler, Clock]:
+    clock = Clock()
+    config = AutoscalingConfig(
+        **{"min_replicas": 1, "max_replicas": 4, "upscale_delay_s": 5, "downscale_delay_s": 60, **options}
+    )
+    return Autoscaler(config, clock), clock
+
+
+def test_growing_waits_for_the_upscale_delay_and_stops_at_max() -> None:
+    scaler, clock = _scaler()
+    assert scaler.decide(current=1, ongoing=20).replicas == 1  # a burst: not yet
+    clock.now = 4.9
+    assert scaler.decide(1, 20).replicas == 1
+    clock.now = 5.0
+    decision = scaler.decide(1, 20)
+    assert decision.replicas == 4 and decision.wanted == 10
+    assert decision.reason is not None and "max_replicas=4" in decision.reason
+
+
+def test_a_lull_shorter_than_the_downscale_delay_changes_nothing() -> None:
+    scaler, clock = _scaler()
+    assert scaler.decide(4, 0).replicas == 4
+    clock.now = 30
+    assert scaler.decide(4, 8).replicas == 4  # load is back: the shrink timer starts over
+    clock.now = 40
+    assert scaler.decide(4, 0).replicas == 4
+    clock.now = 99
+    assert scaler.decide(4, 0).replicas == 4
+    clock.now = 100
+    assert scaler.decide(4, 0).replicas == 1  # min_replicas
+
+
+def test_scaled_to_zero_a_request_gets_a_replica_at_once() -> None:
+    scaler, _clock = _scaler(min_replicas=0, upscale_delay_s=30)
+    assert scaler.decide(0, 0).replicas == 0
+    assert scaler.decide(0, 1).replicas == 1  # no upscale delay while a request waits
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"min_replicas": 3, "max_replicas": 2}, "min_replicas"),
+        ({"max_replicas": 0}, "max_replicas"),
+        ({"target_ongoing_requests": 0}, "target_ongoing_requests"),
+        ({"upscale_delay_s": -1}, "upscale_delay_s"),
+    ],
+)
+def test_bad_settings_name_their_field(fields: dict[str, float], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        AutoscalingConfig.from_dict(fields)
+
+
+@pytest.fixture(scope="module")
+def api(llm_head: HeadNode) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=llm_head.dashboard_url or "", timeout=120) as client:
+        yield client
+
+
+def test_min_over_max_is_a_422_and_nothing_is_deployed(
+    api: httpx.Client, tiny_model: Path, llm_head: HeadNode
+) -> None:
+    body = {
+        "model_name": str(tiny_model),
+        "gpu_per_replica": 0,
+        "max_sequence_length": CONTEXT,
+        "autoscaling": {"min_replicas": 3, "max_replicas": 2},
+    }
+    before = api.get("/api/llm/models").json()["deployments"]
+    answer = api.post("/api/llm/models/deploy", json=body)
+    assert answer.status_code == 422 and "min_replicas" in answer.text, answer.text
+    assert api.get("/api/llm/models").json()["deployments"] == before
+    body["autoscaling"] = {"max_replicas": 0}
+    answer = api.post("/api/llm/models/deploy", json=body)
+    assert answer.status_code == 422 and "max_replicas" in answer.text, answer.text
+    url = ["--url", llm_head.dashboard_url or ""]
+    refused = cli("llm", *url, "deploy", str(tiny_model), "--min-replicas", "3", "--max-replicas", "2")
+    assert refused.returncode == 1 and "min_replicas" in refused.stderr, refused.stderr
+    assert api.get("/api/llm/models").json()["deployments"] == before
+
+
+def _replicas(api: httpx.Client, dep: str) -> int:
+    return int(api.get(f"/api/llm/models/{dep}").json()["replicas"])
+
+
+@pytest.mark.slow
+def test_scale_to_zero_then_grow_to_max_under_load(
+    api: httpx.Client, llm: LLMClusterManager, tiny_model: Path
+) -> None:
+    scaling = {
+        "min_replicas": 0,
+        "max_replicas": 2,
+        "target_ongoing_requests": 2,
+        "upscale_delay_s": 0.5,
+        "downscale_delay_s": 2,
+    }
+    body = {
+        "model_name": str(tiny_model),
+        "gpu_per_replica": 0,
+        "max_sequence_length": CONTEXT,
+        "autoscaling": scaling,
+        "wait": True,
+    }
+    answer = api.post("/api/llm/models/deploy", json=body)
+    assert answer.status_code == 201, answer.text
+    dep = answer.json()["deployment_id"]
+    try:
+        # idle: down to zero, and still "ready" (the next request starts a replica)
+        wait_for(lambda: _replicas(api, dep) == 0, 60, what="scale to zero")
+        info = api.get(f"/api/llm/models/{dep}").json()
+        assert info["status"] == "ready" and info["autoscaling"]["min_replicas"] == 0
+        with pytest.raises(DeploymentStateError, match="autoscales"):
+            llm.rescale(dep, 2)
+        # the first request finds no replica, waits for one and is answered
+        first = api.post(f"/api/llm/models/{dep}/inference", json={"prompt": PROMPT, "max_tokens": 4})
+        assert first.status_code == 200 and first.json()["tokens_generated"] == 4, first.text
+        # 8 requests in flight want 4 replicas: it grows to max_replicas=2 and says why not more
+        with ThreadPoolExecutor(8) as pool:
+            asks = [
+                pool.submit(llm.inference, dep, f"{PROMPT} {i}", max_tokens=100 - CONTEXT // 4)
+                for i in range(8)
+            ]
+            wait_for(lambda: _replicas(api, dep) == 2, 60, what="a second replica")
+            wait_for(
+                lambda: (
+                    "max_replicas=2"
+                    in (api.get(f"/api/llm/models/{dep}").json()["autoscaling"]["reason"] or "")
+                ),
+                30,
+                what="the deployment to say it is at max_replicas",
+            )
+            assert all(a.result(120)["tokens_generated"] >= 1 for a in asks)
+        wait_for(lambda: _replicas(api, dep) == 0, 60, what="scale to zero after the load")
+    finally:
+        api.delete(f"/api/llm/models/{dep}")
