@@ -34,11 +34,16 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("ui-model"))
 
 
-def click_and_answer(page: Any, button: Any) -> str:
-    """Click a button that asks first; the page fixture answers (page.accept_dialogs). The question."""
-    with page.expect_event("dialog") as dialog:
-        button.click()
-    return str(dialog.value.message)
+def click_and_answer(page: Any, button: Any, confirm: str | None) -> str:
+    """Click a button that asks first in the dashboard's confirmation dialog; press ``confirm``
+    there (None: "Keep it"). The question asked."""
+    button.click()
+    dialog = page.locator("dialog.confirm")
+    expect(dialog).to_be_visible()
+    asked = str(dialog.locator("p").inner_text())
+    dialog.get_by_role("button", name=confirm or "Keep it").click()
+    expect(dialog).to_have_count(0)
+    return asked
 
 
 def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_tab(
@@ -96,11 +101,10 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     page.set_viewport_size({"width": 1280, "height": 860})
 
     # stop asks first, naming what it stops; dismissed, nothing happens
-    asked = click_and_answer(page, row.get_by_role("button", name=f"Stop {deployment}"))
-    assert "stops its 1 replica on " in asked and page.dialogs == [asked]
+    asked = click_and_answer(page, row.get_by_role("button", name=f"Stop {deployment}"), None)
+    assert "stops its 1 replica on " in asked
     expect(row.locator(".badge")).to_have_text("ready")
-    page.accept_dialogs = True
-    click_and_answer(page, row.get_by_role("button", name=f"Stop {deployment}"))
+    click_and_answer(page, row.get_by_role("button", name=f"Stop {deployment}"), "Stop")
     expect(row.locator(".badge")).to_have_text("stopped", timeout=LIVE_TIMEOUT)
     expect(page.locator("#try-submit")).to_be_disabled()
     stopped = api.post(f"/api/llm/models/{deployment}/inference", json={"prompt": "x", "max_tokens": 2})
@@ -111,7 +115,9 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
     assert api.post(f"/api/llm/models/{deployment}/start").status_code == 409  # it is not stopped
 
-    assert "Restart" in click_and_answer(page, row.get_by_role("button", name=f"Restart {deployment}"))
+    assert "loads them again" in click_and_answer(
+        page, row.get_by_role("button", name=f"Restart {deployment}"), "Restart"
+    )
     expect(page.locator("#toasts")).to_contain_text(f"Restarting {deployment}")
     expect(row.locator(".badge")).to_have_text("ready", timeout=120_000)
     assert api.post(
@@ -122,7 +128,7 @@ def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_
     row.get_by_role("button", name=f"Scale {deployment}").click()
     expect(row).to_contain_text("2/2 ready", timeout=120_000)
 
-    asked = click_and_answer(page, row.get_by_role("button", name=f"Undeploy {deployment}"))
+    asked = click_and_answer(page, row.get_by_role("button", name=f"Undeploy {deployment}"), "Undeploy")
     assert "cannot be undone" in asked and "2 replicas" in asked
     expect(page.locator("#models-empty")).to_be_visible(timeout=LIVE_TIMEOUT)
     assert api.post(f"/api/llm/models/{deployment}/stop").status_code == 404

@@ -4,6 +4,7 @@
 // 2 s while shown.
 
 import { api } from "./api.js";
+import { confirmAction } from "./confirm.js";
 import { $, h, setText, syncRows, toast } from "./dom.js";
 import { number } from "./format.js";
 import * as tryPrompt from "./tryprompt.js";
@@ -16,12 +17,9 @@ let lastSnapshot = null;
 const fixed = (value, digits) => (value === null || value === undefined ? "–" : Number(value).toFixed(digits));
 const ms = (value) => (value === null || value === undefined ? "–" : `${Math.round(value)} ms`);
 
-/**
- * Ask before an action that stops a model. One function, so the shared confirmation dialog
- * (being written for the whole dashboard) replaces window.confirm here in one place.
- */
-export async function confirmed(message) {
-  return window.confirm(message);
+/** Ask before an action that stops a model, in the dashboard's one confirmation dialog. */
+function confirmed(title, message, confirmText) {
+  return confirmAction({ title, message, confirmText });
 }
 
 function createRow(d) {
@@ -145,15 +143,15 @@ function replicasText(d) {
 
 // what each action does, said before it is done (stop and restart end requests in flight)
 const LIFECYCLE = {
-  stop: { ask: (d) => `Stop ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and frees their memory; requests in flight end. It stays listed, and Start loads it again.`, done: "Stopped" },
-  restart: { ask: (d) => `Restart ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and loads them again; requests in flight end, new ones wait.`, done: "Restarting" },
-  start: { ask: null, done: "Starting" },
+  stop: { verb: "Stop", ask: (d) => `Stop ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and frees their memory; requests in flight end. It stays listed, and Start loads it again.`, done: "Stopped" },
+  restart: { verb: "Restart", ask: (d) => `Restart ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and loads them again; requests in flight end, new ones wait.`, done: "Restarting" },
+  start: { verb: "Start", ask: null, done: "Starting" },
 };
 
 async function lifecycle(r, action) {
   const d = r.deployment;
-  const { ask, done } = LIFECYCLE[action];
-  if (ask && !(await confirmed(ask(d)))) return;
+  const { verb, ask, done } = LIFECYCLE[action];
+  if (ask && !(await confirmed(`${verb} ${d.deployment_id}?`, ask(d), verb))) return;
   const path = `/api/llm/models/${encodeURIComponent(d.deployment_id)}/${action}`;
   act(r[action], () => api(path, { method: "POST" }), `${done} ${d.deployment_id}`);
 }
@@ -161,7 +159,7 @@ async function lifecycle(r, action) {
 async function undeploy(r) {
   const d = r.deployment;
   const ask = `Undeploy ${d.deployment_id} (${d.model_name})? This stops its ${replicasText(d)} and forgets the deployment: deploying it again loads it from scratch. This cannot be undone.`;
-  if (!(await confirmed(ask))) return;
+  if (!(await confirmed(`Undeploy ${d.deployment_id}?`, ask, "Undeploy"))) return;
   const path = `/api/llm/models/${encodeURIComponent(d.deployment_id)}`;
   act(r.undeploy, () => api(path, { method: "DELETE" }), `Undeployed ${d.deployment_id}`);
 }
