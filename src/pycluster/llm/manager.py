@@ -41,6 +41,7 @@ from .results import (
     StreamText,
     Undeployed,
 )
+from .routing import PrefixRouter
 from .spec import DeploymentStatus, ModelSpec
 from .store import DeploymentStore
 
@@ -57,6 +58,7 @@ class _State:
         self.store = store
         self.deployments: dict[str, Deployment] = {}
         self.lock = threading.RLock()
+        self.router = PrefixRouter()
 
 
 class LLMClusterManager:
@@ -210,7 +212,11 @@ class LLMClusterManager:
         dep = self._ready(deployment_id)
         started = time.monotonic()
         with dep.admitted(self.max_concurrent_requests):
-            answer, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
+            answer, handle = self._call(
+                dep,
+                lambda h: self._send(h, "generate", request.as_dict()),
+                self._state.router.key(request, dep.id),
+            )
         generation = Generation.from_replica(answer, (time.monotonic() - started) * 1000)
         dep.metrics.record(generation.tokens_generated, generation.latency_ms)
         return InferenceResult(
@@ -252,7 +258,11 @@ class LLMClusterManager:
 
     def _stream(self, dep: Deployment, request: GenerationRequest) -> Generator[StreamEvent, None, None]:
         started = time.monotonic()
-        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()))
+        stream_id, handle = self._call(
+            dep,
+            lambda h: self._send(h, "start_stream", request.as_dict()),
+            self._state.router.key(request, dep.id),
+        )
         handle.inflight += 1
         try:
             while True:
@@ -278,10 +288,11 @@ class LLMClusterManager:
         finally:  # a reader that stops early ends the replica's stream too
             events.close()
 
-    def _call(self, dep: Deployment, method: Any) -> tuple[Any, ReplicaHandle]:
-        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried."""
+    def _call(self, dep: Deployment, method: Any, prefix: str | None = None) -> tuple[Any, ReplicaHandle]:
+        """Call the least busy ready replica (or the one holding the prompt's ``prefix``, see
+        routing.py); a replica whose worker died is redeployed, then retried."""
         for attempt in range(2):
-            handle = self._pick(dep)
+            handle = self._pick(dep, prefix)
             handle.inflight += 1
             try:
                 return method(handle).result(self.request_timeout), handle
@@ -304,12 +315,12 @@ class LLMClusterManager:
         direct = direct and getattr(handle.future, "status", None) == "finished"
         return call_replica(client, handle.actor, handle.worker or "", method, *args, direct=direct)
 
-    def _pick(self, dep: Deployment) -> ReplicaHandle:
+    def _pick(self, dep: Deployment, prefix: str | None = None) -> ReplicaHandle:
         ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
         if not ready:
             self._wait_ready(dep)
             ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
-        return min(ready, key=lambda r: r.inflight)
+        return self._state.router.pick(ready, prefix)
 
     def _worker_alive(self, address: str | None) -> bool:
         return address in (self._identity().get("workers") or {})

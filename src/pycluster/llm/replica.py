@@ -99,6 +99,7 @@ class ModelReplica:
             "device": self.engine.device,
             "engine": self.engine.name,
             "context_length": self.engine.context_length,
+            **(self.engine.counters() if hasattr(self.engine, "counters") else {}),
         }
 
     async def where(self) -> dict[str, Any]:

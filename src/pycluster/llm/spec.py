@@ -38,6 +38,7 @@ class ModelSpec:
     engine: str = "auto"
     model_path: str | None = None  # where the weights were found (local folder)
     memory_fraction: float | None = None  # gpu.memory_fraction: the share of each GPU a replica may take
+    prefix_cache_mb: float = 256.0  # KV cache of recent prompt prefixes per replica (0: off)
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -51,7 +52,7 @@ class ModelSpec:
             self.sharding_strategy,
             list(SHARDING_STRATEGIES),
         )
-        for name in ("gpu_per_replica",):
+        for name in ("gpu_per_replica", "prefix_cache_mb"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (CPU) or more, got {getattr(self, name)}")
         for name in ("replicas", "batch_size", "max_sequence_length"):

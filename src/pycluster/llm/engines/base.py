@@ -25,6 +25,8 @@ class GenerationRequest:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    adapter: str | None = None  # a LoRA adapter of the deployment, by name (None: the base model)
+    json_schema: dict[str, Any] | None = None  # constrain the answer to JSON matching this schema
 
     @property
     def batch_key(self) -> tuple[Any, ...]:

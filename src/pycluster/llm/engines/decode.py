@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..prefix_cache import PrefixCache, PrefixHit
 from .base import GenerationRequest, GenerationResult, TokenCallback
 from .stopping import finish, first_stop, unsent
 
@@ -84,9 +85,11 @@ class DecodeLoop:
         pad_id: int,
         context_length: int,
         decode: Callable[[Sequence[int]], str],
+        prefix_cache: PrefixCache | None = None,
     ) -> None:
         self.torch, self.model, self.eos_ids, self.pad_id = torch, model, eos_ids, pad_id
         self.context_length, self.decode = context_length, decode
+        self.prefix_cache = prefix_cache if prefix_cache is not None else PrefixCache(0)
         self._keep_one = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def run(self, rows: list[Row], admit: Callable[[int], list[Row]], capacity: int) -> None:
@@ -112,16 +115,55 @@ class DecodeLoop:
         return batch
 
     def _prefill(self, rows: list[Row]) -> _Batch:
-        torch = self.torch
-        width = max(len(r.ids) for r in rows)
-        ids = torch.tensor([[self.pad_id] * (width - len(r.ids)) + r.ids for r in rows])
-        mask = torch.tensor([[0] * (width - len(r.ids)) + [1] * len(r.ids) for r in rows])
-        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
-        logits, cache = self._forward(ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), None)
+        """Run the rows' prompts through the model; rows whose prompt starts with a cached
+        prefix run only the rest of it, one group per prefix, merged into one batch."""
+        groups: dict[tuple[int, int], tuple[PrefixHit, list[Row]]] = {}
+        fresh: list[Row] = []
         for row in rows:
+            hit = self.prefix_cache.longest(row.ids, row.request.adapter)
+            if hit is None:
+                fresh.append(row)
+            else:
+                groups.setdefault((id(hit.entry), hit.length), (hit, []))[1].append(row)
+        parts = ([self._prefill_rows(fresh, None)] if fresh else []) + [
+            self._prefill_rows(group, hit) for hit, group in groups.values()
+        ]
+        batch = parts[0]
+        for part in parts[1:]:
+            batch.logits = self.torch.cat([batch.logits, part.logits])
+            batch.merge(self.torch, part)
+        for row in batch.rows:
             if row.request.temperature > 0 and row.request.seed is not None:
-                row.generator = torch.Generator(device=self.model.device).manual_seed(row.request.seed)
-        return _Batch(list(rows), cache, mask, logits)
+                row.generator = self.torch.Generator(device=self.model.device).manual_seed(row.request.seed)
+        return batch
+
+    def _prefill_rows(self, rows: list[Row], hit: PrefixHit | None) -> _Batch:
+        """One forward pass over the rows' prompts (past ``hit``'s cached positions, if any)."""
+        torch = self.torch
+        skip = hit.length if hit is not None else 0
+        width = max(len(r.ids) for r in rows) - skip
+        ids = torch.tensor([[self.pad_id] * (width - len(r.ids) + skip) + r.ids[skip:] for r in rows])
+        mask = torch.tensor(
+            [[1] * skip + [0] * (width - len(r.ids) + skip) + [1] * (len(r.ids) - skip) for r in rows]
+        )
+        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
+        positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, skip:]
+        cache = _cache_from(hit, len(rows)) if hit is not None else None
+        logits, cache = self._forward(ids, mask, positions, cache)
+        batch = _Batch(list(rows), cache, mask, logits)
+        if self.prefix_cache.enabled and batch.mergeable():
+            self._keep_prefixes(batch)
+        return batch
+
+    def _keep_prefixes(self, batch: _Batch) -> None:
+        """Copy each row's own prompt positions (no padding) out of the batch into the cache."""
+        for i, row in enumerate(batch.rows):
+            where = batch.mask[i].nonzero().squeeze(-1)
+            layers = [
+                (layer.keys[i].index_select(-2, where), layer.values[i].index_select(-2, where))
+                for layer in batch.cache.layers
+            ]
+            self.prefix_cache.add(row.ids, layers, row.request.adapter)
 
     def _step(self, batch: _Batch) -> None:
         torch = self.torch
@@ -228,11 +270,23 @@ class _Batch:
     def merge(self, torch: Any, other: _Batch) -> None:
         width = max(self.width, other.width)
         self.mask = torch.cat([_left_pad(torch, self.mask, width), _left_pad(torch, other.mask, width)])
-        self.next_ids = torch.cat([self.next_ids, other.next_ids])
+        if self.next_ids is not None:  # None while two prefills merge, before any token is picked
+            self.next_ids = torch.cat([self.next_ids, other.next_ids])
         for mine, theirs in zip(self.cache.layers, other.cache.layers):
             mine.keys = _stack_padded(torch, mine.keys, theirs.keys, width)
             mine.values = _stack_padded(torch, mine.values, theirs.values, width)
         self.rows += other.rows
+
+
+def _cache_from(hit: PrefixHit, rows: int) -> Any:
+    """A DynamicCache holding the hit's keys and values once for each of ``rows`` rows."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for index, (keys, values) in enumerate(hit.layers()):
+        shape = (rows, *keys.shape)
+        cache.update(keys.unsqueeze(0).expand(shape), values.unsqueeze(0).expand(shape), index)
+    return cache
 
 
 def _stack_padded(torch: Any, ours: Any, theirs: Any, width: int) -> Any:

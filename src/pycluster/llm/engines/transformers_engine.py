@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import ConfigError
+from ..prefix_cache import PrefixCache
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
 from .decode import DecodeLoop, Row, plain_generation_config
@@ -64,6 +65,7 @@ class TransformersEngine:
             self.tokenizer.pad_token_id,
             self.context_length,
             self.decode,
+            PrefixCache(int(spec.prefix_cache_mb * 2**20)),
         )
 
     def _load_options(self) -> dict[str, Any]:
@@ -137,6 +139,10 @@ class TransformersEngine:
         if request.temperature <= 0:
             return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
+
+    def counters(self) -> dict[str, int]:
+        """The prefix cache's counters (entries, bytes, hits, misses, reused tokens)."""
+        return self._loop.prefix_cache.stats()
 
     def decode(self, ids: Sequence[int]) -> str:
         """Token ids as text, special tokens left out (also used by the engine's decode loops)."""

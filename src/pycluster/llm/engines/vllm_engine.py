@@ -33,6 +33,7 @@ class VLLMEngine:
         options: dict[str, Any] = {
             "dtype": _DTYPES[spec.precision],
             "max_model_len": spec.max_sequence_length,
+            "enable_prefix_caching": spec.prefix_cache_mb > 0,  # vLLM's automatic prefix caching
         }
         if spec.precision in ("int8", "int4"):
             options["quantization"] = "bitsandbytes"
