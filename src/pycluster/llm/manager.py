@@ -206,9 +206,13 @@ class LLMClusterManager:
         stop_sequences: list[str] | None = None,
         seed: int | None = None,
         messages: list[dict[str, str]] | None = None,
+        json_schema: dict[str, Any] | None = None,
+        adapter: str | None = None,
     ) -> InferenceResult:
-        """Generate a completion (``inference`` is this as the documented dict)."""
+        """Generate a completion (``inference`` is this as the documented dict); ``json_schema``
+        constrains the text to JSON matching it, ``adapter`` names one of the deployment's LoRA adapters."""
         request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        request.json_schema, request.adapter = json_schema, adapter
         dep = self._ready(deployment_id)
         started = time.monotonic()
         with dep.admitted(self.max_concurrent_requests):
@@ -252,6 +256,7 @@ class LLMClusterManager:
             options.get("stop_sequences"),
             options.get("seed"),
         )
+        request.json_schema, request.adapter = options.get("json_schema"), options.get("adapter")
         dep = self._ready(deployment_id)
         with dep.admitted(self.max_concurrent_requests):
             yield from self._stream(dep, request)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..constrained import Constraints
 from ..prefix_cache import PrefixCache, PrefixHit
 from .base import GenerationRequest, GenerationResult, TokenCallback
 from .stopping import finish, first_stop, unsent
@@ -72,6 +73,7 @@ class Row:
     batch_size: int = 0  # the most rows it shared a forward step with
     sent: int = 0  # characters already streamed
     generator: Any = None  # its own seeded RNG, so a seed gives the same text in any batch
+    constraint: Any = None  # its structured-output state (constrained.py), made at its first token
 
 
 class DecodeLoop:
@@ -86,10 +88,12 @@ class DecodeLoop:
         context_length: int,
         decode: Callable[[Sequence[int]], str],
         prefix_cache: PrefixCache | None = None,
+        constraints: Constraints | None = None,
     ) -> None:
         self.torch, self.model, self.eos_ids, self.pad_id = torch, model, eos_ids, pad_id
         self.context_length, self.decode = context_length, decode
         self.prefix_cache = prefix_cache if prefix_cache is not None else PrefixCache(0)
+        self.constraints = constraints  # structured output (rows with a json_schema)
         self._keep_one = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def run(self, rows: list[Row], admit: Callable[[int], list[Row]], capacity: int) -> None:
@@ -186,6 +190,9 @@ class DecodeLoop:
 
     def _pick(self, batch: _Batch, logits: Any) -> None:
         """Choose each row's next token, let finished rows go, keep the rest's next input."""
+        for i, row in enumerate(batch.rows):
+            if row.request.json_schema is not None and self.constraints is not None:
+                self.constraints.mask(row, logits[i])
         chosen = logits.argmax(dim=-1)
         for i, row in enumerate(batch.rows):
             if row.request.temperature > 0:

@@ -15,7 +15,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, InferenceRequestError
+from ..constrained import Constraints
 from ..prefix_cache import PrefixCache
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
@@ -58,6 +59,7 @@ class TransformersEngine:
         self.eos_ids = _eos_ids(self.model.generation_config, self.tokenizer)
         # rows join and leave a running batch only where the loop decodes exactly as generate
         self.continuous = plain_generation_config(self.model)
+        self.constraints = Constraints(self.tokenizer, self.eos_ids)
         self._loop = DecodeLoop(
             self.torch,
             self.model,
@@ -66,6 +68,7 @@ class TransformersEngine:
             self.context_length,
             self.decode,
             PrefixCache(int(spec.prefix_cache_mb * 2**20)),
+            self.constraints,
         )
 
     def _load_options(self) -> dict[str, Any]:
@@ -85,6 +88,13 @@ class TransformersEngine:
 
     # ------------------------------------------------------------------ requests
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        if request.json_schema is not None:  # refused here, before it queues
+            if not self.continuous:
+                raise InferenceRequestError(
+                    "response_format: structured output needs the continuous decode loop, and this "
+                    "model's generation config (repetition penalty, forced tokens, ...) rules it out"
+                )
+            self.constraints.parser(request.json_schema)
         return prompt_ids(self.tokenizer, request, self.context_length)
 
     def serve(self, rows: list[Row], admit: Callable[[int], list[Row]]) -> None:
