@@ -25,6 +25,7 @@ from ..errors import (
     ModelDoesNotFitError,
 )
 from .actor_calls import ReplicaCall, call_replica
+from .adapters import check_adapter_name
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
 from .models import resolve_model
@@ -390,6 +391,40 @@ class LLMClusterManager:
         dep.refresh_status()
         self._save(dep)
         return dep.info()
+
+    def add_adapter(self, deployment_id: str, name: str, path: str) -> dict[str, str]:
+        """Load the LoRA adapter saved (peft ``save_pretrained``) at ``path`` on every replica;
+        requests then name it (``adapter=name``, or ``model: "<deployment>:<name>"`` in /v1).
+        An adapter that does not fit the base model is refused (InferenceRequestError naming
+        ``adapters``) and unloaded from every replica again. Returns the deployment's adapters."""
+        check_adapter_name(name)
+        dep = self._ready(deployment_id)
+        loaded: list[ReplicaHandle] = []
+        try:
+            for handle in [r for r in dep.replicas if r.status == DeploymentStatus.READY]:
+                self._send(handle, "load_adapter", name, path).result(self.request_timeout)
+                loaded.append(handle)
+        except Exception:
+            for handle in loaded:  # nothing half-loaded: the replicas that took it drop it
+                with contextlib.suppress(Exception):
+                    self._send(handle, "unload_adapter", name).result(30)
+            raise
+        dep.spec.adapters[name] = path  # replicas started later load it from the spec
+        self._save(dep)
+        return dict(dep.spec.adapters)
+
+    def remove_adapter(self, deployment_id: str, name: str) -> dict[str, str]:
+        dep = self._get(deployment_id)
+        if name not in dep.spec.adapters:
+            raise InferenceRequestError(f"adapters: deployment {dep.id} has no adapter {name!r}")
+        del dep.spec.adapters[name]
+        self._save(dep)
+        for handle in [r for r in dep.replicas if r.status == DeploymentStatus.READY]:
+            self._send(handle, "unload_adapter", name).result(self.request_timeout)
+        return dict(dep.spec.adapters)
+
+    def adapters(self, deployment_id: str) -> dict[str, str]:
+        return dict(self._get(deployment_id).spec.adapters)
 
     def undeploy(self, deployment_id: str) -> dict[str, Any]:
         """Stop every replica and forget the deployment."""

@@ -39,6 +39,7 @@ class ModelSpec:
     model_path: str | None = None  # where the weights were found (local folder)
     memory_fraction: float | None = None  # gpu.memory_fraction: the share of each GPU a replica may take
     prefix_cache_mb: float = 256.0  # KV cache of recent prompt prefixes per replica (0: off)
+    adapters: dict[str, str] = field(default_factory=dict)  # LoRA adapters: name -> peft folder
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..adapters import AdapterSet
 from ..constrained import Constraints
 from ..prefix_cache import PrefixCache, PrefixHit
 from .base import GenerationRequest, GenerationResult, TokenCallback
@@ -89,11 +90,13 @@ class DecodeLoop:
         decode: Callable[[Sequence[int]], str],
         prefix_cache: PrefixCache | None = None,
         constraints: Constraints | None = None,
+        adapters: AdapterSet | None = None,
     ) -> None:
         self.torch, self.model, self.eos_ids, self.pad_id = torch, model, eos_ids, pad_id
         self.context_length, self.decode = context_length, decode
         self.prefix_cache = prefix_cache if prefix_cache is not None else PrefixCache(0)
         self.constraints = constraints  # structured output (rows with a json_schema)
+        self.adapters = adapters if adapters is not None else AdapterSet(model)
         self._keep_one = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def run(self, rows: list[Row], admit: Callable[[int], list[Row]], capacity: int) -> None:
@@ -153,7 +156,7 @@ class DecodeLoop:
         ids, mask = ids.to(self.model.device), mask.to(self.model.device)
         positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, skip:]
         cache = _cache_from(hit, len(rows)) if hit is not None else None
-        logits, cache = self._forward(ids, mask, positions, cache)
+        logits, cache = self._forward(ids, mask, positions, cache, rows)
         batch = _Batch(list(rows), cache, mask, logits)
         if self.prefix_cache.enabled and batch.mergeable():
             self._keep_prefixes(batch)
@@ -173,12 +176,13 @@ class DecodeLoop:
         torch = self.torch
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
         positions = batch.mask.sum(-1, keepdim=True) - 1
-        logits, batch.cache = self._forward(batch.next_ids, batch.mask, positions, batch.cache)
+        logits, batch.cache = self._forward(batch.next_ids, batch.mask, positions, batch.cache, batch.rows)
         self._pick(batch, logits)
 
-    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> tuple[Any, Any]:
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, rows: list[Row]) -> tuple[Any, Any]:
         options = {"logits_to_keep": 1} if self._keep_one else {}
-        out = self.model(
+        options.update(self.adapters.forward_options([r.request.adapter for r in rows]))
+        out = self.adapters.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,

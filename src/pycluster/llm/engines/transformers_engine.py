@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import ConfigError, InferenceRequestError
+from ..adapters import AdapterSet
 from ..constrained import Constraints
 from ..prefix_cache import PrefixCache
 from ..spec import ModelSpec
@@ -60,6 +61,7 @@ class TransformersEngine:
         # rows join and leave a running batch only where the loop decodes exactly as generate
         self.continuous = plain_generation_config(self.model)
         self.constraints = Constraints(self.tokenizer, self.eos_ids)
+        self.adapters = AdapterSet(self.model, spec.model_name)
         self._loop = DecodeLoop(
             self.torch,
             self.model,
@@ -69,7 +71,10 @@ class TransformersEngine:
             self.decode,
             PrefixCache(int(spec.prefix_cache_mb * 2**20)),
             self.constraints,
+            self.adapters,
         )
+        for name, path in spec.adapters.items():
+            self.load_adapter(name, path)
 
     def _load_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -87,7 +92,20 @@ class TransformersEngine:
         return options
 
     # ------------------------------------------------------------------ requests
+    def load_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter (call it between batches: the replica's batcher thread does)."""
+        if not self.continuous:
+            raise InferenceRequestError(
+                "adapters: LoRA adapters need the continuous decode loop, and this model's generation "
+                "config (repetition penalty, forced tokens, ...) rules it out"
+            )
+        self.adapters.load(name, path)
+
+    def unload_adapter(self, name: str) -> None:
+        self.adapters.unload(name)
+
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        self.adapters.check(request.adapter)
         if request.json_schema is not None:  # refused here, before it queues
             if not self.continuous:
                 raise InferenceRequestError(

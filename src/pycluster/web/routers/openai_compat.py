@@ -1,7 +1,8 @@
 """/v1/*: the OpenAI-compatible subset (models, completions, chat completions, streaming).
 
 ``model`` may name a deployment id (what ``GET /v1/models`` lists) or the model name it was
-deployed with. Sampling defaults are OpenAI's (temperature 1, max_tokens 16 for completions).
+deployed with, and ``<that>:<adapter>`` runs one of its LoRA adapters. Sampling defaults are
+OpenAI's (temperature 1, max_tokens 16 for completions).
 Fields this server cannot honour (``n`` > 1, ``logprobs``, ``echo``) are refused with a 4xx
 that names them rather than silently ignored; unknown extra fields are ignored, as the
 OpenAI clients send new ones over time.
@@ -21,13 +22,13 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...errors import InferenceRequestError
+from ...errors import DeploymentNotFoundError, InferenceRequestError
 from ...llm.constrained import JSON_OBJECT, check_schema, tool_call_schema
 from ...llm.results import Generation, StreamEvent, StreamText
 from ..deps import ERROR_RESPONSES
@@ -50,6 +51,9 @@ from ..models_llm import (
 )
 from ..sse import sse_lines
 from .llm import llm_manager
+
+if TYPE_CHECKING:
+    from ...llm.manager import LLMClusterManager
 
 __all__ = ["router"]
 
@@ -202,15 +206,16 @@ def completions(body: CompletionRequest, request: Request) -> Completion | Strea
     if not 1 <= len(prompts) <= MAX_PROMPTS:
         raise InferenceRequestError(f"send 1 to {MAX_PROMPTS} prompts, got {len(prompts)}")
     options = body.options(body.max_tokens, 16)
+    model, options["adapter"] = _target(manager, body.model)
     ident = _Ident("cmpl", body.model)
     if body.stream:
         if len(prompts) > 1:
             raise InferenceRequestError("stream one prompt at a time")
-        chunks = manager.stream_events(body.model, prompts[0], **options)
+        chunks = manager.stream_events(model, prompts[0], **options)
         events = (_event(_completion_chunk(ident, c)) for c in chunks)
         return _stream(events, chunks)
     with ThreadPoolExecutor(len(prompts)) as pool:  # concurrent, so the replica batches them
-        results = list(pool.map(lambda p: manager.generate(body.model, p, **options), prompts))
+        results = list(pool.map(lambda p: manager.generate(model, p, **options), prompts))
     choices = [
         CompletionChoice(index=i, text=r.text, finish_reason=r.finish_reason) for i, r in enumerate(results)
     ]
@@ -231,12 +236,13 @@ def chat_completions(body: ChatRequest, request: Request) -> ChatCompletion | St
     options = body.options(body.max_completion_tokens or body.max_tokens, 512)
     if schema is not None:
         options["json_schema"] = schema
+    model, options["adapter"] = _target(manager, body.model)
     ident = _Ident("chatcmpl", body.model)
     if body.stream:
-        chunks = manager.stream_events(body.model, messages=messages, **options)
+        chunks = manager.stream_events(model, messages=messages, **options)
         events = (_event(c) for c in _chat_chunks(ident, chunks))
         return _stream(events, chunks)
-    result = manager.generate(body.model, messages=messages, **options)
+    result = manager.generate(model, messages=messages, **options)
     choice = _tool_choice(result) if tools else None
     if choice is None:
         message = ChatMessageOut(content=result.text)
@@ -244,13 +250,26 @@ def chat_completions(body: ChatRequest, request: Request) -> ChatCompletion | St
     return ChatCompletion(**ident.head(), choices=[choice], usage=_usage([result]))
 
 
+def _target(manager: LLMClusterManager, model: str) -> tuple[str, str | None]:
+    """``model`` as (deployment, adapter): a name that is itself a deployment is one (a path may
+    hold a colon), else ``base:adapter`` splits at the last colon."""
+    base, colon, adapter = model.rpartition(":")
+    if not colon or not base or not adapter:
+        return model, None
+    try:
+        manager.deployment(model)
+    except DeploymentNotFoundError:
+        return base, adapter
+    return model, None
+
+
 def _tools_message(tools: list[Tool]) -> dict[str, str]:
     """A system message that tells the model which functions it may call, and how."""
     listed = [t.function.model_dump(exclude_none=True) for t in tools]
     return {
         "role": "system",
-        "content": 'Answer with one function call as JSON: {"name": ..., "arguments": {...}}. '
-        f"The functions: {json.dumps(listed)}",
+        "content": 'Call one function, as {"name":...,"arguments":...}: '
+        + json.dumps(listed, separators=(",", ":")),
     }
 
 
