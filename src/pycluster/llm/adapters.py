@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import InferenceRequestError
 from .engines.base import require
 
-__all__ = ["BASE", "AdapterSet", "check_adapter_name"]
+__all__ = ["BASE", "AdapterSet", "check_adapter_name", "first_line"]
 
 BASE = "__base__"  # peft's name for "no adapter" in a mixed batch
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -66,7 +66,7 @@ class AdapterSet:
             self._forget_broken(name)
             raise InferenceRequestError(
                 f"adapters.{name}: the adapter at {path} does not match {self.model_name}: "
-                f"{type(exc).__name__}: {_first_line(exc)}"
+                f"{type(exc).__name__}: {first_line(exc)}"
             ) from None
         self.paths[name] = path
 
@@ -98,7 +98,7 @@ class AdapterSet:
         return {"adapter_names": [name or BASE for name in adapters]}
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The line of a (long) loading error that says what did not fit."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     telling = next((line for line in lines if "mismatch" in line or "not found" in line), None)

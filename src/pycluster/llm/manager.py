@@ -102,6 +102,7 @@ class LLMClusterManager:
         max_sequence_length: int = 2048,
         engine: str = "auto",
         wait: bool = True,
+        adapters: dict[str, str] | None = None,
     ) -> str:
         """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
 
@@ -121,7 +122,10 @@ class LLMClusterManager:
             max_sequence_length,
             engine,
             memory_fraction=self.memory_fraction,
+            adapters=dict(adapters or {}),  # LoRA adapters every replica loads (name -> peft folder)
         )
+        for name in spec.adapters:
+            check_adapter_name(name)
         return self._deploy(spec, secrets.token_hex(6), wait)
 
     def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, dep: Deployment | None = None) -> str:

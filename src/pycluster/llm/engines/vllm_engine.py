@@ -12,6 +12,7 @@ from typing import Any
 
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
+from .vllm_features import VLLMAdapters, lora_options, structured_options
 
 __all__ = ["VLLMEngine"]
 
@@ -40,12 +41,23 @@ class VLLMEngine:
         if spec.memory_fraction is not None:  # gpu.memory_fraction: vLLM's own name for it
             options["gpu_memory_utilization"] = spec.memory_fraction
         _allow_engine_processes(size)
+        options.update(lora_options(spec.adapters))
         self.llm = vllm.LLM(model=model_path, max_num_seqs=spec.batch_size, **parallel, **options)
+        self.adapters = VLLMAdapters(vllm, self.llm, bool(spec.adapters))
+        for name, path in spec.adapters.items():
+            self.adapters.load(name, path)
         self.tokenizer = self.llm.get_tokenizer()
         self.context_length = spec.max_sequence_length
         self.device = "cuda"
 
+    def load_adapter(self, name: str, path: str) -> None:
+        self.adapters.load(name, path)
+
+    def unload_adapter(self, name: str) -> None:
+        self.adapters.unload(name)
+
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        self.adapters.request(request.adapter)  # an unknown adapter is refused before it queues
         return prompt_ids(self.tokenizer, request, self.context_length)
 
     def generate(
@@ -60,11 +72,14 @@ class VLLMEngine:
                 top_p=r.top_p,
                 stop=r.stop or None,
                 seed=r.seed,
+                **structured_options(self.vllm, r),
             )
             for r, _ in batch
         ]
         prompts = [{"prompt_token_ids": ids} for _, ids in batch]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        loras = [self.adapters.request(r.adapter) for r, _ in batch]
+        lora = {"lora_request": loras} if any(loras) else {}
+        outputs = self.llm.generate(prompts, params, use_tqdm=False, **lora)
         results = []
         for (_, ids), out in zip(batch, outputs):
             best = out.outputs[0]
