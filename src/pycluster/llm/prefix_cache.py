@@ -88,6 +88,14 @@ class PrefixCache:
         self.reused_tokens += best.length
         return best
 
+    def wants(self, ids: Sequence[int], adapter: str | None = None) -> bool:
+        """Whether ``add`` would keep this prompt (long enough, not there yet); marks it used."""
+        key = (adapter, tuple(ids))
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return False
+        return self.enabled and len(ids) > self.min_tokens
+
     def add(self, ids: Sequence[int], layers: list[tuple[Any, Any]], adapter: str | None = None) -> None:
         """Keep one prompt's keys and values (already cut to its own positions, no padding)."""
         key = (adapter, tuple(ids))

@@ -122,19 +122,15 @@ class DecodeLoop:
         return batch
 
     def _prefill(self, rows: list[Row]) -> _Batch:
-        """Run the rows' prompts through the model; rows whose prompt starts with a cached
-        prefix run only the rest of it, one group per prefix, merged into one batch."""
-        groups: dict[tuple[int, int], tuple[PrefixHit, list[Row]]] = {}
-        fresh: list[Row] = []
-        for row in rows:
-            hit = self.prefix_cache.longest(row.ids, row.request.adapter)
-            if hit is None:
-                fresh.append(row)
-            else:
-                groups.setdefault((id(hit.entry), hit.length), (hit, []))[1].append(row)
-        parts = ([self._prefill_rows(fresh, None)] if fresh else []) + [
-            self._prefill_rows(group, hit) for hit, group in groups.values()
-        ]
+        """Run the rows' prompts through the model. Rows whose prompt starts with a cached
+        prefix run only the rest of it, all in one more forward pass (their cached parts
+        left-padded to one width), merged with the others into one batch."""
+        hits = [self.prefix_cache.longest(row.ids, row.request.adapter) for row in rows]
+        fresh = [row for row, hit in zip(rows, hits) if hit is None]
+        reused = [(row, hit) for row, hit in zip(rows, hits) if hit is not None]
+        parts = [self._prefill_rows(fresh, [])] if fresh else []
+        if reused:
+            parts.append(self._prefill_rows([row for row, _ in reused], [hit for _, hit in reused]))
         batch = parts[0]
         for part in parts[1:]:
             batch.logits = self.torch.cat([batch.logits, part.logits])
@@ -144,18 +140,24 @@ class DecodeLoop:
                 row.generator = self.torch.Generator(device=self.model.device).manual_seed(row.request.seed)
         return batch
 
-    def _prefill_rows(self, rows: list[Row], hit: PrefixHit | None) -> _Batch:
-        """One forward pass over the rows' prompts (past ``hit``'s cached positions, if any)."""
+    def _prefill_rows(self, rows: list[Row], hits: list[PrefixHit]) -> _Batch:
+        """One forward pass over the rows' prompts, past their ``hits``' cached positions if given.
+
+        Row i's columns: its cached prefix (left-padded to the longest one), then padding,
+        then the rest of its prompt; the mask leaves both paddings out.
+        """
         torch = self.torch
-        skip = hit.length if hit is not None else 0
-        width = max(len(r.ids) for r in rows) - skip
-        ids = torch.tensor([[self.pad_id] * (width - len(r.ids) + skip) + r.ids[skip:] for r in rows])
+        cached = [hit.length for hit in hits] if hits else [0] * len(rows)
+        widest = max(cached)
+        rest = [len(r.ids) - n for r, n in zip(rows, cached)]
+        width = max(rest)
+        ids = torch.tensor([[self.pad_id] * (width - m) + r.ids[n:] for r, n, m in zip(rows, cached, rest)])
         mask = torch.tensor(
-            [[1] * skip + [0] * (width - len(r.ids) + skip) + [1] * (len(r.ids) - skip) for r in rows]
+            [[0] * (widest - n) + [1] * n + [0] * (width - m) + [1] * m for n, m in zip(cached, rest)]
         )
         ids, mask = ids.to(self.model.device), mask.to(self.model.device)
-        positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, skip:]
-        cache = _cache_from(hit, len(rows)) if hit is not None else None
+        positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, widest:]
+        cache = _cache_from(self.torch, hits, widest) if hits else None
         logits, cache = self._forward(ids, mask, positions, cache, rows)
         batch = _Batch(list(rows), cache, mask, logits)
         if self.prefix_cache.enabled and batch.mergeable():
@@ -165,6 +167,8 @@ class DecodeLoop:
     def _keep_prefixes(self, batch: _Batch) -> None:
         """Copy each row's own prompt positions (no padding) out of the batch into the cache."""
         for i, row in enumerate(batch.rows):
+            if not self.prefix_cache.wants(row.ids, row.request.adapter):
+                continue  # too short, or already there: no copy
             where = batch.mask[i].nonzero().squeeze(-1)
             layers = [
                 (layer.keys[i].index_select(-2, where), layer.values[i].index_select(-2, where))
@@ -289,14 +293,16 @@ class _Batch:
         self.rows += other.rows
 
 
-def _cache_from(hit: PrefixHit, rows: int) -> Any:
-    """A DynamicCache holding the hit's keys and values once for each of ``rows`` rows."""
+def _cache_from(torch: Any, hits: list[PrefixHit], width: int) -> Any:
+    """A DynamicCache holding each hit's keys and values, one row each, left-padded to ``width``."""
     from transformers import DynamicCache
 
     cache = DynamicCache()
-    for index, (keys, values) in enumerate(hit.layers()):
-        shape = (rows, *keys.shape)
-        cache.update(keys.unsqueeze(0).expand(shape), values.unsqueeze(0).expand(shape), index)
+    per_row = [hit.layers() for hit in hits]
+    for index in range(len(per_row[0])):
+        keys = torch.stack([_left_pad(torch, layers[index][0], width, -2) for layers in per_row])
+        values = torch.stack([_left_pad(torch, layers[index][1], width, -2) for layers in per_row])
+        cache.update(keys, values, index)
     return cache
 
 
