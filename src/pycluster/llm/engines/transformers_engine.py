@@ -177,7 +177,8 @@ class TransformersEngine:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
 
     def close(self) -> None:
-        self.model = None
+        self.model = self.adapters.model = self._loop.model = None
+        self._loop.prefix_cache.clear()  # its tensors hold device memory too
         if self.device.startswith("cuda"):
             self.torch.cuda.empty_cache()
 
