@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CHAT_TEMPLATE", "CONTEXT", "build_tiny_model"]
+__all__ = ["CHAT_TEMPLATE", "CONTEXT", "build_tiny_adapter", "build_tiny_model"]
 
 CONTEXT = 128  # the model's context, in tokens
 CHAT_TEMPLATE = (
@@ -21,7 +21,7 @@ _TEXT = (
 )
 
 
-def build_tiny_model(folder: Path, seed: int = 0) -> Path:
+def build_tiny_model(folder: Path, seed: int = 0, context: int = CONTEXT) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -42,7 +42,7 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tokenizer),
-        n_positions=CONTEXT,
+        n_positions=context,
         n_embd=64,
         n_layer=2,
         n_head=2,
@@ -54,4 +54,22 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     model = GPT2LMHeadModel(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_adapter(model_folder: Path, folder: Path, seed: int = 1) -> Path:
+    """A LoRA adapter (peft) for the model in ``model_folder``, with random (not zero) weights so
+    that it changes the text."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(model_folder)
+    config = LoraConfig(r=4, lora_alpha=16, target_modules=["c_attn"], init_lora_weights=False)
+    model = get_peft_model(base, config)
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(parameter, std=0.5)
+    model.save_pretrained(folder)
     return folder

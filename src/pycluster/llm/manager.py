@@ -26,6 +26,7 @@ from ..errors import (
     ModelDoesNotFitError,
 )
 from .actor_calls import ReplicaCall, call_replica
+from .adapters import check_adapter_name
 from .autoscaling import AutoscalingConfig
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
@@ -43,6 +44,7 @@ from .results import (
     StreamText,
     Undeployed,
 )
+from .routing import PrefixRouter
 from .scaling import ScalingLoop
 from .spec import DeploymentStatus, ModelSpec
 from .store import DeploymentStore
@@ -66,6 +68,7 @@ class _State:
         self.lock = threading.RLock()
         self.scaling: ScalingLoop | None = None  # started with the first autoscaling deployment
         self.traffic: dict[str, Traffic] = {}  # name -> its versions' weights
+        self.router = PrefixRouter()
 
 
 class LLMClusterManager(VersionRouting):
@@ -111,6 +114,7 @@ class LLMClusterManager(VersionRouting):
         autoscaling: AutoscalingConfig | Mapping[str, Any] | None = None,
         name: str | None = None,
         version: str | None = None,
+        adapters: dict[str, str] | None = None,
     ) -> str:
         """Load ``model_name`` on ``replicas`` workers; returns the deployment id.
 
@@ -145,7 +149,10 @@ class LLMClusterManager(VersionRouting):
             autoscaling=dict(autoscaling) if autoscaling is not None else None,
             name=name,
             version=version,
+            adapters=dict(adapters or {}),  # LoRA adapters every replica loads (name -> peft folder)
         )
+        for adapter_name in spec.adapters:
+            check_adapter_name(adapter_name)
         return self._deploy(spec, secrets.token_hex(6), wait)
 
     def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, dep: Deployment | None = None) -> str:
@@ -238,15 +245,22 @@ class LLMClusterManager(VersionRouting):
         stop_sequences: list[str] | None = None,
         seed: int | None = None,
         messages: list[dict[str, str]] | None = None,
+        json_schema: dict[str, Any] | None = None,
+        adapter: str | None = None,
     ) -> InferenceResult:
-        """Generate a completion (``inference`` is this as the documented dict)."""
-        request = self._with_deadline(
-            _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
-        )
+        """Generate a completion (``inference`` is this as the documented dict); ``json_schema``
+        constrains the text to JSON matching it, ``adapter`` names one of the deployment's LoRA adapters."""
+        request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
+        request.json_schema, request.adapter = json_schema, adapter
+        request = self._with_deadline(request)
         dep = self._ready(deployment_id)
         started = time.monotonic()
         with dep.admitted(self.max_concurrent_requests):
-            answer, handle = self._call(dep, lambda h: self._send(h, "generate", request.as_dict()))
+            answer, handle = self._call(
+                dep,
+                lambda h: self._send(h, "generate", request.as_dict()),
+                prefix=self._state.router.key(request, dep.id),
+            )
         generation = Generation.from_replica(answer, (time.monotonic() - started) * 1000)
         dep.metrics.record(generation.tokens_generated, generation.latency_ms)
         return InferenceResult(
@@ -282,6 +296,7 @@ class LLMClusterManager(VersionRouting):
             options.get("stop_sequences"),
             options.get("seed"),
         )
+        request.json_schema, request.adapter = options.get("json_schema"), options.get("adapter")
         request = self._with_deadline(request)
         dep = self._ready(deployment_id)
         with dep.admitted(self.max_concurrent_requests):
@@ -290,7 +305,12 @@ class LLMClusterManager(VersionRouting):
     def _stream(self, dep: Deployment, request: GenerationRequest) -> Generator[StreamEvent, None, None]:
         started = time.monotonic()
         # the handle stays counted in flight until the stream ends (no scale-down from under it)
-        stream_id, handle = self._call(dep, lambda h: self._send(h, "start_stream", request.as_dict()), True)
+        stream_id, handle = self._call(
+            dep,
+            lambda h: self._send(h, "start_stream", request.as_dict()),
+            hold=True,
+            prefix=self._state.router.key(request, dep.id),
+        )
         done = False
         try:
             while not done:
@@ -329,11 +349,14 @@ class LLMClusterManager(VersionRouting):
         request.timeout = self.request_timeout
         return request
 
-    def _call(self, dep: Deployment, method: Any, hold: bool = False) -> tuple[Any, ReplicaHandle]:
-        """Call the least busy ready replica; a replica whose worker died is redeployed, then retried.
+    def _call(
+        self, dep: Deployment, method: Any, hold: bool = False, prefix: str | None = None
+    ) -> tuple[Any, ReplicaHandle]:
+        """Call the least busy ready replica (or the one holding the prompt's ``prefix``, see
+        routing.py); a replica whose worker died is redeployed, then retried.
         ``hold``: the answer's replica stays counted in flight (the caller takes one off at its end)."""
         for attempt in range(2):
-            handle = self._pick(dep)
+            handle = self._pick(dep, prefix)
             answered = False
             try:
                 # a little longer than the replica's own deadline, so its "timeout" answer arrives
@@ -360,15 +383,16 @@ class LLMClusterManager(VersionRouting):
         direct = direct and getattr(handle.future, "status", None) == "finished"
         return call_replica(client, handle.actor, handle.worker or "", method, *args, direct=direct)
 
-    def _pick(self, dep: Deployment) -> ReplicaHandle:
-        """The least busy ready replica, counted in flight; waits (llm.request_timeout) for one to load,
-        starting one first when an autoscaling deployment is scaled to zero."""
+    def _pick(self, dep: Deployment, prefix: str | None = None) -> ReplicaHandle:
+        """The least busy ready replica (or the one holding ``prefix``), counted in flight; waits
+        (llm.request_timeout) for one to load, starting one first when an autoscaling deployment
+        is scaled to zero."""
         deadline = time.monotonic() + self.request_timeout
         while True:
             with dep.routing:
                 ready = [r for r in dep.replicas if r.status == DeploymentStatus.READY]
                 if ready:
-                    handle = min(ready, key=lambda r: r.inflight)
+                    handle = self._state.router.pick(ready, prefix)
                     handle.inflight += 1
                     return handle
             if not dep.replicas and dep.autoscaler is not None:
@@ -533,6 +557,40 @@ class LLMClusterManager(VersionRouting):
         dep.refresh_status()
         self._save(dep)
         return dep.info()
+
+    def add_adapter(self, deployment_id: str, name: str, path: str) -> dict[str, str]:
+        """Load the LoRA adapter saved (peft ``save_pretrained``) at ``path`` on every replica;
+        requests then name it (``adapter=name``, or ``model: "<deployment>:<name>"`` in /v1).
+        An adapter that does not fit the base model is refused (InferenceRequestError naming
+        ``adapters``) and unloaded from every replica again. Returns the deployment's adapters."""
+        check_adapter_name(name)
+        dep = self._ready(deployment_id)
+        loaded: list[ReplicaHandle] = []
+        try:
+            for handle in [r for r in dep.replicas if r.status == DeploymentStatus.READY]:
+                self._send(handle, "load_adapter", name, path).result(self.request_timeout)
+                loaded.append(handle)
+        except Exception:
+            for handle in loaded:  # nothing half-loaded: the replicas that took it drop it
+                with contextlib.suppress(Exception):
+                    self._send(handle, "unload_adapter", name).result(30)
+            raise
+        dep.spec.adapters[name] = path  # replicas started later load it from the spec
+        self._save(dep)
+        return dict(dep.spec.adapters)
+
+    def remove_adapter(self, deployment_id: str, name: str) -> dict[str, str]:
+        dep = self._get(deployment_id)
+        if name not in dep.spec.adapters:
+            raise InferenceRequestError(f"adapters: deployment {dep.id} has no adapter {name!r}")
+        del dep.spec.adapters[name]
+        self._save(dep)
+        for handle in [r for r in dep.replicas if r.status == DeploymentStatus.READY]:
+            self._send(handle, "unload_adapter", name).result(self.request_timeout)
+        return dict(dep.spec.adapters)
+
+    def adapters(self, deployment_id: str) -> dict[str, str]:
+        return dict(self._get(deployment_id).spec.adapters)
 
     def undeploy(self, deployment_id: str) -> dict[str, Any]:
         """Stop every replica and forget the deployment."""

@@ -21,6 +21,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import InferenceRequestError
 from .batching import Admit, BatchItem, DynamicBatcher
 from .engines import GenerationRequest, GenerationResult, load_engine
 from .engines.decode import Row
@@ -153,6 +154,17 @@ class ModelReplica:
         if engine_cancel is not None:  # vLLM: abort it inside the engine at once
             engine_cancel(row)
 
+    async def load_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter between batches (on the batcher's thread, as the model runs there)."""
+        if not hasattr(self.engine, "load_adapter"):
+            raise InferenceRequestError(f"adapters: the {self.engine.name} engine cannot load LoRA adapters")
+        future = self.batcher.submit(("adapter", name), ("load_adapter", name, path), alone=True)
+        await asyncio.wrap_future(future)
+
+    async def unload_adapter(self, name: str) -> None:
+        future = self.batcher.submit(("adapter", name), ("unload_adapter", name), alone=True)
+        await asyncio.wrap_future(future)
+
     async def stats(self) -> dict[str, Any]:
         return {
             **self.batcher.stats(),
@@ -173,6 +185,11 @@ class ModelReplica:
 
     # ---------------------------------------------------------------- batches
     def _run_batch(self, items: list[BatchItem], admit: Admit) -> None:
+        if isinstance(items[0].payload, tuple):  # an adapter to load or unload: a batch of its own
+            method, *args = items[0].payload
+            getattr(self.engine, method)(*args)
+            _answer(items[0].future, {})
+            return
         if self.continuous:
             self.engine.serve(  # type: ignore[attr-defined]
                 [self._row(item) for item in items], lambda n: [self._row(item) for item in admit(n)]

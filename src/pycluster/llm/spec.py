@@ -40,6 +40,8 @@ class ModelSpec:
     engine: str = "auto"
     model_path: str | None = None  # where the weights were found (local folder)
     memory_fraction: float | None = None  # gpu.memory_fraction: the share of each GPU a replica may take
+    prefix_cache_mb: float = 256.0  # KV cache of recent prompt prefixes per replica (0: off)
+    adapters: dict[str, str] = field(default_factory=dict)  # LoRA adapters: name -> peft folder
     notes: list[str] = field(default_factory=list)
     autoscaling: dict[str, Any] | None = None  # AutoscalingConfig's fields; None: a fixed replica count
     name: str | None = None  # what requests call it (with @version to pin one); default model_name
@@ -56,7 +58,7 @@ class ModelSpec:
             self.sharding_strategy,
             list(SHARDING_STRATEGIES),
         )
-        for name in ("gpu_per_replica",):
+        for name in ("gpu_per_replica", "prefix_cache_mb"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (CPU) or more, got {getattr(self, name)}")
         if self.replicas < 0 or (self.replicas == 0 and self.autoscaling is None):

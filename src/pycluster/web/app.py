@@ -41,6 +41,7 @@ from .controller import HeadController, StandaloneController
 from .origin import HostOriginGuard
 from .peercred import PeerCredentials
 from .routers import cluster, dashboard, data, gpu, health, llm, openai_compat, processing, prometheus
+from .routers.llm_adapters import router as adapters_router
 from .session import login_router
 from .session import router as auth_router
 
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(data.router, prefix="/api/processing/data", dependencies=protected, responses=REFUSED)
     app.include_router(gpu.router, prefix="/api/llm/gpu", dependencies=protected, responses=REFUSED)
     app.include_router(llm.router, prefix="/api/llm/models", dependencies=protected, responses=REFUSED)
+    app.include_router(adapters_router, prefix="/api/llm/models", dependencies=protected, responses=REFUSED)
     app.include_router(openai_compat.router, prefix="/v1", dependencies=protected, responses=REFUSED)
     app.include_router(prometheus.router, dependencies=protected, responses=REFUSED)
     app.include_router(dashboard.router, prefix="/api/dashboard")  # token checked in the router

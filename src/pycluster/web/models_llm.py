@@ -24,11 +24,13 @@ __all__ = [
     "CompletionChunk",
     "ModelEntry",
     "ModelList",
+    "ToolCall",
+    "ToolCallFunction",
     "Usage",
     "stream_schema",
 ]
 
-FinishReason = str  # "stop" (EOS or a stop sequence) or "length" (max_tokens)
+FinishReason = str  # "stop" (EOS or a stop sequence), "length" (max_tokens) or "tool_calls"
 
 
 class ModelEntry(BaseModel):
@@ -83,10 +85,24 @@ class CompletionChunk(BaseModel):
     usage: Usage | None = None
 
 
+class ToolCallFunction(BaseModel):
+    name: str
+    arguments: str = Field(description="The arguments as a JSON text, as OpenAI sends them")
+
+
+class ToolCall(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
 class ChatMessageOut(BaseModel):
+    """The answer: ``content`` text, or (a request with ``tools``) ``tool_calls`` and no content."""
+
     model_config = {"title": "ChatCompletionMessage"}
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
+    tool_calls: list[ToolCall] | None = None
 
 
 class ChatChoice(BaseModel):

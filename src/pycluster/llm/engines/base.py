@@ -27,6 +27,8 @@ class GenerationRequest:
     seed: int | None = None
     request_id: str | None = None  # the head's name for it, so it can be cancelled
     timeout: float | None = None  # seconds from its arrival at the replica; then its row ends
+    adapter: str | None = None  # a LoRA adapter of the deployment, by name (None: the base model)
+    json_schema: dict[str, Any] | None = None  # constrain the answer to JSON matching this schema
 
     @property
     def batch_key(self) -> tuple[Any, ...]:

@@ -22,6 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..adapters import AdapterSet
+from ..constrained import Constraints
+from ..prefix_cache import PrefixCache, PrefixHit
 from .base import GenerationRequest, GenerationResult, TokenCallback
 from .stopping import finish, first_stop, unsent
 
@@ -83,6 +86,8 @@ class Row:
             return "timeout"
         return None
 
+    constraint: Any = None  # its structured-output state (constrained.py), made at its first token
+
 
 class DecodeLoop:
     """Runs rows through ``model`` step by step; ``admit(n)`` hands over up to n newcomers."""
@@ -95,9 +100,15 @@ class DecodeLoop:
         pad_id: int,
         context_length: int,
         decode: Callable[[Sequence[int]], str],
+        prefix_cache: PrefixCache | None = None,
+        constraints: Constraints | None = None,
+        adapters: AdapterSet | None = None,
     ) -> None:
         self.torch, self.model, self.eos_ids, self.pad_id = torch, model, eos_ids, pad_id
         self.context_length, self.decode = context_length, decode
+        self.prefix_cache = prefix_cache if prefix_cache is not None else PrefixCache(0)
+        self.constraints = constraints  # structured output (rows with a json_schema)
+        self.adapters = adapters if adapters is not None else AdapterSet(model)
         self._keep_one = "logits_to_keep" in inspect.signature(model.forward).parameters
         self.tokens_generated = 0  # every token any row was given (a cancelled row's stop counting)
         self.rows_ended_early = 0  # rows cancelled or past their deadline
@@ -149,27 +160,71 @@ class DecodeLoop:
         return batch
 
     def _prefill(self, rows: list[Row]) -> _Batch:
-        torch = self.torch
-        width = max(len(r.ids) for r in rows)
-        ids = torch.tensor([[self.pad_id] * (width - len(r.ids)) + r.ids for r in rows])
-        mask = torch.tensor([[0] * (width - len(r.ids)) + [1] * len(r.ids) for r in rows])
-        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
-        logits, cache = self._forward(ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), None)
-        for row in rows:
+        """Run the rows' prompts through the model. Rows whose prompt starts with a cached
+        prefix run only the rest of it, all in one more forward pass (their cached parts
+        left-padded to one width), merged with the others into one batch."""
+        hits = [self.prefix_cache.longest(row.ids, row.request.adapter) for row in rows]
+        fresh = [row for row, hit in zip(rows, hits) if hit is None]
+        reused = [(row, hit) for row, hit in zip(rows, hits) if hit is not None]
+        parts = [self._prefill_rows(fresh, [])] if fresh else []
+        if reused:
+            parts.append(self._prefill_rows([row for row, _ in reused], [hit for _, hit in reused]))
+        batch = parts[0]
+        for part in parts[1:]:
+            batch.logits = self.torch.cat([batch.logits, part.logits])
+            batch.merge(self.torch, part)
+        for row in batch.rows:
             if row.request.temperature > 0 and row.request.seed is not None:
-                row.generator = torch.Generator(device=self.model.device).manual_seed(row.request.seed)
-        return _Batch(list(rows), cache, mask, logits)
+                row.generator = self.torch.Generator(device=self.model.device).manual_seed(row.request.seed)
+        return batch
+
+    def _prefill_rows(self, rows: list[Row], hits: list[PrefixHit]) -> _Batch:
+        """One forward pass over the rows' prompts, past their ``hits``' cached positions if given.
+
+        Row i's columns: its cached prefix (left-padded to the longest one), then padding,
+        then the rest of its prompt; the mask leaves both paddings out.
+        """
+        torch = self.torch
+        cached = [hit.length for hit in hits] if hits else [0] * len(rows)
+        widest = max(cached)
+        rest = [len(r.ids) - n for r, n in zip(rows, cached)]
+        width = max(rest)
+        ids = torch.tensor([[self.pad_id] * (width - m) + r.ids[n:] for r, n, m in zip(rows, cached, rest)])
+        mask = torch.tensor(
+            [[0] * (widest - n) + [1] * n + [0] * (width - m) + [1] * m for n, m in zip(cached, rest)]
+        )
+        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
+        positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, widest:]
+        cache = _cache_from(self.torch, hits, widest) if hits else None
+        logits, cache = self._forward(ids, mask, positions, cache, rows)
+        batch = _Batch(list(rows), cache, mask, logits)
+        if self.prefix_cache.enabled and batch.mergeable():
+            self._keep_prefixes(batch)
+        return batch
+
+    def _keep_prefixes(self, batch: _Batch) -> None:
+        """Copy each row's own prompt positions (no padding) out of the batch into the cache."""
+        for i, row in enumerate(batch.rows):
+            if not self.prefix_cache.wants(row.ids, row.request.adapter):
+                continue  # too short, or already there: no copy
+            where = batch.mask[i].nonzero().squeeze(-1)
+            layers = [
+                (layer.keys[i].index_select(-2, where), layer.values[i].index_select(-2, where))
+                for layer in batch.cache.layers
+            ]
+            self.prefix_cache.add(row.ids, layers, row.request.adapter)
 
     def _step(self, batch: _Batch) -> None:
         torch = self.torch
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
         positions = batch.mask.sum(-1, keepdim=True) - 1
-        logits, batch.cache = self._forward(batch.next_ids, batch.mask, positions, batch.cache)
+        logits, batch.cache = self._forward(batch.next_ids, batch.mask, positions, batch.cache, batch.rows)
         self._pick(batch, logits)
 
-    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> tuple[Any, Any]:
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, rows: list[Row]) -> tuple[Any, Any]:
         options = {"logits_to_keep": 1} if self._keep_one else {}
-        out = self.model(
+        options.update(self.adapters.forward_options([r.request.adapter for r in rows]))
+        out = self.adapters.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
@@ -181,6 +236,9 @@ class DecodeLoop:
 
     def _pick(self, batch: _Batch, logits: Any) -> None:
         """Choose each row's next token, let finished rows go, keep the rest's next input."""
+        for i, row in enumerate(batch.rows):
+            if row.request.json_schema is not None and self.constraints is not None:
+                self.constraints.mask(row, logits[i])
         chosen = logits.argmax(dim=-1)
         for i, row in enumerate(batch.rows):
             if row.request.temperature > 0:
@@ -266,11 +324,25 @@ class _Batch:
     def merge(self, torch: Any, other: _Batch) -> None:
         width = max(self.width, other.width)
         self.mask = torch.cat([_left_pad(torch, self.mask, width), _left_pad(torch, other.mask, width)])
-        self.next_ids = torch.cat([self.next_ids, other.next_ids])
+        if self.next_ids is not None:  # None while two prefills merge, before any token is picked
+            self.next_ids = torch.cat([self.next_ids, other.next_ids])
         for mine, theirs in zip(self.cache.layers, other.cache.layers):
             mine.keys = _stack_padded(torch, mine.keys, theirs.keys, width)
             mine.values = _stack_padded(torch, mine.values, theirs.values, width)
         self.rows += other.rows
+
+
+def _cache_from(torch: Any, hits: list[PrefixHit], width: int) -> Any:
+    """A DynamicCache holding each hit's keys and values, one row each, left-padded to ``width``."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    per_row = [hit.layers() for hit in hits]
+    for index in range(len(per_row[0])):
+        keys = torch.stack([_left_pad(torch, layers[index][0], width, -2) for layers in per_row])
+        values = torch.stack([_left_pad(torch, layers[index][1], width, -2) for layers in per_row])
+        cache.update(keys, values, index)
+    return cache
 
 
 def _stack_padded(torch: Any, ours: Any, theirs: Any, width: int) -> Any:

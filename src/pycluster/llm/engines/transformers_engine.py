@@ -15,7 +15,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, InferenceRequestError
+from ..adapters import AdapterSet
+from ..constrained import Constraints
+from ..prefix_cache import PrefixCache
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
 from .decode import DecodeLoop, Row, plain_generation_config
@@ -57,6 +60,8 @@ class TransformersEngine:
         self.eos_ids = _eos_ids(self.model.generation_config, self.tokenizer)
         # rows join and leave a running batch only where the loop decodes exactly as generate
         self.continuous = plain_generation_config(self.model)
+        self.constraints = Constraints(self.tokenizer, self.eos_ids)
+        self.adapters = AdapterSet(self.model, spec.model_name)
         self._loop = DecodeLoop(
             self.torch,
             self.model,
@@ -64,7 +69,12 @@ class TransformersEngine:
             self.tokenizer.pad_token_id,
             self.context_length,
             self.decode,
+            PrefixCache(int(spec.prefix_cache_mb * 2**20)),
+            self.constraints,
+            self.adapters,
         )
+        for name, path in spec.adapters.items():
+            self.load_adapter(name, path)
 
     def _load_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -82,7 +92,27 @@ class TransformersEngine:
         return options
 
     # ------------------------------------------------------------------ requests
+    def load_adapter(self, name: str, path: str) -> None:
+        """Load a LoRA adapter (call it between batches: the replica's batcher thread does)."""
+        if not self.continuous:
+            raise InferenceRequestError(
+                "adapters: LoRA adapters need the continuous decode loop, and this model's generation "
+                "config (repetition penalty, forced tokens, ...) rules it out"
+            )
+        self.adapters.load(name, path)
+
+    def unload_adapter(self, name: str) -> None:
+        self.adapters.unload(name)
+
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        self.adapters.check(request.adapter)
+        if request.json_schema is not None:  # refused here, before it queues
+            if not self.continuous:
+                raise InferenceRequestError(
+                    "response_format: structured output needs the continuous decode loop, and this "
+                    "model's generation config (repetition penalty, forced tokens, ...) rules it out"
+                )
+            self.constraints.parser(request.json_schema)
         return prompt_ids(self.tokenizer, request, self.context_length)
 
     def serve(self, rows: list[Row], admit: Callable[[int], list[Row]]) -> None:
@@ -139,10 +169,12 @@ class TransformersEngine:
         return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
 
     def counters(self) -> dict[str, int]:
-        """Tokens the decode loop made, and rows it let go early (cancelled or overdue)."""
+        """Tokens the decode loop made, rows it let go early (cancelled or overdue), and the prefix
+        cache's counters (entries, bytes, hits, misses, reused tokens)."""
         return {
             "tokens_generated": self._loop.tokens_generated,
             "rows_ended_early": self._loop.rows_ended_early,
+            **self._loop.prefix_cache.stats(),
         }
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -150,7 +182,8 @@ class TransformersEngine:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
 
     def close(self) -> None:
-        self.model = None
+        self.model = self.adapters.model = self._loop.model = None
+        self._loop.prefix_cache.clear()  # its tensors hold device memory too
         if self.device.startswith("cuda"):
             self.torch.cuda.empty_cache()
 

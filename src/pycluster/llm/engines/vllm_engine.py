@@ -25,6 +25,7 @@ from ...cluster.loop import LoopThread
 from ..spec import ModelSpec
 from .base import GenerationRequest, GenerationResult, TokenCallback, prompt_ids, require
 from .decode import Row
+from .vllm_features import VLLMAdapters, lora_options, structured_options
 from .vllm_stream import StreamCounters, serve_row
 
 __all__ = ["VLLMEngine", "engine_options", "sampling_options"]
@@ -43,7 +44,9 @@ def engine_options(spec: ModelSpec, model_path: str) -> dict[str, Any]:
         "max_num_seqs": spec.batch_size,
         "dtype": _DTYPES[spec.precision],
         "max_model_len": spec.max_sequence_length,
+        "enable_prefix_caching": spec.prefix_cache_mb > 0,  # vLLM's automatic prefix caching
         parallel: size,
+        **lora_options(spec.adapters),
     }
     if spec.precision in ("int8", "int4"):
         options["quantization"] = "bitsandbytes"
@@ -78,10 +81,21 @@ class VLLMEngine:
         args = self.vllm.AsyncEngineArgs(**engine_options(spec, model_path))
         self.engine = self._thread.run(_start(self.vllm, args))
         self.tokenizer = self._thread.run(_tokenizer(self.engine))
+        # LoRA: a LoRARequest per row; adapters load through the engine's own (async) calls
+        self.adapters = VLLMAdapters(self.vllm, self._engine_call, bool(spec.adapters))
+        for name, path in spec.adapters.items():
+            self.adapters.load(name, path)
         self.context_length = spec.max_sequence_length
         self.device = "cuda"
 
+    def load_adapter(self, name: str, path: str) -> None:
+        self.adapters.load(name, path)
+
+    def unload_adapter(self, name: str) -> None:
+        self.adapters.unload(name)
+
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        self.adapters.request(request.adapter)  # an unknown adapter is refused before it queues
         return prompt_ids(self.tokenizer, request, self.context_length)
 
     def submit(self, row: Row) -> None:
@@ -120,9 +134,15 @@ class VLLMEngine:
 
     # ------------------------------------------------------------ on the engine's loop
     def _start_row(self, row: Row) -> None:
-        params = self.vllm.SamplingParams(**sampling_options(row.request))
-        request_id = f"{row.request.request_id or 'req'}-{uuid.uuid4().hex[:8]}"  # unique inside vLLM
-        outputs = self.engine.generate({"prompt_token_ids": row.ids}, params, request_id)
+        request = row.request
+        params = self.vllm.SamplingParams(
+            **sampling_options(request), **structured_options(self.vllm, request)
+        )
+        request_id = f"{request.request_id or 'req'}-{uuid.uuid4().hex[:8]}"  # unique inside vLLM
+        lora = self.adapters.request(request.adapter)
+        outputs = self.engine.generate(
+            {"prompt_token_ids": row.ids}, params, request_id, **({"lora_request": lora} if lora else {})
+        )
         task = asyncio.ensure_future(serve_row(row, outputs, self.counters_))
         self._tasks[id(row)] = task
         task.add_done_callback(lambda _t: self._tasks.pop(id(row), None))
@@ -131,6 +151,15 @@ class VLLMEngine:
             loop.call_later(max(0.0, row.deadline - time.monotonic()), task.cancel)
         if row.cancelled:
             task.cancel()
+
+    def _engine_call(self, method: str, *args: Any) -> Any:
+        """Call one of the engine's methods from any thread but its loop's (coroutine or not)."""
+
+        async def call() -> Any:
+            result = getattr(self.engine, method)(*args)
+            return await result if inspect.isawaitable(result) else result
+
+        return self._thread.run(call())
 
     def _cancel_task(self, key: int) -> None:
         task = self._tasks.get(key)
