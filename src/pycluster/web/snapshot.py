@@ -88,6 +88,7 @@ class JobsView:
     max_concurrent_jobs: int
     total: int
     jobs: list[dict[str, Any]]  # the documented job rows (job_summary plus pieces)
+    paused: bool = False  # the queue's dispatch is paused (POST /api/dashboard/queue/pause)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,6 +200,7 @@ def jobs_view(queue: JobQueue, limit: int = JOBS_SHOWN) -> JobsView:
         max_concurrent_jobs=queue.settings.max_concurrent_jobs,
         total=total,
         jobs=[_job_row(j) for j in jobs],
+        paused=queue.paused,
     )
 
 
