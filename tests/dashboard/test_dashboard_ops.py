@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pycluster import HeadNode
-from pycluster.web.delta import apply
+from pycluster.web.delta import apply, diff
 from tests.helpers import running_head, wait_for
 
 
@@ -129,3 +129,19 @@ def test_restart_and_retire_a_worker(head: HeadNode, api: httpx.Client) -> None:
     wait_for(lambda: second not in workers(api), 30, what="the retired worker to leave")
     assert api.post("/api/dashboard/workers/retire", json={"address": second}).status_code == 404
     assert api.post("/api/dashboard/workers/retire", json={"worker": second}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"a": [1, 2, 3], "b": None}, {"a": [1, 5], "c": {"x": None}}),
+        ({"w": [{"address": "x", "m": 1}, {"address": "y", "m": 2}]}, {"w": [{"address": "y", "m": 3}]}),
+        ({"w": [{"address": "x", "m": 1}]}, {"w": [{"address": "x", "m": 1}, {"address": "x", "m": 2}]}),
+        ({"j": [{"job_id": "a"}, {"job_id": "b"}]}, {"j": [{"job_id": "c"}, {"job_id": "a", "p": 1}]}),
+        ({"j": [{"job_id": "a"}]}, {"j": []}),
+        ({"n": [[1], {"k": 1}]}, {"n": [[2], {"k": 1, "z": [1]}, 3]}),
+    ],
+)
+def test_a_delta_applied_gives_the_new_snapshot(old: dict, new: dict) -> None:
+    assert apply(old, diff(old, new)) == new
+    assert apply(old, json.loads(json.dumps(diff(old, new)))) == new  # as the browser gets it

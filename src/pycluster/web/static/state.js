@@ -56,6 +56,16 @@ export function remember(key, value) {
 export function applyPatch(target, patch) {
   const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
   if (!isObject(patch)) return patch;
+  if (Array.isArray(target) && "$key" in patch) {
+    // items by identity (job_id, address): a new job on top does not resend the rest
+    const key = patch.$key;
+    const before = new Map(target.map((item) => [String(item[key]), item]));
+    return (patch.$order || [...before.keys()]).map((id) => {
+      const change = patch.$items[id];
+      if (change === undefined) return before.get(id);
+      return "$set" in change ? change.$set : applyPatch(before.get(id), change);
+    });
+  }
   if (Array.isArray(target) && "$len" in patch) {
     const items = target.slice(0, patch.$len);
     for (const [key, value] of Object.entries(patch)) {
