@@ -69,11 +69,20 @@ export class Chart {
     this.stale = true;
     this.drawnAt = 0;
     this.timer = null;
+    this.onScreen = true; // until the observer says otherwise
     charts.add(this);
+    if (typeof IntersectionObserver !== "undefined") {
+      // a chart scrolled out of view is not redrawn (plotly is most of an open page's CPU);
+      // it draws once when it comes back into view
+      new IntersectionObserver(([entry]) => {
+        this.onScreen = entry.isIntersecting;
+        if (this.onScreen && this.stale) this.draw(true);
+      }).observe(el);
+    }
   }
 
   visible() {
-    return this.el.offsetParent !== null;
+    return this.onScreen && this.el.offsetParent !== null;
   }
 
   draw(now = false) {
