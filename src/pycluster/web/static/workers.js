@@ -54,9 +54,11 @@ function updateRow(r, w) {
   setText(r.status, w.status);
   r.status.className = `badge ${w.status === "running" ? "ok" : "warning"}`;
   setText(r.threads, number(w.nthreads));
-  setMeter(r.cpuMeter, w.cpu_percent);
+  // a meter's style is set only when its value moved: with 200 workers, rewriting 400 inline
+  // styles every tick made the browser recompute the whole table's style each time
+  if (r.cpu !== w.cpu_percent) setMeter(r.cpuMeter, (r.cpu = w.cpu_percent));
   setText(r.cpuText, percent(w.cpu_percent));
-  setMeter(r.memMeter, w.memory_usage);
+  if (r.mem !== w.memory_usage) setMeter(r.memMeter, (r.mem = w.memory_usage));
   setText(r.memText, `${bytes(w.memory_used)} / ${w.memory_limit ? bytes(w.memory_limit) : "no limit"}`);
   setText(r.executing, number(w.tasks_executing));
   setText(r.ready, number(w.tasks_ready));
