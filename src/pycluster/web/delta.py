@@ -103,35 +103,43 @@ def _list_patch(old: list[Any], new: list[Any]) -> dict[str, Any]:
 def apply(target: Any, patch: Any) -> Any:
     """``patch`` applied to ``target`` (a copy where they differ); what the browser does, in Python."""
     if isinstance(patch, dict) and isinstance(target, list) and "$key" in patch:
-        key = patch["$key"]
-        before = {str(i[key]): i for i in target}
-        result = []
-        for ident in patch.get("$order", list(before)):
-            change = patch["$items"].get(ident)
-            if change is None:
-                result.append(before[ident])
-            elif "$set" in change:
-                result.append(change["$set"])
-            else:
-                result.append(apply(before[ident], change))
-        return result
+        return _apply_keyed(target, patch)
     if isinstance(patch, dict) and isinstance(target, list) and LENGTH in patch:
-        items = list(target[: patch[LENGTH]])
-        for key, value in patch.items():
-            if key == LENGTH:
-                continue
-            i = int(key)
-            if i >= len(items):
-                items.append(value)
-            elif isinstance(value, dict) and "$set" in value:
-                items[i] = value["$set"]
-            else:
-                items[i] = apply(items[i], value)
-        return items
+        return _apply_indexed(target, patch)
     if isinstance(patch, dict) and isinstance(target, dict):
-        result = {k: v for k, v in target.items() if k not in patch.get(DELETE, ())}
+        merged = {k: v for k, v in target.items() if k not in patch.get(DELETE, ())}
         for key, value in patch.items():
             if key != DELETE:
-                result[key] = apply(result[key], value) if key in result else value
-        return result
+                merged[key] = apply(merged[key], value) if key in merged else value
+        return merged
     return patch
+
+
+def _apply_keyed(target: list[Any], patch: dict[str, Any]) -> list[Any]:
+    key = patch["$key"]
+    before = {str(i[key]): i for i in target}
+    result = []
+    for ident in patch.get("$order", list(before)):
+        change = patch["$items"].get(ident)
+        if change is None:
+            result.append(before[ident])
+        elif "$set" in change:
+            result.append(change["$set"])
+        else:
+            result.append(apply(before[ident], change))
+    return result
+
+
+def _apply_indexed(target: list[Any], patch: dict[str, Any]) -> list[Any]:
+    items = list(target[: patch[LENGTH]])
+    for key, value in patch.items():
+        if key == LENGTH:
+            continue
+        i = int(key)
+        if i >= len(items):
+            items.append(value)
+        elif isinstance(value, dict) and "$set" in value:
+            items[i] = value["$set"]
+        else:
+            items[i] = apply(items[i], value)
+    return items
