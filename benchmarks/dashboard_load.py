@@ -12,6 +12,7 @@ Prints one JSON line per figure:
   then the same for a second load (browser cache warm).
 
     python benchmarks/dashboard_load.py [--tasks 3000] [--rounds 3] [--dashboards 5] [--tab overview]
+                                        [--priorities normal,nice]
 
 Needs /usr/bin/chromium and playwright (pip install -e ".[test]"). Only 127.0.0.1 is used.
 """
@@ -186,6 +187,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dashboards", type=int, default=5)
     parser.add_argument("--tab", default="overview", help="the tab the dashboards show")
+    parser.add_argument(
+        "--priorities", default="normal,nice", help="browser priorities to run: normal, nice (19), or both"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -196,7 +200,10 @@ def main() -> None:
         sync_playwright() as pw,
     ):
         head.start(n_local_workers=2, threads_per_worker=1)
+        wanted = set(args.priorities.split(","))
         for priority, executable in (("normal", CHROMIUM), ("nice 19", _niced_chromium(Path(tmp)))):
+            if priority.split()[0] not in wanted:
+                continue
             browser = pw.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
             if priority == "normal":
                 first_load(browser, head)

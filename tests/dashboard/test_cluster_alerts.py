@@ -47,3 +47,23 @@ def test_thresholds_are_fractions_of_known_rules() -> None:
     with pytest.raises(ValueError, match="at most 1"):
         alerts.set_thresholds({"cluster_cpu": 90})
     assert alerts.set_thresholds({"cluster_cpu": 0.7})["cluster_cpu"] == 0.7
+
+
+def test_a_burst_of_failures_is_one_alert_with_a_count() -> None:
+    alerts = ClusterAlerts(burst_gap=60)
+    alerts.observe(sample())
+    first = alerts.observe(sample(failed=3))
+    assert [a["message"] for a in first] == ["3 tasks failed"]
+    for total in (10, 40, 140):  # 137 more failures over three samples: no new alert
+        assert alerts.observe(sample(failed=total)) == []
+    failures = [a for a in alerts.as_dict()["recent"] if a["rule"] == "task_failures"]
+    assert len(failures) == 1
+    assert failures[0]["count"] == 140 and failures[0]["message"].startswith("140 tasks failed since ")
+
+
+def test_failures_after_a_quiet_gap_open_a_new_alert() -> None:
+    alerts = ClusterAlerts(burst_gap=0)  # every sample's failures are their own burst
+    alerts.observe(sample())
+    alerts.observe(sample(failed=1))
+    assert [a["message"] for a in alerts.observe(sample(failed=3))] == ["2 tasks failed"]
+    assert [a["count"] for a in alerts.as_dict()["recent"]] == [2, 1]

@@ -85,7 +85,8 @@ def test_one_producer_serves_every_browser(head: HeadNode) -> None:
         thread.start()
         assert started.wait(20)
         threads.append(thread)
-    assert feed_state.live_feed.producers == {1: 3}
+    # headers reach the client just before the server's generator subscribes: wait for the third
+    wait_for(lambda: feed_state.live_feed.producers == {1: 3}, 5, what="three subscribers on one producer")
     begun = time.monotonic()
     for thread in threads:
         thread.join(30)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from pycluster import DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
-from tests.dashboard.browser import screenshot
+from tests.dashboard.browser import answer_confirmation, screenshot
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.browser
@@ -113,6 +113,10 @@ def test_tasks_move_the_counters_and_charts(page: Any, head: HeadNode) -> None:
     expect(page.locator("#task-failed .v")).not_to_have_text("0")
     screenshot(page, "tasks")
     page.click("#clear-failed")
+    assert "cannot be shown again" in answer_confirmation(page, False)  # kept: nothing cleared
+    expect(page.locator("#failures .failure").first).to_be_visible()
+    page.click("#clear-failed")
+    answer_confirmation(page, True)
     expect(page.locator("#failures .failure")).to_have_count(0)
     expect(page.locator("#task-failed .v")).to_have_text("0")
     failing.release()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pycluster import HeadNode
-from tests.dashboard.browser import screenshot
+from tests.dashboard.browser import answer_confirmation, screenshot
 from tests.dashboard.test_dashboard_browser import LIVE_TIMEOUT, expect, open_tab
 from tests.helpers import running_head
 from tests.llm.tiny_model import CONTEXT, build_tiny_model
@@ -35,15 +35,11 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def click_and_answer(page: Any, button: Any, confirm: str | None) -> str:
-    """Click a button that asks first in the dashboard's confirmation dialog; press ``confirm``
-    there (None: "Keep it"). The question asked."""
+    """Click a button that asks first; agree when ``confirm`` (the button's label) is given. The question."""
     button.click()
-    dialog = page.locator("dialog.confirm")
-    expect(dialog).to_be_visible()
-    asked = str(dialog.locator("p").inner_text())
-    dialog.get_by_role("button", name=confirm or "Keep it").click()
-    expect(dialog).to_have_count(0)
-    return asked
+    if confirm is not None:
+        expect(page.locator("dialog.confirm").get_by_role("button", name=confirm)).to_be_visible()
+    return answer_confirmation(page, confirm is not None)
 
 
 def test_deploy_watch_try_stop_start_restart_scale_and_undeploy_from_the_models_tab(

@@ -91,6 +91,7 @@ class JobQueue:
         self._changed = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._paused = threading.Event()  # dispatch held: queued jobs wait, running ones go on
         self.runner = JobRunner(
             client,
             self.store,
@@ -157,6 +158,21 @@ class JobQueue:
             self.runner.stop()
             self.runner.close()
         self.store.close()
+
+    @property
+    def paused(self) -> bool:
+        """Whether dispatch is held (:meth:`pause`); jobs are still accepted and queued."""
+        return self._paused.is_set()
+
+    def pause(self) -> None:
+        """Start no more jobs until :meth:`resume`; running jobs go on (cancel them to stop them).
+        Not kept across restarts: a head starts dispatching."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        """Dispatch again: queued jobs start as the cluster has room."""
+        self._paused.clear()
+        self._wake.set()
 
     # ------------------------------------------------------------ submit
     def submit_job(
@@ -521,6 +537,10 @@ class JobQueue:
         if not self._waiting:
             return
         now = time.time()
+        if self._paused.is_set():
+            for job in self._waiting.values():
+                job.waiting_reason = "the queue is paused: resume it to start jobs"
+            return
         capacity = self._capacity(max_age=1.0)
         if len(self.runner) < self.settings.max_concurrent_jobs:
             decision = pick_next(

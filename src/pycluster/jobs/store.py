@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     {", ".join(f"{c} {'TEXT PRIMARY KEY' if c == 'id' else ''}" for c in _COLUMNS)}
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (seq);
 """
 # made after the columns an older database lacks were added
 _EXPIRY_INDEX = "CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL"
@@ -61,6 +62,12 @@ class JobStore:
         for name in _COLUMNS:
             if name not in have:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name}")
+
+    @property
+    def changes(self) -> int:
+        """Rows written so far through this store: unchanged means every read would answer the same."""
+        with self._lock:
+            return self._db.total_changes
 
     def insert(self, job: Job) -> Job:
         """Store a new job; StorageError (nothing stored) when the state directory cannot take it."""

@@ -2,6 +2,8 @@
 
 Rules fire on the edge (when a value crosses its threshold), not on every sample
 above it, so a busy cluster makes one alert and one "back to normal", not hundreds.
+Failed tasks aggregate: a burst of failures (no quiet gap of ``burst_gap`` seconds) is one
+alert whose ``count`` grows, not one alert per sample that saw a failure.
 
 >>> alerts = ClusterAlerts({"cluster_cpu": 0.5})
 >>> [a["rule"] for a in alerts.observe({"cpu_percent": 80.0, "n_workers": 2})]
@@ -27,18 +29,24 @@ THRESHOLD_RULES: dict[str, tuple[str, str]] = {
     "cluster_memory": ("memory_usage_percent", "cluster memory"),
 }
 DEFAULTS = {"cluster_cpu": 0.90, "cluster_memory": 0.90}
+BURST_GAP = 60.0  # seconds without a failure that end a burst; the next failure opens a new alert
 
 
 class ClusterAlerts:
     """Watches metric samples; keeps the most recent alerts and which rules are firing now."""
 
-    def __init__(self, thresholds: Mapping[str, float] | None = None, keep: int = 100) -> None:
+    def __init__(
+        self, thresholds: Mapping[str, float] | None = None, keep: int = 100, burst_gap: float = BURST_GAP
+    ) -> None:
         given = dict(thresholds or {})
         self.thresholds = {rule: float(given.get(rule, default)) for rule, default in DEFAULTS.items()}
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
         self.active: set[str] = set()
         self._previous: dict[str, Any] | None = None
         self._ids = itertools.count(1)
+        self.burst_gap = burst_gap
+        self._burst: dict[str, Any] | None = None  # the failure alert still counting
+        self._burst_seen = 0.0  # monotonic time of its latest failure
 
     def set_thresholds(self, values: Mapping[str, float]) -> dict[str, float]:
         """Change thresholds (fractions from 0 to 1); ValueError names a bad rule or value."""
@@ -87,15 +95,34 @@ class ClusterAlerts:
             found.append(self._alert("workers", "info", f"workers grew from {was} to {now}", now, was))
         failed = int(sample.get("tasks_failed_total") or 0) - int(before.get("tasks_failed_total") or 0)
         if failed > 0:
-            text = f"{failed} task{'s' if failed > 1 else ''} failed"
-            found.append(self._alert("task_failures", "warning", text, failed, 0))
+            alert = self._failure_burst(failed)
+            if alert is not None:
+                found.append(alert)
         return found
 
+    def _failure_burst(self, failed: int) -> dict[str, Any] | None:
+        """A new alert for the first failures of a burst; later ones add to its count (None)."""
+        now = time.monotonic()
+        burst = self._burst
+        if burst is not None and now - self._burst_seen <= self.burst_gap and burst in self.recent:
+            self._burst_seen = now
+            burst["count"] += failed
+            burst["value"] = burst["count"]
+            burst["message"] = _failures_text(burst["count"], burst["since"])
+            burst["time"] = _stamp()
+            self.recent.remove(burst)  # the newest again: it changed
+            self.recent.append(burst)
+            return None
+        alert = self._alert("task_failures", "warning", _failures_text(failed, None), failed, 0)
+        alert["count"] = failed
+        alert["since"] = alert["time"]
+        self._burst, self._burst_seen = alert, now
+        return alert
+
     def _alert(self, rule: str, level: str, message: str, value: float, threshold: float) -> dict[str, Any]:
-        stamp = datetime.fromtimestamp(time.time(), timezone.utc).isoformat().replace("+00:00", "Z")
         return {
             "id": next(self._ids),
-            "time": stamp,
+            "time": _stamp(),
             "rule": rule,
             "level": level,
             "message": message,
@@ -108,5 +135,14 @@ class ClusterAlerts:
         return {
             "thresholds": dict(self.thresholds),
             "active": sorted(self.active),
-            "recent": list(reversed(list(self.recent)[-limit:])),
+            "recent": [dict(a) for a in reversed(list(self.recent)[-limit:])],  # copies: bursts change
         }
+
+
+def _stamp() -> str:
+    return datetime.fromtimestamp(time.time(), timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _failures_text(count: int, since: str | None) -> str:
+    text = f"{count} task{'s' if count > 1 else ''} failed"
+    return f"{text} since {since[11:19]} UTC" if since else text

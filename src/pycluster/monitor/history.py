@@ -13,6 +13,7 @@ from ..cluster.services import HeadContext, HeadService
 from ..cluster.status import cluster_summary
 from .cluster_alerts import ClusterAlerts
 from .periodic import SnapshotLoop
+from .task_stream import TaskStream
 
 if TYPE_CHECKING:
     from ..cluster.head import HeadNode
@@ -65,11 +66,15 @@ class MetricsHistory(SnapshotLoop):
         super().__init__(head, interval)
         self.samples: deque[dict[str, Any]] = deque(maxlen=max(1, int(retention / self.interval)))
         self.counter = TaskCounter()
+        self.task_stream = TaskStream()
         self.alerts = ClusterAlerts(head.settings.monitoring.alert_thresholds)
         self._last: tuple[float, int] | None = None
 
     async def prepare(self) -> None:
         self.head.scheduler.add_plugin(self.counter)
+        self.head.scheduler.add_plugin(self.task_stream)
+        # the head's own workers connect while its services start: they joined just now
+        self.task_stream.joined.update(dict.fromkeys(self.head.scheduler.workers, time.time()))
 
     def observe(self, identity: dict[str, Any]) -> None:
         self.samples.append(self.sample(identity))

@@ -40,7 +40,18 @@ from .body_guard import MAX_BODY_BYTES, BodyGuard
 from .controller import HeadController, StandaloneController
 from .origin import HostOriginGuard
 from .peercred import PeerCredentials
-from .routers import cluster, dashboard, data, gpu, health, llm, openai_compat, processing, prometheus
+from .routers import (
+    cluster,
+    dashboard,
+    data,
+    gpu,
+    health,
+    llm,
+    openai_compat,
+    operations,
+    processing,
+    prometheus,
+)
 from .routers.llm_adapters import router as adapters_router
 from .session import login_router
 from .session import router as auth_router
@@ -125,6 +136,7 @@ def create_app(
     app.include_router(prometheus.router, dependencies=protected, responses=REFUSED)
     app.include_router(dashboard.router, prefix="/api/dashboard")  # token checked in the router
     app.include_router(dashboard.stream_router, prefix="/api/dashboard")  # or a one-time ?ticket=
+    app.include_router(operations.router, prefix="/api/dashboard")  # token checked in the router
     app.include_router(auth_router, prefix="/api/auth")
     app.include_router(login_router)
     _add_error_handlers(app)

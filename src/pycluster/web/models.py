@@ -658,6 +658,8 @@ class Alert(BaseModel):
     message: str
     value: float
     threshold: float
+    count: int | None = Field(None, description="task_failures: failures in this burst so far")
+    since: str | None = Field(None, description="task_failures: when the burst began")
 
 
 class AlertsView(BaseModel):
@@ -711,6 +713,7 @@ class JobsView(BaseModel):
     max_concurrent_jobs: int
     total: int
     jobs: list[JobRow] = Field(description="the newest jobs")
+    paused: bool = Field(False, description="dispatch is paused: queued jobs wait until it resumes")
 
 
 class Snapshot(BaseModel):

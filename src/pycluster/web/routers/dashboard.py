@@ -63,13 +63,16 @@ async def snapshot(request: Request) -> dict[str, Any]:
 
 
 @stream_router.get("/stream", include_in_schema=False)
-async def stream(request: Request, interval: int = Query(2)) -> StreamingResponse:
-    """Server-Sent Events: a ``snapshot`` event every ``interval`` seconds (1, 2, 5, 10 or 30)."""
+async def stream(
+    request: Request, interval: int = Query(2), deltas: bool = Query(False)
+) -> StreamingResponse:
+    """Server-Sent Events: a ``snapshot`` event every ``interval`` seconds (1, 2, 5, 10 or 30);
+    with ``deltas``, one ``snapshot`` and then a ``delta`` event per interval (``web/delta.py``)."""
     if interval not in INTERVALS:
         allowed = ", ".join(str(i) for i in INTERVALS)
         raise HTTPException(422, f"interval must be one of {allowed} seconds, got {interval}")
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    body = live_feed(request).subscribe(interval)
+    body = live_feed(request).subscribe(interval, deltas)
     return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 

@@ -71,6 +71,6 @@ export async function api(path, { method = "GET", body, headers: extra = {} } = 
 
 /** EventSource sends the session cookie by itself (same origin): no token in the URL. */
 export function streamUrl(interval) {
-  const query = new URLSearchParams({ interval: String(interval) });
+  const query = new URLSearchParams({ interval: String(interval), deltas: "1" }); // a snapshot, then what changed
   return `/api/dashboard/stream?${query}`;
 }

@@ -9,12 +9,12 @@ import * as jobs from "./jobs.js";
 import { models } from "./models.js";
 import * as monitoring from "./monitoring.js";
 import * as overview from "./overview.js";
-import { addSamples, setHistory, state } from "./state.js";
+import { addSamples, applyPatch, setHistory, state } from "./state.js";
 import * as tasks from "./tasks.js";
 import * as workers from "./workers.js";
 
 const TABS = { overview, workers, tasks, jobs, monitoring, gpu, models };
-const HIDDEN_GRACE_MS = 30000; // a background tab keeps its stream this long, then lets it go
+const HIDDEN_GRACE_MS = 5000; // a background tab keeps its stream this long (a quick switch back), then lets it go
 let current = "overview";
 let source = null;
 let initialised = false;
@@ -182,6 +182,10 @@ function connect() {
     heard();
     setLive("live");
     onSnapshot(JSON.parse(event.data));
+  });
+  stream.addEventListener("delta", (event) => {
+    setLive("live");
+    onSnapshot(applyPatch(state.snapshot, JSON.parse(event.data)));
   });
   stream.addEventListener("problem", (event) => showBanner(JSON.parse(event.data).detail, "bad"));
   stream.onerror = () => {

@@ -61,6 +61,10 @@ function baseLayout(p, extra = {}) {
  * `draw(true)` (a tab shown, a setting changed) renders at once.
  */
 const MIN_REDRAW_MS = 5000;
+// and no more often than keeps each chart under ~0.25 % of a core: on a slow machine (where
+// the cluster shares the cores with the browser) a 25 ms redraw waits 10 s, a 5 ms one 5 s
+const COST_BUDGET = 0.0025;
+const MAX_REDRAW_MS = 12000; // but a live chart is never older than this
 
 export class Chart {
   constructor(el, build) {
@@ -69,17 +73,28 @@ export class Chart {
     this.stale = true;
     this.drawnAt = 0;
     this.timer = null;
+    this.onScreen = true; // until the observer says otherwise
+    this.costMs = 0; // recent redraw time, smoothed
     charts.add(this);
+    if (typeof IntersectionObserver !== "undefined") {
+      // a chart scrolled out of view is not redrawn (plotly is most of an open page's CPU);
+      // it draws once when it comes back into view
+      new IntersectionObserver(([entry]) => {
+        this.onScreen = entry.isIntersecting;
+        if (this.onScreen && this.stale) this.draw(true);
+      }).observe(el);
+    }
   }
 
   visible() {
-    return this.el.offsetParent !== null;
+    return this.onScreen && this.el.offsetParent !== null;
   }
 
   draw(now = false) {
     this.stale = true;
     if (!this.visible()) return;
-    const wait = this.drawnAt + MIN_REDRAW_MS - performance.now();
+    const every = Math.min(MAX_REDRAW_MS, Math.max(MIN_REDRAW_MS, this.costMs / COST_BUDGET));
+    const wait = this.drawnAt + every - performance.now();
     if (!now && wait > 0) {
       if (!this.timer) this.timer = setTimeout(() => this.render(), wait);
       return;
@@ -97,10 +112,13 @@ export class Chart {
       }
       return;
     }
+    const started = performance.now();
     const { data, layout } = this.build(palette());
     window.Plotly.react(this.el, data, layout, CONFIG);
     this.stale = false;
     this.drawnAt = performance.now();
+    const cost = this.drawnAt - started;
+    this.costMs = this.costMs ? 0.7 * this.costMs + 0.3 * cost : cost;
   }
 
   /** After its tab became visible: draw if stale, and fit the (possibly new) width. */

@@ -87,7 +87,7 @@ function showThresholds(next) {
 
 function renderAlerts(alerts) {
   const recent = alerts.recent || [];
-  const ids = recent.map((a) => a.id).join();
+  const ids = recent.map((a) => `${a.id}:${a.count || ""}`).join(); // a failure burst's count grows in place
   setText("alerts-active", alerts.active && alerts.active.length ? `firing: ${alerts.active.join(", ")}` : "");
   if (ids === alertIds) return;
   alertIds = ids;

@@ -1,11 +1,11 @@
-// Overview: status cards, throughput and CPU/memory charts, how to connect, uptime.
+// Overview: status cards, throughput, CPU/memory and network charts, how to connect, uptime.
 // The GPU card reads GET /api/llm/gpu/status itself (the live stream carries no GPU readings),
 // every GPU_POLL_MS while the tab is shown.
 
 import { api } from "./api.js";
 import { timeChart } from "./charts.js";
 import { $, copyText, h, safeUrl, setMeter, setText, toast } from "./dom.js";
-import { bytes, duration, gibOf, number, percent } from "./format.js";
+import { bytes, duration, gibOf, number, percent, rate } from "./format.js";
 import { state, windowSamples } from "./state.js";
 
 let charts = [];
@@ -26,6 +26,16 @@ export function init() {
         { name: "Memory", y: (s) => s.memory_usage_percent, color: "teal" },
       ],
       { yMax: 100, ySuffix: "%", windowSeconds },
+    ),
+    // bytes in/out per second, from the workers' host network counters (each host counted once)
+    timeChart(
+      $("chart-overview-network"),
+      windowSamples,
+      [
+        { name: "in", y: (s) => s.network_read_bps / 1e6, color: "info", fill: true },
+        { name: "out", y: (s) => s.network_write_bps / 1e6, color: "warn" },
+      ],
+      { ySuffix: " MB/s", windowSeconds },
     ),
   ];
   for (const button of document.querySelectorAll("button.copy")) {
@@ -60,6 +70,8 @@ export function render(snap, { samplesChanged }) {
   setText($("card-jobs").querySelector(".v"), number((totals.queued || 0) + (totals.pending || 0)));
   setText($("card-jobs").querySelector(".running"), number(totals.running || 0));
   renderConnection(c, snap.version);
+  const last = snap.metrics && snap.metrics[snap.metrics.length - 1];
+  if (last) setText("overview-network-now", `in ${rate(last.network_read_bps)} · out ${rate(last.network_write_bps)}`);
   if (samplesChanged) for (const chart of charts) chart.draw();
 }
 

@@ -51,3 +51,37 @@ export function remember(key, value) {
   state[key] = value;
   localStorage.setItem(`pycluster-${key === "windowSeconds" ? "window" : key}`, String(value));
 }
+
+/** Apply a stream delta to the snapshot we hold (the server's web/delta.py describes the format). */
+export function applyPatch(target, patch) {
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isObject(patch)) return patch;
+  if (Array.isArray(target) && "$key" in patch) {
+    // items by identity (job_id, address): a new job on top does not resend the rest
+    const key = patch.$key;
+    const before = new Map(target.map((item) => [String(item[key]), item]));
+    return (patch.$order || [...before.keys()]).map((id) => {
+      const change = patch.$items[id];
+      if (change === undefined) return before.get(id);
+      return "$set" in change ? change.$set : applyPatch(before.get(id), change);
+    });
+  }
+  if (Array.isArray(target) && "$len" in patch) {
+    const items = target.slice(0, patch.$len);
+    for (const [key, value] of Object.entries(patch)) {
+      if (key === "$len") continue;
+      const i = Number(key);
+      if (i >= items.length) items.push(value);
+      else if (isObject(value) && "$set" in value) items[i] = value.$set;
+      else items[i] = applyPatch(items[i], value);
+    }
+    return items;
+  }
+  if (!isObject(target)) return patch;
+  const result = { ...target };
+  for (const key of patch.$del || []) delete result[key];
+  for (const [key, value] of Object.entries(patch)) {
+    if (key !== "$del") result[key] = key in result ? applyPatch(result[key], value) : value;
+  }
+  return result;
+}
