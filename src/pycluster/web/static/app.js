@@ -184,6 +184,7 @@ function connect() {
     onSnapshot(JSON.parse(event.data));
   });
   stream.addEventListener("delta", (event) => {
+    heard(); // a delta is sent every tick, also an empty one: it is news that the head is alive
     setLive("live");
     onSnapshot(applyPatch(state.snapshot, JSON.parse(event.data)));
   });
