@@ -22,12 +22,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from distributed import Client
 
 from ..errors import JobNotFoundError, JobRejectedError, JobStateError, StorageError
+from .gates import gate
 from .handle import JobHandle
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
@@ -37,8 +39,9 @@ from .queue_status import QueueStatus, ResourceUsage
 from .runner import JobRunner, remove_file
 from .storage import check_database, storage_error
 from .store import JobStore
+from .timing import parse_run_at
 
-__all__ = ["DATABASE_NAME", "JobQueue", "QueueSettings"]
+__all__ = ["DATABASE_NAME", "MAX_PARENTS", "JobQueue", "QueueSettings"]
 
 # jobs, datasets and deployments share one SQLite file in the state directory
 DATABASE_NAME = "pycluster.sqlite3"
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 WORKER_POLL = 1.0
 # the dispatcher never sleeps less than this for an expiry (seconds): one sweep can fail
 SWEEP_INTERVAL = 0.5
+# the most parents one job may name in depends_on
+MAX_PARENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,16 @@ class JobQueue:
         self._waiting: dict[str, Job] = {}
         self._workers_cache: tuple[float, tuple[WorkerCapacity, ...], float] = (0.0, (), 0.0)
         self._next_expiry: float | None = None  # wall clock; when the sweeper has work next
+        self._next_run_at: float | None = None  # wall clock; when the first scheduled job may start
+        # set once whoever owns the queue is ready for dispatching (a head: all services started)
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="pycluster-job-queue", daemon=True)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> JobQueue:
-        """Recover jobs from the store (running ones resume from checkpoints) and start dispatching."""
+    def start(self, hold: bool = False) -> JobQueue:
+        """Recover jobs from the store (running ones resume from checkpoints) and start dispatching;
+        with ``hold``, the dispatcher waits for :meth:`dispatch_now` before its first look (a head
+        holds it until all its services have started: a recovered job may need one of them)."""
         for job in self.store.with_status(JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING):
             job.status = JobStatus.QUEUED
             job.queued_at = job.queued_at or time.time()
@@ -114,8 +124,15 @@ class JobQueue:
             self._waiting[job.id] = job
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
+        if not hold:
+            self._ready.set()
         self._thread.start()
         return self
+
+    def dispatch_now(self) -> None:
+        """Let a held dispatcher start (see :meth:`start`) and look at the queue at once."""
+        self._ready.set()
+        self._wake.set()
 
     def attach_client(self, client: Client) -> None:
         """Dispatch to the cluster of ``client`` from now on (the queued jobs start as it has room)."""
@@ -145,6 +162,7 @@ class JobQueue:
     def stop(self) -> None:
         """Stop dispatching; running jobs stay 'running' in the store and resume at the next start."""
         self._stopping.set()
+        self._ready.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(10)
@@ -171,17 +189,25 @@ class JobQueue:
         retry_backoff_s: float | None = None,
         result_ttl_s: float | None = None,
         retry_of: str | None = None,
+        depends_on: Iterable[str | JobHandle] | None = None,
+        run_at: float | str | datetime | None = None,
+        schedule_id: str | None = None,
     ) -> Job:
         """Validate and store a job; it is dispatched in priority order. The stored Job.
 
         ``retries`` failed attempts of a piece are retried after ``retry_backoff_s`` seconds,
         doubled per attempt, with jitter. ``result_ttl_s``: the finished job (its row, result
-        and result file) is deleted that long after it finished (default: kept until deleted)."""
+        and result file) is deleted that long after it finished (default: kept until deleted).
+        ``depends_on``: ids (or handles) of jobs that must complete first; if one fails or is
+        cancelled, this job is cancelled with that reason. ``run_at``: not before this time
+        (ISO 8601, a datetime or epoch seconds)."""
         op = self.operations.lookup(operation)
         try:
             cleaned = op.validate(dict(parameters or {}), dataset_id, self.context)
+            new_id = job_id or new_job_id()
+            parents = self._check_parents(new_id, depends_on)
             job = Job(
-                id=job_id or new_job_id(),
+                id=new_id,
                 kind=kind,
                 operation=operation,
                 parameters=cleaned,
@@ -198,6 +224,9 @@ class JobQueue:
                 or 0.0,
                 result_ttl_s=_seconds("result_ttl_s", result_ttl_s, self.settings.default_result_ttl_s),
                 retry_of=retry_of,
+                depends_on=parents,
+                run_at=None if run_at is None else parse_run_at(run_at, time.time()),
+                schedule_id=schedule_id,
             )
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
@@ -208,6 +237,41 @@ class JobQueue:
             self._waiting[job.id] = job
         self._wake.set()
         return job
+
+    def _check_parents(self, job_id: str, depends_on: Iterable[str | JobHandle] | None) -> list[str]:
+        """``depends_on`` as a list of existing job ids; ValueError naming the field for an unknown
+        id or a cycle. A new job's id is new, so only a given ``job_id`` can close a cycle: the
+        parents' ancestry is walked to be sure."""
+        if depends_on is None:
+            return []
+        if isinstance(depends_on, (str, JobHandle)):
+            depends_on = [depends_on]
+        parents: list[str] = []
+        for item in depends_on:
+            parent = item.job_id if isinstance(item, JobHandle) else item
+            if not isinstance(parent, str) or not parent:
+                raise ValueError(f"depends_on must be a list of job ids, got an item {parent!r}")
+            if parent not in parents:
+                parents.append(parent)
+        if len(parents) > MAX_PARENTS:
+            raise ValueError(f"depends_on names {len(parents)} jobs; at most {MAX_PARENTS} are allowed")
+        if job_id in parents:
+            raise ValueError(f"depends_on: job {job_id} cannot depend on itself (a cycle)")
+        known = self.store.statuses(parents)
+        with self._lock:
+            known.update((p, (self._waiting[p].status, None)) for p in parents if p in self._waiting)
+        unknown = [p for p in parents if p not in known]
+        if unknown:
+            raise ValueError(f"depends_on: no job with id {', '.join(map(repr, unknown[:5]))}")
+        # ancestors of the parents, level by level: the new job among them is a cycle
+        seen, level = set(parents), parents
+        while level:
+            above = {a for ancestors in self.store.parents(level).values() for a in ancestors}
+            if job_id in above:
+                raise ValueError(f"depends_on: job {job_id} is an ancestor of its own parents (a cycle)")
+            level = [a for a in above if a not in seen]
+            seen.update(level)
+        return parents
 
     def _refuse_if_never_fits(self, job: Job) -> None:
         workers, _ = self._workers(max_age=2.0)  # a fresh RPC per submit would cost ~ms each
@@ -227,13 +291,15 @@ class JobQueue:
         timeout_s: float | None = None,
         retry_backoff_s: float | None = None,
         result_ttl_s: float | None = None,
+        depends_on: Iterable[str | JobHandle] | None = None,
+        run_at: float | str | datetime | None = None,
         **kwargs: Any,
     ) -> JobHandle:
         """Run ``func(*args, **kwargs)`` as a job (Python only, never over REST); a JobHandle.
 
         ``timeout_s``: a piece on the cluster longer than this fails the job, and its worker
-        process is restarted so the code really stops (default: no limit). ``retry_backoff_s``
-        and ``result_ttl_s`` as in :meth:`submit_job`."""
+        process is restarted so the code really stops (default: no limit). ``retry_backoff_s``,
+        ``result_ttl_s``, ``depends_on`` and ``run_at`` as in :meth:`submit_job`."""
         return self._submit_python(
             "python.call",
             (func, args, kwargs),
@@ -245,6 +311,8 @@ class JobQueue:
             timeout_s,
             retry_backoff_s,
             result_ttl_s,
+            depends_on,
+            run_at,
         )
 
     def map(
@@ -260,6 +328,8 @@ class JobQueue:
         timeout_s: float | None = None,
         retry_backoff_s: float | None = None,
         result_ttl_s: float | None = None,
+        depends_on: Iterable[str | JobHandle] | None = None,
+        run_at: float | str | datetime | None = None,
         **kwargs: Any,
     ) -> JobHandle:
         """One job that applies ``func`` to each item: progress per item, retries and
@@ -276,6 +346,8 @@ class JobQueue:
             timeout_s,
             retry_backoff_s,
             result_ttl_s,
+            depends_on,
+            run_at,
         )
 
     def _submit_python(
@@ -290,6 +362,8 @@ class JobQueue:
         timeout_s: float | None,
         retry_backoff_s: float | None = None,
         result_ttl_s: float | None = None,
+        depends_on: Iterable[str | JobHandle] | None = None,
+        run_at: float | str | datetime | None = None,
     ) -> JobHandle:
         job_id = new_job_id()
         path = payload_path(self.context, job_id)
@@ -314,6 +388,8 @@ class JobQueue:
                 timeout_s=timeout_s,
                 retry_backoff_s=retry_backoff_s,
                 result_ttl_s=result_ttl_s,
+                depends_on=depends_on,
+                run_at=run_at,
             )
         except BaseException:
             remove_file(path)
@@ -383,6 +459,7 @@ class JobQueue:
             retry_backoff_s=old.retry_backoff_s,
             result_ttl_s=old.result_ttl_s,
             retry_of=old.id,
+            depends_on=old.depends_on,
         )
 
     def delete(self, job_id: str) -> Job:
@@ -446,6 +523,7 @@ class JobQueue:
 
     # ------------------------------------------------------------ dispatcher
     def _loop(self) -> None:
+        self._ready.wait()
         while not self._stopping.is_set():
             self._wake.wait(self._sleep_time())
             self._wake.clear()
@@ -464,6 +542,9 @@ class JobQueue:
         if expiry is not None:  # wall clock, unlike the runner's deadlines
             expiry_at = time.monotonic() + max(SWEEP_INTERVAL, expiry - time.time())
             deadline = expiry_at if deadline is None else min(deadline, expiry_at)
+        if self._next_run_at is not None:
+            run_at = time.monotonic() + max(0.0, self._next_run_at - time.time())
+            deadline = run_at if deadline is None else min(deadline, run_at)
         interval = min(self.settings.check_interval, WORKER_POLL) if waiting else self.settings.check_interval
         if deadline is None:
             return interval
@@ -504,14 +585,15 @@ class JobQueue:
         wait: a worker that joins or leaves is seen within that, and the waiting jobs' admission
         and reasons are decided again (one that no worker can hold says so instead of waiting
         silently; it starts once a big enough worker joins)."""
+        self._next_run_at = None
         if not self._waiting:
             return
         now = time.time()
+        held = self._gate(now)
+        ready = [job for job in self._waiting.values() if job.id not in held]
         capacity = self._capacity(max_age=1.0)
-        if len(self.runner) < self.settings.max_concurrent_jobs:
-            decision = pick_next(
-                self._waiting.values(), capacity, now, aging_interval=self.settings.aging_interval
-            )
+        if ready and len(self.runner) < self.settings.max_concurrent_jobs:
+            decision = pick_next(ready, capacity, now, aging_interval=self.settings.aging_interval)
             for job in decision.start:
                 del self._waiting[job.id]
                 job.waiting_reason = None
@@ -519,11 +601,32 @@ class JobQueue:
             if any(job.id not in self.runner for job in decision.start):
                 self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
             capacity = decision.left
-        reasons = waiting_reasons(
-            self._waiting.values(), capacity, now, aging_interval=self.settings.aging_interval
-        )
+            ready = [job for job in ready if job.id in self._waiting]
+        reasons = waiting_reasons(ready, capacity, now, aging_interval=self.settings.aging_interval)
+        reasons.update(held)
         for job in self._waiting.values():
             job.waiting_reason = reasons.get(job.id)
+
+    def _gate(self, now: float) -> dict[str, str]:
+        """Why each waiting job that may not start yet waits (parents, ``run_at``); cancels those
+        whose parent failed or was cancelled, and their dependents in turn."""
+        while True:
+            dependent = [job for job in self._waiting.values() if job.depends_on]
+            wanted = {p for job in dependent for p in job.depends_on}
+            states = {p: (j.status, j.error) for p in wanted if (j := self._live(p)) is not None}
+            states.update(self.store.statuses(p for p in wanted if p not in states))
+            gated = gate(self._waiting.values(), states, now)
+            for job, why in gated.cancel:
+                del self._waiting[job.id]
+                job.waiting_reason = None
+                self.runner.finish(job, JobStatus.CANCELLED, error=why)
+            if not gated.cancel:  # else: their own dependents are cancelled on the next pass
+                self._next_run_at = gated.next_run_at
+                return gated.held
+
+    def _live(self, job_id: str) -> Job | None:
+        """The in-memory record of a waiting or running job (fresher than its row)."""
+        return self._waiting.get(job_id) or self.runner.get(job_id)
 
     # ------------------------------------------------------------ capacity
     def _capacity(self, max_age: float) -> Capacity:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 _IN_MEMORY = {"waiting_reason"}  # fields of the moment, not rows
 _COLUMNS = [f.name for f in fields(Job) if f.name not in _IN_MEMORY]
-_JSON_COLUMNS = {"parameters", "result"}
+_JSON_COLUMNS = {"parameters", "result", "depends_on"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     {", ".join(f"{c} {'TEXT PRIMARY KEY' if c == 'id' else ''}" for c in _COLUMNS)}
@@ -132,6 +132,35 @@ class JobStore:
         rows = self._select("WHERE id = ?", [job_id])
         return rows[0] if rows else None
 
+    def statuses(self, job_ids: Iterable[str]) -> dict[str, tuple[JobStatus, str | None]]:
+        """Status and error of each of ``job_ids`` that exists (one indexed query per 500 ids)."""
+        ids = builtins.list(dict.fromkeys(job_ids))
+        found: dict[str, tuple[JobStatus, str | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT id, status, error FROM jobs WHERE id IN ({marks})", chunk
+                ).fetchall()
+                for job_id, status, error in rows:
+                    unsaved = self._unsaved.get(job_id)
+                    found[job_id] = (unsaved.status, unsaved.error) if unsaved else (JobStatus(status), error)
+        return found
+
+    def parents(self, job_ids: Iterable[str]) -> dict[str, builtins.list[str]]:
+        """The ``depends_on`` of each of ``job_ids`` that exists."""
+        ids = builtins.list(dict.fromkeys(job_ids))
+        found: dict[str, builtins.list[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self._lock:
+                query = f"SELECT id, depends_on FROM jobs WHERE id IN ({marks})"
+                for job_id, parents in self._db.execute(query, chunk).fetchall():
+                    found[job_id] = json.loads(parents) if parents else []
+        return found
+
     def with_status(self, *statuses: JobStatus) -> list[Job]:
         marks = ", ".join("?" for _ in statuses)
         return self._select(f"WHERE status IN ({marks}) ORDER BY seq", [s.value for s in statuses])
@@ -201,6 +230,8 @@ def _to_row(job: Job) -> dict[str, Any]:
 def _from_row(row: dict[str, Any]) -> Job:
     for name in _JSON_COLUMNS:
         row[name] = json.loads(row[name]) if row[name] is not None else None
+    if row["depends_on"] is None:  # a row from before dependencies existed
+        row["depends_on"] = []
     row["status"] = JobStatus(row["status"])
     row["priority"] = Priority(int(row["priority"]))
     return Job(**row)

@@ -68,6 +68,12 @@ class JobSubmission(BaseModel):
         description="seconds a finished job and its result are kept; then both are deleted",
     )
     client_id: str | None = Field(None, min_length=1, max_length=100)
+    depends_on: list[str] | None = Field(
+        None, max_length=1000, description="ids of jobs that must complete before this one starts"
+    )
+    run_at: float | str | None = Field(
+        None, description="not before this time: ISO 8601 (UTC unless it names a zone) or epoch seconds"
+    )
 
     @field_validator("priority", mode="before")
     @classmethod
@@ -124,6 +130,9 @@ def job_detail(job: Job) -> dict[str, Any]:
         "result_ttl_s": job.result_ttl_s,
         "expires_at": iso(job.expires_at),
         "retry_of": job.retry_of,
+        "depends_on": job.depends_on,
+        "run_at": iso(job.run_at),
+        "schedule_id": job.schedule_id,
         "error": job.error,
         "queued_at": iso(job.queued_at),
         "started_at": iso(job.started_at),
@@ -223,6 +232,8 @@ def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
         timeout_s=body.timeout_s,
         retry_backoff_s=body.retry_backoff_s,
         result_ttl_s=body.result_ttl_s,
+        depends_on=body.depends_on,
+        run_at=body.run_at,
     )
     return JobAccepted(message="Job submitted successfully", job_id=job.id, status=job.status)
 
