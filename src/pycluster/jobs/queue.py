@@ -37,9 +37,10 @@ from .policy import Capacity, WorkerCapacity, never_fits, pick_next, waiting_rea
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
 from .runner import JobRunner, remove_file
+from .schedules import JobTemplate, Schedule, ScheduleStore, new_schedule_id, slot_job_id
 from .storage import check_database, storage_error
 from .store import JobStore
-from .timing import parse_run_at
+from .timing import check_cron, next_slot, parse_run_at
 
 __all__ = ["DATABASE_NAME", "MAX_PARENTS", "JobQueue", "QueueSettings"]
 
@@ -89,6 +90,8 @@ class JobQueue:
         self.operations = OPERATIONS if operations is None else operations
         check_database(self.state_dir / DATABASE_NAME)  # damaged: stop here, never start anew
         self.store = JobStore(self.state_dir / DATABASE_NAME)
+        self.schedules = ScheduleStore(self.store)
+        self._next_schedule: float | None = None  # wall clock; when the first schedule fires next
         self.context = OperationContext(self.state_dir)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -124,6 +127,7 @@ class JobQueue:
             self._waiting[job.id] = job
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
+        self._next_schedule = self.schedules.next_due()
         if not hold:
             self._ready.set()
         self._thread.start()
@@ -201,6 +205,55 @@ class JobQueue:
         ``depends_on``: ids (or handles) of jobs that must complete first; if one fails or is
         cancelled, this job is cancelled with that reason. ``run_at``: not before this time
         (ISO 8601, a datetime or epoch seconds)."""
+        job = self._new_job(
+            operation,
+            parameters,
+            dataset_id=dataset_id,
+            priority=priority,
+            max_cores=max_cores,
+            max_memory_gb=max_memory_gb,
+            retries=retries,
+            client_id=client_id,
+            kind=kind,
+            job_id=job_id,
+            timeout_s=timeout_s,
+            retry_backoff_s=retry_backoff_s,
+            result_ttl_s=result_ttl_s,
+            retry_of=retry_of,
+            depends_on=depends_on,
+            run_at=run_at,
+            schedule_id=schedule_id,
+        )
+        self._refuse_if_never_fits(job)
+        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
+        with self._lock:
+            self.store.insert(job)
+            self._waiting[job.id] = job
+        self._wake.set()
+        return job
+
+    def _new_job(
+        self,
+        operation: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        dataset_id: str | None = None,
+        priority: Priority | str | int = Priority.NORMAL,
+        max_cores: float | None = None,
+        max_memory_gb: float | None = None,
+        retries: int | None = None,
+        client_id: str = "default",
+        kind: str = "operation",
+        job_id: str | None = None,
+        timeout_s: float | None = None,
+        retry_backoff_s: float | None = None,
+        result_ttl_s: float | None = None,
+        retry_of: str | None = None,
+        depends_on: Iterable[str | JobHandle] | None = None,
+        run_at: float | str | datetime | None = None,
+        schedule_id: str | None = None,
+    ) -> Job:
+        """A validated job, not stored yet (see :meth:`submit_job`); JobRejectedError naming the field."""
         op = self.operations.lookup(operation)
         try:
             cleaned = op.validate(dict(parameters or {}), dataset_id, self.context)
@@ -230,12 +283,6 @@ class JobQueue:
             )
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
-        self._refuse_if_never_fits(job)
-        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
-        with self._lock:
-            self.store.insert(job)
-            self._waiting[job.id] = job
-        self._wake.set()
         return job
 
     def _check_parents(self, job_id: str, depends_on: Iterable[str | JobHandle] | None) -> list[str]:
@@ -396,6 +443,87 @@ class JobQueue:
             raise
         return JobHandle(self, job_id)
 
+    # ------------------------------------------------------------ cron schedules
+    def add_schedule(self, cron: str, template: JobTemplate) -> Schedule:
+        """Submit ``template``'s job at every slot of ``cron`` (five fields, or six with seconds
+        last; UTC), from the next slot on. JobRejectedError naming the field for a bad expression
+        or a job spec that would be refused."""
+        try:
+            expression = check_cron(cron)
+        except ValueError as exc:
+            raise JobRejectedError(str(exc)) from None
+        self._job_for(template, job_id=None, schedule_id=None)  # refused now, not at every slot
+        now = time.time()
+        schedule = Schedule(
+            new_schedule_id(), expression, template, next_slot(expression, now), created_at=now
+        )
+        self.schedules.add(schedule)
+        with self._lock:
+            self._next_schedule = self.schedules.next_due()
+        self._wake.set()
+        return schedule
+
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        schedule = self.schedules.get(schedule_id)
+        if schedule is None:
+            raise JobNotFoundError(f"no schedule with id {schedule_id!r}")
+        return schedule
+
+    def list_schedules(self) -> list[Schedule]:
+        return self.schedules.all()
+
+    def delete_schedule(self, schedule_id: str) -> Schedule:
+        """Stop a schedule (the jobs it fired stay); the schedule as it was."""
+        schedule = self.get_schedule(schedule_id)
+        if not self.schedules.delete(schedule_id):
+            raise JobNotFoundError(f"no schedule with id {schedule_id!r}")
+        return schedule
+
+    def _job_for(self, template: JobTemplate, job_id: str | None, schedule_id: str | None) -> Job:
+        return self._new_job(
+            template.operation,
+            template.parameters,
+            dataset_id=template.dataset_id,
+            priority=template.priority,
+            max_cores=template.max_cores,
+            max_memory_gb=template.max_memory_gb,
+            retries=template.retries,
+            client_id=template.client_id,
+            job_id=job_id,
+            timeout_s=template.timeout_s,
+            retry_backoff_s=template.retry_backoff_s,
+            result_ttl_s=template.result_ttl_s,
+            schedule_id=schedule_id,
+        )
+
+    def _fire_schedules(self) -> None:
+        """Submit the job of every schedule whose slot has come (see :mod:`~pycluster.jobs.schedules`
+        for why no slot fires twice); a slot whose job cannot be made is skipped with the reason."""
+        now = time.time()
+        if self._next_schedule is not None and self._next_schedule > now:
+            return
+        pause = _fire_pause()
+        for schedule in self.schedules.due(now):
+            slot = schedule.next_run_at
+            job: Job | None = None
+            error = None
+            try:
+                job = self._job_for(schedule.template, slot_job_id(schedule.id, slot), schedule.id)
+                job.run_at = slot  # which slot fired it (may be late: the head was down)
+                job.waiting_reason = "just fired by its schedule"
+            except (JobRejectedError, JobNotFoundError) as exc:
+                error = f"slot {slot:.0f} skipped: {exc}"
+                log.warning("schedule %s: %s", schedule.id, error)
+            if pause:
+                log.warning(
+                    "schedule %s: pausing %g s in the middle of firing slot %r", schedule.id, pause, slot
+                )
+            fired = self.schedules.fire(schedule, job, next_slot(schedule.cron, max(now, slot)), error, pause)
+            if fired and job is not None and job.seq:  # seq: stored now, not by an earlier firing
+                self._waiting[job.id] = job
+                log.info("schedule %s fired job %s for slot %r", schedule.id, job.id, slot)
+        self._next_schedule = self.schedules.next_due()
+
     # ------------------------------------------------------------ read and cancel
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -542,9 +670,10 @@ class JobQueue:
         if expiry is not None:  # wall clock, unlike the runner's deadlines
             expiry_at = time.monotonic() + max(SWEEP_INTERVAL, expiry - time.time())
             deadline = expiry_at if deadline is None else min(deadline, expiry_at)
-        if self._next_run_at is not None:
-            run_at = time.monotonic() + max(0.0, self._next_run_at - time.time())
-            deadline = run_at if deadline is None else min(deadline, run_at)
+        for wall in (self._next_run_at, self._next_schedule):
+            if wall is not None:
+                at = time.monotonic() + max(0.0, wall - time.time())
+                deadline = at if deadline is None else min(deadline, at)
         interval = min(self.settings.check_interval, WORKER_POLL) if waiting else self.settings.check_interval
         if deadline is None:
             return interval
@@ -554,6 +683,7 @@ class JobQueue:
         self.store.flush()  # what a full or read-only state directory held back
         self.runner.drain_events()
         self.runner.check_deadlines()
+        self._fire_schedules()
         self._promote_pending()
         self._admit()
         self.runner.feed()
@@ -706,3 +836,17 @@ def _pickled_payload(payload: tuple[Any, ...]) -> bytes:
             "pass plain data and functions, not open files, locks or connections"
         ) from None
     return pickled
+
+
+# seconds to wait in the middle of firing a schedule (after its job is written, before the
+# schedule moves on, in one transaction): only for the test that kills a head right there
+FIRE_PAUSE_ENV = "PYCLUSTER_TEST_FIRE_PAUSE_S"
+
+
+def _fire_pause() -> float:
+    import os
+
+    try:
+        return max(0.0, float(os.environ.get(FIRE_PAUSE_ENV, "0")))
+    except ValueError:
+        return 0.0

@@ -10,11 +10,12 @@ dispatcher calls on every tick: the queue goes on by itself once there is room a
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class JobStore:
         self._add_new_columns()
         self._db.execute(_EXPIRY_INDEX)
         self._unsaved: dict[str, Job] = {}  # updates a storage fault kept from the database
+        self._seq: int | None = None  # the last seq given out (read from the table once)
 
     def _add_new_columns(self) -> None:
         """A database written by an older version lacks the newer fields' columns: add them."""
@@ -64,17 +66,60 @@ class JobStore:
 
     def insert(self, job: Job) -> Job:
         """Store a new job; StorageError (nothing stored) when the state directory cannot take it."""
-        check_room(self.path.parent)
-        try:
-            with self._lock:
-                (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
-                job.seq = int(last) + 1
-                row = _to_row(job)
-                marks = ", ".join("?" for _ in row)
-                self._db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks})", list(row.values()))
-        except (sqlite3.OperationalError, OSError) as exc:
-            raise self._fault(exc) from None
+        self.insert_many([job])
         return job
+
+    def insert_many(self, jobs: builtins.list[Job]) -> None:
+        """Store new jobs in one transaction (one commit for all: concurrent submissions are
+        written together); StorageError (none stored) when the state directory cannot take them."""
+        check_room(self.path.parent)
+        with self.transaction() as db:
+            for job in jobs:
+                if not self.insert_in(db, job):
+                    raise sqlite3.IntegrityError(f"a job with id {job.id!r} exists already")
+
+    def insert_in(self, db: sqlite3.Connection, job: Job) -> bool:
+        """Insert ``job`` inside a :meth:`transaction` (its ``seq`` is set here); False, and
+        nothing written, when a job with its id exists."""
+        if self._seq is None:
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
+            self._seq = int(last)
+        row = _to_row(job)
+        row["seq"] = self._seq + 1
+        marks = ", ".join("?" for _ in row)
+        cursor = db.execute(
+            f"INSERT OR IGNORE INTO jobs ({', '.join(row)}) VALUES ({marks})", builtins.list(row.values())
+        )
+        if cursor.rowcount != 1:
+            return False
+        self._seq = job.seq = row["seq"]
+        return True
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, inside one write transaction committed on leaving (rolled back on an
+        error, which is raised as a StorageError when it is a storage fault)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise self._fault(exc) from None
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                self._seq = None  # what the rolled-back inserts took is free again: read it anew
+                if isinstance(exc, (sqlite3.OperationalError, OSError)):
+                    raise self._fault(exc) from None
+                raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (statements run one at a time under the store's lock)."""
+        with self._lock:
+            yield self._db
 
     def update(self, job: Job, *names: str) -> None:
         """Write the named fields of ``job`` (all fields when none are named); kept for
