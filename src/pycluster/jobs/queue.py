@@ -29,6 +29,7 @@ from typing import Any
 from distributed import Client
 
 from ..errors import JobNotFoundError, JobRejectedError, JobStateError, StorageError
+from .commit import GroupCommit
 from .gates import gate
 from .handle import JobHandle
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
@@ -41,6 +42,7 @@ from .schedules import JobTemplate, Schedule, ScheduleStore, new_schedule_id, sl
 from .storage import check_database, storage_error
 from .store import JobStore
 from .timing import check_cron, next_slot, parse_run_at
+from .waiting import WaitingJobs
 
 __all__ = ["DATABASE_NAME", "MAX_PARENTS", "JobQueue", "QueueSettings"]
 
@@ -56,6 +58,14 @@ WORKER_POLL = 1.0
 SWEEP_INTERVAL = 0.5
 # the most parents one job may name in depends_on
 MAX_PARENTS = 1000
+# while many jobs wait, the dispatcher looks at most this often (seconds) when woken: a burst
+# of submissions is then one look per gap, not one per submission
+MIN_TICK_GAP = 0.02
+# waiting reasons are worked out on every look while at most REASONS_EVERY_LOOK jobs wait; with
+# more, at most every REASONS_INTERVAL seconds (each round sorts every waiting job), and never
+# more than a tenth of the dispatcher's time (100,000 waiting jobs take about a second a round)
+REASONS_EVERY_LOOK = 500
+REASONS_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,14 @@ class JobQueue:
         )
         self.checkpoints = self.runner.checkpoints
         self.results = self.runner.results
-        self._waiting: dict[str, Job] = {}
+        self._waiting = WaitingJobs()
+        # committed submissions the dispatcher has not taken into _waiting yet (own small lock,
+        # so that a submission never waits for a dispatcher tick)
+        self._arrived: dict[str, Job] = {}
+        self._arrivals_lock = threading.Lock()
+        self._reasons_at = 0.0  # when waiting reasons were last worked out (monotonic)
+        self._reasons_every = REASONS_INTERVAL  # seconds between rounds while many jobs wait
+        self._commits = GroupCommit(self.store.insert_many, self._arrive)
         self._workers_cache: tuple[float, tuple[WorkerCapacity, ...], float] = (0.0, (), 0.0)
         self._next_expiry: float | None = None  # wall clock; when the sweeper has work next
         self._next_run_at: float | None = None  # wall clock; when the first scheduled job may start
@@ -124,7 +141,7 @@ class JobQueue:
             job.status = JobStatus.QUEUED
             job.queued_at = job.queued_at or time.time()
             self.store.update(job, "status", "queued_at")
-            self._waiting[job.id] = job
+            self._waiting.add(job)
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
         self._next_schedule = self.schedules.next_due()
@@ -156,7 +173,7 @@ class JobQueue:
             for job in self.runner.release():
                 job.status = JobStatus.QUEUED
                 self.store.update(job, "status")
-                self._waiting[job.id] = job
+                self._waiting.add(job)
             self.runner.client = None
             self._workers_cache = (0.0, (), 0.0)
             if client is not None:
@@ -170,6 +187,7 @@ class JobQueue:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(10)
+        self._commits.close()
         with self._lock:
             self.runner.stop()
             self.runner.close()
@@ -226,11 +244,21 @@ class JobQueue:
         )
         self._refuse_if_never_fits(job)
         job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
-        with self._lock:
-            self.store.insert(job)
-            self._waiting[job.id] = job
-        self._wake.set()
+        self._commits.commit(job)  # stored before it is acknowledged, with concurrent submissions
         return job
+
+    def _arrive(self, jobs: list[Job]) -> None:
+        """Committed submissions, for the dispatcher (on the committer thread)."""
+        with self._arrivals_lock:
+            self._arrived.update((job.id, job) for job in jobs)
+        self._wake.set()
+
+    def _take_arrivals(self) -> None:
+        """Move committed submissions into the waiting jobs (with the queue's lock held)."""
+        with self._arrivals_lock:
+            arrived, self._arrived = self._arrived, {}
+        for job in arrived.values():
+            self._waiting.add(job)
 
     def _new_job(
         self,
@@ -306,7 +334,7 @@ class JobQueue:
             raise ValueError(f"depends_on: job {job_id} cannot depend on itself (a cycle)")
         known = self.store.statuses(parents)
         with self._lock:
-            known.update((p, (self._waiting[p].status, None)) for p in parents if p in self._waiting)
+            known.update((p, (j.status, None)) for p in parents if (j := self._waiting.get(p)) is not None)
         unknown = [p for p in parents if p not in known]
         if unknown:
             raise ValueError(f"depends_on: no job with id {', '.join(map(repr, unknown[:5]))}")
@@ -500,7 +528,7 @@ class JobQueue:
         """Submit the job of every schedule whose slot has come (see :mod:`~pycluster.jobs.schedules`
         for why no slot fires twice); a slot whose job cannot be made is skipped with the reason."""
         now = time.time()
-        if self._next_schedule is not None and self._next_schedule > now:
+        if self._next_schedule is None or self._next_schedule > now:
             return
         pause = _fire_pause()
         for schedule in self.schedules.due(now):
@@ -520,14 +548,15 @@ class JobQueue:
                 )
             fired = self.schedules.fire(schedule, job, next_slot(schedule.cron, max(now, slot)), error, pause)
             if fired and job is not None and job.seq:  # seq: stored now, not by an earlier firing
-                self._waiting[job.id] = job
+                self._waiting.add(job)
                 log.info("schedule %s fired job %s for slot %r", schedule.id, job.id, slot)
         self._next_schedule = self.schedules.next_due()
 
     # ------------------------------------------------------------ read and cancel
     def get(self, job_id: str) -> Job:
-        with self._lock:
-            job = self.runner.get(job_id) or self._waiting.get(job_id) or self.store.get(job_id)
+        # no queue lock: a status read must not wait for a dispatcher tick. The dicts are read
+        # one lookup at a time; a job between two of them is found in the store.
+        job = self._live(job_id) or self._arrived.get(job_id) or self.store.get(job_id)
         if job is None:
             raise JobNotFoundError(f"no job with id {job_id!r}")
         return job
@@ -543,19 +572,19 @@ class JobQueue:
         return total, [self._freshest(j) for j in jobs]
 
     def _freshest(self, job: Job) -> Job:
-        with self._lock:
-            return self.runner.get(job.id) or self._waiting.get(job.id, job)
+        return self._live(job.id) or self._arrived.get(job.id, job)
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued or running job; JobStateError (409) for a finished one."""
         with self._lock:
+            self._take_arrivals()
             job = self.get(job_id)
             if job.status in FINISHED:
                 raise JobStateError(
                     f"job {job_id} is already {job.status.value}; "
                     "only queued or running jobs can be cancelled"
                 )
-            self._waiting.pop(job_id, None)
+            self._waiting.remove(job_id)
             job.waiting_reason = None
             self.runner.cancel(job_id)
             self.runner.finish(job, JobStatus.CANCELLED, error=job.error)
@@ -652,9 +681,14 @@ class JobQueue:
     # ------------------------------------------------------------ dispatcher
     def _loop(self) -> None:
         self._ready.wait()
+        last = 0.0
         while not self._stopping.is_set():
             self._wake.wait(self._sleep_time())
+            gap = MIN_TICK_GAP - (time.monotonic() - last)
+            if gap > 0 and len(self._waiting) > REASONS_EVERY_LOOK:
+                self._stopping.wait(gap)  # let a burst of submissions gather into one look
             self._wake.clear()
+            last = time.monotonic()
             try:
                 with self._lock:
                     self._tick()
@@ -683,6 +717,7 @@ class JobQueue:
         self.store.flush()  # what a full or read-only state directory held back
         self.runner.drain_events()
         self.runner.check_deadlines()
+        self._take_arrivals()
         self._fire_schedules()
         self._promote_pending()
         self._admit()
@@ -703,10 +738,12 @@ class JobQueue:
             log.warning("could not delete expired jobs: %s", exc)
 
     def _promote_pending(self) -> None:
-        for job in self._waiting.values():
-            if job.status == JobStatus.PENDING:
-                job.status, job.queued_at = JobStatus.QUEUED, time.time()
-                self.store.update(job, "status", "queued_at")
+        pending = [job for job in self._waiting.take_pending() if job.status == JobStatus.PENDING]
+        now = time.time()
+        for job in pending:
+            job.status, job.queued_at = JobStatus.QUEUED, now
+        if pending:
+            self.store.update_many(pending, "status", "queued_at")
 
     def _admit(self) -> None:
         """Start what fits now, then say for every job still waiting why it waits.
@@ -720,37 +757,48 @@ class JobQueue:
             return
         now = time.time()
         held = self._gate(now)
-        ready = [job for job in self._waiting.values() if job.id not in held]
         capacity = self._capacity(max_age=1.0)
-        if ready and len(self.runner) < self.settings.max_concurrent_jobs:
-            decision = pick_next(ready, capacity, now, aging_interval=self.settings.aging_interval)
+        if len(self.runner) < self.settings.max_concurrent_jobs:
+            candidates = self._waiting.candidates(
+                capacity.free_slots, capacity.free_cores, capacity.free_memory_gb
+            )
+            decision = pick_next(candidates, capacity, now, aging_interval=self.settings.aging_interval)
             for job in decision.start:
-                del self._waiting[job.id]
+                self._waiting.remove(job.id)
                 job.waiting_reason = None
                 self.runner.start(job)
             if any(job.id not in self.runner for job in decision.start):
                 self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
             capacity = decision.left
-            ready = [job for job in ready if job.id in self._waiting]
+        for job in self._waiting.gated():
+            job.waiting_reason = held.get(job.id)
+        many = len(self._waiting) > REASONS_EVERY_LOOK
+        if many and time.monotonic() - self._reasons_at < self._reasons_every:
+            return  # new jobs say "just submitted" until the next round
+        self._reasons_at = started = time.monotonic()
+        ready = self._waiting.ready()
         reasons = waiting_reasons(ready, capacity, now, aging_interval=self.settings.aging_interval)
-        reasons.update(held)
-        for job in self._waiting.values():
+        for job in ready:
             job.waiting_reason = reasons.get(job.id)
+        self._reasons_every = max(REASONS_INTERVAL, 10 * (time.monotonic() - started))
 
     def _gate(self, now: float) -> dict[str, str]:
         """Why each waiting job that may not start yet waits (parents, ``run_at``); cancels those
         whose parent failed or was cancelled, and their dependents in turn."""
         while True:
-            dependent = [job for job in self._waiting.values() if job.depends_on]
-            wanted = {p for job in dependent for p in job.depends_on}
+            waiting = self._waiting.gated()
+            wanted = {p for job in waiting for p in job.depends_on}
             states = {p: (j.status, j.error) for p in wanted if (j := self._live(p)) is not None}
             states.update(self.store.statuses(p for p in wanted if p not in states))
-            gated = gate(self._waiting.values(), states, now)
+            gated = gate(waiting, states, now)
             for job, why in gated.cancel:
-                del self._waiting[job.id]
+                self._waiting.remove(job.id)
                 job.waiting_reason = None
                 self.runner.finish(job, JobStatus.CANCELLED, error=why)
             if not gated.cancel:  # else: their own dependents are cancelled on the next pass
+                for job in waiting:
+                    if job.id not in gated.held:
+                        self._waiting.release(job)
                 self._next_run_at = gated.next_run_at
                 return gated.held
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster.secret_files import private_file
+from ..errors import StorageError
 from .model import Job, JobStatus, Priority
 from .storage import check_room, storage_error
 
@@ -142,6 +143,24 @@ class JobStore:
                 self._unsaved[job.id] = job
             if first:
                 log.warning("%s; keeping job updates in memory until they can be written", fault)
+
+    def update_many(self, jobs: Iterable[Job], *names: str) -> None:
+        """:meth:`update` for many jobs, in one transaction (each kept for :meth:`flush` on a fault)."""
+        jobs = builtins.list(jobs)
+        try:
+            with self.transaction() as db:
+                for job in jobs:
+                    if job.id in self._unsaved:
+                        self._unsaved[job.id] = job
+                        continue
+                    row = _to_row(job)
+                    db.execute(
+                        f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in names)} WHERE id = ?",
+                        [row[c] for c in names] + [job.id],
+                    )
+        except (StorageError, sqlite3.OperationalError, OSError):
+            for job in jobs:
+                self.update(job, *names)  # one by one: each is kept when it cannot be written
 
     def flush(self) -> int:
         """Write the updates a storage fault held back; how many are still unwritten."""
