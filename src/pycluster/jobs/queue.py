@@ -15,6 +15,7 @@ it stores submissions as ``queued`` (the policy's wait reason: no workers yet), 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import threading
@@ -58,8 +59,7 @@ WORKER_POLL = 1.0
 SWEEP_INTERVAL = 0.5
 # the most parents one job may name in depends_on
 MAX_PARENTS = 1000
-# while many jobs wait, the dispatcher looks at most this often (seconds) when woken: a burst
-# of submissions is then one look per gap, not one per submission
+# the longest the dispatcher rests between two looks when woken (seconds; see _loop)
 MIN_TICK_GAP = 0.02
 # waiting reasons are worked out on every look while at most REASONS_EVERY_LOOK jobs wait; with
 # more, at most every REASONS_INTERVAL seconds (each round sorts every waiting job), and never
@@ -248,9 +248,11 @@ class JobQueue:
         return job
 
     def _arrive(self, jobs: list[Job]) -> None:
-        """Committed submissions, for the dispatcher (on the committer thread)."""
+        """Committed submissions, for the dispatcher (on the committer thread). It gets copies:
+        each submitter answers with its job as accepted (``pending``), whatever the dispatcher
+        has done with it meanwhile."""
         with self._arrivals_lock:
-            self._arrived.update((job.id, job) for job in jobs)
+            self._arrived.update((job.id, dataclasses.replace(job)) for job in jobs)
         self._wake.set()
 
     def _take_arrivals(self) -> None:
@@ -681,12 +683,14 @@ class JobQueue:
     # ------------------------------------------------------------ dispatcher
     def _loop(self) -> None:
         self._ready.wait()
-        last = 0.0
+        last, took = 0.0, 0.0
         while not self._stopping.is_set():
             self._wake.wait(self._sleep_time())
-            gap = MIN_TICK_GAP - (time.monotonic() - last)
-            if gap > 0 and len(self._waiting) > REASONS_EVERY_LOOK:
-                self._stopping.wait(gap)  # let a burst of submissions gather into one look
+            # rest as long as the last look took (at most MIN_TICK_GAP): a burst of submissions
+            # gathers into one look, and looks never take more than half the dispatcher's time
+            gap = min(MIN_TICK_GAP, took) - (time.monotonic() - last)
+            if gap > 0:
+                self._stopping.wait(gap)
             self._wake.clear()
             last = time.monotonic()
             try:
@@ -694,6 +698,7 @@ class JobQueue:
                     self._tick()
             except Exception:  # a bad job must never stop the queue
                 log.exception("job queue tick failed")
+            took = time.monotonic() - last
 
     def _sleep_time(self) -> float:
         """Until the next check, or until the first running piece passes its time limit."""

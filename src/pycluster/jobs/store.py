@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority, seq);
 """
+# made after the columns an older database lacks were added: the newest-first pages of
+# GET /jobs/list, with and without a status filter, read these instead of sorting the table
+_LIST_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (seq)",
+    "CREATE INDEX IF NOT EXISTS jobs_by_status_seq ON jobs (status, seq)",
+)
 # made after the columns an older database lacks were added
 _EXPIRY_INDEX = "CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL"
 
@@ -55,6 +61,10 @@ class JobStore:
         self._db.executescript(_SCHEMA)
         self._add_new_columns()
         self._db.execute(_EXPIRY_INDEX)
+        for index in _LIST_INDEXES:
+            self._db.execute(index)
+        # jobs per (status, priority), counted once and kept until a write may change them
+        self._counts: dict[tuple[str, int], int] | None = None
         self._unsaved: dict[str, Job] = {}  # updates a storage fault kept from the database
         self._seq: int | None = None  # the last seq given out (read from the table once)
 
@@ -93,6 +103,7 @@ class JobStore:
         )
         if cursor.rowcount != 1:
             return False
+        self._counts = None
         self._seq = job.seq = row["seq"]
         return True
 
@@ -129,6 +140,8 @@ class JobStore:
         cols = names or tuple(c for c in row if c != "id")
         try:
             with self._lock:
+                if "status" in cols:
+                    self._counts = None
                 if job.id in self._unsaved:  # an older write is pending: write the whole row later
                     self._unsaved[job.id] = job
                     return
@@ -149,6 +162,8 @@ class JobStore:
         jobs = builtins.list(jobs)
         try:
             with self.transaction() as db:
+                if "status" in names:
+                    self._counts = None
                 for job in jobs:
                     if job.id in self._unsaved:
                         self._unsaved[job.id] = job
@@ -171,6 +186,7 @@ class JobStore:
             cols = [c for c in row if c != "id"]
             try:
                 with self._lock:
+                    self._counts = None
                     self._db.execute(
                         f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
                         [row[c] for c in cols] + [job.id],
@@ -234,8 +250,8 @@ class JobStore:
         self, status: JobStatus | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[int, builtins.list[Job]]:
         where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
-        with self._lock:
-            (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
+        counts = self.counts()
+        total = sum(n for (s, _), n in counts.items() if status is None or s == status.value)
         jobs = self._select(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
         with self._lock:
             jobs = [self._unsaved.get(j.id, j) for j in jobs]
@@ -258,16 +274,22 @@ class JobStore:
         try:
             with self._lock:
                 self._unsaved.pop(job_id, None)
+                self._counts = None
                 cursor = self._db.execute("DELETE FROM jobs WHERE id = ?", [job_id])
         except (sqlite3.OperationalError, OSError) as exc:
             raise self._fault(exc) from None
         return cursor.rowcount > 0
 
     def counts(self) -> dict[tuple[str, int], int]:
-        """Number of jobs per (status, priority)."""
+        """Number of jobs per (status, priority): counted (an index scan) only when a write may
+        have changed them since the last count, so reading pages and totals stays cheap with
+        100,000 jobs stored."""
         with self._lock:
-            rows = self._db.execute("SELECT status, priority, COUNT(*) FROM jobs GROUP BY status, priority")
-            return {(status, int(priority)): int(n) for status, priority, n in rows}
+            if self._counts is None:
+                query = "SELECT status, priority, COUNT(*) FROM jobs GROUP BY status, priority"
+                rows = self._db.execute(query)
+                self._counts = {(status, int(priority)): int(n) for status, priority, n in rows}
+            return dict(self._counts)
 
     def _select(self, clause: str, args: Iterable[Any]) -> builtins.list[Job]:
         with self._lock:
