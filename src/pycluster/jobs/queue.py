@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 WORKER_POLL = 1.0
 # the dispatcher never sleeps less than this for an expiry (seconds): one sweep can fail
 SWEEP_INTERVAL = 0.5
+# a submission is refused as too big only if the cluster had no more than now in this many seconds
+PEAK_WINDOW = 60.0
 # the most parents one job may name in depends_on
 MAX_PARENTS = 1000
 # the longest the dispatcher rests between two looks when woken (seconds; see _loop)
@@ -126,6 +128,8 @@ class JobQueue:
         self._reasons_every = REASONS_INTERVAL  # seconds between rounds while many jobs wait
         self._commits = GroupCommit(self.store.insert_many, self._arrive)
         self._workers_cache: tuple[float, tuple[WorkerCapacity, ...], float] = (0.0, (), 0.0)
+        # (when, cores, memory GB) of the whole cluster at recent reads, for submit's refusals
+        self._peaks: deque[tuple[float, float, float]] = deque(maxlen=64)
         self._next_expiry: float | None = None  # wall clock; when the sweeper has work next
         self._next_run_at: float | None = None  # wall clock; when the first scheduled job may start
         # set once whoever owns the queue is ready for dispatching (a head: all services started)
@@ -353,8 +357,21 @@ class JobQueue:
     def _refuse_if_never_fits(self, job: Job) -> None:
         workers, _ = self._workers(max_age=2.0)  # a fresh RPC per submit would cost ~ms each
         reason = never_fits(job, Capacity(workers))
-        if reason is not None:
-            raise JobRejectedError(reason)
+        if reason is None:
+            return
+        # judged against the most the cluster had lately, not this moment: a worker that is being
+        # started again (a cancelled job's piece ends its process) must not get a job refused
+        # that fits the whole cluster; such a job waits, saying why, if it really never fits
+        recent = [
+            (cores, memory)
+            for stamp, cores, memory in list(self._peaks)
+            if time.monotonic() - stamp < PEAK_WINDOW
+        ]
+        if recent:
+            peak = WorkerCapacity(max(c for c, _ in recent), max(m for _, m in recent))
+            if never_fits(job, Capacity((peak,))) is None:
+                return
+        raise JobRejectedError(reason)
 
     def submit(
         self,
@@ -834,6 +851,8 @@ class JobQueue:
         )
         used = sum((w.get("metrics") or {}).get("memory", 0) or 0 for w in info.values()) / 1e9
         self._workers_cache = (time.monotonic(), workers, used)
+        cluster = Capacity(workers)
+        self._peaks.append((time.monotonic(), cluster.total_cores, cluster.total_memory_gb))
         return workers, used
 
 
