@@ -150,3 +150,21 @@ def test_bad_input_and_unreachable_head_are_told_plainly(node: HeadNode, tmp_pat
     assert wrong.returncode == 1 and "(HTTP 401)" in wrong.stderr
     nowhere = cli("jobs", "--url", "http://127.0.0.1:9", "list")
     assert nowhere.returncode == 1 and "cannot reach the head" in nowhere.stderr
+
+
+def test_depends_on_run_at_and_cron_from_the_command_line(node: HeadNode) -> None:
+    parent = jobs(node, "submit", "echo", "value=1").stdout.strip()
+    child = jobs(
+        node, "submit", "echo", "value=2", "--depends-on", parent, "--run-at", "2100-01-01T00:00:00Z"
+    )
+    assert child.returncode == 0, child.stderr
+    shown = json.loads(jobs(node, "show", child.stdout.strip(), "--json").stdout)
+    assert shown["depends_on"] == [parent] and shown["run_at"] == "2100-01-01T00:00:00Z"
+    wait_for(lambda: "scheduled to run at 2100" in (node.jobs.get(shown["job_id"]).waiting_reason or ""), 10)
+    assert jobs(node, "cancel", shown["job_id"]).returncode == 0
+    scheduled = jobs(node, "submit", "echo", "--cron", "0 0 1 1 *")
+    assert scheduled.returncode == 0, scheduled.stderr
+    assert scheduled.stdout.startswith("sched_") and "next run 20" in scheduled.stdout
+    node.jobs.delete_schedule(scheduled.stdout.split()[0])
+    bad = jobs(node, "submit", "echo", "--cron", "every tuesday")
+    assert bad.returncode == 1 and "cron" in bad.stderr, bad.stderr

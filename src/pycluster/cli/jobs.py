@@ -59,6 +59,17 @@ def jobs_group(ctx: click.Context, url: str | None, api_token: str | None) -> No
 @click.option("--timeout-s", type=float, help="Seconds a piece may run; the job fails past it.")
 @click.option("--result-ttl-s", type=float, help="Delete the finished job and its result this long after.")
 @click.option("--client-id", help="Whose job it is, for fair sharing.  [default: your address]")
+@click.option(
+    "--depends-on",
+    multiple=True,
+    help="A job that must complete first (repeat for more); if it fails, so does this.",
+)
+@click.option(
+    "--run-at", help="Not before this time: ISO 8601 (UTC unless it names a zone) or epoch seconds."
+)
+@click.option(
+    "--cron", help="Submit it at every slot of this cron expression (UTC) instead: prints the schedule id."
+)
 @click.option("--wait", "wait_too", is_flag=True, help="Then wait for it, as pycluster jobs wait.")
 @json_option
 @click.pass_context
@@ -71,14 +82,26 @@ def submit_command(
     \b
     pycluster jobs submit echo value=hello
     pycluster jobs submit aggregate --dataset ds_1 '{"group_by": ["city"]}'
+    pycluster jobs submit echo value=2 --depends-on JOB_ID --run-at 2030-01-01T09:00:00Z
+    pycluster jobs submit sleep seconds=1 --cron '*/5 * * * *'   (schedules: GET /api/processing/schedules)
     """
     as_json, wait_too = options.pop("as_json"), options.pop("wait_too")
+    options["depends_on"] = list(options["depends_on"]) or None
     body = {
         "operation": operation,
         "parameters": parse_parameters(parameters),
         **{k: v for k, v in options.items() if v is not None},
     }
     body["priority"] = body["priority"].upper()
+    if "cron" in body:
+        if "depends_on" in body or "run_at" in body or wait_too:
+            raise click.UsageError("--cron cannot go with --depends-on, --run-at or --wait")
+        schedule = call(ctx, "POST", "/api/processing/schedules", json=body)
+        if as_json:
+            print_json(schedule)
+        else:
+            click.echo(f"{schedule['schedule_id']} (next run {schedule['next_run_at']})")
+        return
     answer = call(ctx, "POST", f"{JOBS}/submit", json=body)
     if wait_too:
         _wait(ctx, answer["job_id"], timeout=None, interval=0.5, as_json=as_json, quiet=False)

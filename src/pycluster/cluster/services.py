@@ -86,6 +86,10 @@ class HeadService:
     async def stop(self) -> None:
         """Stop the service. Safe to call when ``start`` failed or never ran."""
 
+    async def all_started(self, ctx: HeadContext) -> None:
+        """Called once every service of the head has started (in start order): work that may
+        need services started after this one (the job queue's first dispatch) begins here."""
+
     @property
     def public(self) -> Any:
         """What the head hands out as ``head.services[self.name]`` (default: the service itself)."""
@@ -168,11 +172,14 @@ def start_order(services: Sequence[HeadService]) -> list[HeadService]:
 
 async def start_services(services: Sequence[HeadService], ctx: HeadContext) -> None:
     """Start ``services`` in order; each started one is recorded in ``ctx.started`` at once,
-    so that :func:`stop_services` stops exactly those when a later one fails."""
+    so that :func:`stop_services` stops exactly those when a later one fails. Then each one's
+    ``all_started`` hook runs, in the same order."""
     for service in services:
         await service.start(ctx)
         ctx.started[service.name] = service
         ctx.head.services[service.name] = service.public
+    for service in services:
+        await service.all_started(ctx)
 
 
 async def stop_services(ctx: HeadContext, timeout: float = STOP_TIMEOUT) -> None:

@@ -80,6 +80,9 @@ class Job:
     result_ttl_s: float | None = None  # a finished job (row and result file) is deleted this long after
     expires_at: float | None = None  # finished_at + result_ttl_s, set when the job finishes (indexed)
     retry_of: str | None = None  # the failed or cancelled job this one re-submitted
+    depends_on: list[str] = field(default_factory=list)  # jobs that must complete before this one starts
+    run_at: float | None = None  # epoch seconds: the job waits until then
+    schedule_id: str | None = None  # the cron schedule that fired this job
     # why a queued job waits (set by the dispatcher on every look; never stored: it is of now)
     waiting_reason: str | None = None
 

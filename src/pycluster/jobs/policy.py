@@ -26,9 +26,11 @@ the *whole cluster* has, not more than one worker has.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .model import Job, Priority
 
@@ -71,23 +73,24 @@ class Capacity:
     running: tuple[Running, ...] = ()
     max_concurrent: int = 4
 
-    @property
+    # cached: never_fits asks for them once per waiting job, and thousands may wait
+    @cached_property
     def total_cores(self) -> float:
         return float(sum(w.cores for w in self.workers))
 
-    @property
+    @cached_property
     def total_memory_gb(self) -> float:
         return float(sum(w.memory_gb for w in self.workers))
 
-    @property
+    @cached_property
     def free_cores(self) -> float:
         return self.total_cores - sum(r.cores for r in self.running)
 
-    @property
+    @cached_property
     def free_memory_gb(self) -> float:
         return self.total_memory_gb - sum(r.memory_gb for r in self.running)
 
-    @property
+    @cached_property
     def free_slots(self) -> int:
         return self.max_concurrent - len(self.running)
 
@@ -132,33 +135,39 @@ def never_fits(job: Job, capacity: Capacity) -> str | None:
 def pick_next(
     queued: Iterable[Job], capacity: Capacity, now: float, *, aging_interval: float = 60.0
 ) -> Decision:
-    """The queued jobs to start at ``now`` (wall-clock seconds), best first, and those that never fit."""
+    """The queued jobs to start at ``now`` (wall-clock seconds), best first, and those that never fit.
+
+    One heap of all waiting jobs per call, not one pass per free slot: thousands may wait. A
+    job's key only gets worse while jobs are picked (its client gains running jobs), so a popped
+    job whose key is still what it was is the best; one whose key went up goes back in. A job
+    that does not fit now fits no better later in the same call (capacity only shrinks)."""
     waiting = list(queued)
     unfittable = tuple((j, why) for j in waiting if (why := never_fits(j, capacity)) is not None)
+    running_by_client = Counter(r.client_id for r in capacity.running)
+
+    def key(job: Job) -> tuple[int, int, int]:
+        return (-level(job, now, aging_interval), running_by_client[job.client_id], job.seq)
+
+    heap = [(key(job), i) for i, job in enumerate(waiting)]
+    heapq.heapify(heap)
     start: list[Job] = []
     left = capacity
-    while waiting and left.free_slots > 0:
-        best = _best(waiting, left, now, aging_interval)
-        if best is None:
-            break
-        start.append(best)
-        waiting.remove(best)
-        left = _with_running(left, best)
+    free_cores, free_gb = left.free_cores, left.free_memory_gb
+    while heap and left.free_slots > 0:
+        stored, i = heapq.heappop(heap)
+        job = waiting[i]
+        current = key(job)
+        if current != stored:
+            heapq.heappush(heap, (current, i))
+            continue
+        if job.max_cores > free_cores + _SLACK or job.max_memory_gb > free_gb + _SLACK:
+            continue
+        start.append(job)
+        running_by_client[job.client_id] += 1
+        free_cores -= job.max_cores
+        free_gb -= job.max_memory_gb
+        left = _with_running(left, job)
     return Decision(tuple(start), unfittable, left)
-
-
-def _best(waiting: list[Job], capacity: Capacity, now: float, aging_interval: float) -> Job | None:
-    free_cores, free_gb = capacity.free_cores, capacity.free_memory_gb
-    running_by_client = Counter(r.client_id for r in capacity.running)
-    fitting = (
-        j for j in waiting if j.max_cores <= free_cores + _SLACK and j.max_memory_gb <= free_gb + _SLACK
-    )
-    # one pass per free slot (not a sort): thousands may wait, few slots free up at once
-    return min(
-        fitting,
-        key=lambda j: (-level(j, now, aging_interval), running_by_client[j.client_id], j.seq),
-        default=None,
-    )
 
 
 def waiting_reasons(

@@ -38,6 +38,12 @@ class JobQueueService(HeadService):
         # SQLite and the recovery of stored jobs: off the head's loop
         self.queue = await asyncio.to_thread(_start_queue, ctx)
 
+    async def all_started(self, ctx: HeadContext) -> None:
+        # recovered jobs are planned now, not before: a dataset job needs the datasets service,
+        # which starts after this one and joins the jobs' operation context
+        if self.queue is not None:
+            self.queue.dispatch_now()
+
     async def stop(self) -> None:
         queue, self.queue = self.queue, None
         if queue is None:
@@ -70,4 +76,4 @@ def _start_queue(ctx: HeadContext) -> JobQueue:
     queue = JobQueue(ctx.cluster_manager.client, ctx.state_dir, settings, operations=OPERATIONS)
     # a piece whose local worker the head ended for its memory says so, not "workers died"
     queue.runner.explain_failure = ctx.head.local_workers.memory_kills.explain
-    return queue.start()
+    return queue.start(hold=True)  # until all the head's services have started (all_started)

@@ -10,16 +10,18 @@ dispatcher calls on every tick: the queue goes on by itself once there is room a
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from ..cluster.secret_files import private_file
+from ..errors import StorageError
 from .model import Job, JobStatus, Priority
 from .storage import check_room, storage_error
 
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _IN_MEMORY = {"waiting_reason"}  # fields of the moment, not rows
 _COLUMNS = [f.name for f in fields(Job) if f.name not in _IN_MEMORY]
-_JSON_COLUMNS = {"parameters", "result"}
+_JSON_COLUMNS = {"parameters", "result", "depends_on"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     {", ".join(f"{c} {'TEXT PRIMARY KEY' if c == 'id' else ''}" for c in _COLUMNS)}
@@ -37,6 +39,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (seq);
 """
+# made after the columns an older database lacks were added: the newest-first pages of
+# GET /jobs/list, with and without a status filter, read these instead of sorting the table
+_LIST_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (seq)",
+    "CREATE INDEX IF NOT EXISTS jobs_by_status_seq ON jobs (status, seq)",
+)
 # made after the columns an older database lacks were added
 _EXPIRY_INDEX = "CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL"
 
@@ -54,7 +62,12 @@ class JobStore:
         self._db.executescript(_SCHEMA)
         self._add_new_columns()
         self._db.execute(_EXPIRY_INDEX)
+        for index in _LIST_INDEXES:
+            self._db.execute(index)
+        # jobs per (status, priority), counted once and kept until a write may change them
+        self._counts: dict[tuple[str, int], int] | None = None
         self._unsaved: dict[str, Job] = {}  # updates a storage fault kept from the database
+        self._seq: int | None = None  # the last seq given out (read from the table once)
 
     def _add_new_columns(self) -> None:
         """A database written by an older version lacks the newer fields' columns: add them."""
@@ -71,17 +84,61 @@ class JobStore:
 
     def insert(self, job: Job) -> Job:
         """Store a new job; StorageError (nothing stored) when the state directory cannot take it."""
-        check_room(self.path.parent)
-        try:
-            with self._lock:
-                (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
-                job.seq = int(last) + 1
-                row = _to_row(job)
-                marks = ", ".join("?" for _ in row)
-                self._db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks})", list(row.values()))
-        except (sqlite3.OperationalError, OSError) as exc:
-            raise self._fault(exc) from None
+        self.insert_many([job])
         return job
+
+    def insert_many(self, jobs: builtins.list[Job]) -> None:
+        """Store new jobs in one transaction (one commit for all: concurrent submissions are
+        written together); StorageError (none stored) when the state directory cannot take them."""
+        check_room(self.path.parent)
+        with self.transaction() as db:
+            for job in jobs:
+                if not self.insert_in(db, job):
+                    raise sqlite3.IntegrityError(f"a job with id {job.id!r} exists already")
+
+    def insert_in(self, db: sqlite3.Connection, job: Job) -> bool:
+        """Insert ``job`` inside a :meth:`transaction` (its ``seq`` is set here); False, and
+        nothing written, when a job with its id exists."""
+        if self._seq is None:
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
+            self._seq = int(last)
+        row = _to_row(job)
+        row["seq"] = self._seq + 1
+        marks = ", ".join("?" for _ in row)
+        cursor = db.execute(
+            f"INSERT OR IGNORE INTO jobs ({', '.join(row)}) VALUES ({marks})", builtins.list(row.values())
+        )
+        if cursor.rowcount != 1:
+            return False
+        self._counts = None
+        self._seq = job.seq = row["seq"]
+        return True
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, inside one write transaction committed on leaving (rolled back on an
+        error, which is raised as a StorageError when it is a storage fault)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise self._fault(exc) from None
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                self._seq = None  # what the rolled-back inserts took is free again: read it anew
+                if isinstance(exc, (sqlite3.OperationalError, OSError)):
+                    raise self._fault(exc) from None
+                raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (statements run one at a time under the store's lock)."""
+        with self._lock:
+            yield self._db
 
     def update(self, job: Job, *names: str) -> None:
         """Write the named fields of ``job`` (all fields when none are named); kept for
@@ -90,6 +147,8 @@ class JobStore:
         cols = names or tuple(c for c in row if c != "id")
         try:
             with self._lock:
+                if "status" in cols:
+                    self._counts = None
                 if job.id in self._unsaved:  # an older write is pending: write the whole row later
                     self._unsaved[job.id] = job
                     return
@@ -105,6 +164,26 @@ class JobStore:
             if first:
                 log.warning("%s; keeping job updates in memory until they can be written", fault)
 
+    def update_many(self, jobs: Iterable[Job], *names: str) -> None:
+        """:meth:`update` for many jobs, in one transaction (each kept for :meth:`flush` on a fault)."""
+        jobs = builtins.list(jobs)
+        try:
+            with self.transaction() as db:
+                if "status" in names:
+                    self._counts = None
+                for job in jobs:
+                    if job.id in self._unsaved:
+                        self._unsaved[job.id] = job
+                        continue
+                    row = _to_row(job)
+                    db.execute(
+                        f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in names)} WHERE id = ?",
+                        [row[c] for c in names] + [job.id],
+                    )
+        except (StorageError, sqlite3.OperationalError, OSError):
+            for job in jobs:
+                self.update(job, *names)  # one by one: each is kept when it cannot be written
+
     def flush(self) -> int:
         """Write the updates a storage fault held back; how many are still unwritten."""
         with self._lock:
@@ -114,6 +193,7 @@ class JobStore:
             cols = [c for c in row if c != "id"]
             try:
                 with self._lock:
+                    self._counts = None
                     self._db.execute(
                         f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
                         [row[c] for c in cols] + [job.id],
@@ -139,6 +219,35 @@ class JobStore:
         rows = self._select("WHERE id = ?", [job_id])
         return rows[0] if rows else None
 
+    def statuses(self, job_ids: Iterable[str]) -> dict[str, tuple[JobStatus, str | None]]:
+        """Status and error of each of ``job_ids`` that exists (one indexed query per 500 ids)."""
+        ids = builtins.list(dict.fromkeys(job_ids))
+        found: dict[str, tuple[JobStatus, str | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT id, status, error FROM jobs WHERE id IN ({marks})", chunk
+                ).fetchall()
+                for job_id, status, error in rows:
+                    unsaved = self._unsaved.get(job_id)
+                    found[job_id] = (unsaved.status, unsaved.error) if unsaved else (JobStatus(status), error)
+        return found
+
+    def parents(self, job_ids: Iterable[str]) -> dict[str, builtins.list[str]]:
+        """The ``depends_on`` of each of ``job_ids`` that exists."""
+        ids = builtins.list(dict.fromkeys(job_ids))
+        found: dict[str, builtins.list[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self._lock:
+                query = f"SELECT id, depends_on FROM jobs WHERE id IN ({marks})"
+                for job_id, parents in self._db.execute(query, chunk).fetchall():
+                    found[job_id] = json.loads(parents) if parents else []
+        return found
+
     def with_status(self, *statuses: JobStatus) -> list[Job]:
         marks = ", ".join("?" for _ in statuses)
         return self._select(f"WHERE status IN ({marks}) ORDER BY seq", [s.value for s in statuses])
@@ -148,8 +257,8 @@ class JobStore:
         self, status: JobStatus | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[int, builtins.list[Job]]:
         where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
-        with self._lock:
-            (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
+        counts = self.counts()
+        total = sum(n for (s, _), n in counts.items() if status is None or s == status.value)
         jobs = self._select(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
         with self._lock:
             jobs = [self._unsaved.get(j.id, j) for j in jobs]
@@ -195,16 +304,22 @@ class JobStore:
         try:
             with self._lock:
                 self._unsaved.pop(job_id, None)
+                self._counts = None
                 cursor = self._db.execute("DELETE FROM jobs WHERE id = ?", [job_id])
         except (sqlite3.OperationalError, OSError) as exc:
             raise self._fault(exc) from None
         return cursor.rowcount > 0
 
     def counts(self) -> dict[tuple[str, int], int]:
-        """Number of jobs per (status, priority)."""
+        """Number of jobs per (status, priority): counted (an index scan) only when a write may
+        have changed them since the last count, so reading pages and totals stays cheap with
+        100,000 jobs stored."""
         with self._lock:
-            rows = self._db.execute("SELECT status, priority, COUNT(*) FROM jobs GROUP BY status, priority")
-            return {(status, int(priority)): int(n) for status, priority, n in rows}
+            if self._counts is None:
+                query = "SELECT status, priority, COUNT(*) FROM jobs GROUP BY status, priority"
+                rows = self._db.execute(query)
+                self._counts = {(status, int(priority)): int(n) for status, priority, n in rows}
+            return dict(self._counts)
 
     def _select(self, clause: str, args: Iterable[Any]) -> builtins.list[Job]:
         with self._lock:
@@ -231,6 +346,8 @@ def _to_row(job: Job) -> dict[str, Any]:
 def _from_row(row: dict[str, Any]) -> Job:
     for name in _JSON_COLUMNS:
         row[name] = json.loads(row[name]) if row[name] is not None else None
+    if row["depends_on"] is None:  # a row from before dependencies existed
+        row["depends_on"] = []
     row["status"] = JobStatus(row["status"])
     row["priority"] = Priority(int(row["priority"]))
     return Job(**row)

@@ -289,6 +289,9 @@ class JobDetail(JobSummary):
     result_ttl_s: float | None = None
     expires_at: str | None = Field(None, description="when the finished job and its result are deleted")
     retry_of: str | None = Field(None, description="the job this one submitted again")
+    depends_on: list[str] = Field(default_factory=list, description="jobs that must complete first")
+    run_at: str | None = Field(None, description="the job does not start before this time")
+    schedule_id: str | None = Field(None, description="the cron schedule that fired this job")
     error: str | None
     queued_at: str | None
     started_at: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
 from ...jobs.runner import MAX_BACKOFF
+from ...jobs.schedules import JobTemplate, Schedule
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
 from ..joblogs import follow_logs, logs_answer
 from ..models import (
@@ -45,8 +47,8 @@ router = APIRouter(responses=ERROR_RESPONSES, tags=["processing"])
 PriorityName = Literal["LOW", "NORMAL", "HIGH", "CRITICAL"]
 
 
-class JobSubmission(BaseModel):
-    """A job over REST: an operation from the registry, never code."""
+class JobSpec(BaseModel):
+    """What a job runs and how: an operation from the registry, never code."""
 
     model_config = ConfigDict(extra="forbid")
     operation: str = Field(min_length=1, max_length=100, examples=["aggregate"])
@@ -78,6 +80,43 @@ class JobSubmission(BaseModel):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+
+class JobSubmission(JobSpec):
+    """A job over REST, now or at ``run_at``, after the jobs it ``depends_on``."""
+
+    depends_on: list[str] | None = Field(
+        None, max_length=1000, description="ids of jobs that must complete before this one starts"
+    )
+    run_at: float | str | None = Field(
+        None, description="not before this time: ISO 8601 (UTC unless it names a zone) or epoch seconds"
+    )
+
+
+class ScheduleSubmission(JobSpec):
+    """A job submitted at every slot of a cron expression (UTC)."""
+
+    cron: str = Field(
+        min_length=1,
+        max_length=200,
+        examples=["*/5 * * * *"],
+        description="five fields (minute hour day-of-month month day-of-week), or six with seconds last",
+    )
+
+    def template(self, client_id: str) -> JobTemplate:
+        return JobTemplate(
+            operation=self.operation,
+            parameters=self.parameters,
+            dataset_id=self.dataset_id,
+            priority=self.priority,
+            max_cores=self.max_cores,
+            max_memory_gb=self.max_memory_gb,
+            retries=self.retries,
+            timeout_s=self.timeout_s,
+            retry_backoff_s=self.retry_backoff_s,
+            result_ttl_s=self.result_ttl_s,
+            client_id=self.client_id or client_id,
+        )
 
 
 class OperationInfo(BaseModel):
@@ -129,6 +168,9 @@ def job_detail(job: Job) -> dict[str, Any]:
         "result_ttl_s": job.result_ttl_s,
         "expires_at": iso(job.expires_at),
         "retry_of": job.retry_of,
+        "depends_on": job.depends_on,
+        "run_at": iso(job.run_at),
+        "schedule_id": job.schedule_id,
         "error": job.error,
         "queued_at": iso(job.queued_at),
         "started_at": iso(job.started_at),
@@ -228,6 +270,8 @@ def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
         timeout_s=body.timeout_s,
         retry_backoff_s=body.retry_backoff_s,
         result_ttl_s=body.result_ttl_s,
+        depends_on=body.depends_on,
+        run_at=body.run_at,
     )
     return JobAccepted(message="Job submitted successfully", job_id=job.id, status=job.status)
 
@@ -377,6 +421,83 @@ def job_result(job_id: str, request: Request) -> JobResult | FileResponse:
     if job.kind == "python":
         raise JobStateError(f"job {job_id} ran Python code; fetch its result from Python: handle.result()")
     return FileResponse(job.result_path, filename=Path(job.result_path).name)
+
+
+# ---------------------------------------------------------------- cron schedules
+class ScheduledJob(BaseModel):
+    """The job a schedule submits at each slot."""
+
+    operation: str
+    parameters: dict[str, Any]
+    dataset_id: str | None
+    priority: str
+    max_cores: float | None
+    max_memory_gb: float | None
+    retries: int | None
+    timeout_s: float | None
+    retry_backoff_s: float | None
+    result_ttl_s: float | None
+    client_id: str
+
+
+class ScheduleDetail(BaseModel):
+    schedule_id: str
+    cron: str
+    job: ScheduledJob
+    next_run_at: str | None = Field(description="the next slot (UTC)")
+    last_run_at: str | None = Field(description="the last slot fired")
+    last_job_id: str | None = Field(description="the job the last slot submitted")
+    last_error: str | None = Field(description="why the last slot could not submit its job (it was skipped)")
+    fired: int = Field(description="slots fired so far")
+    created_at: str | None
+
+
+class ScheduleList(BaseModel):
+    total: int
+    schedules: list[ScheduleDetail]
+
+
+class ScheduleDeleted(ScheduleDetail):
+    message: str
+
+
+def schedule_detail(schedule: Schedule) -> ScheduleDetail:
+    return ScheduleDetail(
+        schedule_id=schedule.id,
+        cron=schedule.cron,
+        job=ScheduledJob(**asdict(schedule.template)),
+        next_run_at=iso(schedule.next_run_at),
+        last_run_at=iso(schedule.last_run_at),
+        last_job_id=schedule.last_job_id,
+        last_error=schedule.last_error,
+        fired=schedule.fired,
+        created_at=iso(schedule.created_at),
+    )
+
+
+@router.post("/schedules")
+def add_schedule(body: ScheduleSubmission, request: Request) -> ScheduleDetail:
+    """Submit the job at every slot of ``cron`` (UTC); 422 naming the field for a bad expression or job."""
+    client_id = request.headers.get("x-client-id") or _peer(request)
+    return schedule_detail(jobs(request).add_schedule(body.cron, body.template(client_id)))
+
+
+@router.get("/schedules")
+def list_schedules(request: Request) -> ScheduleList:
+    found = jobs(request).list_schedules()
+    return ScheduleList(total=len(found), schedules=[schedule_detail(s) for s in found])
+
+
+@router.get("/schedules/{schedule_id}")
+def get_schedule(schedule_id: str, request: Request) -> ScheduleDetail:
+    return schedule_detail(jobs(request).get_schedule(schedule_id))
+
+
+@router.delete("/schedules/{schedule_id}")
+def delete_schedule(schedule_id: str, request: Request) -> ScheduleDeleted:
+    """Stop a schedule (404 unknown); the jobs it already fired stay."""
+    detail = schedule_detail(jobs(request).delete_schedule(schedule_id))
+    return ScheduleDeleted(message="Schedule deleted", **detail.model_dump())
 
 
 # ---------------------------------------------------------------- queue, metrics

@@ -1,0 +1,99 @@
+"""Group commit: concurrent submissions are written to SQLite in one transaction.
+
+Each submitter waits until its job is committed (an acknowledged job survives kill -9), but
+the 20 submitters of a busy moment share one ``BEGIN ... COMMIT`` instead of queueing for one
+each: one thread writes whatever has arrived meanwhile as one batch. A batch that fails as a
+whole (one job's id taken, a full disk) is written again job by job, so each submitter gets
+its own answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as stdqueue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from .model import Job
+
+__all__ = ["MAX_BATCH", "GroupCommit"]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500  # jobs in one transaction at most
+
+
+class GroupCommit:
+    """``write(jobs)`` stores a batch in one transaction; ``then(jobs)`` runs after it committed
+    (the queue takes the jobs in), both on the committer thread."""
+
+    def __init__(self, write: Callable[[list[Job]], None], then: Callable[[list[Job]], None]) -> None:
+        self._write = write
+        self._then = then
+        self._queue: stdqueue.SimpleQueue[tuple[Job, Future[None]] | None] = stdqueue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pycluster-job-commit", daemon=True)
+        self._thread.start()
+
+    def commit(self, job: Job, timeout: float = 60.0) -> None:
+        """Store ``job``; returns once it is committed, or raises why it could not be."""
+        done: Future[None] = Future()
+        self._queue.put((job, done))
+        done.result(timeout)
+
+    def close(self) -> None:
+        """Write what is queued, then end the committer thread."""
+        self._queue.put(None)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            closing = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except stdqueue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if closing:
+                return
+
+    def _commit(self, batch: list[tuple[Job, Future[None]]]) -> None:
+        try:
+            self._store([job for job, _ in batch])
+        except BaseException as exc:
+            if len(batch) == 1:
+                self._answer(batch, exc)
+                return
+            for one in batch:  # who failed it: each on its own
+                try:
+                    self._store([one[0]])
+                except BaseException as own:
+                    self._answer([one], own)
+                else:
+                    self._answer([one])
+            return
+        self._answer(batch)
+
+    def _store(self, jobs: list[Job]) -> None:
+        self._write(jobs)
+        try:
+            self._then(jobs)
+        except Exception:  # stored: the dispatcher recovers it at the next start at worst
+            log.exception("could not queue %d stored jobs", len(jobs))
+
+    @staticmethod
+    def _answer(batch: list[tuple[Job, Future[None]]], error: BaseException | None = None) -> None:
+        for _, done in batch:
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(None)
