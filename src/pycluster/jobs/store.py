@@ -37,7 +37,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     {", ".join(f"{c} {'TEXT PRIMARY KEY' if c == 'id' else ''}" for c in _COLUMNS)}
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority, seq);
-CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (seq);
 """
 # made after the columns an older database lacks were added: the newest-first pages of
 # GET /jobs/list, with and without a status filter, read these instead of sorting the table
