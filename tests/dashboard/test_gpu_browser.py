@@ -135,6 +135,8 @@ def test_gpu_tab_overview_card_and_monitoring_show_the_recorded_gpus(page: Any, 
     page.goto(f"{head.dashboard_url}/#monitoring")
     expect(page.locator("#gpu-usage-summary")).to_contain_text("2 GPUs", timeout=LIVE_TIMEOUT)
     expect(page.locator("#gpu-usage-summary")).to_contain_text("/ 64.0 GiB")
+    # charts below the fold are drawn when they scroll into view (an off-screen chart costs nothing)
+    page.locator("#chart-gpu-usage").scroll_into_view_if_needed()
     expect(page.locator("#chart-gpu-usage .scatterlayer .trace")).to_have_count(2, timeout=LIVE_TIMEOUT)
     assert page.locator("#gpu-usage-empty").is_hidden()
     screenshot(page, "monitoring-gpu")
