@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cluster.secret_files import private_dir
 from ..errors import JobNotFoundError
 
 __all__ = ["DEFAULT_CAP_BYTES", "TRACEBACK_RESERVE_BYTES", "JobLogs", "LogEntry", "LogPage", "PieceRun"]
@@ -156,9 +157,10 @@ class JobLogs:
             lines = self._within_cap(sizes, [_shortened(e) for e in entries])
             if not lines:
                 return
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)  # what pieces print may hold secrets: the user's alone
             data = "".join(lines).encode()
-            with open(path, "ab") as out:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "ab") as out:
                 out.write(data)
             sizes.written += len(data)
 
