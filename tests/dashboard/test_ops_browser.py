@@ -70,6 +70,12 @@ def test_task_stream_durations_and_queue_controls(page: Any, head: HeadNode) -> 
     page.click("#dispatch-pause")
     assert "No queued job will start" in answer_confirmation(page, True)
     expect(page.locator("#dispatch-state")).to_have_text("paused")
+    # a pause can be taken back from its toast
+    page.locator(".toast", has_text="Job queue paused").get_by_role("button", name="Undo").click()
+    expect(page.locator("#dispatch-state")).to_have_text("dispatching")
+    page.click("#dispatch-pause")
+    answer_confirmation(page, True)
+    expect(page.locator("#dispatch-state")).to_have_text("paused")
     with api(head) as rest:
         job_id = rest.post(
             "/api/processing/jobs/submit",

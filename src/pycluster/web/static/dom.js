@@ -74,10 +74,27 @@ export function syncRows(tbody, rows, items, key, create, update) {
   }
 }
 
-export function toast(message, kind = "") {
-  const el = h("div", { class: `toast ${kind}`, role: "status", text: message });
+/**
+ * A short message in the corner. With `undo` (an async function) it carries an Undo button
+ * and stays longer: an action that can be taken back says so where the person is looking.
+ */
+export function toast(message, kind = "", { undo = null } = {}) {
+  const el = h("div", { class: `toast ${kind}`, role: "status" }, h("span", { text: message }));
+  if (undo) {
+    const button = h("button", { class: "toast-undo", type: "button", text: "Undo" });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      el.remove();
+      try {
+        await undo();
+      } catch (error) {
+        toast(error.message, "bad");
+      }
+    });
+    el.append(button);
+  }
   $("toasts").append(el);
-  setTimeout(() => el.remove(), kind === "bad" ? 7000 : 3500);
+  setTimeout(() => el.remove(), kind === "bad" ? 7000 : undo ? 10000 : 3500);
 }
 
 export async function copyText(text) {

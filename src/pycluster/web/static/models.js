@@ -112,11 +112,11 @@ async function load() {
   setText("models-summary", deployments.length ? `${ready} of ${deployments.length} ready` : "");
 }
 
-async function act(button, work, done) {
+async function act(button, work, done, undo = null) {
   button.disabled = true;
   try {
     await work();
-    toast(done);
+    toast(done, "", { undo });
     await load();
   } catch (error) {
     toast(error.message, "bad");
@@ -153,7 +153,10 @@ async function lifecycle(r, action) {
   const { verb, ask, done } = LIFECYCLE[action];
   if (ask && !(await confirmed(`${verb} ${d.deployment_id}?`, ask(d), verb))) return;
   const path = `/api/llm/models/${encodeURIComponent(d.deployment_id)}/${action}`;
-  act(r[action], () => api(path, { method: "POST" }), `${done} ${d.deployment_id}`);
+  // a stop is taken back by starting it again (its replicas load anew)
+  const base = `/api/llm/models/${encodeURIComponent(d.deployment_id)}`;
+  const undo = action === "stop" ? () => api(`${base}/start`, { method: "POST" }).then(load) : null;
+  act(r[action], () => api(path, { method: "POST" }), `${done} ${d.deployment_id}`, undo);
 }
 
 async function undeploy(r) {

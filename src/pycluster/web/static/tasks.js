@@ -76,7 +76,8 @@ async function setDispatch(action, ctx) {
   }
   try {
     const { paused } = await api(`/api/dashboard/queue/${action}`, { method: "POST" });
-    toast(paused ? "Job queue paused" : "Job queue dispatching again");
+    const undo = paused ? () => setDispatch("resume", ctx) : null; // a pause is taken back by resuming
+    toast(paused ? "Job queue paused" : "Job queue dispatching again", "", { undo });
     ctx.refresh();
   } catch (error) {
     toast(error.message, "bad");
