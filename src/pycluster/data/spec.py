@@ -78,7 +78,9 @@ class DatasetSpec:
                 if end - start >= blocksize or i == len(bounds) - 1:
                     ranges.append((path, start, end, encoding))
                     start = end
-        meta = read_range(*ranges[0]).head(0)  # types as the first partition has them (as read_json)
+        # types as the first segment has them (read_json on JSON lines reads a first block too)
+        first = self.files[0]
+        meta = read_range(first, *self.json_arrays[first][:2], encoding).head(0)
         return dd.from_map(_read_range, ranges, meta=meta, enforce_metadata=False)
 
     @property
