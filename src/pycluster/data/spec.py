@@ -80,7 +80,8 @@ class DatasetSpec:
                     start = end
         # types as the first segment has them (read_json on JSON lines reads a first block too)
         first = self.files[0]
-        meta = read_range(first, *self.json_arrays[first][:2], encoding).head(0)
+        start, end = self.json_arrays[first][0], self.json_arrays[first][1]
+        meta = read_range(first, start, end, encoding).head(0)
         return dd.from_map(_read_range, ranges, meta=meta, enforce_metadata=False)
 
     @property
