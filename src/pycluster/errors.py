@@ -21,7 +21,8 @@ what happened *and what to do about it*::
     │   ├── JobNotFoundError     (also a KeyError) no job with that id
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
     │   ├── JobRejectedError     (also a ValueError) the job can never run here; says why
-    │   └── JobFailedError       a job failed after its retries; result() raises it
+    │   ├── JobFailedError       a job failed after its retries; result() raises it
+    │   └── JobMemoryLimitError  a piece went past its job's max_memory_gb and was stopped
     ├── DatasetError             a dataset cannot be registered, read or used
     │   ├── DatasetNotFoundError (also a KeyError) no dataset with that id
     │   ├── DataAccessError      the path is outside the configured data roots (HTTP 403)
@@ -75,6 +76,7 @@ __all__ = [
     "InferenceRequestError",
     "JobError",
     "JobFailedError",
+    "JobMemoryLimitError",
     "JobNotFoundError",
     "JobRejectedError",
     "JobStateError",
@@ -184,6 +186,12 @@ class JobRejectedError(JobError, ValueError):
 
 class JobFailedError(JobError):
     """The job failed after its retries; the message carries the last error."""
+
+
+class JobMemoryLimitError(JobError):
+    """A piece went past its job's ``max_memory_gb`` and was stopped; names the limit and the peak.
+
+    Not retried: the same piece would use the same memory again."""
 
 
 class DatasetError(PyClusterError):

@@ -32,15 +32,16 @@ def make_frame(seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data root with the same rows as CSV, Parquet and JSON lines, in three files each."""
+    """A data root with the same rows as CSV, Parquet, JSON lines and JSON arrays, in three files each."""
     root = tmp_path_factory.mktemp("data-root")
-    for fmt in ("csv", "parquet", "json"):
+    for fmt in ("csv", "parquet", "json", "json-array"):
         (root / fmt).mkdir()
     for i in range(N_FILES):
         frame = make_frame(i)
         frame.to_csv(root / "csv" / f"part{i}.csv", index=False)
         frame.to_parquet(root / "parquet" / f"part{i}.parquet", index=False)
         frame.to_json(root / "json" / f"part{i}.jsonl", orient="records", lines=True)
+        frame.to_json(root / "json-array" / f"part{i}.json", orient="records", indent=1)  # one array
     return root
 
 

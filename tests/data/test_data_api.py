@@ -14,11 +14,13 @@ from pycluster import HeadNode, JobStatus
 from tests.helpers import cli, wait_for, wait_for_job
 
 
+# json-array: .json files each holding one array of records, not JSON lines
+@pytest.mark.parametrize("layout", ["csv", "json-array"])
 def test_documented_partition_and_aggregate_example(
-    api: httpx.Client, data_root: Path, expected: pd.DataFrame
+    api: httpx.Client, data_root: Path, expected: pd.DataFrame, layout: str
 ) -> None:
     registered = api.post(
-        "/api/processing/data/register", json={"path": str(data_root / "csv"), "name": "expr"}
+        "/api/processing/data/register", json={"path": str(data_root / layout), "name": "expr"}
     )
     assert registered.status_code == 200, registered.text
     dataset_id = registered.json()["dataset_id"]

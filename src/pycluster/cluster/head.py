@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
+from .cluster_info import ClusterInfoFile, remove_cluster_info, write_cluster_info
 from .diagnostics import SchedulerWithoutHTTP, diagnostics_host, is_loopback
 from .local_heads import publish, withdraw
 from .local_workers import LocalWorkers
@@ -144,6 +145,8 @@ class HeadNode:
         self.insecure = insecure
         self._security: Any = None
         self._connection_file: Path | None = None
+        # cluster_info_<name>.txt in the config folder (the documents' connection information file)
+        self._info_file: tuple[Path, ClusterInfoFile] | None = None
         self._adaptive: QueueAwareAdaptive | None = None  # see adapt()
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
@@ -194,6 +197,7 @@ class HeadNode:
                 self._connection_file = publish(
                     self.scheduler_address, self.dashboard_url, self.auth_key, self.settings.cluster.api_token
                 )
+                self._write_info_file()
             except BaseException:
                 self.shutdown()
                 raise
@@ -212,6 +216,37 @@ class HeadNode:
                 "n_workers": workers["n_workers"],
                 "workers": workers["workers"],
             }
+
+    def _write_info_file(self) -> None:
+        info = self.connection_info()
+        key_file = self.state_dir / "cluster_key"
+        if self.auth_key is None:
+            where = "none (an insecure head: anyone who reaches the scheduler can join)"
+        elif key_file.is_file():
+            where = (
+                f"stored user-only in {key_file}; a worker on another machine needs it as PYCLUSTER_AUTH_KEY"
+            )
+        else:
+            where = "from the head's settings (PYCLUSTER_AUTH_KEY or cluster.auth_key); not written here"
+        record = ClusterInfoFile(
+            info.cluster_name,
+            info.scheduler_address,
+            info.dashboard_url,
+            info.dask_dashboard_url,
+            info.worker_command,
+            where,
+        )
+        try:
+            self._info_file = (write_cluster_info(record), record)
+        except OSError as exc:  # a read-only config folder must not stop a head
+            _log.warning("could not write cluster_info_%s.txt: %s", self.cluster_name, exc)
+            return
+        _log.info("connection information for %r in %s", self.cluster_name, self._info_file[0])
+
+    @property
+    def cluster_info_file(self) -> Path | None:
+        """This running head's ``cluster_info_<name>.txt`` (None when stopped or not written)."""
+        return self._info_file[0] if self._info_file is not None else None
 
     def _check_ports(self) -> None:
         c = self.settings.cluster
@@ -499,6 +534,9 @@ class HeadNode:
             self.adapt(None)  # first: no scale-up may race the workers' stop
             withdraw(self._connection_file)
             self._connection_file = None
+            if self._info_file is not None:
+                remove_cluster_info(*self._info_file)
+                self._info_file = None
             self.local_workers.signal_stop()  # they close while the rest of the head does
             scheduler_log = logging.getLogger("distributed.scheduler")
             level_before = scheduler_log.level

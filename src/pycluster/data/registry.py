@@ -96,7 +96,8 @@ class DatasetRegistry:
         fmt = detect_format(files, format)
         opts = dict(options or {})
         columns = _common_columns(files, fmt, opts)
-        spec = DatasetSpec(fmt, files, size, opts)
+        arrays = _json_arrays(files) if fmt == "json" else None
+        spec = DatasetSpec(fmt, files, size, opts, json_arrays=arrays[0] if arrays else None)
         dtypes = _dtypes(spec)
         dataset = Dataset(
             id=f"dataset_{secrets.token_hex(5)}",
@@ -105,7 +106,7 @@ class DatasetRegistry:
             spec=spec,
             columns=columns,
             dtypes=dtypes,
-            row_estimate=_row_estimate(spec),
+            row_estimate=arrays[1] if arrays else _row_estimate(spec),  # an array's scan counted them
             created_at=time.time(),
         )
         self._save(dataset)
@@ -320,6 +321,24 @@ def _dtypes(spec: DatasetSpec) -> dict[str, str]:
     except Exception as exc:  # dask reads a sample to infer types: that is where bad files show first
         raise DatasetFormatError(f"cannot read {spec.files[0]}: {exc}") from None
     return {str(k): str(v) for k, v in meta.dtypes.items()}
+
+
+def _json_arrays(files: list[str]) -> tuple[dict[str, list[int]], int] | None:
+    """Each JSON array file's record boundaries and the records in all (one streaming pass
+    per file); None for JSON lines."""
+    from .json_array import is_json_array, scan_array
+
+    arrays = [is_json_array(f) for f in files]
+    if not any(arrays):
+        return None
+    if not all(arrays):
+        lines = files[arrays.index(False)]
+        array = files[arrays.index(True)]
+        raise DatasetFormatError(
+            f"{array} holds one JSON array but {lines} is JSON lines; register each layout separately"
+        )
+    indexes = {f: scan_array(f) for f in files}
+    return {f: i.boundaries for f, i in indexes.items()}, sum(i.records for i in indexes.values())
 
 
 def _row_estimate(spec: DatasetSpec) -> int:

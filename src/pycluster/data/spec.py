@@ -30,6 +30,9 @@ class DatasetSpec:
     options: dict[str, Any] = field(default_factory=dict)
     partition_size_mb: float | None = None
     n_partitions: int | None = None
+    # JSON files holding one array: each file's record boundaries (json_array.scan_array);
+    # None for JSON lines and the other formats
+    json_arrays: dict[str, list[int]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +49,8 @@ class DatasetSpec:
         if self.format == "csv":
             kwargs = {"on_bad_lines": "warn" if on_bad_lines == "skip" else "error", **self.options}
             ddf = dd.read_csv(self.files, blocksize=blocksize, assume_missing=True, **kwargs)
+        elif self.format == "json" and self.json_arrays:
+            ddf = self._array_frame(blocksize)
         elif self.format == "json":
             ddf = dd.read_json(self.files, lines=True, blocksize=blocksize, **self.options)
         else:
@@ -56,6 +61,28 @@ class DatasetSpec:
         if self.n_partitions and self.format != "parquet" and ddf.npartitions != self.n_partitions:
             ddf = ddf.repartition(npartitions=self.n_partitions)
         return ddf
+
+    def _array_frame(self, blocksize: int) -> Any:
+        """JSON arrays: partitions of whole indexed segments, about ``blocksize`` bytes each."""
+        import dask.dataframe as dd
+
+        from .json_array import read_range
+
+        assert self.json_arrays is not None
+        encoding = str(self.options.get("encoding", "utf-8"))
+        ranges: list[tuple[str, int, int, str]] = []
+        for path in self.files:
+            bounds = self.json_arrays[path]
+            start = bounds[0]
+            for i, end in enumerate(bounds[1:], 1):
+                if end - start >= blocksize or i == len(bounds) - 1:
+                    ranges.append((path, start, end, encoding))
+                    start = end
+        # types as the first segment has them (read_json on JSON lines reads a first block too)
+        first = self.files[0]
+        start, end = self.json_arrays[first][0], self.json_arrays[first][1]
+        meta = read_range(first, start, end, encoding).head(0)
+        return dd.from_map(_read_range, ranges, meta=meta, enforce_metadata=False)
 
     @property
     def npartitions(self) -> int:
@@ -123,6 +150,12 @@ def _cached_frame(spec: DatasetSpec, on_bad_lines: str) -> Any:
     return _FRAME_CACHE[key][1]
 
 
+def _read_range(part: tuple[str, int, int, str]) -> pd.DataFrame:
+    from .json_array import read_range
+
+    return read_range(*part)
+
+
 def _first_bad_line(path: str, sep: str) -> tuple[int, int, int] | None:
     import fsspec
 
@@ -151,6 +184,10 @@ def read_columns(path: str, fmt: str, options: dict[str, Any]) -> list[str]:
             return next(csv.reader(f, delimiter=options.get("sep", ",")), [])
         import json
 
+        from .json_array import first_record, is_json_array
+
+        if is_json_array(path):
+            return list(first_record(path))
         first = f.readline()
         try:
             record = json.loads(first)

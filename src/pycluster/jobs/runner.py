@@ -37,11 +37,13 @@ from typing import Any
 
 from distributed import Client, Future
 
+from ..errors import JobMemoryLimitError
 from .checkpoints import Checkpoints
 from .logcapture import LoggedPiece
 from .logstore import JobLogs
 from .model import Job, JobStatus
 from .operations import OperationContext, OperationRegistry, payload_path
+from .piece_memory import MemoryLimitedPiece
 from .policy import Running
 from .results import ResultStore
 from .stopper import PieceStopper
@@ -187,7 +189,10 @@ class JobRunner:
         while slots > 0 and run.pending:
             piece = run.pending.popleft()
             key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{secrets.token_hex(3)}"
-            logged = LoggedPiece(func, run.job.id, piece, run.attempts[piece])  # its output: the job's logs
+            limited = MemoryLimitedPiece(func, run.job.max_memory_gb, piece)  # stopped past max_memory_gb
+            logged = LoggedPiece(
+                limited, run.job.id, piece, run.attempts[piece]
+            )  # its output: the job's logs
             future = self.client.submit(
                 logged, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
             )
@@ -373,7 +378,7 @@ class JobRunner:
         job.attempts = max(job.attempts, run.attempts[piece])
         error = f"piece {piece}: {type(exc).__name__}: {exc}"
         job.error = error
-        if run.attempts[piece] <= job.max_retries:
+        if run.attempts[piece] <= job.max_retries and not isinstance(exc, JobMemoryLimitError):
             delay = backoff_delay(job.retry_backoff_s, run.attempts[piece])
             run.delayed[piece] = time.monotonic() + delay
             job.error = f"{error} (attempt {run.attempts[piece]}; retrying in {delay:.2f} s)"

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import threading
 import time
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["LLMClusterManager"]
 
 _ANSWER_GRACE = 10.0  # seconds
+
+log = logging.getLogger(__name__)
 
 
 class _State:
@@ -170,6 +173,7 @@ class LLMClusterManager(VersionRouting):
                 self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
             self._first_version_takes_traffic(dep)
         self._save(dep)
+        log.info("deployment %s (%s) deploying %d replica(s)", dep.id, dep.spec.model_name, len(placements))
         for handle, placement in zip(dep.replicas, placements):
             self._start_replica(dep, handle, placement)
         if not placements:  # restored while scaled to zero: ready, its next request starts a replica
@@ -219,9 +223,11 @@ class LLMClusterManager(VersionRouting):
         except Exception as exc:
             if handle.future is future:
                 handle.status, handle.reason = DeploymentStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                log.info("deployment %s replica %d failed: %s", dep.id, handle.index, handle.reason)
         else:
             if handle.future is future:
                 handle.actor, handle.status = actor, DeploymentStatus.READY
+                log.info("deployment %s replica %d ready on %s", dep.id, handle.index, handle.worker)
         dep.refresh_status()
         self._save(dep)
 
@@ -606,6 +612,7 @@ class LLMClusterManager(VersionRouting):
             self._stop_replica(handle)
         if self._state.store is not None:
             self._state.store.delete(dep.id)
+        log.info("deployment %s (%s) undeployed", dep.id, dep.spec.model_name)
         return Undeployed(dep.id, DeploymentStatus.UNDEPLOYED.value)
 
     def stop_deployment(self, deployment_id: str) -> DeploymentInfo:
@@ -614,6 +621,7 @@ class LLMClusterManager(VersionRouting):
         dep = self._get(deployment_id)
         self._halt(dep, DeploymentStatus.STOPPED)
         self._save(dep)
+        log.info("deployment %s (%s) stopped", dep.id, dep.spec.model_name)
         return dep.info()
 
     def start_deployment(self, deployment_id: str, wait: bool = False) -> DeploymentInfo:
@@ -626,6 +634,7 @@ class LLMClusterManager(VersionRouting):
                     "deployment starts (restart reloads a running one)"
                 )
             dep.status, dep.reason = DeploymentStatus.LOADING, None
+        log.info("deployment %s (%s) starting", dep.id, dep.spec.model_name)
         return self._load_again(dep, wait)
 
     def restart_deployment(self, deployment_id: str, wait: bool = False) -> DeploymentInfo:
@@ -633,6 +642,7 @@ class LLMClusterManager(VersionRouting):
         throughout (never ``stopped``), so requests meanwhile wait for the new replicas."""
         dep = self._get(deployment_id)
         self._halt(dep, DeploymentStatus.LOADING)
+        log.info("deployment %s (%s) restarting", dep.id, dep.spec.model_name)
         return self._load_again(dep, wait)
 
     def _halt(self, dep: Deployment, status: DeploymentStatus) -> None:
@@ -694,6 +704,7 @@ class LLMClusterManager(VersionRouting):
                 dep.status, dep.reason = DeploymentStatus.FAILED, f"redeploy after restart: {exc}"
                 dep.changed.notify_all()
             self._save(dep)
+            log.info("deployment %s (%s) failed: %s", dep.id, dep.spec.model_name, dep.reason)
 
     def close(self) -> None:
         """Stop every replica but keep the rows, so a restarted head redeploys them."""

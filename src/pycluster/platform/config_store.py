@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from ..config import flat_key, setting_keys
 from ..errors import ConfigError
+from ..user_dirs import config_dir
 
 __all__ = [
     "CONFIG_KEYS",
@@ -52,24 +52,6 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # names Windows reserves for devices, whatever the extension (con.json is the console)
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)}
-
-
-def config_dir(create: bool = False) -> Path:
-    """Where configs (and generated scripts) live; ``PYCLUSTER_CONFIG_DIR`` overrides the default."""
-    override = os.environ.get("PYCLUSTER_CONFIG_DIR")
-    path = Path(override).expanduser() if override else _platform_dir()
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _platform_dir() -> Path:
-    from platformdirs import user_config_dir
-
-    if sys.platform.startswith("linux"):
-        return Path(user_config_dir("pycluster", appauthor=False))
-    # Windows: %APPDATA%\PyCluster (roaming, as the documents show); macOS: Application Support
-    return Path(user_config_dir("PyCluster", appauthor=False, roaming=True))
 
 
 def check_name(name: str, what: str = "config name") -> str:
