@@ -7,6 +7,7 @@ scripts of PBS, SGE and LSF are checked as dask-jobqueue writes them (no such sc
 from __future__ import annotations
 
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
@@ -75,16 +76,18 @@ def test_workers_arrive_as_slurm_jobs_run_a_map_and_leave_when_idle(
         head.wait_for_line(r"adaptive scaling: 0 to 2 slurm worker jobs")
         assert slurm.jobs() == [], "minimum 0: no job before there is work"
         with Client(address, security=cluster_security(key), timeout=30) as client:
-            submitted = time.monotonic()
+            submitted, wall = time.monotonic(), time.time()
             futures = client.map(pow, range(40), [2] * 40)  # importable on the head too
             first = next(iter(as_completed(futures))).result()
             to_first = time.monotonic() - submitted
             print(f"\nSLURM: {to_first:.1f} s from submit to first result (workers started as batch jobs)")
+            print(f"  of which: {_steps(head.output, wall)}")
             assert first in {x * x for x in range(40)}
             jobs = slurm.jobs()
             workers = {w["name"] for w in client.scheduler_info()["workers"].values()}
             assert workers and workers <= {name for _, name, _ in jobs}, (workers, jobs)
             assert all(name.startswith("slurmtest-") for _, name, _ in jobs)
+            assert len(jobs) <= 2, f"--adapt 0:2 bounds the jobs: {jobs}"
             assert sorted(client.gather(futures)) == [x * x for x in range(40)]
 
             # the key reached the workers (they joined over TLS) but is nowhere SLURM keeps
@@ -103,6 +106,21 @@ def test_workers_arrive_as_slurm_jobs_run_a_map_and_leave_when_idle(
     finally:
         head.stop()
     assert not key_file.exists(), "the key copy goes with the head"
+
+
+def _steps(log: str, start: float) -> str:
+    """Seconds after ``start`` of the head's first job submission and first worker joining."""
+    from datetime import datetime
+
+    def first(pattern: str) -> str:
+        match = re.search(rf"^(\S+ \S+) INFO .*{pattern}", log, re.M)
+        if match is None:
+            return "?"
+        at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        return f"{at - start:.1f} s"
+
+    submitted, joined = first("submitted worker"), first("worker joined")
+    return f"first job submitted at {submitted}, first worker joined at {joined}"
 
 
 def test_unknown_launcher_and_missing_submit_command_name_the_fix(tmp_path: Path) -> None:
