@@ -108,6 +108,31 @@ def test_workers_arrive_as_slurm_jobs_run_a_map_and_leave_when_idle(
     assert not key_file.exists(), "the key copy goes with the head"
 
 
+@pytest.mark.slow
+def test_stopping_the_head_cancels_its_worker_jobs(slurm: SlurmCluster, tmp_path: Path) -> None:
+    head = CliProcess(
+        "head",
+        "--cluster-name",
+        "slurmstop",
+        "--launcher",
+        "slurm",
+        "--adapt",
+        "1:1",  # a minimum of 1: a job at once, with no work
+        "--job-memory",
+        "1GB",
+        "--state-dir",
+        str(tmp_path / "state"),
+        *HEAD_OPTIONS,
+        env={"SLURM_CONF": str(slurm.conf)},
+    )
+    try:
+        head.wait_for_line(r"worker joined: .* 'slurmstop-0'", timeout=60)
+        assert [name for _, name, state in slurm.jobs() if state == "RUNNING"] == ["slurmstop-0"]
+    finally:
+        assert head.stop() == 0, head.output
+    assert slurm.jobs() == [], "a job left behind would hold its node until its walltime"
+
+
 def _steps(log: str, start: float) -> str:
     """Seconds after ``start`` of the head's first job submission and first worker joining."""
     from datetime import datetime

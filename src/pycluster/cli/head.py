@@ -71,7 +71,8 @@ def _wait_for_stop_signal() -> None:
 @click.option(
     "--adapt",
     metavar="MIN:MAX",
-    help="Scale the local workers between MIN and MAX with the load (queued tasks and jobs), e.g. 1:8.",
+    help="Scale the local workers (or --launcher's worker jobs) between MIN and MAX with the load "
+    "(queued tasks and jobs), e.g. 1:8.",
 )
 @click.option(
     "--launcher",
@@ -180,10 +181,9 @@ def head_command(
             state_dir=options["state_dir"],
             data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
         )
+        # both checked before anything starts
         launcher = _launcher_settings(options, settings)
-        adapt = _adapt_range(
-            options["adapt"], settings, launcher is not None
-        )  # checked before anything starts
+        adapt = _adapt_range(options["adapt"], settings, launched=launcher is not None)
         # Dask's own records at the level the logging set-up gave them (-v: its INFO too)
         dask_level = logging.getLogger("distributed").getEffectiveLevel()
         head = HeadNode(settings=settings, insecure=insecure, silence_logs=dask_level)

@@ -232,5 +232,5 @@ class LaunchedWorkers:
 
 
 def default_directory(state_dir: Path) -> Path:
-    """Where a launcher keeps its files unless told: the head's state directory (``--launcher-dir``)."""
-    return Path(os.environ.get("PYCLUSTER_LAUNCHER_DIR") or state_dir / "launcher")
+    """Where a launcher keeps its files unless ``--launcher-dir`` says: in the head's state directory."""
+    return state_dir / "launcher"
