@@ -20,7 +20,7 @@ from pycluster.cluster.launchers import LaunchedWorkers, LauncherSettings
 from pycluster.cluster.security import cluster_security, generate_key
 from pycluster.errors import ConfigError
 
-from ..helpers import BIN, CliProcess, cli, wait_for
+from ..helpers import BIN, CliProcess, cli, running_head, wait_for
 from .slurm_cluster import SlurmCluster, why_not_available
 
 HEAD_OPTIONS = (
@@ -126,11 +126,33 @@ def test_stopping_the_head_cancels_its_worker_jobs(slurm: SlurmCluster, tmp_path
         env={"SLURM_CONF": str(slurm.conf)},
     )
     try:
-        head.wait_for_line(r"worker joined: .* 'slurmstop-0'", timeout=60)
-        assert [name for _, name, state in slurm.jobs() if state == "RUNNING"] == ["slurmstop-0"]
+        head.wait_for_line(r"submitted worker slurmstop-0", timeout=60)
+        running = [("slurmstop-0", "RUNNING")]
+        wait_for(lambda: [(name, state) for _, name, state in slurm.jobs()] == running, 30, what="the job")
     finally:
         assert head.stop() == 0, head.output
     assert slurm.jobs() == [], "a job left behind would hold its node until its walltime"
+
+
+@pytest.mark.slow
+def test_jobs_whose_worker_cannot_start_are_not_resubmitted_forever(
+    slurm: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLURM_CONF", str(slurm.conf))
+    # a "python" that exits at once: each job ends without a worker ever joining
+    settings = LauncherSettings.create(
+        "slurm", tmp_path / "jobs", memory="1GB", python="/bin/false", poll_interval=0.5
+    )
+    with running_head("slurmfail", tmp_path / "state", workers=0) as head:
+        launched = head.use_launcher(settings)
+        head.adapt(1, 1, interval=0.5)
+        wait_for(lambda: launched.gave_up, 60, what="the launcher to give up")
+        time.sleep(2)  # several adaptive intervals: nothing more is submitted
+        assert slurm.jobs() == []
+        ran = {p.stem for p in launched.log_directory.glob("*.err")}  # slurmfail-<n>-<job id>
+        assert len(ran) == settings.max_failures == 3, ran
+        assert "3 worker jobs in a row ended before their worker joined" in launched.gave_up
+        assert not head.scheduler.workers
 
 
 def _steps(log: str, start: float) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -241,9 +242,13 @@ class BatchCluster(HeadCluster):
             self._seen.discard(name)
         return set(self.launched.jobs)
 
+    async def forget_ended(self) -> None:
+        """Drop the jobs that ended without their worker joining (see LaunchedWorkers.forget_ended)."""
+        await self.launched.forget_ended(self._seen | self.observed, time.monotonic())
+
     async def scale(self, n: int) -> None:
         more = n - self.remote_count - len(self.local_names)
-        if more > 0:
+        if more > 0 and not self.launched.gave_up:
             _log.info("adaptive scaling: submitting %d worker jobs", more)
             await self.launched.launch(more)
 
@@ -268,6 +273,8 @@ class QueueAwareAdaptive(Adaptive):
         self.last_target: int | None = None
 
     async def target(self) -> int:
+        if isinstance(self.head_cluster, BatchCluster):  # called every interval, scale only on change
+            await self.head_cluster.forget_ended()
         dask_target = int(await super().target())  # type: ignore[no-untyped-call]
         cores = await queue_demand(self.head_cluster.head)
         queue_target = math.ceil(cores / _threads_per_worker(self.head_cluster.head)) if cores else 0

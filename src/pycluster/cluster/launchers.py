@@ -15,6 +15,7 @@ on the shared disk, and the script's first line reads it into the worker's envir
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import itertools
 import logging
@@ -47,13 +48,20 @@ class LauncherKind:
     cancel_command: str
     tools: str  # what to install or load when the submit command is missing
     account_option: str = "account"  # what the job class calls the account (SGE, LSF: project)
+    # lists this user's queued and running jobs (not finished ones), job id first on each line
+    list_command: tuple[str, ...] = ("qstat", "-u", "{user}")
 
 
 LAUNCHERS: dict[str, LauncherKind] = {
     k.name: k
     for k in (
         LauncherKind(
-            "slurm", "SLURMJob", "sbatch", "scancel", "the SLURM client tools (apt-get install slurm-client)"
+            "slurm",
+            "SLURMJob",
+            "sbatch",
+            "scancel",
+            "the SLURM client tools (apt-get install slurm-client)",
+            list_command=("squeue", "-h", "-o", "%i", "-u", "{user}"),
         ),
         LauncherKind(
             "pbs", "PBSJob", "qsub", "qdel", "the PBS/Torque client tools (openpbs-client or torque-client)"
@@ -62,7 +70,13 @@ LAUNCHERS: dict[str, LauncherKind] = {
             "sge", "SGEJob", "qsub", "qdel", "the Grid Engine client tools (gridengine-client)", "project"
         ),
         LauncherKind(
-            "lsf", "LSFJob", "bsub", "bkill", "the LSF client tools (source LSF's profile.lsf)", "project"
+            "lsf",
+            "LSFJob",
+            "bsub",
+            "bkill",
+            "the LSF client tools (source LSF's profile.lsf)",
+            "project",
+            ("bjobs", "-noheader", "-u", "{user}"),
         ),
     )
 }
@@ -81,6 +95,8 @@ class LauncherSettings:
     account: str | None = None
     job_extra: tuple[str, ...] = ()  # extra header directives, e.g. "--gres=gpu:1"
     python: str = sys.executable  # the same interpreter path must exist on the batch nodes
+    poll_interval: float = 10.0  # seconds between asking the batch system which jobs still exist
+    max_failures: int = 3  # jobs in a row that end before their worker joins, then no more submits
 
     @classmethod
     def create(
@@ -95,6 +111,7 @@ class LauncherSettings:
         job_extra: tuple[str, ...] = (),
         python: str | None = None,
         path: str | None = None,
+        poll_interval: float = 10.0,
     ) -> LauncherSettings:
         """Checked settings; ``path`` is where the submit command is looked for (default: $PATH)."""
         known = LAUNCHERS.get(kind.strip().lower())
@@ -115,8 +132,20 @@ class LauncherSettings:
                 f"--job-memory must be a size of at least 128MB such as 4GB, got {memory!r}"
             ) from None
         job_class(known)  # dask-jobqueue is installed
+        seconds = poll_interval
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            raise ConfigError(f"poll_interval must be seconds above 0, got {poll_interval!r}")
         return cls(
-            known, directory, cores, memory, queue, walltime, account, job_extra, python or sys.executable
+            known,
+            directory,
+            cores,
+            memory,
+            queue,
+            walltime,
+            account,
+            job_extra,
+            python or sys.executable,
+            float(poll_interval),
         )
 
 
@@ -159,6 +188,9 @@ class LaunchedWorkers:
         private_dir(settings.directory)
         self.log_directory = settings.directory / "logs"
         self.log_directory.mkdir(exist_ok=True, mode=0o700)
+        self.failures = 0  # jobs in a row that ended before their worker joined
+        self.gave_up: str | None = None  # why no more jobs are submitted (max_failures reached)
+        self._polled_at = 0.0
         self.key_file: Path | None = None
         if key is not None:
             self.key_file = settings.directory / "cluster_key"
@@ -201,7 +233,9 @@ class LaunchedWorkers:
 
     async def launch(self, count: int) -> list[str]:
         """Submit ``count`` more worker jobs; their names (a failed submit is logged and skipped)."""
-        names = []
+        names: list[str] = []
+        if self.gave_up:
+            return names
         for _ in range(count):
             job = self.make_job()
             try:
@@ -213,6 +247,54 @@ class LaunchedWorkers:
             self.jobs[job.name] = job
             names.append(job.name)
         return names
+
+    async def forget_ended(self, joined: set[str], now: float) -> list[str]:
+        """Forget the jobs the batch system no longer lists whose worker never joined (failed
+        at start, killed in the queue), at most every ``poll_interval`` s; their names.
+
+        ``joined`` are the names of the workers that did join (their leaving is seen by the
+        scheduler). After ``max_failures`` such jobs in a row no more jobs are submitted: a
+        worker that cannot start would otherwise be resubmitted every second."""
+        if now - self._polled_at < self.settings.poll_interval:
+            return []
+        self._polled_at = now
+        if joined & set(self.jobs):
+            self.failures = 0
+        waiting = {n: j for n, j in self.jobs.items() if n not in joined}
+        if not waiting:
+            return []
+        listed = await self._listed_job_ids()
+        if listed is None:
+            return []
+        ended = [name for name, job in waiting.items() if str(job.job_id).split(".")[0] not in listed]
+        for name in ended:
+            job = self.jobs.pop(name)
+            self.failures += 1
+            _log.warning(
+                "worker job %s (%s job %s) ended before its worker joined; its log: %s",
+                name,
+                self.settings.kind.name,
+                job.job_id,
+                self.log_directory,
+            )
+        if self.failures >= self.settings.max_failures and not self.gave_up:
+            self.gave_up = (
+                f"{self.failures} worker jobs in a row ended before their worker joined: no more are "
+                f"submitted; see their logs in {self.log_directory}, then restart the head"
+            )
+            _log.error("%s", self.gave_up)
+        return ended
+
+    async def _listed_job_ids(self) -> set[str] | None:
+        """The ids of this user's queued and running jobs; None when the command failed."""
+        user = getpass.getuser()
+        argv = [part.replace("{user}", user) for part in self.settings.kind.list_command]
+        try:
+            out = await job_class(self.settings.kind)._call(argv)
+        except (RuntimeError, OSError) as exc:
+            _log.info("could not list the batch jobs with %s: %s", argv[0], exc)
+            return None
+        return {line.split()[0].split(".")[0] for line in str(out).splitlines() if line.split()}
 
     async def cancel(self, names: list[str]) -> None:
         """Cancel the jobs of ``names`` (a job that already ended is fine) and forget them."""
