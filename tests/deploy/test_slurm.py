@@ -38,7 +38,7 @@ HEAD_OPTIONS = (
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     reason = why_not_available()
     if reason:
-        if os.environ.get("CI") == "true":  # .ci/run installs it: missing there is a broken CI
+        if os.environ.get("CI") == "true" and os.geteuid() == 0:  # .ci/run installs it as root
             pytest.fail(reason)
         pytest.skip(reason)
     cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
