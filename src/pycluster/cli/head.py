@@ -7,7 +7,7 @@ import sys
 import threading
 import webbrowser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from .output import fail, on_stop_signal
 from .platform import head_settings
 from .secret_options import api_token_file_option, resolve_api_token, warn_if_on_command_line
 from .sizing import hidden_alias, merge_aliases
+
+if TYPE_CHECKING:
+    from ..cluster.launchers import LauncherSettings
 
 __all__ = ["head_command"]
 
@@ -68,7 +71,30 @@ def _wait_for_stop_signal() -> None:
 @click.option(
     "--adapt",
     metavar="MIN:MAX",
-    help="Scale the local workers between MIN and MAX with the load (queued tasks and jobs), e.g. 1:8.",
+    help="Scale the local workers (or --launcher's worker jobs) between MIN and MAX with the load "
+    "(queued tasks and jobs), e.g. 1:8.",
+)
+@click.option(
+    "--launcher",
+    metavar="slurm|pbs|sge|lsf",
+    help="Start the workers as batch jobs of this scheduler (through dask-jobqueue), scaled with "
+    "--adapt (default 0:4); the head should run on a login node and listen on --host 0.0.0.0.",
+)
+@click.option("--job-cores", type=int, default=1, show_default=True, help="Cores of each worker job.")
+@click.option("--job-memory", default="2GB", show_default=True, help="Memory of each worker job.")
+@click.option("--job-queue", help="Queue (SLURM partition) of the worker jobs.")
+@click.option("--job-walltime", help="Time limit of each worker job, e.g. 01:00:00.")
+@click.option("--job-account", help="Account (project) the worker jobs are charged to.")
+@click.option(
+    "--job-extra",
+    multiple=True,
+    help="An extra job header directive, e.g. --job-extra=--gres=gpu:1 (repeatable).",
+)
+@click.option(
+    "--launcher-dir",
+    type=click.Path(file_okay=False),
+    help="A folder on a disk the batch nodes share: the key copy (0600) and the job logs.  "
+    "[default: STATE_DIR/launcher]",
 )
 @click.option(
     "--api-token",
@@ -155,18 +181,24 @@ def head_command(
             state_dir=options["state_dir"],
             data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
         )
-        adapt = _adapt_range(options["adapt"], settings)  # checked before anything starts
+        # both checked before anything starts
+        launcher = _launcher_settings(options, settings)
+        adapt = _adapt_range(options["adapt"], settings, launched=launcher is not None)
         # Dask's own records at the level the logging set-up gave them (-v: its INFO too)
         dask_level = logging.getLogger("distributed").getEffectiveLevel()
         head = HeadNode(settings=settings, insecure=insecure, silence_logs=dask_level)
         c = settings.cluster
         n_workers = c.n_workers if adapt is None else min(max(c.n_workers, adapt[0]), adapt[1])
+        if launcher is not None:  # its workers are batch jobs; local ones only when asked for
+            n_workers = options["local_workers"] or 0
         info = head.start(
             n_local_workers=n_workers,
             threads_per_worker=c.threads_per_worker,
             memory_limit=c.memory_limit,
             worker_resources=options["resources"],
         )
+        if launcher is not None:
+            head.use_launcher(launcher)
         if adapt is not None:
             head.adapt(*adapt)
     except (PyClusterError, ValueError) as exc:
@@ -175,7 +207,11 @@ def head_command(
         fail(exc)
     _print_head_banner(info, settings, head.login_url)
     if adapt is not None:
-        click.echo(f"  adaptive scaling: {adapt[0]} to {adapt[1]} local workers")
+        kind = "local workers" if launcher is None else f"{launcher.kind.name} worker jobs"
+        click.echo(f"  adaptive scaling: {adapt[0]} to {adapt[1]} {kind}")
+    if launcher is not None and head.launched is not None:
+        click.echo(f"  worker job logs:  {head.launched.log_directory}")
+    sys.stdout.flush()
     if open_dashboard and head.login_url:
         webbrowser.open(head.login_url)
     try:
@@ -186,15 +222,38 @@ def head_command(
         click.echo("Stopped.")
 
 
-def _adapt_range(text: str | None, settings: Settings) -> tuple[int, int] | None:
-    """``--adapt MIN:MAX`` checked against this machine's memory, or None without it."""
+def _adapt_range(text: str | None, settings: Settings, launched: bool = False) -> tuple[int, int] | None:
+    """``--adapt MIN:MAX`` checked against this machine's memory (not for batch-job workers,
+    which run elsewhere; they scale 0:4 unless told), or None without it."""
+    if text is None and launched:
+        text = "0:4"
     if text is None:
         return None
     from ..cluster.adaptive import AdaptiveSettings, parse_adapt_range, worker_memory
 
     minimum, maximum = parse_adapt_range(text)
-    AdaptiveSettings.create(minimum, maximum, worker_memory=worker_memory(settings.cluster.memory_limit))
+    memory = worker_memory(settings.cluster.memory_limit)
+    AdaptiveSettings.create(minimum, maximum, worker_memory=memory, check_memory=not launched)
     return minimum, maximum
+
+
+def _launcher_settings(options: dict[str, Any], settings: Settings) -> LauncherSettings | None:
+    """The checked ``--launcher`` settings (unknown kind, missing submit command: ConfigError)."""
+    if options["launcher"] is None:
+        return None
+    from ..cluster.launchers import LauncherSettings, default_directory
+
+    directory = options["launcher_dir"]
+    return LauncherSettings.create(
+        options["launcher"],
+        Path(directory).resolve() if directory else default_directory(settings.cluster.resolved_state_dir()),
+        cores=options["job_cores"],
+        memory=options["job_memory"],
+        queue=options["job_queue"],
+        walltime=options["job_walltime"],
+        account=options["job_account"],
+        job_extra=tuple(options["job_extra"]),
+    )
 
 
 def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str | None) -> None:

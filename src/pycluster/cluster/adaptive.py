@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,10 +31,12 @@ from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from .head import HeadNode
+    from .launchers import LaunchedWorkers
 
 __all__ = [
     "MIN_WORKER_MEMORY",
     "AdaptiveSettings",
+    "BatchCluster",
     "HeadCluster",
     "QueueAwareAdaptive",
     "parse_adapt_range",
@@ -68,8 +71,10 @@ class AdaptiveSettings:
         target_duration: float = 5.0,
         worker_memory: int | None = None,
         total_memory: int | None = None,
+        check_memory: bool = True,
     ) -> AdaptiveSettings:
-        """Checked settings; ``worker_memory`` bytes per worker bound the maximum by the RAM."""
+        """Checked settings; ``worker_memory`` bytes per worker bound the maximum by the RAM
+        (unless not ``check_memory``: batch-job workers run on other machines)."""
         for name, value in (("minimum", minimum), ("maximum", maximum), ("wait_count", wait_count)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"adaptive {name} must be a whole number >= 0, got {value!r}")
@@ -86,7 +91,7 @@ class AdaptiveSettings:
         per_worker = worker_memory or MIN_WORKER_MEMORY
         total = total_memory or psutil.virtual_memory().total
         fits = max(1, total // per_worker)
-        if maximum > fits:
+        if check_memory and maximum > fits:
             raise ConfigError(
                 f"adaptive maximum {maximum} workers need {maximum * per_worker / 2**30:.1f} GiB "
                 f"({per_worker / 2**20:.0f} MiB each) but this machine has {total / 2**30:.1f} GiB: "
@@ -215,6 +220,42 @@ class HeadCluster:
         return asyncio.sleep(0).__await__()
 
 
+class BatchCluster(HeadCluster):
+    """:class:`HeadCluster` whose workers are batch jobs (:mod:`pycluster.cluster.launchers`).
+
+    A job counts as requested from its submission (waiting in the batch queue included, so a
+    slow queue is not flooded with more jobs) until its worker has joined and left again.
+    """
+
+    def __init__(self, head: HeadNode, loop: IOLoop, launched: LaunchedWorkers) -> None:
+        super().__init__(head, loop)
+        self.launched = launched
+        self._seen: set[str] = set()
+
+    @property
+    def local_names(self) -> set[str]:
+        observed = self.observed
+        self._seen |= observed & set(self.launched.jobs)
+        gone = [n for n in self.launched.jobs if n in self._seen and n not in observed]
+        for name in gone:  # its worker left (retired, walltime, failed): the job is over or ending
+            self.launched.jobs.pop(name, None)
+            self._seen.discard(name)
+        return set(self.launched.jobs)
+
+    async def forget_ended(self) -> None:
+        """Drop the jobs that ended without their worker joining (see LaunchedWorkers.forget_ended)."""
+        await self.launched.forget_ended(self._seen | self.observed, time.monotonic())
+
+    async def scale(self, n: int) -> None:
+        more = n - self.remote_count - len(self.local_names)
+        if more > 0 and not self.launched.gave_up:
+            _log.info("adaptive scaling: submitting %d worker jobs", more)
+            await self.launched.launch(more)
+
+    async def scale_down(self, names: list[str]) -> None:
+        await self.launched.cancel(names)  # retired already; the job ends with its worker anyway
+
+
 class QueueAwareAdaptive(Adaptive):
     """Dask's ``Adaptive``, with the job queue's backlog as demand and local workers only retired."""
 
@@ -232,6 +273,8 @@ class QueueAwareAdaptive(Adaptive):
         self.last_target: int | None = None
 
     async def target(self) -> int:
+        if isinstance(self.head_cluster, BatchCluster):  # called every interval, scale only on change
+            await self.head_cluster.forget_ended()
         dask_target = int(await super().target())  # type: ignore[no-untyped-call]
         cores = await queue_demand(self.head_cluster.head)
         queue_target = math.ceil(cores / _threads_per_worker(self.head_cluster.head)) if cores else 0
@@ -245,6 +288,8 @@ class QueueAwareAdaptive(Adaptive):
 
 
 def _threads_per_worker(head: HeadNode) -> float:
+    if head.launched is not None:
+        return float(head.launched.settings.cores)
     processes = head.local_workers.processes
     if processes and processes[-1].options.threads_per_worker:
         return float(processes[-1].options.threads_per_worker)
@@ -286,12 +331,18 @@ def adaptive_settings(
     memory = worker_memory(processes[-1].options.memory_limit) if processes else None
     if maximum is None:
         maximum = max(minimum, psutil.cpu_count() or 1) if isinstance(minimum, int) else 1
-    return AdaptiveSettings.create(minimum, maximum, interval, wait_count, target_duration, memory)
+    return AdaptiveSettings.create(
+        minimum, maximum, interval, wait_count, target_duration, memory, check_memory=head.launched is None
+    )
 
 
 async def start_adaptive(head: HeadNode, settings: AdaptiveSettings) -> QueueAwareAdaptive:
-    """Start adaptive scaling; call on the head's loop (Dask's callbacks run there)."""
-    return QueueAwareAdaptive(HeadCluster(head, IOLoop.current()), settings)
+    """Start adaptive scaling; call on the head's loop (Dask's callbacks run there).
+
+    A head with a launcher scales batch-job workers, otherwise its local ones."""
+    loop = IOLoop.current()
+    cluster = HeadCluster(head, loop) if head.launched is None else BatchCluster(head, loop, head.launched)
+    return QueueAwareAdaptive(cluster, settings)
 
 
 def state_of(head: HeadNode, adaptive: QueueAwareAdaptive | None) -> AdaptiveState:

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from ..monitor.gpu_service import ClusterGPUService
     from ..monitor.history import MetricsHistory
     from .adaptive import AdaptiveState, QueueAwareAdaptive
+    from .launchers import LaunchedWorkers, LauncherSettings
 
 __all__ = ["HEAD_SERVICES", "HeadNode"]
 
@@ -148,6 +149,7 @@ class HeadNode:
         # cluster_info_<name>.txt in the config folder (the documents' connection information file)
         self._info_file: tuple[Path, ClusterInfoFile] | None = None
         self._adaptive: QueueAwareAdaptive | None = None  # see adapt()
+        self.launched: LaunchedWorkers | None = None  # see use_launcher()
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # ----------------------------------------------------------------- start
@@ -520,6 +522,19 @@ class HeadNode:
             )
             return state_of(self, self._adaptive)
 
+    def use_launcher(self, settings: LauncherSettings) -> LaunchedWorkers:
+        """Have :meth:`adapt` scale workers submitted as batch jobs (SLURM, PBS, SGE, LSF)
+        instead of local ones; call after :meth:`start`. See :mod:`pycluster.cluster.launchers`."""
+        from .launchers import LaunchedWorkers
+
+        with self._lock:
+            if self._loop is None:
+                raise ClusterNotRunningError(f"head node {self.cluster_name!r} is not running: call start()")
+            self.launched = LaunchedWorkers(
+                settings, self.scheduler_address, self.auth_key, self.cluster_name
+            )
+            return self.launched
+
     @property
     def adaptive(self) -> AdaptiveState:
         """Whether this head scales adaptively, its bounds and latest target."""
@@ -532,6 +547,12 @@ class HeadNode:
         """Stop local workers, the web app and the scheduler. Safe to call twice."""
         with self._lock:
             self.adapt(None)  # first: no scale-up may race the workers' stop
+            launched, self.launched = self.launched, None
+            if launched is not None and self._loop is not None and self._loop.alive:
+                try:  # batch jobs outlive the head otherwise, holding nodes until their walltime
+                    self._loop.run(launched.close(), timeout=60)
+                except Exception:
+                    _log.exception("cancelling the worker jobs failed")
             withdraw(self._connection_file)
             self._connection_file = None
             if self._info_file is not None:
