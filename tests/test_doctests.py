@@ -17,6 +17,7 @@ settings' JSON schema and loaded), and ``text`` is output or a diagram, not code
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import doctest
 import functools
@@ -196,6 +197,9 @@ def check_yaml(code: str) -> None:
         Settings.load(False, env={}, config_values=data)
 
 
+FRAGMENT = "# fragment:"  # first line of a python block that is compiled, not run (says what it needs)
+
+
 def run_block(page: Path, lang: str, code: str, line: int, tmp_path: Path) -> None:
     where = f"{page.relative_to(DOCS)}:{line}"
     if lang == "text":
@@ -206,6 +210,12 @@ def run_block(page: Path, lang: str, code: str, line: int, tmp_path: Path) -> No
         report = io.StringIO()
         runner.run(test, out=report.write)
         assert runner.summarize(verbose=False).failed == 0, f"{where}:\n{report.getvalue()}"
+    elif lang == "python" and code.startswith(FRAGMENT):
+        # a fragment needs what a page cannot give (a deployed model, GPUs): it must compile,
+        # and its imports must work; the rest is covered by the tests of that feature
+        tree = ast.parse(code, where)
+        imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        exec(compile(ast.Module(imports, []), where, "exec"), {"__name__": "__docs__"})
     elif lang == "python":
         exec(compile(code, where, "exec"), {"__name__": "__docs__"})
     elif lang == "console":
