@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cluster.secret_files import private_dir, private_file
 from ..errors import JobNotFoundError
 
 __all__ = ["DEFAULT_CAP_BYTES", "TRACEBACK_RESERVE_BYTES", "JobLogs", "LogEntry", "LogPage", "PieceRun"]
@@ -156,9 +157,9 @@ class JobLogs:
             lines = self._within_cap(sizes, [_shortened(e) for e in entries])
             if not lines:
                 return
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)  # what jobs print is the user's: 0700/0600 as the state dir
             data = "".join(lines).encode()
-            with open(path, "ab") as out:
+            with open(private_file(path), "ab") as out:
                 out.write(data)
             sizes.written += len(data)
 
