@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..errors import (
@@ -38,6 +39,7 @@ from .assets import mount_dashboard
 from .auth import require_token
 from .body_guard import MAX_BODY_BYTES, BodyGuard
 from .controller import HeadController, StandaloneController
+from .cors import CORS_HEADERS, CORS_METHODS, parse_origins
 from .origin import HostOriginGuard
 from .peercred import PeerCredentials
 from .routers import cluster, dashboard, data, gpu, health, llm, openai_compat, processing, prometheus
@@ -90,12 +92,15 @@ def create_app(
     bind_host: str | None = None,
     allowed_hosts: Iterable[str] = (),
     allowed_origins: Iterable[str] = (),
+    cors_origins: Iterable[str] | None = None,
 ) -> FastAPI:
     """The app for a running HeadNode (or a controller); routers slot in under /api.
 
     ``bind_host`` (default: the settings' host) decides the Host check: a loopback server takes
     only loopback Host names, plus ``allowed_hosts``; ``allowed_origins`` adds origins (a reverse
-    proxy's) to the request's own. See ``origin.py`` and ``auth.py``."""
+    proxy's) to the request's own. ``cors_origins`` (default: the settings' ``cors_origins``, none)
+    are the other sites whose pages may call the API from a browser. See ``origin.py``,
+    ``cors.py`` and ``auth.py``."""
     ctrl = target if isinstance(target, (HeadController, StandaloneController)) else HeadController(target)
     app = FastAPI(
         title="pycluster",
@@ -112,6 +117,9 @@ def create_app(
     app.state.stream_tickets = {}
     if bind_host is None and settings is not None:
         bind_host = settings.cluster.host
+    if cors_origins is None:
+        cors_origins = settings.cluster.cors_origins if settings is not None else ()
+    cors = parse_origins(cors_origins)
     protected = [Depends(require_token)]
     app.include_router(health.router, prefix="/api", dependencies=protected, responses=REFUSED)
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected, responses=REFUSED)
@@ -130,9 +138,24 @@ def create_app(
     mount_api_docs(app)
     # before any body is read: credentials first, then the size cap however the body is framed
     app.add_middleware(BodyGuard)
+    if cors:
+        # outside the body guard, so its 401 and 413 answers carry the CORS headers too (a page
+        # can then read why it was refused); cookies are never allowed cross-origin (cors.py)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            allow_credentials=False,
+            max_age=600,
+        )
     # outermost: Host and Origin are checked before anything else, authentication included
     app.add_middleware(
-        HostOriginGuard, bind_host=bind_host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
+        HostOriginGuard,
+        bind_host=bind_host,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+        cors_origins=cors,
     )
     return app
 
