@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
@@ -181,8 +184,40 @@ def _add_error_handlers(app: FastAPI) -> None:
         body = {"detail": errors, "error": _openai_error(message, "invalid_request_error", where or None)}
         return JSONResponse(body, status_code=422)
 
+    async def handle_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            allow = allowed_methods(request.app, request.url.path)
+            if allow:
+                headers = {**(exc.headers or {}), "Allow": ", ".join(allow)}
+                exc = StarletteHTTPException(405, exc.detail, headers=headers)
+        return await http_exception_handler(request, exc)
+
     app.add_exception_handler(PyClusterError, handle)
     app.add_exception_handler(RequestValidationError, handle_invalid)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The documented methods of the resource at ``path``, for a 405's ``Allow`` header.
+
+    Starlette names only the first route whose path matched, but one path may have several
+    routes (GET and DELETE of ``/data/{dataset_id}``), and a fixed path (``/data/partition``)
+    also matches a templated one: the resource is the fixed path when one matches. Read from
+    the OpenAPI document, which is what clients go by. Empty: a path the document lacks."""
+    table: list[tuple[re.Pattern[str], bool, list[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
+            table.append((re.compile(regex), "{" not in template, methods))
+        table.sort(key=lambda row: not row[1])  # fixed paths first
+        app.state.allow_table = table
+    return next((methods for pattern, _fixed, methods in table if pattern.fullmatch(path)), [])
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 def json_safe(value: Any) -> Any:
