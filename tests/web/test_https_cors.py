@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import re
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from pycluster.config import Settings
+from pycluster.errors import ConfigError
+from pycluster.web.tls import WebTLS
 from tests.helpers import CliProcess, cli
 
 TOKEN = "https-test-token-0123456789abcdef"
@@ -187,24 +191,59 @@ def test_a_listed_origin_calls_the_api_with_the_token(
         assert other.status_code == 403
 
 
-@pytest.mark.slow
-def test_bad_tls_options_are_one_clear_line(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+def test_bad_tls_and_cors_settings_are_refused_with_the_fix(tmp_path: Path, pair: tuple[Path, Path]) -> None:
     cert, key = pair
-    state = ["--state-dir", str(tmp_path / "state"), "--dashboard-port", "0", "--scheduler-port", "0"]
     loose = tmp_path / "loose.key"
     loose.write_bytes(key.read_bytes())
     loose.chmod(0o644)
     _other_cert, other_key = _write_pair(tmp_path, "other")
     cases = {
-        "needs both": (["--tls-cert", str(cert)], "tls_key is not"),
-        "missing file": (["--tls-cert", str(tmp_path / "nope.crt"), "--tls-key", str(key)], "does not exist"),
-        "key others can read": (["--tls-cert", str(cert), "--tls-key", str(loose)], "chmod 600"),
-        "key of another certificate": (["--tls-cert", str(cert), "--tls-key", str(other_key)], "must belong"),
-        "wildcard origin": (["--cors-origin", "*"], "wildcards are not accepted"),
-        "not an origin": (["--cors-origin", "https://app.example.org/path"], "not an origin"),
+        "needs both": ({"tls_cert": str(cert)}, "tls_key is not"),
+        "missing file": ({"tls_cert": str(tmp_path / "nope.crt"), "tls_key": str(key)}, "does not exist"),
+        "key others can read": ({"tls_cert": str(cert), "tls_key": str(loose)}, "chmod 600"),
+        "key of another certificate": ({"tls_cert": str(cert), "tls_key": str(other_key)}, "must belong"),
+        "wildcard origin": ({"cors_origins": ["*"]}, "wildcards are not accepted"),
+        "not an origin": ({"cors_origins": "https://app.example.org/path"}, "not an origin"),
     }
-    for case, (options, reason) in cases.items():
-        done = cli("head", *state, *options)
-        assert done.returncode != 0, case
-        assert reason in done.stderr, (case, done.stderr)
-        assert "Traceback" not in done.stderr, (case, done.stderr)
+    for values, reason in cases.values():
+        with pytest.raises(ConfigError, match=re.escape(reason)):
+            WebTLS.from_settings(Settings.load(False, **values).cluster)
+    # the environment's list: commas, a trailing slash and capitals do not matter
+    env = {"PYCLUSTER_CORS_ORIGINS": "https://App.example.org/, http://localhost:3000"}
+    assert Settings.load(False, env=env).cluster.cors_origins == [ALLOWED, "http://localhost:3000"]
+
+
+def test_a_bad_pair_stops_the_head_before_it_starts(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    cert, _key = pair
+    _other_cert, other_key = _write_pair(tmp_path, "other")
+    done = cli(
+        "head", "--state-dir", str(tmp_path / "state"), "--tls-cert", str(cert), "--tls-key", str(other_key)
+    )
+    assert done.returncode == 1, done.stderr
+    assert "must belong to the certificate" in done.stderr and "Traceback" not in done.stderr
+    assert "running" not in done.stdout
+
+
+def test_the_standalone_api_serves_https_too(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    cert, key = pair
+    api = CliProcess(
+        "api",
+        "--port",
+        "0",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+    )
+    try:
+        url = api.wait_for_line(r"listening on (\S+)").group(1)
+        assert url.startswith("https://127.0.0.1:"), api.output
+        with _client(cert) as client:
+            # no token header: this test is the API's own user on loopback, trusted without one
+            assert client.get(f"{url}/api/health").status_code == 200
+            refused = _preflight(client, url, ALLOWED)  # no --cors-origin: no cross-origin access
+            assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+    finally:
+        api.stop()
