@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import os
 import re
 import ssl
 from collections.abc import Iterator
@@ -129,6 +130,18 @@ def test_the_dashboard_and_api_are_served_over_https(
         httpx.get(f"{url}/api/health", timeout=15)
     with pytest.raises(httpx.HTTPError):
         httpx.get(url.replace("https://", "http://") + "/api/health", timeout=15)
+
+
+def test_client_commands_trust_the_certificate_they_are_told_to(
+    https_head: tuple[str, str], pair: tuple[Path, Path]
+) -> None:
+    url, _banner = https_head
+    env = {**os.environ, "PYCLUSTER_API_TOKEN": TOKEN}
+    untrusted = cli("jobs", "--url", url, "list", env=env)
+    assert untrusted.returncode == 1
+    assert "does not trust" in untrusted.stderr and "SSL_CERT_FILE" in untrusted.stderr, untrusted.stderr
+    trusted = cli("jobs", "--url", url, "list", env={**env, "SSL_CERT_FILE": str(pair[0])})
+    assert trusted.returncode == 0, trusted.stderr
 
 
 def _preflight(client: httpx.Client, url: str, origin: str) -> httpx.Response:
