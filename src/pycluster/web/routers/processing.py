@@ -284,7 +284,8 @@ def list_jobs(
     status: str | None = Query(
         None,
         max_length=200,
-        pattern=_STATUS_LIST,
+        # in the schema only: _statuses checks it, naming the unknown status and the allowed ones
+        json_schema_extra={"pattern": _STATUS_LIST},
         description="one status, several separated by commas, or 'active'",
     ),
     q: str | None = Query(
