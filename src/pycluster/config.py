@@ -136,6 +136,16 @@ def _thresholds(value: Any) -> dict[str, float]:
     return {str(k): _float(v) for k, v in value.items()}
 
 
+def _origin_list(value: Any) -> list[str]:
+    from .web.cors import parse_origins
+
+    if isinstance(value, str):
+        value = [part for part in value.replace(" ", ",").split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{value!r} is not a list of origins such as https://app.example.org")
+    return parse_origins(value)
+
+
 @dataclass
 class ClusterSettings:
     name: str = _setting(
@@ -158,6 +168,27 @@ class ClusterSettings:
         parse_port,
         "PYCLUSTER_DASHBOARD_PORT",
         doc="The dashboard and REST API's port (0: pick a free one).",
+    )
+    # HTTPS for the dashboard and REST API (web/tls.py): both or neither
+    tls_cert: str | None = _setting(
+        None,
+        _optional_text,
+        "PYCLUSTER_TLS_CERT",
+        doc="A PEM certificate (chain) for HTTPS on the dashboard and REST API; needs tls_key.",
+    )
+    tls_key: str | None = _setting(
+        None,
+        _optional_text,
+        "PYCLUSTER_TLS_KEY",
+        doc="The PEM private key of tls_cert (readable by its owner only, not encrypted).",
+    )
+    # browser pages elsewhere that may call the API (web/cors.py); empty: no cross-origin access
+    cors_origins: list[str] = _setting(
+        [],
+        _origin_list,
+        "PYCLUSTER_CORS_ORIGINS",
+        doc="Origins (https://host[:port]) whose pages may call the API from a browser "
+        "(in the environment: separated by commas). Empty: none.",
     )
     discovery_port: int | None = _setting(
         8788,

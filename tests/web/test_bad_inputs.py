@@ -63,6 +63,21 @@ CASES = {
         *_multipart(b"a" * 296 + b".csv", b"a\n1\n"),
         "limit",
     ),
+    # found by schemathesis: a name no file system takes was looked up as a folder (OSError)
+    "model name of 1000 characters": (
+        "POST",
+        "/api/llm/models/deploy",
+        b'{"model_name": "' + b"0" * 1000 + b'"}',
+        JSON,
+        "is not a local folder",
+    ),
+    "thresholds given as true": (
+        "PUT",
+        "/api/dashboard/alerts/thresholds",
+        b'{"cluster_cpu": true}',
+        JSON,
+        "cluster_cpu",
+    ),
     "csv upload of random binary": (
         "POST",
         "/api/processing/data/upload",

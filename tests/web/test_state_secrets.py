@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from pycluster.config import Settings
 from pycluster.errors import AuthenticationError
 from pycluster.web.auth import ensure_token
-from tests.helpers import CliProcess, cli, running_head, wait_for_job
+from tests.helpers import CliProcess, cli, running_head, wait_for, wait_for_job
 
 TOKEN = "token-from-a-file-0123456789"
 NOT_LOCAL = {"X-Forwarded-For": "203.0.113.7"}  # so the same-user loopback trust does not apply
@@ -125,6 +126,7 @@ def test_the_state_directory_is_0700_and_its_files_0600(tmp_path: Path, permissi
         assert submitted.status_code == 200, submitted.text
         with httpx.Client(base_url=url, timeout=30) as api:
             assert wait_for_job(api, submitted.json()["job_id"])["status"] == "completed"
+        _check_payload_and_checkpoint_modes(node, state)
         folders = [p for p in [state, *state.rglob("*")] if p.is_dir()]
         files = [p for p in state.rglob("*") if p.is_file()]
         results = list((state / "results").glob("*.json"))
@@ -142,3 +144,42 @@ def test_the_state_directory_is_0700_and_its_files_0600(tmp_path: Path, permissi
         assert not open_folders, open_folders
         open_files = {str(p.relative_to(state)): oct(_mode(p)) for p in files if _mode(p) & 0o077}
         print(f"{len(files)} files, {len(folders)} folders; files open to others: {open_files}")
+
+
+def _check_payload_and_checkpoint_modes(node: Any, state: Path) -> None:
+    """A Python map job's pickled payload and its finished pieces are 0600 in 0700 folders
+    (they hold the user's code and data), looked at while the job still runs."""
+
+    def slow(item: int) -> int:  # defined here: pickled by value, so workers need not import tests
+        import time
+
+        time.sleep(0.4 if item else 0)
+        return item * 2
+
+    handle = node.jobs.map(slow, range(8))
+    payload = state / "payloads" / f"{handle.job_id}.pkl"
+    pieces = state / "checkpoints" / handle.job_id
+    wait_for(lambda: payload.is_file() and any(pieces.glob("*.pkl")), 60, what="a checkpointed piece")
+    modes = {
+        str(p.relative_to(state)): oct(_mode(p))
+        for p in [payload, *pieces.glob("*.pkl")]
+        if _mode(p) != 0o600
+    }
+    modes.update(
+        {
+            str(p.relative_to(state)): oct(_mode(p))
+            for p in [payload.parent, pieces.parent, pieces]
+            if _mode(p) != 0o700
+        }
+    )
+    assert not modes, modes
+    assert handle.result(timeout=120) == [i * 2 for i in range(8)]
+
+
+def test_a_cluster_key_on_a_client_command_line_is_warned_about() -> None:
+    nothing_there = ["--timeout", "1", "tcp://127.0.0.1:9"]  # the discard port: refused at once
+    typed = cli("status", "--auth-key", "a-key-typed-on-the-command-line", *nothing_there)
+    assert f"--auth-key {WARNING}" in typed.stderr, typed.stderr
+    from_env = cli("status", *nothing_there, env={**os.environ, "PYCLUSTER_AUTH_KEY": "a-key-from-the-env"})
+    assert WARNING not in from_env.stderr, from_env.stderr
+    assert from_env.returncode == typed.returncode == 1  # the warning changes nothing else

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from ..config import Settings
 from ..errors import PyClusterError
 from .output import fail, on_stop_signal
 from .secret_options import api_token_file_option, resolve_api_token
+from .web_options import web_options, web_overrides
 
 __all__ = ["api_command"]
 
@@ -44,6 +46,7 @@ def _quiet_server_class() -> type:
     "--state-dir", type=click.Path(file_okay=False), help="Where jobs live.  [default: PYCLUSTER_STATE_DIR]"
 )
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A pycluster.yaml file.")
+@web_options
 @click.pass_context
 def api_command(
     ctx: click.Context,
@@ -53,6 +56,7 @@ def api_command(
     api_token_file: str | None,
     state_dir: str | None,
     config_path: str | None,
+    **web: Any,
 ) -> None:
     """Serve the REST API alone; the cluster is started over REST.
 
@@ -67,18 +71,25 @@ def api_command(
     from ..web.app import create_app
     from ..web.auth import ensure_token
     from ..web.controller import StandaloneController, served_url
+    from ..web.tls import WebTLS
 
     quiet_server = _quiet_server_class()
 
     try:
         api_token = resolve_api_token(ctx, api_token, api_token_file)
         settings = Settings.load(
-            config_path, host=host, api_port=port, api_token=api_token, state_dir=state_dir
+            config_path,
+            host=host,
+            api_port=port,
+            api_token=api_token,
+            state_dir=state_dir,
+            **web_overrides(web),
         )
         c = settings.cluster
         ensure_token(settings, c.resolved_state_dir())
+        tls = WebTLS.from_settings(c)
         sock = bind_listening_socket(c.host, c.api_port, "API")
-        url = served_url(c.host, sock.getsockname()[1])
+        url = served_url(c.host, sock.getsockname()[1], https=tls is not None)
         # the queue and the registry answer before the cluster starts (the state dir is taken now)
         controller = StandaloneController(settings, url=url).open()
     except (PyClusterError, ValueError) as exc:
@@ -90,10 +101,13 @@ def api_command(
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=2,
+        **(tls.uvicorn_options() if tls else {}),
     )
     server = quiet_server(config)
     on_stop_signal(lambda: setattr(server, "should_exit", True))
     click.echo(f"pycluster API listening on {url} (docs at /docs)")
+    if tls is not None:
+        click.echo(f"TLS certificate {tls.certfile} (SHA-256 {tls.fingerprint()})")
     click.echo("Start the cluster with: POST /api/processing/cluster/start")
     sys.stdout.flush()
     try:

@@ -17,6 +17,7 @@ from .output import fail, on_stop_signal
 from .platform import head_settings
 from .secret_options import api_token_file_option, resolve_api_token, warn_if_on_command_line
 from .sizing import hidden_alias, merge_aliases
+from .web_options import web_options, web_overrides
 
 if TYPE_CHECKING:
     from ..cluster.launchers import LauncherSettings
@@ -142,6 +143,7 @@ def _wait_for_stop_signal() -> None:
     type=click.Path(file_okay=False),
     help="Where jobs and datasets live.  [default: PYCLUSTER_STATE_DIR]",
 )
+@web_options
 @click.option("--open-dashboard", is_flag=True, help="Open the dashboard in a web browser once started.")
 @click.pass_context
 def head_command(
@@ -152,6 +154,7 @@ def head_command(
     Runs until Ctrl-C or SIGTERM, then stops everything it started.
     """
     from ..cluster import HeadNode
+    from ..web.tls import WebTLS
 
     merge_aliases(
         options,
@@ -161,6 +164,7 @@ def head_command(
         },
     )
     warn_if_on_command_line(ctx, "auth_key", "--auth-key", "the PYCLUSTER_AUTH_KEY variable")
+    web = web_overrides(options)
     try:
         api_token = resolve_api_token(ctx, options["api_token"], options["api_token_file"])
         settings = head_settings(
@@ -180,10 +184,12 @@ def head_command(
             memory_limit=options["memory_limit"],
             state_dir=options["state_dir"],
             data__roots=[str(Path(r).resolve()) for r in options["data_roots"]] or None,
+            **web,
         )
-        # both checked before anything starts
+        # all checked before anything starts
         launcher = _launcher_settings(options, settings)
         adapt = _adapt_range(options["adapt"], settings, launched=launcher is not None)
+        WebTLS.from_settings(settings.cluster)  # a wrong path or pair: one line before anything starts
         # Dask's own records at the level the logging set-up gave them (-v: its INFO too)
         dask_level = logging.getLogger("distributed").getEffectiveLevel()
         head = HeadNode(settings=settings, insecure=insecure, silence_logs=dask_level)
@@ -262,6 +268,7 @@ def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str 
     rows = [
         ("scheduler", info["scheduler_address"]),
         ("dashboard", info["dashboard_url"]),
+        *_tls_rows(settings),
         ("REST API docs", info["api_docs_url"]),
         ("Dask diagnostics", _diagnostics_line(info["dask_dashboard_url"], settings.cluster.host)),
         ("discovery", f"UDP {info['discovery_port']}" if info.get("discovery_port") else "off"),
@@ -279,6 +286,20 @@ def _print_head_banner(info: dict[str, Any], settings: Settings, login_url: str 
         )
     click.echo("Press Ctrl-C to stop.", nl=True)
     sys.stdout.flush()
+
+
+def _tls_rows(settings: Settings) -> list[tuple[str, str]]:
+    """The HTTPS certificate's fingerprint (to compare before trusting a self-signed one) and
+    the origins allowed cross-origin access."""
+    from ..web.tls import WebTLS
+
+    rows = []
+    tls = WebTLS.from_settings(settings.cluster)
+    if tls is not None:
+        rows.append(("TLS certificate", f"{tls.certfile} (SHA-256 {tls.fingerprint()})"))
+    if settings.cluster.cors_origins:
+        rows.append(("CORS origins", ", ".join(settings.cluster.cors_origins)))
+    return rows
 
 
 def _sign_in_line(login_url: str | None, settings: Settings) -> str:

@@ -14,6 +14,7 @@ import click
 
 from ..errors import ConfigError, PyClusterError
 from .output import fail, print_json
+from .secret_options import warn_about_secret_options
 
 __all__ = ["NET_COMMANDS", "discovery_options", "resolve_worker_scheduler"]
 
@@ -145,6 +146,7 @@ def discover_command(
     VERIFIED says whether an answer proved it comes from a head holding the cluster key
     (--auth-key / PYCLUSTER_AUTH_KEY); anyone on the network can send an unverified one.
     """
+    warn_about_secret_options("auth_key", "api_token")
     from ..net import discover_clusters_broadcast, scan_network_for_clusters
 
     try:
@@ -232,6 +234,7 @@ def test_connection_command(
     auth_key: str | None,
 ) -> None:
     """Check that this machine can join the cluster at ADDRESS (exit code 1 when it cannot)."""
+    warn_about_secret_options("auth_key")
     from ..net import test_connection
 
     try:

@@ -9,6 +9,7 @@ import click
 from ..config import Settings
 from ..errors import PyClusterError
 from .output import fail, on_stop_signal, print_json
+from .secret_options import warn_about_secret_options
 
 __all__ = ["profile_command"]
 
@@ -49,6 +50,7 @@ def profile_command(
     auth_key: str | None,
 ) -> None:
     """Profile the cluster for DURATION seconds: tasks per function, worker CPU and memory, overheads."""
+    warn_about_secret_options("auth_key")
     from ..cluster import ClusterManager
     from ..profiling import ClusterProfiler
 

@@ -88,6 +88,11 @@ def _headers(ctx: click.Context) -> dict[str, str]:
 
 
 def _unreachable(ctx: click.Context, exc: Exception) -> NoReturn:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # an HTTPS head whose certificate we do not trust
+        fail(
+            f"the head at {ctx.obj['url']} has a certificate this machine does not trust ({exc}); "
+            "point SSL_CERT_FILE at it (or at its CA), e.g. SSL_CERT_FILE=web.crt"
+        )
     fail(f"cannot reach the head at {ctx.obj['url']} ({exc}); is it running? pass --url http://HEAD:8787")
 
 

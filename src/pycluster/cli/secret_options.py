@@ -14,7 +14,12 @@ from click.core import ParameterSource
 
 from ..cluster.secret_files import read_secret
 
-__all__ = ["api_token_file_option", "resolve_api_token", "warn_if_on_command_line"]
+__all__ = [
+    "api_token_file_option",
+    "resolve_api_token",
+    "warn_about_secret_options",
+    "warn_if_on_command_line",
+]
 
 
 def warn_if_on_command_line(ctx: click.Context, param: str, option: str, *safer: str) -> None:
@@ -25,6 +30,15 @@ def warn_if_on_command_line(ctx: click.Context, param: str, option: str, *safer:
             f"machine (ps, /proc); prefer {' or '.join(safer)}",
             err=True,
         )
+
+
+def warn_about_secret_options(*params: str) -> None:
+    """For client commands: warn about ``--auth-key`` (``auth_key``) and ``--api-token``
+    (``api_token``) typed on the current command line."""
+    safer = {"auth_key": "the PYCLUSTER_AUTH_KEY variable", "api_token": "the PYCLUSTER_API_TOKEN variable"}
+    ctx = click.get_current_context()
+    for param in params:
+        warn_if_on_command_line(ctx, param, "--" + param.replace("_", "-"), safer[param])
 
 
 def api_token_file_option(function: Any) -> Any:

@@ -12,6 +12,7 @@ from ..config import Settings
 from ..errors import PyClusterError, SchedulerUnreachableError
 from ..units import format_bytes
 from .output import fail, print_json
+from .secret_options import warn_about_secret_options
 from .sizing import merge_scheduler_address
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def status_command(
 
     Exits 1 at once when nothing listens at ADDRESS, or when the cluster key is wrong.
     """
+    warn_about_secret_options("auth_key")
     from ..cluster import ClusterManager
     from ..cluster.results import ClusterSummary
 

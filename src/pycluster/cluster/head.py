@@ -432,7 +432,8 @@ class HeadNode:
         web = self.services.get("web")
         if web is None:
             return None
-        return f"http://{_url_host(advertised_host(self.settings.cluster.host))}:{web.port}"
+        scheme = "https" if getattr(web, "tls", None) else "http"
+        return f"{scheme}://{_url_host(advertised_host(self.settings.cluster.host))}:{web.port}"
 
     @property
     def dask_dashboard_url(self) -> str | None:

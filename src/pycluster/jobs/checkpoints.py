@@ -9,6 +9,8 @@ from typing import Any
 
 import cloudpickle
 
+from ..cluster.secret_files import private_dir, private_file
+
 __all__ = ["Checkpoints"]
 
 
@@ -23,9 +25,11 @@ class Checkpoints:
 
     def save(self, job_id: str, piece: int, result: Any) -> None:
         folder = self._folder(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        # results are the user's data: 0700/0600 whatever the umask, as the rest of the state dir
+        private_dir(self.root)
+        private_dir(folder)
         tmp = folder / f"{piece}.tmp"
-        tmp.write_bytes(cloudpickle.dumps(result))
+        private_file(tmp).write_bytes(cloudpickle.dumps(result))
         os.replace(tmp, folder / f"{piece}.pkl")  # a crash never leaves a half-written piece
 
     def load_all(self, job_id: str) -> dict[int, Any]:

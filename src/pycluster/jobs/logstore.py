@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cluster.secret_files import private_dir
+from ..cluster.secret_files import private_dir, private_file
 from ..errors import JobNotFoundError
 
 __all__ = ["DEFAULT_CAP_BYTES", "TRACEBACK_RESERVE_BYTES", "JobLogs", "LogEntry", "LogPage", "PieceRun"]
@@ -157,10 +157,9 @@ class JobLogs:
             lines = self._within_cap(sizes, [_shortened(e) for e in entries])
             if not lines:
                 return
-            private_dir(self.folder)  # what pieces print may hold secrets: the user's alone
+            private_dir(self.folder)  # what jobs print is the user's: 0700/0600 as the state dir
             data = "".join(lines).encode()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "ab") as out:
+            with open(private_file(path), "ab") as out:
                 out.write(data)
             sizes.written += len(data)
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from distributed import Client
 
+from ..cluster.secret_files import private_dir, private_file
 from ..errors import JobNotFoundError, JobRejectedError, JobStateError, StorageError
 from .commit import GroupCommit
 from .gates import gate
@@ -484,8 +485,8 @@ class JobQueue:
         path = payload_path(self.context, job_id)
         pickled = _pickled_payload(payload)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pickled)
+            private_dir(path.parent)
+            private_file(path).write_bytes(pickled)  # 0600: the user's code and data, whatever the umask
         except OSError as exc:
             remove_file(path)
             raise (storage_error(exc, self.state_dir) or exc) from None

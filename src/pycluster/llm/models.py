@@ -16,11 +16,11 @@ __all__ = ["resolve_model"]
 def resolve_model(model_name: str, cache_dir: str | None = None) -> str:
     """The local folder holding ``model_name`` (with a config.json), or ModelNotFoundError."""
     path = Path(model_name).expanduser()
-    if (path / "config.json").is_file():
+    if _has_config(path):
         return str(path.resolve())
     if cache_dir:
         flat = Path(cache_dir).expanduser() / model_name
-        if (flat / "config.json").is_file():
+        if _has_config(flat):
             return str(flat.resolve())
     for cache in _hub_caches(cache_dir):
         found = _from_hub_cache(model_name, cache)
@@ -33,6 +33,15 @@ def resolve_model(model_name: str, cache_dir: str | None = None) -> str:
         f"huggingface-cli download {model_name} --local-dir <folder>, then deploy that folder "
         f"(or put it under PYCLUSTER_MODEL_CACHE_DIR)"
     )
+
+
+def _has_config(folder: Path) -> bool:
+    """Whether ``folder`` holds a config.json; a name no file system takes (a part over 255
+    bytes, a NUL) is simply not a folder here, not an error."""
+    try:
+        return (folder / "config.json").is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _hub_caches(cache_dir: str | None) -> list[str | None]:

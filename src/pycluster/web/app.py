@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..errors import (
@@ -38,6 +42,7 @@ from .assets import mount_dashboard
 from .auth import require_token
 from .body_guard import MAX_BODY_BYTES, BodyGuard
 from .controller import HeadController, StandaloneController
+from .cors import CORS_HEADERS, CORS_METHODS, parse_origins
 from .origin import HostOriginGuard
 from .peercred import PeerCredentials
 from .routers import (
@@ -102,12 +107,15 @@ def create_app(
     bind_host: str | None = None,
     allowed_hosts: Iterable[str] = (),
     allowed_origins: Iterable[str] = (),
+    cors_origins: Iterable[str] | None = None,
 ) -> FastAPI:
     """The app for a running HeadNode (or a controller); routers slot in under /api.
 
     ``bind_host`` (default: the settings' host) decides the Host check: a loopback server takes
     only loopback Host names, plus ``allowed_hosts``; ``allowed_origins`` adds origins (a reverse
-    proxy's) to the request's own. See ``origin.py`` and ``auth.py``."""
+    proxy's) to the request's own. ``cors_origins`` (default: the settings' ``cors_origins``, none)
+    are the other sites whose pages may call the API from a browser. See ``origin.py``,
+    ``cors.py`` and ``auth.py``."""
     ctrl = target if isinstance(target, (HeadController, StandaloneController)) else HeadController(target)
     app = FastAPI(
         title="pycluster",
@@ -124,6 +132,9 @@ def create_app(
     app.state.stream_tickets = {}
     if bind_host is None and settings is not None:
         bind_host = settings.cluster.host
+    if cors_origins is None:
+        cors_origins = settings.cluster.cors_origins if settings is not None else ()
+    cors = parse_origins(cors_origins)
     protected = [Depends(require_token)]
     app.include_router(health.router, prefix="/api", dependencies=protected, responses=REFUSED)
     app.include_router(cluster.router, prefix="/api/cluster", dependencies=protected, responses=REFUSED)
@@ -144,9 +155,24 @@ def create_app(
     mount_api_docs(app)
     # before any body is read: credentials first, then the size cap however the body is framed
     app.add_middleware(BodyGuard)
+    if cors:
+        # outside the body guard, so its 401 and 413 answers carry the CORS headers too (a page
+        # can then read why it was refused); cookies are never allowed cross-origin (cors.py)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            allow_credentials=False,
+            max_age=600,
+        )
     # outermost: Host and Origin are checked before anything else, authentication included
     app.add_middleware(
-        HostOriginGuard, bind_host=bind_host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
+        HostOriginGuard,
+        bind_host=bind_host,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+        cors_origins=cors,
     )
     return app
 
@@ -172,8 +198,40 @@ def _add_error_handlers(app: FastAPI) -> None:
         body = {"detail": errors, "error": _openai_error(message, "invalid_request_error", where or None)}
         return JSONResponse(body, status_code=422)
 
+    async def handle_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            allow = allowed_methods(request.app, request.url.path)
+            if allow:
+                headers = {**(exc.headers or {}), "Allow": ", ".join(allow)}
+                exc = StarletteHTTPException(405, exc.detail, headers=headers)
+        return await http_exception_handler(request, exc)
+
     app.add_exception_handler(PyClusterError, handle)
     app.add_exception_handler(RequestValidationError, handle_invalid)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The documented methods of the resource at ``path``, for a 405's ``Allow`` header.
+
+    Starlette names only the first route whose path matched, but one path may have several
+    routes (GET and DELETE of ``/data/{dataset_id}``), and a fixed path (``/data/partition``)
+    also matches a templated one: the resource is the fixed path when one matches. Read from
+    the OpenAPI document, which is what clients go by. Empty: a path the document lacks."""
+    table: list[tuple[re.Pattern[str], bool, list[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
+            table.append((re.compile(regex), "{" not in template, methods))
+        table.sort(key=lambda row: not row[1])  # fixed paths first
+        app.state.allow_table = table
+    return next((methods for pattern, _fixed, methods in table if pattern.fullmatch(path)), [])
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 def json_safe(value: Any) -> Any:

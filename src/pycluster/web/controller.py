@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 __all__ = ["HeadController", "StandaloneController", "served_url"]
 
 
-def served_url(host: str, port: int) -> str:
+def served_url(host: str, port: int, *, https: bool = False) -> str:
     """The URL clients reach an app on ``host``:``port`` at (a wildcard host: this machine's address)."""
     from ..cluster.ports import advertised_host
 
     name = advertised_host(host)
-    return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"
+    scheme = "https" if https else "http"
+    return f"{scheme}://[{name}]:{port}" if ":" in name else f"{scheme}://{name}:{port}"
 
 
 class HeadController:

@@ -11,6 +11,8 @@
 
 ``allowed_hosts`` and ``allowed_origins`` add names for a reverse proxy in front of a
 loopback head (``Host: cluster.example.org``, ``Origin: https://cluster.example.org``).
+``cors_origins`` are other sites whose pages may call the API (``cors.py``): their requests are
+cross-site by nature, so the Sec-Fetch-Site refusal does not apply to them; they need the token.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class HostOriginGuard:
         bind_host: str | None,
         allowed_hosts: Iterable[str] = (),
         allowed_origins: Iterable[str] = (),
+        cors_origins: Iterable[str] = (),
     ) -> None:
         self.app = app
         # None: not known (an app built without settings); decide per connection instead
@@ -70,6 +73,7 @@ class HostOriginGuard:
         )
         self.allowed_hosts = {split_host(h)[0] for h in allowed_hosts}
         self.allowed_origins = {o.rstrip("/").lower() for o in allowed_origins}
+        self.cors_origins = {o.rstrip("/").lower() for o in cors_origins}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -117,7 +121,8 @@ class HostOriginGuard:
                 "rebinding attacks look"
             )
         origin = headers.get("origin")
-        if origin is not None:
+        cross_origin_allowed = origin is not None and origin.rstrip("/").lower() in self.cors_origins
+        if origin is not None and not cross_origin_allowed:
             scheme = str(scope.get("scheme", "http"))
             allowed = origin.rstrip("/").lower() in self.allowed_origins
             if not allowed and not self._same_origin(origin, scheme, host):
@@ -125,7 +130,8 @@ class HostOriginGuard:
                     f"cross-origin request refused: Origin {origin!r} is not this server ({scheme}://{host})"
                 )
         method = str(scope.get("method", "GET")).upper()
-        if method in _STATE_CHANGING and headers.get("sec-fetch-site", "").lower() == "cross-site":
+        cross_site = headers.get("sec-fetch-site", "").lower() == "cross-site"
+        if method in _STATE_CHANGING and cross_site and not cross_origin_allowed:
             return f"cross-site {method} refused (Sec-Fetch-Site: cross-site)"
         return None
 

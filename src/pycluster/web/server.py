@@ -10,15 +10,18 @@ from ..cluster.services import HeadContext, HeadService
 from ..errors import ClusterError
 from .app import create_app
 from .auth import ensure_token
+from .tls import WebTLS
 
 __all__ = ["WebServer", "WebService"]
 
 
 class WebServer:
-    """uvicorn serving ``app`` on a socket bound up front (so port 0 and 'in use' are exact)."""
+    """uvicorn serving ``app`` on a socket bound up front (so port 0 and 'in use' are exact),
+    over HTTPS when ``tls`` is given."""
 
-    def __init__(self, app: Any, host: str, port: int) -> None:
+    def __init__(self, app: Any, host: str, port: int, tls: WebTLS | None = None) -> None:
         self.app = app
+        self.tls = tls
         self._socket = bind_listening_socket(host, port, "dashboard")
         self.port: int = self._socket.getsockname()[1]
         self._server: Any = None
@@ -36,6 +39,7 @@ class WebServer:
             log_config=None,
             lifespan="on",
             timeout_graceful_shutdown=2,
+            **(self.tls.uvicorn_options() if self.tls else {}),
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
@@ -57,18 +61,21 @@ class WebServer:
 
 class WebService(HeadService):
     """Head service "web": the dashboard and REST API on the head's dashboard port
-    (``server``: the :class:`WebServer`; ``port``: where it listens)."""
+    (``server``: the :class:`WebServer`; ``port``: where it listens; ``tls``: its HTTPS
+    certificate, None for plain HTTP)."""
 
     name = "web"
 
     def __init__(self) -> None:
         self.server: WebServer | None = None
         self.port: int | None = None
+        self.tls: WebTLS | None = None
 
     async def start(self, ctx: HeadContext) -> None:
         c = ctx.settings.cluster
         await asyncio.to_thread(ensure_token, ctx.settings, ctx.state_dir)
-        self.server = WebServer(create_app(ctx.head), c.host, c.dashboard_port)
+        self.tls = await asyncio.to_thread(WebTLS.from_settings, c)
+        self.server = WebServer(create_app(ctx.head), c.host, c.dashboard_port, self.tls)
         self.port = self.server.port
         await self.server.start()
 

@@ -30,7 +30,8 @@ stream_router = APIRouter(tags=["dashboard"], dependencies=[Depends(require_stre
 class ThresholdsUpdate(BaseModel):
     """Alert thresholds as fractions (0.9 = 90 %); leave one out to keep it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is no number (lax mode would take it as 1.0), as the schema says
+    model_config = ConfigDict(extra="forbid", strict=True)
     cluster_cpu: float | None = Field(None, gt=0, le=1, examples=[0.9])
     cluster_memory: float | None = Field(None, gt=0, le=1, examples=[0.85])
 

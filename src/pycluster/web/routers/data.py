@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from ..deps import ERROR_RESPONSES, datasets
 from ..models import DatasetAccepted, DatasetDeleted, DatasetDetail, DatasetList, DatasetPartitioned
@@ -31,11 +32,28 @@ class RegisterRequest(BaseModel):
     options: ReadOptions | None = None
 
 
+# at least one of the two sizes, and not null: in the schema as in the code
+_A_SIZE: JsonDict = {
+    "anyOf": [
+        {"required": ["partition_size_mb"], "properties": {"partition_size_mb": {"type": "number"}}},
+        {"required": ["n_partitions"], "properties": {"n_partitions": {"type": "integer"}}},
+    ]
+}
+
+
 class PartitionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """``n_partitions`` wins when both are given."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_A_SIZE)
     dataset_id: str = Field(min_length=1, max_length=200)
     partition_size_mb: float | None = Field(None, gt=0, le=100_000)
     n_partitions: int | None = Field(None, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _has_a_size(self) -> PartitionRequest:
+        if self.partition_size_mb is None and self.n_partitions is None:
+            raise ValueError("give partition_size_mb or n_partitions (or both: n_partitions wins)")
+        return self
 
 
 def _registry(request: Request) -> Any:

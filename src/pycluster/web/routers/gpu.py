@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from ...gpu.readings import history_sample
 from ...monitor.gpu_cluster import GPUClusterView, gpu_cluster_view
 from ...monitor.gpu_service import ClusterGPUService, GPUStatusDocument, host_sample
 from ..deps import ERROR_RESPONSES, controller
@@ -41,7 +42,9 @@ async def gpu_history(
     request: Request,
     seconds: float = Query(300.0, gt=0, le=7 * 86400, description="How far back"),
     host: str | None = HostQuery,
-    gpu: int | None = Query(None, ge=0, le=1024, description="Only this GPU index (with host)"),
+    gpu: int | None = Query(
+        None, ge=0, le=1024, description="Only this GPU index (of each machine, or of host when given)"
+    ),
 ) -> dict[str, Any]:
     """Samples of the last ``seconds``: per-GPU utilization, memory, temperature and power."""
     service = _service(request)
@@ -51,7 +54,8 @@ async def gpu_history(
         _check_gpu(_found(view.only_host(host), view, host), host, gpu)
         samples = [host_sample(s, host, gpu) for s in samples]
     elif gpu is not None:
-        raise HTTPException(422, "gpu needs host: GPU indices repeat on every machine")
+        # indices repeat on every machine: GPU ``gpu`` of each one (a valid query, so no 4xx)
+        samples = [history_sample([g for g in s["gpus"] if g.get("id") == gpu], s["time"]) for s in samples]
     return {"seconds": seconds, "interval": service.interval if service else None, "samples": samples}
 
 

@@ -81,11 +81,12 @@ class InferenceOptions(BaseModel):
     temperature: float = Field(0.0, ge=0, le=100)
     top_p: float = Field(1.0, gt=0, le=1)
     stop_sequences: list[str] | None = Field(None, max_length=16)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    # 2**53 - 1: the largest integer every JSON parser reads exactly (doubles past it are not)
+    seed: int | None = Field(None, ge=0, le=2**53 - 1)
 
 
 class InferenceRequest(InferenceOptions):
-    prompt: str = Field(max_length=1_000_000, examples=["Write a Python function to calculate fibonacci:"])
+    prompt: str = Field(max_length=500_000, examples=["Write a Python function to calculate fibonacci:"])
     stream: bool = Field(False, description="Answer with server-sent events, one per piece of text")
 
 

@@ -292,6 +292,9 @@ def list_operations() -> OperationList:
 
 
 _ACTIVE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+# what _statuses reads, in the schema too (so a client knows the names before it sends one)
+_STATUS_NAME = "(" + "|".join([*(s.value for s in JobStatus), "active"]) + ")"
+_STATUS_LIST = rf"^ *{_STATUS_NAME}? *(, *{_STATUS_NAME}? *)*$"
 
 
 def _statuses(value: str | None) -> tuple[JobStatus, ...]:
@@ -323,7 +326,11 @@ def _statuses(value: str | None) -> tuple[JobStatus, ...]:
 def list_jobs(
     request: Request,
     status: str | None = Query(
-        None, max_length=200, description="one status, several separated by commas, or 'active'"
+        None,
+        max_length=200,
+        # in the schema only: _statuses checks it, naming the unknown status and the allowed ones
+        json_schema_extra={"pattern": _STATUS_LIST},
+        description="one status, several separated by commas, or 'active'",
     ),
     q: str | None = Query(
         None, max_length=200, description="text in the job id, operation, client id or error"
