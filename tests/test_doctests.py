@@ -259,3 +259,19 @@ def test_a_console_block_with_a_wrong_command_or_option_fails() -> None:
     for wrong in ("pycluster jobs wiat job_1", "pycluster head --local-worker 2", "pycluster config save"):
         with pytest.raises(click.UsageError):
             check_command(wrong)
+
+
+def test_the_rest_reference_page_is_current() -> None:
+    # docs/reference/rest.md is written from the app's OpenAPI schema; a route added, renamed
+    # or re-described without running the generator leaves the page stale and fails here
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_rest_reference", DOCS / "gen_rest_reference.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    page = (DOCS / "reference" / "rest.md").read_text(encoding="utf-8")
+    assert page == generator.render(openapi()), (
+        "docs/reference/rest.md is stale: run python docs/gen_rest_reference.py"
+    )
+    assert "| `POST` | `/api/processing/jobs/submit` |" in page  # the generator lists real routes
