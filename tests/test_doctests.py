@@ -259,3 +259,41 @@ def test_a_console_block_with_a_wrong_command_or_option_fails() -> None:
     for wrong in ("pycluster jobs wiat job_1", "pycluster head --local-worker 2", "pycluster config save"):
         with pytest.raises(click.UsageError):
             check_command(wrong)
+
+
+def test_the_rest_reference_page_is_current() -> None:
+    # docs/reference/rest.md is written from the app's OpenAPI schema; a route added, renamed
+    # or re-described without running the generator leaves the page stale and fails here
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_rest_reference", DOCS / "gen_rest_reference.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    page = (DOCS / "reference" / "rest.md").read_text(encoding="utf-8")
+    assert page == generator.render(openapi()), (
+        "docs/reference/rest.md is stale: run python docs/gen_rest_reference.py"
+    )
+    assert "| `POST` | `/api/processing/jobs/submit` |" in page  # the generator lists real routes
+
+
+def test_the_readmes_commands_are_real() -> None:
+    # the README's quick start: each `pycluster ...` line parsed by the CLI, each `curl` a route
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    lines = [
+        line.split("  #", 1)[0].strip()
+        for block in FENCE.finditer(readme)
+        if block.group("lang").strip() == "bash"
+        for line in block.group("code").splitlines()
+    ]
+    checked = 0
+    for line in lines:
+        if line.startswith("pycluster "):
+            check_command(line)
+        elif line.startswith("curl "):
+            check_curl(line)
+        else:
+            assert line.startswith("make "), f"README: a bash line this test cannot check: {line!r}"
+            continue
+        checked += 1
+    assert checked >= 3, lines

@@ -39,9 +39,9 @@ def test_dask_example_starts_and_stops_a_local_cluster(tmp_path: Path) -> None:
     assert f"Sum of 100,000 squares on 2 Dask workers: {sum(x * x for x in range(100_000))}" in out
 
 
-def test_readme_parallel_example_runs(tmp_path: Path) -> None:
-    readme = (EXAMPLES.parent / "README.md").read_text()
-    section = readme[readme.index("## Parallel map/reduce and the genetic optimizer") :]
+def test_docs_parallel_example_runs(tmp_path: Path) -> None:
+    # the page's block is a fragment for tests/test_doctests.py: it runs here, as a script
+    section = (EXAMPLES.parent / "docs" / "how-to" / "parallel.md").read_text()
     code = section[section.index("```python\n") + len("```python\n") : section.index("```\n\n|")]
     script = tmp_path / "readme_parallel.py"
     script.write_text(code)
