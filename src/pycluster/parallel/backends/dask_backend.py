@@ -46,6 +46,7 @@ RELEASE_DELAY = 0.05  # seconds a finished call's answers stay on the workers (s
 LOCAL_WORKER_DASK_CONFIG: dict[str, object] = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.http.routes": [],
 }
 
 
