@@ -15,6 +15,9 @@ JSON line each (``ratio`` = user's seconds / pycluster's, >= 1.0 is as fast):
 
 - ``ready``: seconds from nothing to a set-up that takes work (for pycluster: the backend's
   ``initialize()``). Targets: multiprocessing <= 0.5 s; Dask ratio >= 0.833 (<= 1.2x LocalCluster).
+  pycluster's multiprocessing and Dask backends start their worker processes without waiting
+  for them (the first work waits: see ``cpu_first``); for Dask, ``pycluster_joined_s`` is when
+  its workers had all joined (what ``LocalCluster`` waits for), and ``joined_ratio`` compares that.
 - ``map``: N trivial items (x*x), after one warm-up call (median of up to 9 calls, 2 s); the user's
   code hand-batches (one batch per worker, as a user would); pycluster
   chooses its own chunks. Target for Ray: ratio >= 0.8.
@@ -275,6 +278,7 @@ class Samples:
     """What one set-up measured, round after round."""
 
     ready: list[float] = field(default_factory=list)
+    joined: list[float] = field(default_factory=list)  # Dask backend: all its workers joined
     map: list[float] = field(default_factory=list)
     cpu_first: CpuSamples = field(default_factory=CpuSamples)  # the first work after start
     cpu: CpuSamples = field(default_factory=CpuSamples)  # after the map: everything warm
@@ -303,8 +307,18 @@ def measure(setup: SetUp, sizes: Sizes, sections: tuple[str, ...], spin_n: int, 
             measure_cpu(setup, sizes, spin_n, samples.cpu)
         if "genetic" in sections and setup.backend is not None:
             samples.genetic.append(genetic(setup.backend, sizes, spin_n))
+        if isinstance(setup.backend, DaskBackend):  # read last: the work above overlapped the start
+            samples.joined.append(_joined(setup.backend) - started)
     finally:
         setup.stop()
+
+
+def _joined(backend: DaskBackend) -> float:
+    """When the backend's workers had all joined (perf_counter), as the backend noted it."""
+    if backend.workers_joined_at is None:  # still starting: wait for them
+        backend.client  # noqa: B018  # waits for the workers
+    assert backend.workers_joined_at is not None
+    return backend.workers_joined_at
 
 
 def measure_cpu(setup: SetUp, sizes: Sizes, spin_n: int, samples: CpuSamples) -> None:
@@ -384,6 +398,9 @@ def report(engine: str, user: Samples, ours: Samples, sizes: Sizes, sections: tu
     median = statistics.median
     if "ready" in sections:
         figure = _pair("ready", engine, median(user.ready), median(ours.ready))
+        if ours.joined:
+            joined = median(ours.joined)
+            figure |= {"pycluster_joined_s": joined, "joined_ratio": median(user.ready) / joined}
         emit(**figure, target=TARGETS.get(("ready", engine)))
     if "map" in sections:
         u, p = median(user.map), median(ours.map)

@@ -87,6 +87,8 @@ class DaskBackend(Backend):
         self._counted_at = float("-inf")
         self._joining: Future[object] | None = None  # the local workers' start, until it is over
         self._expected_threads = 0  # what they will bring, while they start
+        # time.perf_counter() when the local workers had all joined (None: starting, or attached)
+        self.workers_joined_at: float | None = None
 
     @property
     def client(self) -> Client:
@@ -133,18 +135,23 @@ class DaskBackend(Backend):
         self.address = head.scheduler_address
         n_workers = self._n_workers or os.cpu_count() or 1
         self._expected_threads = n_workers * self._threads
+
         # Nothing waits for the workers here (as LocalCluster does): most of their start is each
         # interpreter importing Dask (~0.4 CPU-s), which the caller's own code and the first
         # map's chunking and submission overlap; its tasks wait at the scheduler for a worker.
         # What keeps a worker from starting is raised by the first call that needs the workers.
-        self._joining = _in_background(
-            lambda: head.cluster_manager.add_worker(
+        def add_workers() -> object:
+            added = head.cluster_manager.add_worker(
                 n_workers=n_workers,
                 threads_per_worker=self._threads,
                 timeout=head.settings.cluster.worker_start_timeout,
                 dask_config=LOCAL_WORKER_DASK_CONFIG,
             )
-        )
+            self.workers_joined_at = time.perf_counter()
+            return added
+
+        self.workers_joined_at = None
+        self._joining = _in_background(add_workers)
 
     def _stop(self) -> None:
         joining, self._joining = self._joining, None
