@@ -97,6 +97,7 @@ def test_missing_ray_names_the_extra_and_changes_nothing(
 def test_dask_backend_attached_to_a_head_leaves_it_running() -> None:
     with DaskBackend(n_workers=1) as owner:
         assert owner.address and owner.address.startswith("tls://127.0.0.1:")
+        owner.client  # noqa: B018  # waits for its worker to join: its process is known then
         family = [psutil.Process(p.pid) for p in owner.cluster_manager.local_worker_processes]
         family += [d for p in family for d in descendants(p.pid)]
         with DaskBackend(address=owner.address) as attached:
