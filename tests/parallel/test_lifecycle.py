@@ -17,6 +17,7 @@ from pycluster import (
     ConfigError,
     DistributedCoordinator,
     MissingDependencyError,
+    WorkerStartError,
     get_backend,
     set_backend,
 )
@@ -96,6 +97,7 @@ def test_missing_ray_names_the_extra_and_changes_nothing(
 def test_dask_backend_attached_to_a_head_leaves_it_running() -> None:
     with DaskBackend(n_workers=1) as owner:
         assert owner.address and owner.address.startswith("tls://127.0.0.1:")
+        owner.client  # noqa: B018  # waits for its worker to join: its process is known then
         family = [psutil.Process(p.pid) for p in owner.cluster_manager.local_worker_processes]
         family += [d for p in family for d in descendants(p.pid)]
         with DaskBackend(address=owner.address) as attached:
@@ -157,15 +159,33 @@ def test_dask_local_workers_run_lean_and_leave_no_process_behind() -> None:
 
     before = {p.pid for p in descendants(os.getpid())}
     with DaskBackend(n_workers=2) as backend:
-        family = [p for p in descendants(os.getpid()) if p.pid not in before]
-        assert len(family) >= 2  # a worker process each (no Nanny: the head supervises them)
-        # no profiler samples the task threads
+        # no profiler samples the task threads (the client waits for the workers to join)
         lean = (False, "500ms", False)
         assert set(backend.client.run(_dask_settings).values()) == {lean}
+        family = [p for p in descendants(os.getpid()) if p.pid not in before]
+        assert len(family) >= 2  # a worker process each (no Nanny: the head supervises them)
         assert DistributedCoordinator(backend).map(lambda x: x + 1, range(20)) == list(range(1, 21))
     # the caller's own Dask settings are untouched
     assert dask.config.get("distributed.worker.profile.enabled") is True
     wait_for(lambda: all_gone(family), timeout=30, what="every process of the local cluster to end")
+
+
+def test_dask_backend_takes_work_before_its_workers_joined() -> None:
+    with DaskBackend(n_workers=2) as backend:
+        # the head is up and the workers are on their way: their count is known already
+        assert backend.num_workers() == 2
+        assert DistributedCoordinator(backend).map(abs, range(-50, 0)) == list(range(50, 0, -1))
+        assert len(backend.client.nthreads()) == 2
+
+
+def test_a_dask_worker_that_cannot_start_is_raised_by_the_first_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    # read by the worker processes only (this process read its Dask settings at import)
+    monkeypatch.setenv("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "'not a fraction'")
+    with DaskBackend(n_workers=1) as backend:
+        for _ in range(2):  # and by every call after it, not only the first
+            with pytest.raises(WorkerStartError, match="before joining"):
+                DistributedCoordinator(backend).map(abs, [-1, -2])
+    assert backend.state is BackendState.CLOSED
 
 
 def _task_count(dask_scheduler: object) -> int:

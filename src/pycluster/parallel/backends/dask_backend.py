@@ -5,9 +5,11 @@ a ``LocalCluster``, dask-jobqueue...) and shutting down only closes the client.
 ``n_workers=N`` starts a head on 127.0.0.1 (every port picked free) with N local
 worker processes, which are fresh interpreters that never re-import ``__main__``
 and run without Dask's statistical profiler (``LOCAL_WORKER_DASK_CONFIG``);
-shutting down stops all of it. The scheduler runs in the caller's process, on the
-head's loop thread: measured, it costs ~2% of a core under a CPU-bound map, and a
-round trip was no faster with the scheduler in a process of its own.
+shutting down stops all of it. ``initialize()`` returns once the head is up: the
+workers join in the background (see ``_start_local_head``), and the first call that
+needs them waits for them or raises why one could not start. The scheduler runs in the
+caller's process, on the head's loop thread: measured, it costs ~2% of a core under a
+CPU-bound map, and a round trip was no faster with the scheduler in a process of its own.
 
 >>> with DaskBackend(n_workers=2) as backend:  # doctest: +SKIP
 ...     backend.num_workers()
@@ -17,8 +19,10 @@ round trip was no faster with the scheduler in a process of its own.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
@@ -46,6 +50,9 @@ RELEASE_DELAY = 0.05  # seconds a finished call's answers stay on the workers (s
 LOCAL_WORKER_DASK_CONFIG: dict[str, object] = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "500ms",
+    # a worker without an HTTP server (WorkerWithoutHTTP) still imported the route modules
+    # (prometheus_client among them): ~30 ms of each worker's start
+    "distributed.worker.http.routes": [],
 }
 
 
@@ -78,13 +85,28 @@ class DaskBackend(Backend):
         self.cluster_manager: ClusterManager | None = None
         self._worker_count = 1
         self._counted_at = float("-inf")
+        self._joining: Future[object] | None = None  # the local workers' start, until it is over
+        self._expected_threads = 0  # what they will bring, while they start
+        # time.perf_counter() when the local workers had all joined (None: starting, or attached)
+        self.workers_joined_at: float | None = None
 
     @property
     def client(self) -> Client:
-        """The ``distributed.Client`` underneath."""
+        """The ``distributed.Client`` underneath (once the local workers, if any, have joined)."""
+        self._wait_for_workers()
+        return self._client()
+
+    def _client(self) -> Client:
         self.ensure_running()
         assert self.cluster_manager is not None
         return self.cluster_manager.client
+
+    def _wait_for_workers(self) -> None:
+        """Block until the local workers joined; raise why they did not (again at every call)."""
+        self.ensure_running()
+        joining = self._joining
+        if joining is not None:
+            joining.result()  # add_worker's own timeout bounds this
 
     def _start(self) -> None:
         from ...cluster import ClusterManager
@@ -111,18 +133,32 @@ class DaskBackend(Backend):
         head.start()
         self.head, self.cluster_manager = head, head.cluster_manager
         self.address = head.scheduler_address
-        try:
-            head.cluster_manager.add_worker(
-                n_workers=self._n_workers or os.cpu_count() or 1,
+        n_workers = self._n_workers or os.cpu_count() or 1
+        self._expected_threads = n_workers * self._threads
+
+        # Nothing waits for the workers here (as LocalCluster does): most of their start is each
+        # interpreter importing Dask (~0.4 CPU-s), which the caller's own code and the first
+        # map's chunking and submission overlap; its tasks wait at the scheduler for a worker.
+        # What keeps a worker from starting is raised by the first call that needs the workers.
+        def add_workers() -> object:
+            added = head.cluster_manager.add_worker(
+                n_workers=n_workers,
                 threads_per_worker=self._threads,
                 timeout=head.settings.cluster.worker_start_timeout,
                 dask_config=LOCAL_WORKER_DASK_CONFIG,
             )
-        except BaseException:
-            self._stop()  # a worker that failed to start leaves no head behind
-            raise
+            self.workers_joined_at = time.perf_counter()
+            return added
+
+        self.workers_joined_at = None
+        self._joining = _in_background(add_workers)
 
     def _stop(self) -> None:
+        joining, self._joining = self._joining, None
+        if joining is not None:
+            # let the start finish first (add_worker's timeout bounds it): processes it had not
+            # registered yet would miss the shutdown and look for a scheduler that is gone
+            joining.exception()
         if self.head is not None:
             self.head.shutdown()  # ours: the scheduler, the web app and the workers
             self.address = None
@@ -133,6 +169,9 @@ class DaskBackend(Backend):
 
     def _count_workers(self) -> int:
         # a scheduler round trip (~1 ms): asked at most once a second, workers come and go slowly
+        joining = self._joining
+        if joining is not None and not joining.done():
+            return max(1, self._expected_threads)  # the chunks are planned for the workers on their way
         now = time.monotonic()
         if now - self._counted_at > WORKER_COUNT_TTL:
             self._worker_count = max(1, sum(self.client.nthreads().values()))
@@ -140,12 +179,13 @@ class DaskBackend(Backend):
         return self._worker_count
 
     def run_chunks(self, payloads: Iterable[bytes], stream: bool = False) -> Iterator[tuple[int, bytes]]:
-        client = self.client
+        client = self._client()
         futures: list[Any] = []
         try:
             # one message for all chunks, so every worker starts at once: the client sends its
             # messages at most every 10 ms, and chunk-by-chunk submits waited for that in turn
             futures = client.map(run_chunk, list(payloads), pure=False)
+            self._wait_for_workers()  # submitted first: the chunks wait at the scheduler meanwhile
             if stream:
                 yield from _as_completed(client, futures)
             else:
@@ -157,6 +197,20 @@ class DaskBackend(Backend):
             unfinished = [f for f in futures if not f.done()]
             if unfinished:
                 client.cancel(unfinished)
+
+
+def _in_background(start: Callable[[], object]) -> Future[object]:
+    """Run ``start`` on a thread of its own; its result or exception, in a future."""
+    future: Future[object] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(start())
+        except BaseException as exc:  # handed to whoever waits for the workers
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="pycluster-dask-workers-start", daemon=True).start()
+    return future
 
 
 def _release_later(client: Client, futures: list[Any]) -> None:
