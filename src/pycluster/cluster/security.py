@@ -32,7 +32,7 @@ Derivation (fixed, so every node agrees), by kind of key:
 
 Strength, not length: a user-chosen key on a head open to the network must carry
 :data:`STRONG_KEY_BITS` bits by zxcvbn's estimate (:func:`key_strength_bits`), or the head
-refuses it unless ``weak_key_ok`` (:func:`check_key_strength`). See README "Cluster keys"
+refuses it unless ``weak_key_ok`` (:func:`check_key_strength`). See docs/security.md
 for the threat model.
 """
 

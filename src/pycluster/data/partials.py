@@ -8,7 +8,7 @@ no partition's rows ever leave its worker:
 - nunique from the set of distinct values (memory grows with cardinality);
 - median/quantile from a sketch: up to ``SKETCH_POINTS`` quantiles per partition
   (exact when a partition has fewer values), merged by weight. The error is under
-  1/SKETCH_POINTS of the rank range, documented in the README.
+  1/SKETCH_POINTS of the rank range, documented in docs/how-to/datasets.md.
 """
 
 from __future__ import annotations

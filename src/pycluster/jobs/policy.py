@@ -1,6 +1,6 @@
 """The scheduling policy: which queued jobs start now. Pure: no threads, no Dask, no SQLite.
 
-Dispatch order (documented in the README):
+Dispatch order (documented in docs/how-to/job-queue.md):
 
 1. *Level* = priority + one level per ``aging_interval`` spent waiting, so a stream
    of HIGH jobs cannot starve a LOW job forever (it reaches CRITICAL's level after

@@ -3,7 +3,7 @@
 Scripts written for minimalcluster run unchanged (``from pycluster.minimal import
 MasterNode, WorkerNode``). Underneath: a pycluster head (Dask), TLS with mutual
 authentication from the AUTHKEY, and batched calls. Differences from the original
-are listed in README "Coming from minimalcluster".
+are listed in docs/how-to/minimalcluster.md.
 """
 
 from __future__ import annotations

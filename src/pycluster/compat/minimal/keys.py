@@ -5,7 +5,7 @@ The cluster key is ``"minimalcluster:" + AUTHKEY`` (bytes decoded as UTF-8). So 
 The prefix is public, so it adds nothing to the key's strength: only the AUTHKEY is
 estimated (:func:`check_authkey`). minimalcluster's users have short AUTHKEYs like
 ``b'hello'``; a master on loopback still takes them, with a warning, but one open to the
-network refuses them unless ``weak_key_ok=True`` (see README "Cluster keys").
+network refuses them unless ``weak_key_ok=True`` (see docs/security.md).
 """
 
 from __future__ import annotations
