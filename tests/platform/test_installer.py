@@ -155,6 +155,8 @@ def test_installer_refuses_what_cmd_exe_would_change(yaml_file: Path) -> None:
     folders = WindowsFolders.from_environment({})
     with pytest.raises(ConfigError, match=r"cmd\.exe would expand"):
         plan_windows_install(WindowsInstallOptions(python=r"C:\100%\python.exe", folders=folders))
+    with pytest.raises(ConfigError, match="cannot name firewall rules"):
+        plan_windows_install(WindowsInstallOptions(cluster_name=r"..\..\x", firewall=False, folders=folders))
     with pytest.raises(ConfigError, match="nothing to install"):
         plan_windows_install(WindowsInstallOptions(shortcuts=False, firewall=False, folders=folders))
 
@@ -208,7 +210,7 @@ def test_cli_dry_run_shows_the_plan_and_writes_nothing(yaml_file: Path, tmp_path
 
 def test_cli_usage_errors_exit_2(yaml_file: Path) -> None:
     missing = cli("install-windows", "--dry-run", "--config", "missing.yaml")
-    assert missing.returncode == 2 and "'missing.yaml' does not exist" in missing.stderr
+    assert missing.returncode == 2 and "missing.yaml does not exist" in missing.stderr
     bad_name = cli("install-windows", "--dry-run", "--service", "--service-name", "CON")
     assert bad_name.returncode == 2 and "service name 'CON' is not allowed" in bad_name.stderr
     if sys.platform != "win32":

@@ -30,7 +30,7 @@ from pathlib import Path, PurePath
 from ..config import Settings
 from ..errors import ConfigError, PlatformError
 from .config_store import check_name
-from .firewall import RULE_PREFIX, firewall_commands
+from .firewall import RULE_PREFIX, check_rule_prefix, firewall_commands
 from .plan import Plan, Step
 from .services import ServiceKind, check_service_dependencies, plan_service, service_kind
 from .shortcuts import Shortcut, WindowsFolders, shortcut_script, url_shortcut
@@ -119,6 +119,7 @@ def plan_windows_install(options: WindowsInstallOptions) -> Plan:
     if sys.version_info < MIN_PYTHON:
         raise PlatformError(f"pycluster needs Python {'.'.join(map(str, MIN_PYTHON))} or newer")
     check_name(options.service_name, "service name")
+    check_rule_prefix(options.cluster_name)  # it names rules and shortcut files: no quotes, no slashes
     python = options.python or sys.executable
     config, settings = yaml_settings(options.config) if options.config else (None, Settings())
     head = ["-m", "pycluster", "head", *(["--config", str(config)] if config else [])]
