@@ -11,14 +11,10 @@ MODULES = [
     "pycluster.platform",
     "pycluster.platform.config_store",
     "pycluster.platform.firewall",
-    "pycluster.platform.installer",
-    "pycluster.platform.plan",
     "pycluster.platform.quoting",
     "pycluster.platform.scripts",
     "pycluster.platform.services",
-    "pycluster.platform.shortcuts",
     "pycluster.platform.system",
-    "pycluster.windows_utils",
 ]
 
 
