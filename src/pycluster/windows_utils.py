@@ -1,6 +1,8 @@
 """``pycluster.windows_utils``: the module path the product documents use for platform care.
 
-The code lives in :mod:`pycluster.platform`; this module gives it the documents' names.
+The code lives in :mod:`pycluster.platform`; this module gives it the documents' names:
+``configure_firewall(ports, cluster_name)`` and ``WindowsClusterManager().install_service(service_name,
+cluster_config)`` (a ``pycluster.yaml`` path; ``dry_run=True`` returns the plan and changes nothing).
 
 >>> from pycluster.windows_utils import configure_firewall
 >>> print(configure_firewall(ports=[8786, 8787], cluster_name="PyCluster", tool="ufw", dry_run=True))

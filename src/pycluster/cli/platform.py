@@ -16,6 +16,7 @@ import click
 
 from ..config import Settings
 from ..errors import ConfigError, PyClusterError
+from .install_windows import install_windows_command
 from .output import fail, print_json
 
 __all__ = ["PLATFORM_COMMANDS", "head_settings"]
@@ -273,4 +274,10 @@ def firewall_command(ports: tuple[str, ...], apply: bool, tool: str | None, remo
     sys.exit(0 if result.applied or (result.dry_run and result.commands) else 1)
 
 
-PLATFORM_COMMANDS = [config_group, startup_script_command, service_group, firewall_command]
+PLATFORM_COMMANDS = [
+    config_group,
+    startup_script_command,
+    service_group,
+    firewall_command,
+    install_windows_command,
+]

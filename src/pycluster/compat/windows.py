@@ -19,11 +19,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import PlatformError
 from ..net.interfaces import get_network_interfaces
 from ..platform import config_store
 from ..platform.firewall import FirewallResult, install_firewall_rules
+from ..platform.installer import plan_service_from_yaml
+from ..platform.plan import Plan
 from ..platform.scripts import create_cluster_startup_script
-from ..platform.services import create_windows_service_script
+from ..platform.services import (
+    ServiceKind,
+    check_service_dependencies,
+    create_windows_service_script,
+    service_kind,
+)
 from ..platform.system import get_system_info
 
 __all__ = ["WindowsClusterManager"]
@@ -79,6 +87,34 @@ class WindowsClusterManager:
         """Write a service running ``python_path script_path args`` (a Windows service,
         a systemd unit or a launchd plist, for this platform); its path."""
         return create_windows_service_script(service_name, python_path, script_path, args, self.config_dir)
+
+    def install_service(
+        self,
+        service_name: str,
+        cluster_config: str | os.PathLike[str],
+        dry_run: bool = False,
+        kind: ServiceKind | str | None = None,
+        system_wide: bool = False,
+        python: str | None = None,
+    ) -> Plan:
+        """Install and start service ``service_name`` running ``pycluster head --config CLUSTER_CONFIG``
+        (a ``pycluster.yaml`` path): a Windows service (pywin32, as Administrator), else a systemd
+        unit or launchd agent. With ``dry_run`` nothing is written or run: the returned plan holds
+        the file and the commands; it is true only when everything was done.
+        A missing or bad YAML file or a bad service name raises :class:`~pycluster.errors.ConfigError`.
+        """
+        plan = plan_service_from_yaml(
+            service_name, cluster_config, kind, self.config_dir, system_wide, python
+        )
+        if dry_run:
+            return plan
+        chosen = ServiceKind(kind) if kind else service_kind()
+        if chosen is ServiceKind.WINDOWS and not self.is_windows:
+            raise PlatformError(
+                "a Windows service installs on Windows only; pass dry_run=True to see the plan"
+            )
+        check_service_dependencies(chosen)
+        return plan.execute()
 
     def install_windows_firewall_rules(
         self, ports: Iterable[int | str] | Mapping[str, int], dry_run: bool | None = None, **options: Any

@@ -191,6 +191,11 @@ def _rule(
     return _Rule(value, protocol, f"{prefix} {label}")
 
 
+def check_rule_prefix(prefix: str) -> str:
+    """``prefix`` if it can name firewall rules (and shortcuts), else :class:`ConfigError`."""
+    return _checked_prefix(prefix)
+
+
 def _checked_prefix(prefix: str) -> str:
     if not _PREFIX_PATTERN.fullmatch(prefix):
         raise ConfigError(

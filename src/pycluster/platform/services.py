@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from .. import __version__
@@ -37,6 +37,7 @@ __all__ = [
     "create_service",
     "create_windows_service_script",
     "install_service",
+    "plan_service",
     "service_definition",
     "service_kind",
     "service_status",
@@ -56,7 +57,7 @@ class ServiceDefinition:
 
     name: str
     kind: ServiceKind
-    path: Path
+    path: PurePath  # a PureWindowsPath when a Windows service is planned on another system
     installed_path: Path | None
     install_commands: list[list[str]]
     uninstall_commands: list[list[str]]
@@ -74,7 +75,7 @@ def service_kind(platform: str | None = None) -> ServiceKind:
 def service_definition(
     name: str,
     kind: ServiceKind | str | None = None,
-    directory: Path | None = None,
+    directory: PurePath | None = None,
     system_wide: bool = False,
     python: str | None = None,
 ) -> ServiceDefinition:
@@ -94,7 +95,7 @@ def create_service(
     name: str,
     command: Sequence[str],
     kind: ServiceKind | str | None = None,
-    directory: Path | None = None,
+    directory: PurePath | None = None,
     system_wide: bool = False,
     description: str | None = None,
 ) -> ServiceDefinition:
@@ -103,25 +104,44 @@ def create_service(
     ``system_wide`` makes a system service (root/Administrator); otherwise a user
     service where the platform has them (systemd ``--user``, a launchd agent).
     """
+    definition, text = plan_service(name, command, kind, directory, system_wide, description)
+    path = Path(definition.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text)
+    return definition
+
+
+def plan_service(
+    name: str,
+    command: Sequence[str],
+    kind: ServiceKind | str | None = None,
+    directory: PurePath | None = None,
+    system_wide: bool = False,
+    description: str | None = None,
+) -> tuple[ServiceDefinition, bytes]:
+    """Service ``name``'s definition and the bytes of its file, written nowhere (for dry runs)."""
     chosen = ServiceKind(kind) if kind else service_kind()
     argv = [check_argument(str(a), windows=chosen is ServiceKind.WINDOWS) for a in command]
     if not argv:
         raise ValueError("a service needs a command to run")
     definition = service_definition(name, chosen, directory, system_wide, python=argv[0])
-    text = _render(definition, argv, description or f"pycluster service {name}")
-    definition.path.parent.mkdir(parents=True, exist_ok=True)
-    definition.path.write_bytes(text)
-    return definition
+    return definition, _render(definition, argv, description or f"pycluster service {name}")
 
 
 def install_service(definition: ServiceDefinition, dry_run: bool = False) -> list[list[str]]:
     """Run the install commands (with ``dry_run``, only return them); the commands."""
-    if definition.kind is ServiceKind.WINDOWS and importlib.util.find_spec("win32serviceutil") is None:
-        raise MissingDependencyError("pywin32", "windows", "Installing a Windows service")
+    # a dry run too: it should show what a real install would stop at
+    check_service_dependencies(definition.kind)
     if not dry_run:
         for argv in definition.install_commands:
             _run(argv, definition)
     return definition.install_commands
+
+
+def check_service_dependencies(kind: ServiceKind) -> None:
+    """:class:`MissingDependencyError` when installing a ``kind`` service needs a missing package."""
+    if kind is ServiceKind.WINDOWS and importlib.util.find_spec("win32serviceutil") is None:
+        raise MissingDependencyError("pywin32", "windows", "Installing a Windows service")
 
 
 def uninstall_service(definition: ServiceDefinition, dry_run: bool = False) -> list[list[str]]:
@@ -164,7 +184,7 @@ def create_windows_service_script(
     target = [script_path] if script_path else ["-m", "pycluster"]
     default_args = [] if script_path else ["head"]
     command = [python, *target, *(default_args if args is None else args)]
-    return create_service(service_name, command, kind=kind, directory=directory).path
+    return Path(create_service(service_name, command, kind=kind, directory=directory).path)
 
 
 def _run(
@@ -184,7 +204,7 @@ def _run(
 
 
 # ---------------------------------------------------------------- per service manager
-def _systemd_definition(name: str, folder: Path, system_wide: bool, python: str) -> ServiceDefinition:
+def _systemd_definition(name: str, folder: PurePath, system_wide: bool, python: str) -> ServiceDefinition:
     unit = f"{name}.service"
     if system_wide:
         target, systemctl = Path("/etc/systemd/system") / unit, ["systemctl"]
@@ -211,7 +231,7 @@ def _systemd_definition(name: str, folder: Path, system_wide: bool, python: str)
     )
 
 
-def _launchd_definition(name: str, folder: Path, system_wide: bool, python: str) -> ServiceDefinition:
+def _launchd_definition(name: str, folder: PurePath, system_wide: bool, python: str) -> ServiceDefinition:
     label = f"org.pycluster.{name}"
     if system_wide:
         target, domain = Path("/Library/LaunchDaemons") / f"{label}.plist", "system"
@@ -230,7 +250,7 @@ def _launchd_definition(name: str, folder: Path, system_wide: bool, python: str)
     )
 
 
-def _windows_definition(name: str, folder: Path, system_wide: bool, python: str) -> ServiceDefinition:
+def _windows_definition(name: str, folder: PurePath, system_wide: bool, python: str) -> ServiceDefinition:
     # Windows services are always machine-wide; pywin32 registers and starts them
     source = folder / f"{name}_service.py"
     return ServiceDefinition(
