@@ -18,6 +18,7 @@ pycluster.errors.InferenceRequestError: response_format is not a valid JSON Sche
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +76,7 @@ class Constraints:
         self._closers: set[int] = set()
         self._brackets: set[int] = set()
         self._quotes: set[int] = set()
+        self._first: dict[int, str] = {}  # each token's first character
 
     def mask(self, row: Any, logits: Any) -> None:
         """Set ``logits`` (one row's, in place) to -inf for every token the schema forbids next."""
@@ -85,6 +87,13 @@ class Constraints:
         if last == "," and not in_string:
             # lm-format-enforcer 0.11 lets an object or list close right after a comma
             allowed = [t for t in allowed if t not in self._brackets]
+        if not in_string and row.tokens:
+            # and lets a number end half-made ("0." then "E5", "1e" then "}"): JSON needs a digit
+            # after "-" or ".", and a digit or sign after an exponent's "e"
+            need = _number_needs(self.tokenizer.decode(row.tokens))
+            if need:
+                digits = [t for t in allowed if self._first.get(t, "") in need]
+                allowed = digits or allowed
         left = row.request.max_tokens - len(row.tokens)
         if left <= max(4, int(row.request.max_tokens * self.FINISH_SHARE)):
             # what ends the open value soonest: the closing quote in a string, else a bracket
@@ -116,6 +125,7 @@ class Constraints:
         if self._data is None:
             self._data, self._closers, self._brackets = _tokenizer_data(lmfe, self.tokenizer)
             self._quotes = {t for t in self._closers if '"' in self.tokenizer.decode([t])}
+            self._first = {t: self.tokenizer.decode([t])[:1] for t in range(len(self.tokenizer))}
         return lmfe.TokenEnforcer(self._data, self.parser(schema))
 
 
@@ -131,6 +141,22 @@ def _all_required(schema: Any) -> Any:
     if isinstance(out.get("properties"), dict) and out["properties"]:
         out["required"] = list(out["properties"])
     return out
+
+
+_DIGITS = frozenset("0123456789")
+_NUMBER_TAILS = (
+    (re.compile(r"(?:^|[^0-9A-Za-z_])-$|[0-9]\.$|[0-9][eE][+-]$"), _DIGITS),
+    (re.compile(r"[0-9][eE]$"), _DIGITS | {"+", "-"}),
+)
+
+
+def _number_needs(text: str) -> frozenset[str] | None:
+    """What the next character must be when ``text`` (outside any string) ends inside a number
+    that is not complete yet (after "-", ".", "e" or "e+"); None when it does not."""
+    for pattern, need in _NUMBER_TAILS:
+        if pattern.search(text):
+            return need
+    return None
 
 
 def _where(text: str) -> tuple[bool, str]:
