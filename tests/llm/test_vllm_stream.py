@@ -116,3 +116,27 @@ def test_a_request_waiting_in_vllm_past_its_deadline_is_aborted() -> None:
     asyncio.run(main())
     assert engine.aborted
     assert [(r.finish_reason, r.text) for r in served.results] == [("timeout", "x")]
+
+
+def test_a_request_vllm_fails_reaches_its_caller_as_the_error() -> None:
+    """An exception from vLLM's generator ends the row through ``on_error`` (on the engine's own
+    loop it would otherwise only be logged, and the caller would wait for its timeout)."""
+    served, counters = Served(), StreamCounters()
+    errors: list[BaseException] = []
+    row = served.row()
+    row.on_error = lambda _row, error: errors.append(error)
+
+    async def failing() -> AsyncGenerator[RequestOutput, None]:
+        yield RequestOutput([CompletionOutput("a", [0])])
+        raise ValueError("the structured output backend cannot follow this schema")
+
+    asyncio.run(serve_row(row, failing(), counters))
+    assert [str(e) for e in errors] == ["the structured output backend cannot follow this schema"]
+    assert served.results == []  # one ending only: the error
+    bare = Served().row()  # a row without an error handler: the error is raised, not swallowed
+    try:
+        asyncio.run(serve_row(bare, failing(), counters))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the error was swallowed")

@@ -401,6 +401,8 @@ class LLMClusterManager(VersionRouting):
                     handle = self._state.router.pick(ready, prefix)
                     handle.inflight += 1
                     return handle
+            if dep.status == DeploymentStatus.STOPPED:
+                raise DeploymentStateError(f"deployment {dep.id} is stopped: start it first")
             if not dep.replicas and dep.autoscaler is not None:
                 self._scale_from_zero(dep)
             if dep.status == DeploymentStatus.FAILED:
@@ -418,8 +420,8 @@ class LLMClusterManager(VersionRouting):
     def _scale_from_zero(self, dep: Deployment) -> None:
         """A request came to a deployment scaled to zero: start a replica now (the request waits)."""
         with dep.scaling:
-            if dep.replicas:
-                return  # another request started it meanwhile
+            if dep.replicas or dep.status == DeploymentStatus.STOPPED:
+                return  # another request started it meanwhile, or it was stopped (the caller sees that)
             reason = self._add_replicas(dep, 1)
             dep.scaling_reason = reason
         if reason is not None:
@@ -646,7 +648,8 @@ class LLMClusterManager(VersionRouting):
         return self._load_again(dep, wait)
 
     def _halt(self, dep: Deployment, status: DeploymentStatus) -> None:
-        with self._state.lock, dep.changed:
+        # dep.scaling too: no autoscaler tick or scale-from-zero adds a replica while it stops
+        with dep.scaling, self._state.lock, dep.changed:
             handles, dep.replicas = dep.replicas, []
             dep.status, dep.reason = status, None
             dep.changed.notify_all()  # requests waiting for a replica see the new status
@@ -686,13 +689,15 @@ class LLMClusterManager(VersionRouting):
             # listed (loading) at once, so nobody sees the deployment vanish while it reloads
             spec = ModelSpec.from_dict({k: v for k, v in row["spec"].items() if k != "notes"})
             dep = Deployment(row["id"], spec, created_at=row["created_at"])
+            stopped = row["status"] == DeploymentStatus.STOPPED.value  # stopped on purpose: stays stopped
+            if stopped:  # before it is listed, so the autoscaler never sees it loading
+                dep.status = DeploymentStatus.STOPPED
             with self._state.lock:
                 self._state.deployments[dep.id] = dep
                 self._apply_traffic(dep.spec.name or dep.spec.model_name)
             if dep.autoscaler is not None and self._state.scaling is None:
                 self._state.scaling = ScalingLoop(self._listed, self._add_replicas, self._remove_idle)
-            if row["status"] == DeploymentStatus.STOPPED.value:  # stopped on purpose: stays stopped
-                dep.status = DeploymentStatus.STOPPED
+            if stopped:
                 continue
             threading.Thread(target=self._restore_one, args=(dep,), daemon=True).start()
 

@@ -162,6 +162,8 @@ class ModelReplica:
         await asyncio.wrap_future(future)
 
     async def unload_adapter(self, name: str) -> None:
+        if not hasattr(self.engine, "unload_adapter"):
+            raise InferenceRequestError(f"adapters: the {self.engine.name} engine has no LoRA adapters")
         future = self.batcher.submit(("adapter", name), ("unload_adapter", name), alone=True)
         await asyncio.wrap_future(future)
 
@@ -211,6 +213,7 @@ class ModelReplica:
         stream = pending.stream
         row = Row(pending.request, pending.ids, on_result, _stream_writer(stream) if stream else None)
         row.deadline = pending.deadline
+        row.on_error = lambda _row, error: _fail(future, error)
         if self._register(row):
             self._cancel_row(row)
         return row
@@ -249,6 +252,11 @@ def _stream_writer(stream: _Stream) -> Callable[[str], None]:
         stream.changed.set()
 
     return on_text
+
+
+def _fail(future: Future[Any], error: BaseException) -> None:
+    with contextlib.suppress(InvalidStateError):  # its caller gave up already
+        future.set_exception(error)
 
 
 def _answer(future: Future[Any], result: dict[str, Any]) -> None:

@@ -56,6 +56,8 @@ class ScalingLoop:
     def tick(self, dep: Deployment) -> None:
         assert dep.autoscaler is not None
         with dep.scaling:
+            if dep.status == DeploymentStatus.STOPPED:  # stopped between the listing and now
+                return
             live = [r for r in dep.replicas if r.status in (DeploymentStatus.LOADING, DeploymentStatus.READY)]
             decision = dep.autoscaler.decide(len(live), dep.in_flight)
             reason = decision.reason

@@ -77,6 +77,15 @@ class Row:
     generator: Any = None  # its own seeded RNG, so a seed gives the same text in any batch
     deadline: float | None = None  # time.monotonic() past which the row ends ("timeout")
     cancelled: bool = False  # set from another thread when its caller went away
+    # where an error that ends the row goes (engines that serve rows on a loop of their own,
+    # where an exception would otherwise only be logged and the caller wait for its timeout)
+    on_error: Callable[[Row, BaseException], None] | None = None
+
+    def fail(self, error: BaseException) -> None:
+        """End the row with ``error`` (raised again when there is nobody to give it to)."""
+        if self.on_error is None:
+            raise error
+        self.on_error(self, error)
 
     def ended(self, now: float) -> str | None:
         """Why the row must leave before its next step ("cancelled", "timeout"), or None."""

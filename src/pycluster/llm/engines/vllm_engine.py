@@ -96,6 +96,7 @@ class VLLMEngine:
 
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         self.adapters.request(request.adapter)  # an unknown adapter is refused before it queues
+        structured_options(self.vllm, request)  # and a schema this vLLM cannot follow
         return prompt_ids(self.tokenizer, request, self.context_length)
 
     def submit(self, row: Row) -> None:
@@ -121,8 +122,11 @@ class VLLMEngine:
         """The whole-batch call of the Engine protocol, served through the same rows."""
         futures: list[Future[GenerationResult]] = []
         for i, (request, ids) in enumerate(batch):
-            futures.append(Future())
-            self.submit(Row(request, ids, _answer(futures[-1]), on_text if i == 0 else None))
+            future: Future[GenerationResult] = Future()
+            futures.append(future)
+            row = Row(request, ids, _answer(future), on_text if i == 0 else None)
+            row.on_error = lambda _row, error, f=future: f.set_exception(error)
+            self.submit(row)
         return [f.result() for f in futures]
 
     def close(self) -> None:
@@ -134,6 +138,12 @@ class VLLMEngine:
 
     # ------------------------------------------------------------ on the engine's loop
     def _start_row(self, row: Row) -> None:
+        try:
+            self._start(row)
+        except Exception as exc:  # on this loop an exception would only be logged: the caller hears it
+            row.fail(exc)
+
+    def _start(self, row: Row) -> None:
         request = row.request
         params = self.vllm.SamplingParams(
             **sampling_options(request), **structured_options(self.vllm, request)

@@ -68,6 +68,9 @@ async def serve_row(row: Row, outputs: AsyncGenerator[Any, None], counters: Stre
             text = str(output.outputs[0].text)
     except asyncio.CancelledError:
         pass  # cancel() or the deadline: the row ends below with its reason
+    except Exception as exc:  # vLLM refused or failed the request: its caller hears why
+        row.fail(exc)
+        return  # (the generator is closed below)
     finally:
         await outputs.aclose()
     if result is None:
