@@ -15,38 +15,11 @@ from pycluster.config import Settings, env_name, setting_keys
 from pycluster.config_schema import json_schema, schema_text
 from pycluster.platform import config_store
 from pycluster.platform.scripts import head_arguments
+from tests.config.document import DOCUMENT_YAML
 from tests.helpers import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "pycluster.schema.json"
-
-# the PyCluster v2 document's pycluster.yaml, as printed there
-DOC_YAML = """
-cluster:
-  name: "production-cluster"
-  scheduler_port: 8786
-  dashboard_port: 8787
-
-gpu:
-  memory_fraction: 0.9
-  allow_growth: true
-  temperature_threshold: 85
-  power_limit_threshold: 0.95
-
-llm:
-  model_cache_dir: "/models"
-  default_precision: "fp16"
-  max_concurrent_requests: 100
-  request_timeout: 300
-
-monitoring:
-  gpu_interval: 1.0
-  metrics_retention: 3600
-  alert_thresholds:
-    gpu_temperature: 80
-    gpu_memory: 0.95
-    cluster_memory: 0.90
-"""
 
 
 def test_the_committed_schema_is_current() -> None:
@@ -60,7 +33,7 @@ def test_the_committed_schema_is_current() -> None:
 def test_the_schema_accepts_the_documents_file_and_catches_a_misspelling() -> None:
     validator = jsonschema.Draft202012Validator(json_schema())
     jsonschema.Draft202012Validator.check_schema(json_schema())
-    assert list(validator.iter_errors(yaml.safe_load(DOC_YAML))) == []
+    assert list(validator.iter_errors(yaml.safe_load(DOCUMENT_YAML))) == []
     assert list(validator.iter_errors({"cluster": {"memory_limit": "4GiB", "discovery_port": None}})) == []
     errors = [e.message for e in validator.iter_errors({"cluster": {"schedular_port": 1}, "gpus": {}})]
     assert any("'schedular_port' was unexpected" in m for m in errors), errors

@@ -8,35 +8,12 @@ import pytest
 
 from pycluster import ConfigError, Settings
 from pycluster.units import parse_bytes, parse_memory_limit, parse_resources, parse_seconds
-
-YAML = """
-cluster:
-  name: "production-cluster"
-  scheduler_port: 8786
-  dashboard_port: 8787
-gpu:
-  memory_fraction: 0.9
-  allow_growth: true
-  temperature_threshold: 85
-  power_limit_threshold: 0.95
-llm:
-  model_cache_dir: "/models"
-  default_precision: "fp16"
-  max_concurrent_requests: 100
-  request_timeout: 300
-monitoring:
-  gpu_interval: 1.0
-  metrics_retention: 3600
-  alert_thresholds:
-    gpu_temperature: 80
-    gpu_memory: 0.95
-    cluster_memory: 0.90
-"""
+from tests.config.document import DOCUMENT_YAML
 
 
 def test_the_documents_yaml_loads(tmp_path: Path) -> None:
     path = tmp_path / "pycluster.yaml"
-    path.write_text(YAML)
+    path.write_text(DOCUMENT_YAML)
     s = Settings.load(path, env={})
     assert s.cluster.name == "production-cluster"
     assert s.gpu.temperature_threshold == 85

@@ -9,25 +9,7 @@ import pytest
 from pycluster import ConfigError, Settings
 from pycluster.llm.resources import LLMResourceManager
 from pycluster.llm.spec import ModelSpec
-
-DOCUMENT_YAML = """\
-cluster:
-  name: "production-cluster"
-  scheduler_port: 8786
-  dashboard_port: 8787
-
-gpu:
-  memory_fraction: 0.9
-  allow_growth: true
-  temperature_threshold: 85
-  power_limit_threshold: 0.95
-
-llm:
-  model_cache_dir: "/models"
-  default_precision: "fp16"
-  max_concurrent_requests: 100
-  request_timeout: 300
-"""
+from tests.config.document import DOCUMENT_YAML
 
 
 def _gpus(total: float = 24e9, used: float = 0.0) -> list[dict[str, object]]:
