@@ -53,6 +53,7 @@ from .services import (
     stop_services,
 )
 from .state_lock import StateDirLock
+from .ttl_check import check_worker_ttl_often
 from .worker_log import WorkerLog
 from .worker_options import WorkerOptions
 
@@ -392,6 +393,7 @@ class HeadNode:
             protocol="tls" if self._security else None,
             worker_ttl=worker_ttl(),
         )
+        check_worker_ttl_often(scheduler)
         await scheduler
         scheduler.add_plugin(WorkerLog())  # workers joining and leaving, at INFO
         _log.debug("scheduler listening on %s", scheduler.address)
@@ -694,8 +696,9 @@ def _shutdown_at_exit(ref: weakref.ReferenceType[HeadNode]) -> None:
 # during which a stopped or hung worker keeps its tasks and the jobs waiting on them). 20 s is
 # 40 heartbeats at Dask's 0.5 s interval for small clusters (Dask itself never goes below 10
 # intervals, so large clusters get more), enough for a worker whose event loop is busy a few
-# seconds (unpickling a big argument); a hung worker is dropped within 20-40 s (the check runs
-# every worker-ttl) and its tasks run elsewhere. A value set in Dask's config wins.
+# seconds (unpickling a big argument); a hung or cut-off worker is dropped 20-22 s after its
+# last heartbeat (ttl_check: Dask's own check took up to 60 s) and its tasks run elsewhere.
+# A value set in Dask's config wins.
 WORKER_TTL = 20.0
 _DASK_DEFAULT_TTL = "5 minutes"
 
