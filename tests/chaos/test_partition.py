@@ -186,6 +186,8 @@ def test_partition_then_heal_then_loss_and_delay(pair: LinkedPair, tmp_path: Pat
         print(f"{slow}: 10 items {10 / crawl:.1f}/s (ratio to clean {ratio:.2f}); link: {moved}")
         assert _left(head) == left, head.output[-3000:]
         assert 0.35 < moved.mean_delay < 0.5, moved
+        link.set(Impairment())
+        time.sleep(0.5)  # what is still held goes out: the next figures count the next fault only
 
         # heaviest: 30% loss each way. TCP's retransmissions back off (0.2 s, 0.4 s, ... per
         # segment lost again): the work finishes or gives up after its patience with a clear

@@ -7,11 +7,11 @@ reach either before it removes the worker. A 20 s TTL meant 30-60 s in a partiti
 worker it then removed was told to close for good once the network healed.
 
 This check runs every second. A silent worker's Nanny, if it answers within ``NANNY_WAIT``, kills
-the worker and starts it again (a hung worker process: as Dask does). Otherwise the worker is
-removed at once (its tasks run elsewhere) and its connection closed, without the "close" message
-Dask sends: a worker that was only cut off hears, once the network heals, that its connection
-broke or that the scheduler no longer knows it, and ``pycluster worker`` joins again (within its
-``--reconnect-timeout``) instead of exiting.
+the worker and starts it again (a hung worker process: as Dask does). If the Nanny is silent too
+(the machine is cut off), the worker is removed at once (its tasks run elsewhere) and its
+connection closed, without the "close" message Dask sends: once the network heals it finds its
+connection broken and ``pycluster worker`` joins again (within its ``--reconnect-timeout``)
+instead of exiting. A worker without a Nanny is removed and told to close, as Dask does.
 """
 
 from __future__ import annotations
@@ -70,20 +70,26 @@ async def _restart_or_remove(scheduler: Any, address: str, stimulus_id: str) -> 
     ws = scheduler.workers.get(address)
     if ws is None:  # gone meanwhile
         return
-    if ws.nanny:
-        from distributed.core import rpc
+    if not ws.nanny:
+        # nothing here can restart it: told to close, as Dask does (``pycluster worker`` then
+        # exits RESTART_EXIT_CODE and its supervisor, for local workers the head, starts it again)
+        await scheduler.remove_worker(address, stimulus_id=stimulus_id, close=True)
+        return
+    from distributed.core import rpc
 
-        try:
-            async with rpc(ws.nanny, connection_args=scheduler.connection_args) as nanny:
-                await asyncio.wait_for(nanny.kill(reason=stimulus_id), NANNY_WAIT)
-            # killed: the scheduler forgets the worker when its connection closes, and the
-            # Nanny starts a new one
-            return
-        except Exception as exc:  # unreachable (OSError, TimeoutError) or failed: remove it here
-            _log.info("the Nanny of silent worker %s did not restart it (%r): removing it", address, exc)
+    try:
+        async with rpc(ws.nanny, connection_args=scheduler.connection_args) as nanny:
+            await asyncio.wait_for(nanny.kill(reason=stimulus_id), NANNY_WAIT)
+        # killed: the scheduler forgets the worker when its connection closes, and the Nanny
+        # starts a new one
+        return
+    except Exception as exc:  # unreachable (OSError, TimeoutError) or failed: remove it here
+        _log.info("the Nanny of silent worker %s did not restart it (%r): removing it", address, exc)
+    # its Nanny is silent too: the machine is cut off (or stopped). Not told to close: once it
+    # is back it finds its connection closed and joins again (``--reconnect-timeout``)
     stream = scheduler.stream_comms.get(address)
     try:
         await scheduler.remove_worker(address, stimulus_id=stimulus_id, close=False)
     finally:
         if stream is not None:
-            stream.abort()  # the connection too: a worker that comes back finds it broken
+            stream.abort()
