@@ -29,6 +29,7 @@ from ..errors import (
 from .actor_calls import ReplicaCall, call_replica
 from .adapters import check_adapter_name
 from .autoscaling import AutoscalingConfig
+from .cancel import CancelToken
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
 from .models import resolve_model
@@ -253,9 +254,11 @@ class LLMClusterManager(VersionRouting):
         messages: list[dict[str, str]] | None = None,
         json_schema: dict[str, Any] | None = None,
         adapter: str | None = None,
+        cancel: CancelToken | None = None,
     ) -> InferenceResult:
         """Generate a completion (``inference`` is this as the documented dict); ``json_schema``
-        constrains the text to JSON matching it, ``adapter`` names one of the deployment's LoRA adapters."""
+        constrains the text to JSON matching it, ``adapter`` names one of the deployment's LoRA adapters.
+        ``cancel`` fired (its caller went away) ends the row at its replica's next decode step."""
         request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
         request.json_schema, request.adapter = json_schema, adapter
         request = self._with_deadline(request)
@@ -264,7 +267,7 @@ class LLMClusterManager(VersionRouting):
         with dep.admitted(self.max_concurrent_requests):
             answer, handle = self._call(
                 dep,
-                lambda h: self._send(h, "generate", request.as_dict()),
+                lambda h: self._generate_on(h, request, cancel),
                 prefix=self._state.router.key(request, dep.id),
             )
         generation = Generation.from_replica(answer, (time.monotonic() - started) * 1000)
@@ -272,6 +275,15 @@ class LLMClusterManager(VersionRouting):
         return InferenceResult(
             **vars(generation), deployment_id=dep.id, model_name=dep.spec.model_name, replica=handle.index
         )
+
+    def _generate_on(
+        self, handle: ReplicaHandle, request: GenerationRequest, cancel: CancelToken | None
+    ) -> ReplicaCall:
+        call = self._send(handle, "generate", request.as_dict())
+        if cancel is not None:  # a cancel goes to the replica this call went to, after the call
+            request_id = request.request_id or ""
+            cancel.on_cancel(lambda: self._cancel(handle, request_id))
+        return call
 
     def inference(
         self,

@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ClusterNotRunningError
+from ...llm.cancel import CancelToken
 from ...llm.manager import LLMClusterManager
 from ..deps import ERROR_RESPONSES, head
+from ..disconnect import unless_disconnected
 from ..models import (
     DeployAccepted,
     DeploymentList,
@@ -186,17 +188,23 @@ def get_model(deployment_id: str, request: Request) -> DeploymentModel:
     response_model=InferenceResult,
     responses={200: {"content": {"text/event-stream": {"schema": STREAM_SCHEMA}}}},
 )
-def inference(
+async def inference(
     deployment_id: str, body: InferenceRequest, request: Request
 ) -> InferenceResult | StreamingResponse:
     """Generate a completion: ``text``, ``tokens_generated``, ``latency_ms``, ``finish_reason``.
-    With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``."""
+    With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``.
+    A client that disconnects before its answer ends its generation (``web/disconnect.py``)."""
+    return await unless_disconnected(request, lambda token: _inference(deployment_id, body, request, token))
+
+
+def _inference(
+    deployment_id: str, body: InferenceRequest, request: Request, cancel: CancelToken
+) -> InferenceResult | StreamingResponse:
     manager = llm_manager(request)
     options = body.model_dump(exclude={"prompt", "stream"})
     if not body.stream:
-        return InferenceResult.model_validate(
-            manager.generate(deployment_id, body.prompt, **options).to_dict()
-        )
+        result = manager.generate(deployment_id, body.prompt, cancel=cancel, **options)
+        return InferenceResult.model_validate(result.to_dict())
     events = manager.stream_events(deployment_id, body.prompt, **options)
     first = next(events)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
     rest = (e.to_dict() for e in events)
