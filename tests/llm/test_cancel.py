@@ -14,7 +14,7 @@ import pytest
 
 from pycluster import HeadNode, LLMClusterManager
 from pycluster.llm.engines import GenerationRequest, GenerationResult
-from pycluster.llm.engines.decode import Row
+from pycluster.llm.engines.decode import Row, plain_generation_config
 from pycluster.llm.engines.transformers_engine import TransformersEngine
 from pycluster.llm.spec import ModelSpec
 from tests.helpers import wait_for
@@ -188,3 +188,47 @@ def test_a_client_that_disconnects_before_its_whole_answer_frees_its_row(
     assert after["tokens_generated"] - stopped <= 300  # the other row's tail at most
     assert after["tokens_generated"] - before["tokens_generated"] < LONG
     assert after["cancelled"] == before["cancelled"] + 1
+
+
+# --------------------------------------------------------------- batches run by model.generate
+@pytest.fixture(scope="module")
+def whole_engine(tiny_model: Path) -> TransformersEngine:
+    """A model whose generation config (a repetition penalty) the decode loop cannot follow, so
+    its batches run through one ``model.generate`` call each."""
+    spec = ModelSpec(
+        str(tiny_model), gpu_per_replica=0, precision="fp32", max_sequence_length=CONTEXT, batch_size=8
+    )
+    engine = TransformersEngine(spec, str(tiny_model))
+    engine.model.generation_config.repetition_penalty = 1.3
+    engine.continuous = plain_generation_config(engine.model)  # what __init__ decides for such a model
+    assert not engine.continuous
+    return engine
+
+
+def test_a_batch_run_by_generate_lets_a_cancelled_row_go(whole_engine: TransformersEngine) -> None:
+    alone = {p: _alone(whole_engine, p, 16) for p in [VICTIM, *OTHERS]}
+    assert alone[VICTIM].tokens_generated == 16
+    results: dict[str, GenerationResult] = {}
+    rows = [_row(whole_engine, p, 16, results) for p in [VICTIM, *OTHERS]]
+    victim, at_cancel = rows[0], []
+
+    def on_text(_text: str) -> None:
+        if len(victim.tokens) >= 3 and not victim.cancelled:
+            victim.cancelled = True
+            at_cancel.append(len(victim.tokens))
+
+    victim.on_text = on_text
+    overdue = _row(whole_engine, "the lazy", 16, results)
+    overdue.deadline = time.monotonic() - 1
+    before = whole_engine.counters()
+    whole_engine.serve_whole([*rows, overdue])
+    after = whole_engine.counters()
+    assert results[VICTIM].finish_reason == "cancelled"
+    assert len(victim.tokens) == at_cancel[0] < 16 and results[VICTIM].tokens_generated == at_cancel[0]
+    assert results["the lazy"].finish_reason == "timeout" and results["the lazy"].tokens_generated == 0
+    assert after["rows_ended_early"] == before["rows_ended_early"] + 2
+    made = after["tokens_generated"] - before["tokens_generated"]
+    assert made == at_cancel[0] + sum(len(r.tokens) for r in rows[1:])
+    for prompt in OTHERS:  # the penalty applied, and the cancel changed nothing for them
+        assert results[prompt].text == alone[prompt].text
+        assert results[prompt].finish_reason == alone[prompt].finish_reason
