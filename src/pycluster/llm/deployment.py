@@ -29,6 +29,7 @@ class ReplicaHandle:
     reason: str | None = None
     inflight: int = 0
     restarts: int = 0
+    error: BaseException | None = None  # why it failed to load (``reason`` says it in words)
     failure_counted: bool = False  # its failure to load is in its deployment's backoff already
 
     def info(self) -> ReplicaInfo:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ...errors import ClusterNotRunningError
 from ...llm.cancel import CancelToken
@@ -28,6 +28,8 @@ __all__ = ["InferenceOptions", "llm_manager", "router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["llm"])
 
+AdapterName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+AdapterPath = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]  # BYTES_PER_PARAMETER's keys
 
 
@@ -60,6 +62,14 @@ class DeployRequest(BaseModel):
     )
     autoscaling: AutoscalingRequest | None = Field(
         None, description="Follow the load between min_replicas and max_replicas (replaces replicas)"
+    )
+    adapters: dict[AdapterName, AdapterPath] | None = Field(
+        None,
+        max_length=64,
+        description="LoRA adapters every replica loads, name -> folder saved with peft's save_pretrained "
+        "(as POST /api/llm/models/{id}/adapters takes them). The answer waits for the first replica; "
+        "an adapter that does not fit the base model is a 422 naming adapters.<name>, nothing deployed",
+        examples=[{"sql": "/models/adapters/sql"}],
     )
     wait: bool = Field(False, description="Answer only once a replica is ready (or has failed)")
 
