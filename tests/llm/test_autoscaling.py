@@ -4,6 +4,8 @@ to max_replicas under load."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +18,7 @@ from pycluster import HeadNode, LLMClusterManager
 from pycluster.errors import ConfigError, DeploymentStateError
 from pycluster.llm import AutoscalingConfig
 from pycluster.llm.autoscaling import Autoscaler
+from pycluster.llm.backoff import CAP_S, LoadBackoff
 from tests.helpers import cli, wait_for
 
 from .tiny_model import CONTEXT
@@ -67,6 +70,20 @@ def test_scaled_to_zero_a_request_gets_a_replica_at_once() -> None:
     scaler, _clock = _scaler(min_replicas=0, upscale_delay_s=30)
     assert scaler.decide(0, 0).replicas == 0
     assert scaler.decide(0, 1).replicas == 1  # no upscale delay while a request waits
+
+
+def test_failed_loads_double_the_wait_up_to_the_cap_and_a_ready_replica_resets_it() -> None:
+    backoff = LoadBackoff()
+    waits = []
+    for failure in range(12):
+        backoff.failed("OSError: no weights", base=30.0, now=failure * 1000.0)
+        waits.append(backoff.next_try - failure * 1000.0)
+    assert waits[:4] == [30.0, 60.0, 120.0, 240.0] and waits[-1] == CAP_S
+    assert backoff.waiting(now=11_000.0) == "replica failed to load: OSError: no weights; next try in 300 s"
+    backoff.succeeded()
+    assert backoff.waiting(now=11_000.0) is None
+    backoff.failed("again", base=30.0, now=0.0)
+    assert backoff.next_try == 30.0  # counted from the start again
 
 
 @pytest.mark.parametrize(
@@ -177,3 +194,40 @@ def test_scale_to_zero_then_grow_to_max_under_load(
         wait_for(lambda: _replicas(api, dep) == 0, 60, what="scale to zero after the load")
     finally:
         api.delete(f"/api/llm/models/{dep}")
+
+
+@pytest.mark.slow
+def test_replicas_that_fail_to_load_are_retried_with_a_growing_wait(
+    api: httpx.Client, llm: LLMClusterManager, tiny_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "not-yet-a-model"  # a config but no weights nor tokenizer: every load fails
+    folder.mkdir()
+    shutil.copy(tiny_model / "config.json", folder)
+    dep = llm.deploy_model(
+        str(folder),
+        gpu_per_replica=0,
+        max_sequence_length=CONTEXT,
+        wait=False,
+        autoscaling={"min_replicas": 1, "max_replicas": 1, "upscale_delay_s": 0},
+    )
+    reasons: list[str] = []
+    rises: list[int] = []  # each announced wait longer than the one before: a new failure
+
+    def reason() -> str:
+        text = str(api.get(f"/api/llm/models/{dep}").json()["autoscaling"]["reason"] or "")
+        reasons.append(text)
+        wait = re.search(r"next try in (\d+) s", text)
+        if wait and (not rises or int(wait.group(1)) > last[0]):
+            rises.append(int(wait.group(1)))
+        last[0] = int(wait.group(1)) if wait else last[0]
+        return text
+
+    last = [0]
+    # without a backoff: a new try every tick (0.25 s), and no such reason
+    wait_for(lambda: reason() and len(rises) >= 2, 90, interval=0.05, what="two failed tries")
+    assert rises == [1, 2], (rises, reasons[-1])  # 1 s after the first failure, 2 s after the second
+    assert "replica failed to load: OSError" in reasons[-1], reasons[-1]  # says why, and when
+    shutil.copytree(tiny_model, folder, dirs_exist_ok=True)  # the model is fixed: the next try loads
+    wait_for(lambda: llm.deployment(dep).status == "ready", 60, what="the deployment to load")
+    wait_for(lambda: reason() == "", 5, what="the backoff to reset")
+    llm.undeploy(dep)

@@ -78,21 +78,51 @@ def test_adapters_per_request_share_batches(
     assert together == alone * 2
 
 
-def test_an_adapter_that_does_not_fit_is_refused_naming_the_field(
-    api: httpx.Client, deployed: str, tmp_path: Path
-) -> None:
-    other = build_tiny_model(tmp_path / "wider")
+@pytest.fixture(scope="module")
+def misfit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter made for a wider model than ``model``."""
+    folder = tmp_path_factory.mktemp("misfit")
+    other = build_tiny_model(folder / "wider")
     config = json.loads((other / "config.json").read_text())
     from transformers import GPT2Config, GPT2LMHeadModel
 
     GPT2LMHeadModel(GPT2Config(**{**config, "n_embd": 32})).save_pretrained(other)
-    misfit = build_tiny_adapter(other, tmp_path / "misfit")
+    return build_tiny_adapter(other, folder / "misfit")
+
+
+def test_an_adapter_that_does_not_fit_is_refused_naming_the_field(
+    api: httpx.Client, deployed: str, misfit: Path
+) -> None:
     answer = api.post(f"/api/llm/models/{deployed}/adapters", json={"name": "misfit", "path": str(misfit)})
     assert answer.status_code == 422 and "adapters.misfit" in answer.text and "does not match" in answer.text
     assert "misfit" not in api.get(f"/api/llm/models/{deployed}/adapters").json()["adapters"]
     unknown = api.post("/v1/completions", json={"model": f"{deployed}:nope", "prompt": PROMPT})
     assert unknown.status_code == 422 and "model" in unknown.text and "nope" in unknown.text
     assert _complete(api, deployed)  # the deployment still serves
+
+
+def test_a_deploy_with_adapters_loads_them_and_refuses_one_that_does_not_fit(
+    api: httpx.Client, deployed: str, model: Path, adapters: dict[str, Path], misfit: Path
+) -> None:
+    def listed() -> list[str]:
+        return [d["deployment_id"] for d in api.get("/api/llm/models").json()["deployments"]]
+
+    before = listed()
+    body = {"model_name": str(model), "gpu_per_replica": 0, "max_sequence_length": CONTEXT}
+    adapters_in = {"one": str(adapters["one"]), "misfit": str(misfit)}
+    refused = api.post("/api/llm/models/deploy", json={**body, "adapters": adapters_in})
+    assert refused.status_code == 422 and "adapters.misfit" in refused.text, refused.text
+    assert listed() == before  # nothing half-deployed
+    answer = api.post("/api/llm/models/deploy", json={**body, "adapters": {"one": str(adapters["one"])}})
+    assert answer.status_code == 202, answer.text
+    dep = answer.json()["deployment_id"]
+    assert api.get(f"/api/llm/models/{dep}/adapters").json()["adapters"] == {"one": str(adapters["one"])}
+    loaded = api.post(
+        f"/api/llm/models/{deployed}/adapters", json={"name": "one", "path": str(adapters["one"])}
+    )
+    assert loaded.status_code == 201, loaded.text
+    assert _complete(api, f"{dep}:one") == _complete(api, f"{deployed}:one") != _complete(api, dep)
+    assert api.delete(f"/api/llm/models/{dep}").status_code == 200
 
 
 SCHEMA = {

@@ -7,8 +7,9 @@ model takes; nothing is downloaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CHAT_TEMPLATE", "CONTEXT", "build_tiny_adapter", "build_tiny_model"]
+__all__ = ["CHAT_TEMPLATE", "CONTEXT", "build_tiny_adapter", "build_tiny_llama", "build_tiny_model"]
 
 CONTEXT = 128  # the model's context, in tokens
 CHAT_TEMPLATE = (
@@ -23,22 +24,9 @@ _TEXT = (
 
 def build_tiny_model(folder: Path, seed: int = 0, context: int = CONTEXT) -> Path:
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import GPT2Config, GPT2LMHeadModel
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300,
-        special_tokens=["<unk>", "<eos>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator([_TEXT] * 40, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>", pad_token="<pad>"
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer = _tokenizer()
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tokenizer),
@@ -57,7 +45,54 @@ def build_tiny_model(folder: Path, seed: int = 0, context: int = CONTEXT) -> Pat
     return folder
 
 
-def build_tiny_adapter(model_folder: Path, folder: Path, seed: int = 1) -> Path:
+def build_tiny_llama(folder: Path, seed: int = 0, context: int = CONTEXT, hidden: int = 64) -> Path:
+    """The same tokenizer on a tiny Llama: vLLM runs LoRA adapters on Llama (its GPT-2 has no LoRA)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _tokenizer()
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_range=0.6,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _tokenizer() -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<unk>", "<eos>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator([_TEXT] * 40, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>", pad_token="<pad>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_adapter(
+    model_folder: Path, folder: Path, seed: int = 1, target_modules: tuple[str, ...] = ("c_attn",)
+) -> Path:
     """A LoRA adapter (peft) for the model in ``model_folder``, with random (not zero) weights so
     that it changes the text."""
     import torch
@@ -66,7 +101,7 @@ def build_tiny_adapter(model_folder: Path, folder: Path, seed: int = 1) -> Path:
 
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(model_folder)
-    config = LoraConfig(r=4, lora_alpha=16, target_modules=["c_attn"], init_lora_weights=False)
+    config = LoraConfig(r=4, lora_alpha=16, target_modules=list(target_modules), init_lora_weights=False)
     model = get_peft_model(base, config)
     for name, parameter in model.named_parameters():
         if "lora_B" in name:

@@ -1,10 +1,12 @@
 """Prefix reuse, LoRA adapters and structured output on a real GPU, both engines (issue 21).
 
 Runs where torch has CUDA (the device machine); elsewhere each test is skipped saying what
-it would have checked. The engines run in this process on the tiny local model: on a GPU
-the transformers engine's cached prefixes, adapter weights and logit masks live in GPU
-memory, and vLLM does all three its own way (automatic prefix caching, LoRARequest,
-structured outputs).
+it would have checked (the skip is decided before any model is built). The engines run in
+this process on tiny local models: on a GPU the transformers engine's cached prefixes,
+adapter weights and logit masks live in GPU memory, and vLLM does all three its own way
+(automatic prefix caching, LoRARequest, structured outputs). vLLM runs a tiny Llama in fp16:
+its GPT-2 implementation has no LoRA support (``GPT2LMHeadModel`` is ``SupportsPP`` only,
+and ``enable_lora`` refuses such a model), and its LoRA kernels are for 16-bit weights.
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ import pytest
 from pycluster.errors import InferenceRequestError
 from pycluster.llm.engines import GenerationRequest
 from pycluster.llm.spec import ModelSpec
-from tests.gpu.test_real_gpu import needs_torch_cuda
-from tests.llm.tiny_model import build_tiny_adapter, build_tiny_model
+from tests.gpu.test_real_gpu import needs_gpu, needs_torch_cuda
+from tests.llm.tiny_model import build_tiny_adapter, build_tiny_llama, build_tiny_model
 
 pytestmark = pytest.mark.gpu
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
+LLAMA_LORA = ("q_proj", "v_proj")
+
+
+def needs_vllm(what: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not HAS_VLLM, reason=f"not run: {what} (vllm is not installed here)")
+
+
 SYSTEM = "the quick brown fox jumps over the lazy dog. a cluster runs tasks on workers. "
 SCHEMA = {
     "type": "object",
@@ -46,17 +55,25 @@ def folders() -> dict[str, Path]:
 
     config = json.loads((wider / "config.json").read_text())
     GPT2LMHeadModel(GPT2Config(**{**config, "n_embd": 32})).save_pretrained(wider)
+    llama = build_tiny_llama(root / "llama", context=512)
+    wide_llama = build_tiny_llama(root / "wide-llama", context=512, hidden=32)
     return {
         "model": model,
         "one": build_tiny_adapter(model, root / "one", seed=1),
         "two": build_tiny_adapter(model, root / "two", seed=2),
         "misfit": build_tiny_adapter(wider, root / "misfit", seed=3),
+        "llama": llama,
+        "llama-one": build_tiny_adapter(llama, root / "llama-one", seed=1, target_modules=LLAMA_LORA),
+        "llama-two": build_tiny_adapter(llama, root / "llama-two", seed=2, target_modules=LLAMA_LORA),
+        "llama-misfit": build_tiny_adapter(
+            wide_llama, root / "llama-misfit", seed=3, target_modules=LLAMA_LORA
+        ),
     }
 
 
-def _spec(folders: dict[str, Path], engine: str, **extra: Any) -> ModelSpec:
+def _spec(folders: dict[str, Path], engine: str, model: str = "model", **extra: Any) -> ModelSpec:
     options: dict[str, Any] = {"precision": "fp32", "gpu_per_replica": 1, "max_sequence_length": 512}
-    return ModelSpec(str(folders["model"]), engine=engine, batch_size=4, **{**options, **extra})
+    return ModelSpec(str(folders[model]), engine=engine, batch_size=4, **{**options, **extra})
 
 
 def _texts(engine: Any, requests: list[GenerationRequest]) -> list[str]:
@@ -77,6 +94,9 @@ def transformers_engines(folders: dict[str, Path]) -> Iterator[tuple[Any, Any]]:
     cached.close()
 
 
+@needs_gpu(
+    "transformers engine on cuda: requests sharing a long prompt start from its cached KV, same greedy text"
+)
 def test_transformers_prefix_reuse_on_gpu_keeps_greedy_text(transformers_engines: tuple[Any, Any]) -> None:
     plain, cached = transformers_engines
     requests = [GenerationRequest(SYSTEM * 3 + f"question {i}", max_tokens=12) for i in range(6)]
@@ -86,6 +106,9 @@ def test_transformers_prefix_reuse_on_gpu_keeps_greedy_text(transformers_engines
     assert cached.counters()["prefix_hits"] >= 5
 
 
+@needs_gpu(
+    "transformers engine on cuda: two LoRA adapters and the base mix in one batch; a misfit is refused"
+)
 def test_transformers_adapters_mix_in_one_gpu_batch(
     transformers_engines: tuple[Any, Any], folders: dict[str, Path]
 ) -> None:
@@ -102,6 +125,7 @@ def test_transformers_adapters_mix_in_one_gpu_batch(
     assert _texts(engine, requests) == alone
 
 
+@needs_gpu("transformers engine on cuda: sampled text constrained to a JSON Schema validates")
 def test_transformers_structured_output_on_gpu(transformers_engines: tuple[Any, Any]) -> None:
     import jsonschema
 
@@ -120,12 +144,15 @@ def vllm_engine(folders: dict[str, Path]) -> Iterator[Any]:
         )
     from pycluster.llm.engines.vllm_engine import VLLMEngine
 
-    adapters = {"one": str(folders["one"]), "two": str(folders["two"])}
-    engine = VLLMEngine(_spec(folders, "vllm", adapters=adapters, memory_fraction=0.3), str(folders["model"]))
+    adapters = {"one": str(folders["llama-one"]), "two": str(folders["llama-two"])}
+    spec = _spec(folders, "vllm", "llama", precision="fp16", adapters=adapters, memory_fraction=0.3)
+    engine = VLLMEngine(spec, str(folders["llama"]))
     yield engine
     engine.close()
 
 
+@needs_gpu("vLLM on cuda: automatic prefix caching is on and repeated long prompts keep their text")
+@needs_vllm("vLLM on cuda: automatic prefix caching is on and repeated long prompts keep their text")
 def test_vllm_prefix_caching_is_on(vllm_engine: Any) -> None:
     config = vllm_engine.engine.vllm_config.cache_config
     assert config.enable_prefix_caching
@@ -133,6 +160,8 @@ def test_vllm_prefix_caching_is_on(vllm_engine: Any) -> None:
     assert _texts(vllm_engine, requests) == _texts(vllm_engine, requests)
 
 
+@needs_gpu("vLLM on cuda: a LoRARequest per row, 2 adapters and the base in one batch; a misfit is refused")
+@needs_vllm("vLLM on cuda: a LoRARequest per row, 2 adapters and the base in one batch; a misfit is refused")
 def test_vllm_lora_requests_per_row(vllm_engine: Any, folders: dict[str, Path]) -> None:
     requests = [
         GenerationRequest("the quick brown fox", max_tokens=10, adapter=a) for a in (None, "one", "two")
@@ -140,11 +169,13 @@ def test_vllm_lora_requests_per_row(vllm_engine: Any, folders: dict[str, Path]) 
     alone = [_texts(vllm_engine, [r])[0] for r in requests]
     assert len(set(alone)) == 3 and _texts(vllm_engine, requests) == alone
     with pytest.raises(InferenceRequestError, match=r"adapters\.misfit"):
-        vllm_engine.load_adapter("misfit", str(folders["misfit"]))
+        vllm_engine.load_adapter("misfit", str(folders["llama-misfit"]))
     with pytest.raises(InferenceRequestError, match="model"):
         vllm_engine.prompt_ids(GenerationRequest("x", adapter="nope"))
 
 
+@needs_gpu("vLLM on cuda: an answer constrained to a JSON Schema (structured outputs) validates")
+@needs_vllm("vLLM on cuda: an answer constrained to a JSON Schema (structured outputs) validates")
 def test_vllm_structured_output(vllm_engine: Any) -> None:
     import jsonschema
 

@@ -118,7 +118,7 @@ def test_a_model_that_cannot_fit_is_refused(gpu_llm: LLMClusterManager, model_di
 
 
 @needs_gpu("engine='vllm' on a GPU worker: greedy text == the transformers engine's")
-@needs_vllm("engine='vllm' on a GPU worker")
+@needs_vllm("engine='vllm' on a GPU worker: greedy text == the transformers engine's")
 def test_vllm_engine_matches_transformers(gpu_llm: LLMClusterManager, model_dir: Path) -> None:
     options = {"precision": "fp32", "gpu_per_replica": 1, "max_sequence_length": CONTEXT}
     hf = gpu_llm.deploy_model(str(model_dir), engine="transformers", **options)

@@ -46,7 +46,7 @@ def _deploy_vllm(llm: LLMClusterManager, model: Path) -> str:
 
 
 @needs_gpu("vLLM's async engine streams tokens as made: several pieces, joined == the whole answer")
-@needs_vllm("vLLM streaming through AsyncLLM")
+@needs_vllm("vLLM's async engine streams tokens as made: several pieces, joined == the whole answer")
 def test_vllm_streams_pieces_as_they_are_made(gpu_llm: LLMClusterManager, model_dir: Path) -> None:
     dep = _deploy_vllm(gpu_llm, model_dir)
     try:
@@ -61,7 +61,7 @@ def test_vllm_streams_pieces_as_they_are_made(gpu_llm: LLMClusterManager, model_
 
 
 @needs_gpu("vLLM: a stream closed after its first piece is aborted inside vLLM (token counter stops)")
-@needs_vllm("vLLM cancellation through AsyncLLM.abort")
+@needs_vllm("vLLM: a stream closed after its first piece is aborted inside vLLM (token counter stops)")
 def test_vllm_closed_stream_is_aborted(gpu_llm: LLMClusterManager, model_dir: Path) -> None:
     dep = _deploy_vllm(gpu_llm, model_dir)
     try:

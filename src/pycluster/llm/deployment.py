@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import DeploymentBusyError
 from .autoscaling import Autoscaler
+from .backoff import LoadBackoff
 from .metrics import RequestMetrics
 from .results import AutoscalingStatus, DeploymentInfo, ReplicaInfo
 from .spec import DeploymentStatus, ModelSpec
@@ -28,6 +29,8 @@ class ReplicaHandle:
     reason: str | None = None
     inflight: int = 0
     restarts: int = 0
+    error: BaseException | None = None  # why it failed to load (``reason`` says it in words)
+    failure_counted: bool = False  # its failure to load is in its deployment's backoff already
 
     def info(self) -> ReplicaInfo:
         return ReplicaInfo(
@@ -49,6 +52,7 @@ class Deployment:
     autoscaler: Autoscaler | None = None  # None: the replica count changes only by hand
     wanted_replicas: int | None = None  # the autoscaler's last reading of the load
     scaling_reason: str | None = None  # why it does not run what the load asks for
+    load_backoff: LoadBackoff = field(default_factory=LoadBackoff)  # after replicas failed to load
     traffic_weight: float | None = None  # set by the manager from its name's traffic split
     # held while a request picks its replica and while a replica is taken away: none is taken
     # away from under a request that just picked it

@@ -29,6 +29,7 @@ from ..errors import (
 from .actor_calls import ReplicaCall, call_replica
 from .adapters import check_adapter_name
 from .autoscaling import AutoscalingConfig
+from .cancel import CancelToken
 from .deployment import Deployment, ReplicaHandle
 from .engines import GenerationRequest
 from .models import resolve_model
@@ -128,6 +129,9 @@ class LLMClusterManager(VersionRouting):
         with ``max(1, min_replicas)`` and follows its load (see ``llm/autoscaling.py``).
         ``name`` (default ``model_name``) and ``version`` (default: the next number) make it
         ``name@version``; a new version of a name gets no traffic until ``set_traffic``.
+        ``adapters`` (name -> peft folder) are loaded by every replica; with them the call waits
+        for the first replica to load even without ``wait``, and an adapter that does not fit the
+        base model is an InferenceRequestError naming ``adapters.<name>``, nothing left deployed.
         """
         name = name or model_name
         version = self._new_version(name, version)
@@ -156,7 +160,20 @@ class LLMClusterManager(VersionRouting):
         )
         for adapter_name in spec.adapters:
             check_adapter_name(adapter_name)
-        return self._deploy(spec, secrets.token_hex(6), wait)
+        if not spec.adapters:
+            return self._deploy(spec, secrets.token_hex(6), wait)
+        # whether an adapter fits its base is known only once a replica has loaded both: wait for
+        # the first outcome, and take a deployment whose adapter does not fit away again
+        deployment_id = self._deploy(spec, secrets.token_hex(6), wait=False)
+        dep = self._get(deployment_id)
+        if dep.wait(self.request_timeout) == DeploymentStatus.FAILED:
+            misfit = next((r.error for r in dep.replicas if _adapter_error(r.error)), None)
+            if misfit is not None:
+                self.remove(deployment_id)
+                raise InferenceRequestError(str(misfit))
+        if wait:
+            self._wait_ready(dep)
+        return deployment_id
 
     def _deploy(self, spec: ModelSpec, deployment_id: str, wait: bool, dep: Deployment | None = None) -> str:
         """Place and start the replicas; ``dep`` is the listed placeholder of a restored deployment."""
@@ -223,6 +240,7 @@ class LLMClusterManager(VersionRouting):
         except Exception as exc:
             if handle.future is future:
                 handle.status, handle.reason = DeploymentStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                handle.error = exc
                 log.info("deployment %s replica %d failed: %s", dep.id, handle.index, handle.reason)
         else:
             if handle.future is future:
@@ -253,9 +271,11 @@ class LLMClusterManager(VersionRouting):
         messages: list[dict[str, str]] | None = None,
         json_schema: dict[str, Any] | None = None,
         adapter: str | None = None,
+        cancel: CancelToken | None = None,
     ) -> InferenceResult:
         """Generate a completion (``inference`` is this as the documented dict); ``json_schema``
-        constrains the text to JSON matching it, ``adapter`` names one of the deployment's LoRA adapters."""
+        constrains the text to JSON matching it, ``adapter`` names one of the deployment's LoRA adapters.
+        ``cancel`` fired (its caller went away) ends the row at its replica's next decode step."""
         request = _request(prompt, messages, max_tokens, temperature, top_p, stop_sequences, seed)
         request.json_schema, request.adapter = json_schema, adapter
         request = self._with_deadline(request)
@@ -264,7 +284,7 @@ class LLMClusterManager(VersionRouting):
         with dep.admitted(self.max_concurrent_requests):
             answer, handle = self._call(
                 dep,
-                lambda h: self._send(h, "generate", request.as_dict()),
+                lambda h: self._generate_on(h, request, cancel),
                 prefix=self._state.router.key(request, dep.id),
             )
         generation = Generation.from_replica(answer, (time.monotonic() - started) * 1000)
@@ -272,6 +292,15 @@ class LLMClusterManager(VersionRouting):
         return InferenceResult(
             **vars(generation), deployment_id=dep.id, model_name=dep.spec.model_name, replica=handle.index
         )
+
+    def _generate_on(
+        self, handle: ReplicaHandle, request: GenerationRequest, cancel: CancelToken | None
+    ) -> ReplicaCall:
+        call = self._send(handle, "generate", request.as_dict())
+        if cancel is not None:  # a cancel goes to the replica this call went to, after the call
+            request_id = request.request_id or ""
+            cancel.on_cancel(lambda: self._cancel(handle, request_id))
+        return call
 
     def inference(
         self,
@@ -754,6 +783,11 @@ class LLMClusterManager(VersionRouting):
     def _save(self, dep: Deployment) -> None:
         if self._state.store is not None and dep.id in self._state.deployments:
             self._state.store.save(dep.id, dep.spec.as_dict(), dep.status.value, dep.reason, dep.created_at)
+
+
+def _adapter_error(error: BaseException | None) -> bool:
+    """Whether a replica failed to load because one of its adapters does not fit (adapters.py)."""
+    return isinstance(error, InferenceRequestError) and str(error).startswith("adapters.")
 
 
 def _request(

@@ -229,6 +229,10 @@ class ModelReplica:
             return request_id in self._cancelled
 
     def _run_whole(self, items: list[BatchItem]) -> None:
+        serve_whole = getattr(self.engine, "serve_whole", None)
+        if serve_whole is not None:  # rows, so that ``cancel`` and deadlines reach them mid-batch
+            serve_whole([self._row(item) for item in items])
+            return
         stream = items[0].payload.stream
         on_text = _stream_writer(stream) if stream is not None else None
         started = time.monotonic()

@@ -5,12 +5,14 @@ head, where requests are routed, so a request still waiting for a replica counts
 its ``Autoscaler`` how many replicas to run, and grows or shrinks it through the manager:
 growing goes through placement (``LLMResourceManager`` for GPU replicas), and a replica that
 cannot be placed is not attempted; shrinking takes only replicas with nothing in flight.
+After replicas fail to load, growing waits longer after each failure (``backoff.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from .deployment import Deployment
@@ -60,9 +62,23 @@ class ScalingLoop:
                 return
             live = [r for r in dep.replicas if r.status in (DeploymentStatus.LOADING, DeploymentStatus.READY)]
             decision = dep.autoscaler.decide(len(live), dep.in_flight)
-            reason = decision.reason
+            reason, waiting = decision.reason, self._note_loads(dep)
             if decision.replicas > len(live):
-                reason = self.grow(dep, decision.replicas - len(live)) or reason
+                reason = waiting or self.grow(dep, decision.replicas - len(live)) or reason
             elif decision.replicas < len(live):
                 self.shrink(dep, len(live) - decision.replicas)
             dep.wanted_replicas, dep.scaling_reason = decision.wanted, reason
+
+    @staticmethod
+    def _note_loads(dep: Deployment) -> str | None:
+        """Count replicas that failed to load since the last tick into the deployment's backoff
+        (a ready one resets it); returns why no replica may start yet, or None."""
+        assert dep.autoscaler is not None
+        now, backoff = time.monotonic(), dep.load_backoff
+        if any(r.status == DeploymentStatus.READY for r in dep.replicas):
+            backoff.succeeded()
+        for handle in dep.replicas:
+            if handle.status == DeploymentStatus.FAILED and not handle.failure_counted:
+                handle.failure_counted = True
+                backoff.failed(handle.reason or "failed", dep.autoscaler.config.upscale_delay_s, now)
+        return backoff.waiting(now)

@@ -2,8 +2,8 @@
 
 ``serve`` runs rows through ``DecodeLoop`` (rows join and leave between decode steps); a
 model whose generation config changes greedy decoding (repetition penalty, forced tokens,
-...) is served with one ``model.generate`` call per batch instead, so its text stays
-exactly what ``generate`` gives.
+...) is served with one ``model.generate`` call per batch instead (``serve_whole``), so its
+text stays exactly what ``generate`` gives; its cancelled and overdue rows end there too.
 
 Sharding: ``pipeline_parallel`` splits the layers over the replica's GPUs with accelerate's
 ``device_map="auto"``; ``tensor_parallel`` needs the vLLM engine and is refused here.
@@ -12,6 +12,7 @@ Sharding: ``pipeline_parallel`` splits the layers over the replica's GPUs with a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,6 +61,8 @@ class TransformersEngine:
         self.eos_ids = _eos_ids(self.model.generation_config, self.tokenizer)
         # rows join and leave a running batch only where the loop decodes exactly as generate
         self.continuous = plain_generation_config(self.model)
+        # what ``serve_whole`` made and let go early (the loop counts its own)
+        self.whole_tokens_generated = self.whole_rows_ended_early = 0
         self.constraints = Constraints(self.tokenizer, self.eos_ids)
         self.adapters = AdapterSet(self.model, spec.model_name)
         self._loop = DecodeLoop(
@@ -125,8 +128,6 @@ class TransformersEngine:
         on_text: TokenCallback | None = None,
     ) -> list[GenerationResult]:
         """One batch, every row's result in order; ``on_text`` streams the first row's text."""
-        if not self.continuous:
-            return self._generate_whole(batch, on_text)
         results: dict[int, GenerationResult] = {}
 
         def keep(i: int) -> Callable[[Row, GenerationResult], None]:
@@ -134,34 +135,53 @@ class TransformersEngine:
 
         rows = [Row(request, ids, keep(i)) for i, (request, ids) in enumerate(batch)]
         rows[0].on_text = on_text
-        self._loop.run(rows, lambda n: [], max(len(rows), self.spec.batch_size))
+        if self.continuous:
+            self._loop.run(rows, lambda n: [], max(len(rows), self.spec.batch_size))
+        else:
+            self.serve_whole(rows)
         return [results[i] for i in range(len(rows))]
 
-    def _generate_whole(
-        self,
-        batch: list[tuple[GenerationRequest, list[int]]],
-        on_text: TokenCallback | None = None,
-    ) -> list[GenerationResult]:
-        """One ``model.generate`` call for the whole batch (generation configs the loop cannot do)."""
+    def serve_whole(self, rows: list[Row]) -> None:
+        """One ``model.generate`` call for ``rows`` (generation configs the loop cannot do).
+
+        A row cancelled or past its deadline is finished by the stopping criterion after the
+        step that notices it: it gets no more tokens and is answered at the batch's end
+        (``finish_reason`` "cancelled" / "timeout"). ``generate`` still computes a finished
+        row's padding until the batch's last row ends, so the compute is freed only when every
+        row has ended; the loop (``serve``) frees it at once.
+        """
+        now = time.monotonic()
+        for row in [r for r in rows if r.ended(now)]:  # cancelled while queued, or already overdue
+            self._answer_whole(row, row.ended(now) or "cancelled", len(rows))
+        rows = [r for r in rows if not r.ended(now)]
+        if not rows:
+            return
         torch = self.torch
-        first = batch[0][0]
-        inputs = self.tokenizer.pad({"input_ids": [ids for _, ids in batch]}, return_tensors="pt")
+        first = rows[0].request
+        inputs = self.tokenizer.pad({"input_ids": [row.ids for row in rows]}, return_tensors="pt")
         inputs = {k: v.to(self.model.device) for k, v in inputs.items()}
-        width = inputs["input_ids"].shape[1]
         options = self._sampling(first)
         if first.seed is not None:
             torch.manual_seed(first.seed)
-        stopper = _BatchStop(self, [r for r, _ in batch], width, on_text)
+        stopper = _BatchStop(self, rows, inputs["input_ids"].shape[1])
         with torch.inference_mode():
-            out = self.model.generate(
+            self.model.generate(
                 **inputs,
-                max_new_tokens=max(r.max_tokens for r, _ in batch),
+                max_new_tokens=max(row.request.max_tokens for row in rows),
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=[stopper],
                 **options,
             )
-        rows = out[:, width:].tolist()
-        return [finish(r, row, len(ids), self.eos_ids, self.decode) for (r, ids), row in zip(batch, rows)]
+        for row, early in zip(rows, stopper.early):
+            self._answer_whole(row, early, len(rows))
+
+    def _answer_whole(self, row: Row, early: str | None, batch_size: int) -> None:
+        result = finish(row.request, row.tokens, len(row.ids), self.eos_ids, self.decode)
+        if early is not None:
+            result.finish_reason = early
+            self.whole_rows_ended_early += 1
+        row.batch_size = batch_size
+        row.on_result(row, result)
 
     def _sampling(self, request: GenerationRequest) -> dict[str, Any]:
         if request.temperature <= 0:
@@ -172,8 +192,8 @@ class TransformersEngine:
         """Tokens the decode loop made, rows it let go early (cancelled or overdue), and the prefix
         cache's counters (entries, bytes, hits, misses, reused tokens)."""
         return {
-            "tokens_generated": self._loop.tokens_generated,
-            "rows_ended_early": self._loop.rows_ended_early,
+            "tokens_generated": self._loop.tokens_generated + self.whole_tokens_generated,
+            "rows_ended_early": self._loop.rows_ended_early + self.whole_rows_ended_early,
             **self._loop.prefix_cache.stats(),
         }
 
@@ -189,52 +209,52 @@ class TransformersEngine:
 
 
 class _BatchStop:
-    """A stopping criterion that finishes each row on its own: EOS, max_tokens or a stop sequence.
+    """A stopping criterion that finishes each row on its own: EOS, max_tokens, a stop sequence,
+    or its caller gone (cancelled) or its deadline passed (``early`` says which).
 
-    It also feeds the text of a single streamed request to ``on_text`` as it grows.
+    It keeps each row's ``tokens`` current and streams the text of rows that have ``on_text``.
     """
 
-    def __init__(
-        self,
-        engine: TransformersEngine,
-        requests: list[GenerationRequest],
-        width: int,
-        on_text: TokenCallback | None,
-    ) -> None:
+    def __init__(self, engine: TransformersEngine, rows: list[Row], width: int) -> None:
         self.engine = engine
-        self.requests = requests
+        self.rows = rows
         self.width = width
-        self.on_text = on_text
-        self.sent = 0
+        self.done = [False] * len(rows)
+        self.early: list[str | None] = [None] * len(rows)
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         torch = self.engine.torch
-        done = []
-        for row, request in zip(input_ids[:, self.width :].tolist(), self.requests):
-            done.append(self._row_done(row, request))
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        now = time.monotonic()
+        for i, (ids, row) in enumerate(zip(input_ids[:, self.width :].tolist(), self.rows)):
+            if self.done[i]:
+                continue  # generate pads a finished row from here on
+            row.tokens = ids
+            self.engine.whole_tokens_generated += 1
+            self.done[i] = self._row_done(row)
+            if not self.done[i]:
+                self.early[i] = row.ended(now)  # after the step's text went out, as in the loop
+                self.done[i] = self.early[i] is not None
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
-    def _row_done(self, row: list[int], request: GenerationRequest) -> bool:
-        if len(row) >= request.max_tokens or any(t in self.engine.eos_ids for t in row):
-            self._stream(row, request, final=True)
+    def _row_done(self, row: Row) -> bool:
+        request, ids = row.request, row.tokens
+        if len(ids) >= request.max_tokens or any(t in self.engine.eos_ids for t in ids):
+            self._stream(row, final=True)
             return True
-        if not request.stop and self.on_text is None:
+        if not request.stop and row.on_text is None:
             return False
-        text = self.engine.decode(row)
-        stopped = first_stop(text, request.stop) is not None
-        self._stream(row, request, final=stopped, text=text)
+        stopped = first_stop(self.engine.decode(ids), request.stop) is not None
+        self._stream(row, final=stopped)
         return stopped
 
-    def _stream(
-        self, row: list[int], request: GenerationRequest, final: bool, text: str | None = None
-    ) -> None:
-        if self.on_text is None:
+    def _stream(self, row: Row, final: bool) -> None:
+        if row.on_text is None:
             return
-        result = finish(request, row, 0, self.engine.eos_ids, self.engine.decode)
-        ready = unsent(result.text, self.sent, request.stop, final)
+        result = finish(row.request, row.tokens, 0, self.engine.eos_ids, self.engine.decode)
+        ready = unsent(result.text, row.sent, row.request.stop, final)
         if ready:
-            self.on_text(ready)
-            self.sent += len(ready)
+            row.on_text(ready)
+            row.sent += len(ready)
 
 
 def _device(torch: Any, gpu_per_replica: int) -> str:

@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ...errors import ClusterNotRunningError
+from ...llm.cancel import CancelToken
 from ...llm.manager import LLMClusterManager
 from ..deps import ERROR_RESPONSES, head
+from ..disconnect import unless_disconnected
 from ..models import (
     DeployAccepted,
     DeploymentList,
@@ -26,6 +28,8 @@ __all__ = ["InferenceOptions", "llm_manager", "router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["llm"])
 
+AdapterName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+AdapterPath = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]  # BYTES_PER_PARAMETER's keys
 
 
@@ -58,6 +62,14 @@ class DeployRequest(BaseModel):
     )
     autoscaling: AutoscalingRequest | None = Field(
         None, description="Follow the load between min_replicas and max_replicas (replaces replicas)"
+    )
+    adapters: dict[AdapterName, AdapterPath] | None = Field(
+        None,
+        max_length=64,
+        description="LoRA adapters every replica loads, name -> folder saved with peft's save_pretrained "
+        "(as POST /api/llm/models/{id}/adapters takes them). The answer waits for the first replica; "
+        "an adapter that does not fit the base model is a 422 naming adapters.<name>, nothing deployed",
+        examples=[{"sql": "/models/adapters/sql"}],
     )
     wait: bool = Field(False, description="Answer only once a replica is ready (or has failed)")
 
@@ -186,17 +198,23 @@ def get_model(deployment_id: str, request: Request) -> DeploymentModel:
     response_model=InferenceResult,
     responses={200: {"content": {"text/event-stream": {"schema": STREAM_SCHEMA}}}},
 )
-def inference(
+async def inference(
     deployment_id: str, body: InferenceRequest, request: Request
 ) -> InferenceResult | StreamingResponse:
     """Generate a completion: ``text``, ``tokens_generated``, ``latency_ms``, ``finish_reason``.
-    With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``."""
+    With ``stream`` the answer is server-sent events ``{"text": ...}`` then ``{"done": true, ...}``.
+    A client that disconnects before its answer ends its generation (``web/disconnect.py``)."""
+    return await unless_disconnected(request, lambda token: _inference(deployment_id, body, request, token))
+
+
+def _inference(
+    deployment_id: str, body: InferenceRequest, request: Request, cancel: CancelToken
+) -> InferenceResult | StreamingResponse:
     manager = llm_manager(request)
     options = body.model_dump(exclude={"prompt", "stream"})
     if not body.stream:
-        return InferenceResult.model_validate(
-            manager.generate(deployment_id, body.prompt, **options).to_dict()
-        )
+        result = manager.generate(deployment_id, body.prompt, cancel=cancel, **options)
+        return InferenceResult.model_validate(result.to_dict())
     events = manager.stream_events(deployment_id, body.prompt, **options)
     first = next(events)  # errors (unknown deployment, prompt too long) become 4xx, not a broken stream
     rest = (e.to_dict() for e in events)

@@ -29,9 +29,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import DeploymentNotFoundError, InferenceRequestError
+from ...llm.cancel import CancelToken
 from ...llm.constrained import JSON_OBJECT, check_schema, tool_call_schema
 from ...llm.results import Generation, StreamEvent, StreamText
 from ..deps import ERROR_RESPONSES
+from ..disconnect import unless_disconnected
 from ..models_llm import (
     ChatChoice,
     ChatChunkChoice,
@@ -204,8 +206,14 @@ def list_models(request: Request) -> ModelList:
 
 
 @router.post("/completions", response_model=Completion, responses=stream_schema(CompletionChunk))
-def completions(body: CompletionRequest, request: Request) -> Completion | StreamingResponse:
+async def completions(body: CompletionRequest, request: Request) -> Completion | StreamingResponse:
     """Text completion (``stream: true`` answers with server-sent events ending ``[DONE]``)."""
+    return await unless_disconnected(request, lambda token: _completions(body, request, token))
+
+
+def _completions(
+    body: CompletionRequest, request: Request, cancel: CancelToken
+) -> Completion | StreamingResponse:
     manager = llm_manager(request)
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     if not 1 <= len(prompts) <= MAX_PROMPTS:
@@ -220,7 +228,7 @@ def completions(body: CompletionRequest, request: Request) -> Completion | Strea
         events = (_event(_completion_chunk(ident, c)) for c in chunks)
         return _stream(events, chunks)
     with ThreadPoolExecutor(len(prompts)) as pool:  # concurrent, so the replica batches them
-        results = list(pool.map(lambda p: manager.generate(model, p, **options), prompts))
+        results = list(pool.map(lambda p: manager.generate(model, p, cancel=cancel, **options), prompts))
     choices = [
         CompletionChoice(index=i, text=r.text, finish_reason=r.finish_reason) for i, r in enumerate(results)
     ]
@@ -228,8 +236,14 @@ def completions(body: CompletionRequest, request: Request) -> Completion | Strea
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, responses=stream_schema(ChatCompletionChunk))
-def chat_completions(body: ChatRequest, request: Request) -> ChatCompletion | StreamingResponse:
+async def chat_completions(body: ChatRequest, request: Request) -> ChatCompletion | StreamingResponse:
     """Chat completion through the model's chat template (``stream: true`` for SSE)."""
+    return await unless_disconnected(request, lambda token: _chat_completions(body, request, token))
+
+
+def _chat_completions(
+    body: ChatRequest, request: Request, cancel: CancelToken
+) -> ChatCompletion | StreamingResponse:
     manager = llm_manager(request)
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     tools = body.called_tools()
@@ -247,7 +261,7 @@ def chat_completions(body: ChatRequest, request: Request) -> ChatCompletion | St
         chunks = manager.stream_events(model, messages=messages, **options)
         events = (_event(c) for c in _chat_chunks(ident, chunks))
         return _stream(events, chunks)
-    result = manager.generate(model, messages=messages, **options)
+    result = manager.generate(model, messages=messages, cancel=cancel, **options)
     choice = _tool_choice(result) if tools else None
     if choice is None:
         message = ChatMessageOut(content=result.text)
