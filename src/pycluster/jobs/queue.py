@@ -70,8 +70,10 @@ MAX_PARENTS = 1000
 MIN_TICK_GAP = 0.02
 # waiting reasons are worked out on every look while at most REASONS_EVERY_LOOK jobs wait; with
 # more, at most every REASONS_INTERVAL seconds (each round sorts every waiting job), and never
-# more than a tenth of the dispatcher's time (100,000 waiting jobs take about a second a round)
-REASONS_EVERY_LOOK = 500
+# more than a tenth of the dispatcher's time (100,000 waiting jobs take about a second a round).
+# 64, not more: a burst of a few hundred trivial Python jobs spent most of the dispatcher's time
+# sorting the waiting jobs again on every look (quadratic in the burst)
+REASONS_EVERY_LOOK = 64
 REASONS_INTERVAL = 1.0
 
 
@@ -137,6 +139,7 @@ class JobQueue:
         # (when, cores, memory GB) of the whole cluster at recent reads, for submit's refusals
         self._peaks: deque[tuple[float, float, float]] = deque(maxlen=64)
         self._next_expiry: float | None = None  # wall clock; when the sweeper has work next
+        self._swept_at = 0.0  # monotonic; when the sweeper last looked
         self._next_run_at: float | None = None  # wall clock; when the first scheduled job may start
         # set once whoever owns the queue is ready for dispatching (a head: all services started)
         self._ready = threading.Event()
@@ -788,10 +791,17 @@ class JobQueue:
     def _sweep(self) -> None:
         """Delete the finished jobs whose ``result_ttl_s`` has run out, with their result files.
 
-        On every tick: both look-ups use the ``expires_at`` index, and the dispatcher wakes
-        when the next job expires (:meth:`_sleep_time`), so a job is gone within a tick of it."""
+        When the earliest known expiry has come (the dispatcher wakes then, :meth:`_sleep_time`),
+        and at least every SWEEP_INTERVAL seconds for jobs that finished since (their expiry is
+        not known here yet): not on every tick, where its two look-ups cost a tenth of the
+        dispatcher's time while trivial jobs stream through. Both use the ``expires_at`` index."""
+        now = time.time()
+        due = self._next_expiry is not None and self._next_expiry <= now
+        if not due and time.monotonic() - self._swept_at < SWEEP_INTERVAL:
+            return
+        self._swept_at = time.monotonic()
         try:
-            for job in self.store.expired(time.time()):
+            for job in self.store.expired(now):
                 self._forget(job)
                 log.info("job %s expired (result_ttl_s=%g): deleted", job.id, job.result_ttl_s)
             self._next_expiry = self.store.next_expiry()
