@@ -26,8 +26,9 @@ async def warm_up(app: Any, host: str = "127.0.0.1") -> int:
     """Send ``app`` one request for a path it does not have, in process; the answer's status.
 
     FastAPI prepares each included router's routes on the first request that walks them (about
-    0.35 s for this app); done while the server starts, the first clients do not wait for it
-    (they were the slowest percent of every benchmark)."""
+    0.35 s of CPU for this app). :class:`WebServer` sends it as it starts, in a thread, so the
+    first clients seldom wait for that work (they were the slowest percent of every benchmark);
+    one that comes sooner waits for FastAPI's lock, not longer than it would have."""
     status = 0
 
     async def receive() -> dict[str, Any]:
