@@ -161,6 +161,10 @@ def test_depends_on_run_at_and_cron_from_the_command_line(node: HeadNode) -> Non
     shown = json.loads(jobs(node, "show", child.stdout.strip(), "--json").stdout)
     assert shown["depends_on"] == [parent] and shown["run_at"] == "2100-01-01T00:00:00Z"
     wait_for(lambda: "scheduled to run at 2100" in (node.jobs.get(shown["job_id"]).waiting_reason or ""), 10)
+    # the human output names them too, and why it waits, not only --json
+    lines = dict(line.split(":", 1) for line in jobs(node, "show", shown["job_id"]).stdout.splitlines())
+    assert lines["depends_on"].strip() == parent and lines["run_at"].strip() == "2100-01-01T00:00:00Z"
+    assert "scheduled to run at 2100" in lines["waiting"]
     assert jobs(node, "cancel", shown["job_id"]).returncode == 0
     scheduled = jobs(node, "submit", "echo", "--cron", "0 0 1 1 *")
     assert scheduled.returncode == 0, scheduled.stderr

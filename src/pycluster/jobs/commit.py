@@ -5,10 +5,15 @@ the 20 submitters of a busy moment share one ``BEGIN ... COMMIT`` instead of que
 each: one thread writes whatever has arrived meanwhile as one batch. A batch that fails as a
 whole (one job's id taken, a full disk) is written again job by job, so each submitter gets
 its own answer.
+
+A coroutine waits for its commit without a thread of its own (:meth:`GroupCommit.commit_async`):
+the committer settles every coroutine of a batch on their event loop with one wake-up.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue as stdqueue
 import threading
@@ -23,6 +28,9 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # jobs in one transaction at most
 
+# who waits for a commit: a thread (concurrent future) or a coroutine (asyncio future)
+_Waiter = Future[None] | asyncio.Future[None]
+
 
 class GroupCommit:
     """``write(jobs)`` stores a batch in one transaction; ``then(jobs)`` runs after it committed
@@ -31,7 +39,7 @@ class GroupCommit:
     def __init__(self, write: Callable[[list[Job]], None], then: Callable[[list[Job]], None]) -> None:
         self._write = write
         self._then = then
-        self._queue: stdqueue.SimpleQueue[tuple[Job, Future[None]] | None] = stdqueue.SimpleQueue()
+        self._queue: stdqueue.SimpleQueue[tuple[Job, _Waiter] | None] = stdqueue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pycluster-job-commit", daemon=True)
         self._thread.start()
 
@@ -40,6 +48,12 @@ class GroupCommit:
         done: Future[None] = Future()
         self._queue.put((job, done))
         done.result(timeout)
+
+    async def commit_async(self, job: Job, timeout: float = 60.0) -> None:
+        """:meth:`commit` for a coroutine: the event loop goes on while the batch is written."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put((job, done))
+        await asyncio.wait_for(done, timeout)
 
     def close(self) -> None:
         """Write what is queued, then end the committer thread."""
@@ -66,7 +80,7 @@ class GroupCommit:
             if closing:
                 return
 
-    def _commit(self, batch: list[tuple[Job, Future[None]]]) -> None:
+    def _commit(self, batch: list[tuple[Job, _Waiter]]) -> None:
         try:
             self._store([job for job, _ in batch])
         except BaseException as exc:
@@ -91,9 +105,26 @@ class GroupCommit:
             log.exception("could not queue %d stored jobs", len(jobs))
 
     @staticmethod
-    def _answer(batch: list[tuple[Job, Future[None]]], error: BaseException | None = None) -> None:
+    def _answer(batch: list[tuple[Job, _Waiter]], error: BaseException | None = None) -> None:
+        on_loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, done in batch:
-            if error is not None:
+            if isinstance(done, asyncio.Future):
+                on_loops.setdefault(done.get_loop(), []).append(done)
+            elif error is not None:
                 done.set_exception(error)
             else:
                 done.set_result(None)
+        for loop, waiting in on_loops.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there any more
+                loop.call_soon_threadsafe(_settle, waiting, error)
+
+
+def _settle(waiting: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """On the waiters' loop: answer each one still waiting (a cancelled request is not)."""
+    for done in waiting:
+        if done.done():
+            continue
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)

@@ -14,6 +14,7 @@ it stores submissions as ``queued`` (the policy's wait reason: no workers yet), 
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import dataclasses
@@ -41,6 +42,7 @@ from .operations import OPERATIONS, OperationContext, OperationRegistry, payload
 from .policy import Capacity, WorkerCapacity, never_fits, pick_next, waiting_reasons
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
+from .request import JobRequest
 from .runner import JobRunner, remove_file
 from .schedules import JobTemplate, Schedule, ScheduleStore, new_schedule_id, slot_job_id
 from .storage import check_database, storage_error
@@ -68,8 +70,10 @@ MAX_PARENTS = 1000
 MIN_TICK_GAP = 0.02
 # waiting reasons are worked out on every look while at most REASONS_EVERY_LOOK jobs wait; with
 # more, at most every REASONS_INTERVAL seconds (each round sorts every waiting job), and never
-# more than a tenth of the dispatcher's time (100,000 waiting jobs take about a second a round)
-REASONS_EVERY_LOOK = 500
+# more than a tenth of the dispatcher's time (100,000 waiting jobs take about a second a round).
+# 64, not more: a burst of a few hundred trivial Python jobs spent most of the dispatcher's time
+# sorting the waiting jobs again on every look (quadratic in the burst)
+REASONS_EVERY_LOOK = 64
 REASONS_INTERVAL = 1.0
 
 
@@ -135,6 +139,7 @@ class JobQueue:
         # (when, cores, memory GB) of the whole cluster at recent reads, for submit's refusals
         self._peaks: deque[tuple[float, float, float]] = deque(maxlen=64)
         self._next_expiry: float | None = None  # wall clock; when the sweeper has work next
+        self._swept_at = 0.0  # monotonic; when the sweeper last looked
         self._next_run_at: float | None = None  # wall clock; when the first scheduled job may start
         # set once whoever owns the queue is ready for dispatching (a head: all services started)
         self._ready = threading.Event()
@@ -249,28 +254,50 @@ class JobQueue:
         ``depends_on``: ids (or handles) of jobs that must complete first; if one fails or is
         cancelled, this job is cancelled with that reason. ``run_at``: not before this time
         (ISO 8601, a datetime or epoch seconds)."""
-        job = self._new_job(
-            operation,
-            parameters,
-            dataset_id=dataset_id,
-            priority=priority,
-            max_cores=max_cores,
-            max_memory_gb=max_memory_gb,
-            retries=retries,
-            client_id=client_id,
-            kind=kind,
-            job_id=job_id,
-            timeout_s=timeout_s,
-            retry_backoff_s=retry_backoff_s,
-            result_ttl_s=result_ttl_s,
-            retry_of=retry_of,
-            depends_on=depends_on,
-            run_at=run_at,
-            schedule_id=schedule_id,
+        return self.submit_request(
+            JobRequest(
+                operation,
+                parameters,
+                dataset_id=dataset_id,
+                priority=priority,
+                max_cores=max_cores,
+                max_memory_gb=max_memory_gb,
+                retries=retries,
+                client_id=client_id,
+                kind=kind,
+                job_id=job_id,
+                timeout_s=timeout_s,
+                retry_backoff_s=retry_backoff_s,
+                result_ttl_s=result_ttl_s,
+                retry_of=retry_of,
+                depends_on=depends_on,
+                run_at=run_at,
+                schedule_id=schedule_id,
+            )
         )
-        self._refuse_if_never_fits(job)
-        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
+
+    def submit_request(self, request: JobRequest) -> Job:
+        """:meth:`submit_job` with its options in one object."""
+        job = self._checked(request, max_age=2.0)
         self._commits.commit(job)  # stored before it is acknowledged, with concurrent submissions
+        return job
+
+    async def submit_async(self, request: JobRequest) -> Job:
+        """:meth:`submit_request` for a coroutine (the REST route). The common case runs on the
+        caller's loop and waits for the group commit without a thread: a thread hop per request
+        cost more than the rest of the submission. What may block (reading parents or a dataset,
+        asking the cluster for its workers; on the head's loop that call would wait for the
+        scheduler the loop itself runs) goes to a thread."""
+        if request.depends_on is not None or request.dataset_id is not None or not self._workers_fresh(2.0):
+            return await asyncio.to_thread(self.submit_request, request)
+        job = self._checked(request, max_age=math.inf)  # the cache, however old it got meanwhile
+        await self._commits.commit_async(job)  # acknowledged only once stored, as above
+        return job
+
+    def _checked(self, request: JobRequest, max_age: float) -> Job:
+        job = self._new_job(request)
+        self._refuse_if_never_fits(job, max_age)
+        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
         return job
 
     def _arrive(self, jobs: list[Job]) -> None:
@@ -288,54 +315,36 @@ class JobQueue:
         for job in arrived.values():
             self._waiting.add(job)
 
-    def _new_job(
-        self,
-        operation: str,
-        parameters: dict[str, Any] | None = None,
-        *,
-        dataset_id: str | None = None,
-        priority: Priority | str | int = Priority.NORMAL,
-        max_cores: float | None = None,
-        max_memory_gb: float | None = None,
-        retries: int | None = None,
-        client_id: str = "default",
-        kind: str = "operation",
-        job_id: str | None = None,
-        timeout_s: float | None = None,
-        retry_backoff_s: float | None = None,
-        result_ttl_s: float | None = None,
-        retry_of: str | None = None,
-        depends_on: Iterable[str | JobHandle] | None = None,
-        run_at: float | str | datetime | None = None,
-        schedule_id: str | None = None,
-    ) -> Job:
+    def _new_job(self, request: JobRequest) -> Job:
         """A validated job, not stored yet (see :meth:`submit_job`); JobRejectedError naming the field."""
-        op = self.operations.lookup(operation)
+        r = request
+        op = self.operations.lookup(r.operation)
         try:
-            cleaned = op.validate(dict(parameters or {}), dataset_id, self.context)
-            new_id = job_id or new_job_id()
-            parents = self._check_parents(new_id, depends_on)
+            cleaned = op.validate(dict(r.parameters or {}), r.dataset_id, self.context)
+            new_id = r.job_id or new_job_id()
+            parents = self._check_parents(new_id, r.depends_on)
+            settings = self.settings
             job = Job(
                 id=new_id,
-                kind=kind,
-                operation=operation,
+                kind=r.kind,
+                operation=r.operation,
                 parameters=cleaned,
-                dataset_id=dataset_id,
-                priority=Priority.parse(priority),
-                client_id=client_id,
-                max_cores=_positive("max_cores", max_cores, self.settings.default_max_cores),
-                max_memory_gb=_positive("max_memory_gb", max_memory_gb, self.settings.default_max_memory_gb),
-                max_retries=_retries(retries, self.settings.default_retries),
-                timeout_s=_timeout(timeout_s),
+                dataset_id=r.dataset_id,
+                priority=Priority.parse(r.priority),
+                client_id=r.client_id,
+                max_cores=_positive("max_cores", r.max_cores, settings.default_max_cores),
+                max_memory_gb=_positive("max_memory_gb", r.max_memory_gb, settings.default_max_memory_gb),
+                max_retries=_retries(r.retries, settings.default_retries),
+                timeout_s=_timeout(r.timeout_s),
                 retry_backoff_s=_seconds(
-                    "retry_backoff_s", retry_backoff_s, self.settings.default_retry_backoff_s, zero_ok=True
+                    "retry_backoff_s", r.retry_backoff_s, settings.default_retry_backoff_s, zero_ok=True
                 )
                 or 0.0,
-                result_ttl_s=_seconds("result_ttl_s", result_ttl_s, self.settings.default_result_ttl_s),
-                retry_of=retry_of,
+                result_ttl_s=_seconds("result_ttl_s", r.result_ttl_s, settings.default_result_ttl_s),
+                retry_of=r.retry_of,
                 depends_on=parents,
-                run_at=None if run_at is None else parse_run_at(run_at, time.time()),
-                schedule_id=schedule_id,
+                run_at=None if r.run_at is None else parse_run_at(r.run_at, time.time()),
+                schedule_id=r.schedule_id,
             )
         except ValueError as exc:
             raise JobRejectedError(str(exc)) from None
@@ -376,8 +385,8 @@ class JobQueue:
             seen.update(level)
         return parents
 
-    def _refuse_if_never_fits(self, job: Job) -> None:
-        workers, _ = self._workers(max_age=2.0)  # a fresh RPC per submit would cost ~ms each
+    def _refuse_if_never_fits(self, job: Job, max_age: float) -> None:
+        workers, _ = self._workers(max_age)  # a fresh RPC per submit would cost ~ms each
         reason = never_fits(job, Capacity(workers))
         if reason is None:
             return
@@ -550,19 +559,21 @@ class JobQueue:
 
     def _job_for(self, template: JobTemplate, job_id: str | None, schedule_id: str | None) -> Job:
         return self._new_job(
-            template.operation,
-            template.parameters,
-            dataset_id=template.dataset_id,
-            priority=template.priority,
-            max_cores=template.max_cores,
-            max_memory_gb=template.max_memory_gb,
-            retries=template.retries,
-            client_id=template.client_id,
-            job_id=job_id,
-            timeout_s=template.timeout_s,
-            retry_backoff_s=template.retry_backoff_s,
-            result_ttl_s=template.result_ttl_s,
-            schedule_id=schedule_id,
+            JobRequest(
+                template.operation,
+                template.parameters,
+                dataset_id=template.dataset_id,
+                priority=template.priority,
+                max_cores=template.max_cores,
+                max_memory_gb=template.max_memory_gb,
+                retries=template.retries,
+                client_id=template.client_id,
+                job_id=job_id,
+                timeout_s=template.timeout_s,
+                retry_backoff_s=template.retry_backoff_s,
+                result_ttl_s=template.result_ttl_s,
+                schedule_id=schedule_id,
+            )
         )
 
     def _fire_schedules(self) -> None:
@@ -780,10 +791,17 @@ class JobQueue:
     def _sweep(self) -> None:
         """Delete the finished jobs whose ``result_ttl_s`` has run out, with their result files.
 
-        On every tick: both look-ups use the ``expires_at`` index, and the dispatcher wakes
-        when the next job expires (:meth:`_sleep_time`), so a job is gone within a tick of it."""
+        When the earliest known expiry has come (the dispatcher wakes then, :meth:`_sleep_time`),
+        and at least every SWEEP_INTERVAL seconds for jobs that finished since (their expiry is
+        not known here yet): not on every tick, where its two look-ups cost a tenth of the
+        dispatcher's time while trivial jobs stream through. Both use the ``expires_at`` index."""
+        now = time.time()
+        due = self._next_expiry is not None and self._next_expiry <= now
+        if not due and time.monotonic() - self._swept_at < SWEEP_INTERVAL:
+            return
+        self._swept_at = time.monotonic()
         try:
-            for job in self.store.expired(time.time()):
+            for job in self.store.expired(now):
                 self._forget(job)
                 log.info("job %s expired (result_ttl_s=%g): deleted", job.id, job.result_ttl_s)
             self._next_expiry = self.store.next_expiry()
@@ -867,6 +885,11 @@ class JobQueue:
     def _capacity(self, max_age: float) -> Capacity:
         workers, _ = self._workers(max_age)
         return Capacity(workers, self.runner.reservations(), self.settings.max_concurrent_jobs)
+
+    def _workers_fresh(self, max_age: float) -> bool:
+        """Whether :meth:`_workers` would answer from its cache (no call to the cluster)."""
+        stamp = self._workers_cache[0]
+        return bool(stamp) and time.monotonic() - stamp <= max_age
 
     def _workers(self, max_age: float) -> tuple[tuple[WorkerCapacity, ...], float]:
         """The cluster's workers and their used memory in GB, cached for ``max_age`` seconds."""

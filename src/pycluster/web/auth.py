@@ -77,6 +77,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
+@functools.lru_cache(maxsize=16)  # the same few values on every request: computed once
 def _hmac(token: str, label: bytes) -> str:
     return hmac.new(token.encode(), label, hashlib.sha256).hexdigest()
 

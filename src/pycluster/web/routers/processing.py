@@ -15,6 +15,7 @@ from ...cluster.recommendations import recommend
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
+from ...jobs.request import JobRequest
 from ...jobs.runner import MAX_BACKOFF
 from ...jobs.schedules import JobTemplate, Schedule
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
@@ -255,23 +256,26 @@ def stop_cluster(request: Request) -> Message:
 
 # ---------------------------------------------------------------- jobs
 @router.post("/jobs/submit")
-def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
+async def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
     """Queue an operation; dispatched by priority (LOW < NORMAL < HIGH < CRITICAL)."""
     client_id = body.client_id or request.headers.get("x-client-id") or _peer(request)
-    job = jobs(request).submit_job(
-        body.operation,
-        body.parameters,
-        dataset_id=body.dataset_id,
-        priority=body.priority,
-        max_cores=body.max_cores,
-        max_memory_gb=body.max_memory_gb,
-        retries=body.retries,
-        client_id=client_id,
-        timeout_s=body.timeout_s,
-        retry_backoff_s=body.retry_backoff_s,
-        result_ttl_s=body.result_ttl_s,
-        depends_on=body.depends_on,
-        run_at=body.run_at,
+    # async: stored by the group commit without a thread per request (JobQueue.submit_async)
+    job = await jobs(request).submit_async(
+        JobRequest(
+            body.operation,
+            body.parameters,
+            dataset_id=body.dataset_id,
+            priority=body.priority,
+            max_cores=body.max_cores,
+            max_memory_gb=body.max_memory_gb,
+            retries=body.retries,
+            client_id=client_id,
+            timeout_s=body.timeout_s,
+            retry_backoff_s=body.retry_backoff_s,
+            result_ttl_s=body.result_ttl_s,
+            depends_on=body.depends_on,
+            run_at=body.run_at,
+        )
     )
     return JobAccepted(message="Job submitted successfully", job_id=job.id, status=job.status)
 
