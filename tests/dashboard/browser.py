@@ -36,3 +36,71 @@ def answer_confirmation(page: Any, agree: bool) -> str:
     (buttons.last if agree else buttons.first).click()
     expect(dialog).to_have_count(0)
     return asked
+
+
+# How many opaque pixels of a chart's canvas have (nearly) each of the given CSS colours
+_PIXELS = """([el, colours]) => {
+  const canvas = el.querySelector("canvas");
+  if (!canvas || !canvas.width) return colours.map(() => 0);
+  const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const probe = document.createElement("i");
+  document.body.append(probe);
+  const rgbs = colours.map((colour) => {
+    probe.style.color = colour;
+    return getComputedStyle(probe).color.match(/\\d+/g).map(Number);
+  });
+  probe.remove();
+  return rgbs.map((rgb) => {
+    let n = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const off = Math.abs(px[i] - rgb[0]) + Math.abs(px[i + 1] - rgb[1]) + Math.abs(px[i + 2] - rgb[2]);
+      if (px[i + 3] > 200 && off < 24) n += 1;
+    }
+    return n;
+  });
+}"""
+
+# a uPlot legend's series (not its "time" row): label -> the colour of its marker
+_LEGEND_COLOURS = """el => Object.fromEntries([...el.querySelectorAll(".u-legend .u-series")]
+  .map((row) => [
+    row.querySelector(".u-label").textContent,
+    getComputedStyle(row.querySelector(".u-marker")).borderTopColor,
+  ])
+  .filter(([label]) => label !== "time"))"""
+
+
+def _pixels(chart: Any, colours: list[str]) -> list[int]:
+    counts: list[int] = chart.page.evaluate(_PIXELS, [chart.element_handle(), colours])
+    return counts
+
+
+def drawn_series(chart: Any) -> dict[str, int]:
+    """For each series in a uPlot chart's legend: how many of the canvas's pixels have its colour
+    (its legend marker's). What a user sees: a series that is not drawn has none."""
+    colours: dict[str, str] = chart.evaluate(_LEGEND_COLOURS)
+    return dict(zip(colours, _pixels(chart, list(colours.values()))))
+
+
+def colour_pixels(chart: Any, css_variable: str) -> int:
+    """Pixels on the chart's canvas in the page's colour ``css_variable`` (an alert line's, say)."""
+    return _pixels(chart, [f"var({css_variable})"])[0]
+
+
+def legend(chart: Any) -> dict[str, str]:
+    """The chart's legend as the user reads it: label -> value (the hovered point's, else the latest)."""
+    rows = chart.locator(".u-legend .u-series")
+    return {
+        rows.nth(i).locator(".u-label").text_content(): rows.nth(i).locator(".u-value").text_content()
+        for i in range(rows.count())
+    }
+
+
+def hover_across(page: Any, chart: Any, steps: int = 30) -> list[dict[str, str]]:
+    """Move the mouse across the chart's plot, left to right; the legend at each stop."""
+    box = chart.locator(".u-over").bounding_box()
+    seen = []
+    for i in range(steps):
+        page.mouse.move(box["x"] + box["width"] * (i + 0.5) / steps, box["y"] + box["height"] / 2)
+        seen.append(legend(chart))
+    page.mouse.move(0, 0)  # off the chart: its legend shows the latest values again
+    return seen

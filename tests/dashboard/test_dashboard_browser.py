@@ -17,7 +17,14 @@ import httpx
 import pytest
 
 from pycluster import DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
-from tests.dashboard.browser import answer_confirmation, screenshot
+from tests.dashboard.browser import (
+    answer_confirmation,
+    colour_pixels,
+    drawn_series,
+    hover_across,
+    legend,
+    screenshot,
+)
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.browser
@@ -79,12 +86,35 @@ def number(page: Any, selector: str) -> int:
     return int(page.locator(selector).inner_text().replace(",", "").strip() or 0)
 
 
+def series_are_drawn(page: Any, chart_or_id: Any, labels: set[str]) -> dict[str, int]:
+    """Wait until the chart's canvas shows each of ``labels``' series (pixels of its colour)."""
+    chart = page.locator(f"#{chart_or_id}") if isinstance(chart_or_id, str) else chart_or_id
+    chart.scroll_into_view_if_needed()  # a chart out of view is not drawn until it comes into view
+    drawn: dict[str, int] = {}
+
+    def shown() -> bool:
+        drawn.update(drawn_series(chart))
+        return all(drawn.get(label, 0) >= 20 for label in labels)
+
+    wait_for(shown, LIVE_TIMEOUT / 1000, what=f"{chart_or_id} to draw {labels}")
+    return drawn
+
+
 def chart_has_positive_point(page: Any, chart_id: str) -> None:
-    page.wait_for_function(
-        "id => { const d = document.getElementById(id).data; return !!d && d[0].y.some(v => v > 0); }",
-        arg=chart_id,
-        timeout=LIVE_TIMEOUT,
-    )
+    """Hovering the chart shows a value above 0 in its legend somewhere (as a user finds a spike)."""
+    chart = page.locator(f"#{chart_id}")
+    chart.scroll_into_view_if_needed()
+    seen: list[dict[str, str]] = []
+
+    def positive() -> bool:
+        seen[:] = hover_across(page, chart)
+        values = [value for stop in seen for label, value in stop.items() if label != "time"]
+        return any(float(re.sub(r"[^0-9.]", "", v) or 0) > 0 for v in values)
+
+    wait_for(positive, LIVE_TIMEOUT / 1000, what=f"a value above 0 on {chart_id}")
+    # hovering names the point's time; off the chart, the legend shows the latest values
+    assert any(re.fullmatch(r"\d\d:\d\d:\d\d", stop.get("time", "")) for stop in seen), seen
+    assert legend(chart)["time"] == "latest"
 
 
 def test_overview_shows_the_cluster(page: Any, head: HeadNode) -> None:
@@ -95,7 +125,7 @@ def test_overview_shows_the_cluster(page: Any, head: HeadNode) -> None:
     expect(page.locator("#info-scheduler")).to_have_text(head.scheduler_address)
     expect(page.locator("#info-worker-command")).to_contain_text(head.scheduler_address)
     expect(page.locator("#dask-link")).to_have_attribute("href", head.dask_dashboard_url or "")
-    expect(page.locator("#chart-usage .main-svg").first).to_be_visible()
+    series_are_drawn(page, "chart-usage", {"CPU", "Memory"})
     expect(page).to_have_title("pycluster · dash-test")
     screenshot(page, "overview")
 
@@ -107,6 +137,10 @@ def test_tasks_move_the_counters_and_charts(page: Any, head: HeadNode) -> None:
     client.gather(client.map(abs, range(-300, 0), pure=False))
     wait_for(lambda: number(page, "#task-completed .v") >= before + 300, 20, what="completed tasks to rise")
     chart_has_positive_point(page, "chart-task-bars")
+    pie = page.locator("#chart-task-pie")
+    completed = pie.locator(".donut-legend li", has_text="Completed").locator(".donut-value")
+    expect(completed).not_to_have_text("0")
+    assert colour_pixels(pie, "--ok") > 500, "the donut draws no completed slice"
     evil_error = "<script>alert(2)</script>"
     failing = client.submit(operator.getitem, {}, evil_error, pure=False)
     expect(page.locator("#failures pre").first).to_contain_text(evil_error, timeout=LIVE_TIMEOUT)
@@ -189,7 +223,8 @@ def test_workers_join_and_leave_and_names_stay_text(page: Any, head: HeadNode) -
 
 def test_monitoring_thresholds_and_refresh_interval(page: Any, head: HeadNode) -> None:
     open_tab(page, head, "monitoring")
-    expect(page.locator("#chart-cpu .main-svg").first).to_be_visible()
+    series_are_drawn(page, "chart-cpu", {"CPU"})
+    assert colour_pixels(page.locator("#chart-cpu"), "--bad") > 100, "no dashed alert line at 90 %"
     page.fill("#threshold-cpu", "55")
     page.click("#threshold-form button[type=submit]")
     alerts_url = f"{head.dashboard_url}/api/dashboard/alerts"
@@ -224,6 +259,9 @@ def test_dark_theme_and_phone_layout(browser: Any, head: HeadNode) -> None:
         page = context.new_page()
         open_tab(page, head, "overview")
         expect(page.locator("#card-workers .v")).to_have_text("2")
+        series_are_drawn(page, "chart-usage", {"CPU", "Memory"})
+        # the CPU line is drawn in this theme's accent colour (the dark one is lighter)
+        assert colour_pixels(page.locator("#chart-usage"), "--accent") >= 20, name
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
         screenshot(page, name)
@@ -231,6 +269,25 @@ def test_dark_theme_and_phone_layout(browser: Any, head: HeadNode) -> None:
             page.goto(f"{head.dashboard_url}/#jobs")
             screenshot(page, "jobs-phone")
         context.close()
+
+
+def test_the_html_report_opens_offline_and_draws_its_charts(page: Any, head: HeadNode, tmp_path: Any) -> None:
+    manager = DashboardManager(head.dashboard_url or "", token=DASH_TOKEN)
+    client = head.cluster_manager.client
+    client.gather(client.map(abs, range(-200, 0), pure=False))
+
+    def busy_history() -> bool:
+        history = manager.generate_dashboard_report()["metrics"]["history"]
+        return any((sample.get("tasks_per_second") or 0) > 0 for sample in history)
+
+    wait_for(busy_history, 20, what="the metrics history to record the tasks")
+    path = manager.write_html_report(tmp_path / "report.html")
+    page.goto(path.as_uri())  # a file: the page fixture fails the test on any fetch from outside
+    series_are_drawn(page, "chart-usage", {"CPU", "Memory"})
+    # on one machine every byte read over loopback is one written: "write" is drawn over "read"
+    series_are_drawn(page, "chart-network", {"write"})
+    chart_has_positive_point(page, "chart-throughput")
+    screenshot(page, "report")
 
 
 def test_token_is_asked_for_and_required(page: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
