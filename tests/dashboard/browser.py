@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 # no outside connections: no component updates, no sync, no background fetches
@@ -15,6 +18,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+CHART_TIMEOUT = 20.0  # s: a chart redraws every 5-12 s, and a shared 2-core machine is slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 
@@ -104,3 +108,34 @@ def hover_across(page: Any, chart: Any, steps: int = 30) -> list[dict[str, str]]
         seen.append(legend(chart))
     page.mouse.move(0, 0)  # off the chart: its legend shows the latest values again
     return seen
+
+
+def series_are_drawn(page: Any, chart_or_id: Any, labels: set[str]) -> dict[str, int]:
+    """Wait until the chart's canvas shows each of ``labels``' series (pixels of its colour)."""
+    chart = page.locator(f"#{chart_or_id}") if isinstance(chart_or_id, str) else chart_or_id
+    chart.scroll_into_view_if_needed()  # a chart out of view is not drawn until it comes into view
+    drawn: dict[str, int] = {}
+
+    def shown() -> bool:
+        drawn.update(drawn_series(chart))
+        return all(drawn.get(label, 0) >= 20 for label in labels)
+
+    wait_for(shown, CHART_TIMEOUT, what=f"{chart_or_id} to draw {labels}")
+    return drawn
+
+
+def chart_has_positive_point(page: Any, chart_id: str) -> None:
+    """Hovering the chart shows a value above 0 in its legend somewhere (as a user finds a spike)."""
+    chart = page.locator(f"#{chart_id}")
+    chart.scroll_into_view_if_needed()
+    seen: list[dict[str, str]] = []
+
+    def positive() -> bool:
+        seen[:] = hover_across(page, chart)
+        values = [value for stop in seen for label, value in stop.items() if label != "time"]
+        return any(float(re.sub(r"[^0-9.]", "", v) or 0) > 0 for v in values)
+
+    wait_for(positive, CHART_TIMEOUT, what=f"a value above 0 on {chart_id}")
+    # hovering names the point's time; off the chart, the legend shows the latest values
+    assert any(re.fullmatch(r"\d\d:\d\d:\d\d", stop.get("time", "")) for stop in seen), seen
+    assert legend(chart)["time"] == "latest"

@@ -19,11 +19,10 @@ import pytest
 from pycluster import DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
 from tests.dashboard.browser import (
     answer_confirmation,
+    chart_has_positive_point,
     colour_pixels,
-    drawn_series,
-    hover_across,
-    legend,
     screenshot,
+    series_are_drawn,
 )
 from tests.helpers import wait_for
 
@@ -84,37 +83,6 @@ def open_tab(page: Any, head: HeadNode, tab: str) -> None:
 
 def number(page: Any, selector: str) -> int:
     return int(page.locator(selector).inner_text().replace(",", "").strip() or 0)
-
-
-def series_are_drawn(page: Any, chart_or_id: Any, labels: set[str]) -> dict[str, int]:
-    """Wait until the chart's canvas shows each of ``labels``' series (pixels of its colour)."""
-    chart = page.locator(f"#{chart_or_id}") if isinstance(chart_or_id, str) else chart_or_id
-    chart.scroll_into_view_if_needed()  # a chart out of view is not drawn until it comes into view
-    drawn: dict[str, int] = {}
-
-    def shown() -> bool:
-        drawn.update(drawn_series(chart))
-        return all(drawn.get(label, 0) >= 20 for label in labels)
-
-    wait_for(shown, LIVE_TIMEOUT / 1000, what=f"{chart_or_id} to draw {labels}")
-    return drawn
-
-
-def chart_has_positive_point(page: Any, chart_id: str) -> None:
-    """Hovering the chart shows a value above 0 in its legend somewhere (as a user finds a spike)."""
-    chart = page.locator(f"#{chart_id}")
-    chart.scroll_into_view_if_needed()
-    seen: list[dict[str, str]] = []
-
-    def positive() -> bool:
-        seen[:] = hover_across(page, chart)
-        values = [value for stop in seen for label, value in stop.items() if label != "time"]
-        return any(float(re.sub(r"[^0-9.]", "", v) or 0) > 0 for v in values)
-
-    wait_for(positive, LIVE_TIMEOUT / 1000, what=f"a value above 0 on {chart_id}")
-    # hovering names the point's time; off the chart, the legend shows the latest values
-    assert any(re.fullmatch(r"\d\d:\d\d:\d\d", stop.get("time", "")) for stop in seen), seen
-    assert legend(chart)["time"] == "latest"
 
 
 def test_overview_shows_the_cluster(page: Any, head: HeadNode) -> None:

@@ -19,8 +19,8 @@ import pytest
 from pycluster import HeadNode
 from pycluster.gpu.reader import RECORDING_ENV
 from pycluster.gpu.readings import gpu_status
-from tests.dashboard.browser import screenshot
-from tests.dashboard.test_dashboard_browser import LIVE_TIMEOUT, expect, open_tab, series_are_drawn
+from tests.dashboard.browser import screenshot, series_are_drawn
+from tests.dashboard.test_dashboard_browser import LIVE_TIMEOUT, expect, open_tab
 from tests.gpu.readings import A100, RTX4090, reading
 from tests.helpers import running_head
 
