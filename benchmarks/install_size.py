@@ -24,13 +24,17 @@ def emit(**figure: object) -> None:
 
 
 def site_packages_mb(folder: Path) -> tuple[float, float]:
-    """(allocated, apparent) MB of every file under ``folder``, like ``du -sm`` and ``--apparent-size``."""
+    """(allocated, apparent) MB under ``folder``, as ``du -sm`` and ``du -sm --apparent-size`` count:
+    files and folders, each hard-linked file once."""
     allocated = apparent = 0
-    for path in folder.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            stat = path.stat()
-            allocated += stat.st_blocks * 512
-            apparent += stat.st_size
+    seen: set[tuple[int, int]] = set()
+    for path in [folder, *folder.rglob("*")]:
+        stat = path.lstat()
+        if (stat.st_dev, stat.st_ino) in seen:
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        allocated += stat.st_blocks * 512
+        apparent += stat.st_size
     return allocated / 2**20, apparent / 2**20
 
 
