@@ -1,11 +1,14 @@
-"""Packaging the documents promise: the extras, pytest-cov for `pytest --cov`, an MIT LICENSE."""
+"""Packaging the documents promise: the extras, pytest-cov for `pytest --cov`, an MIT LICENSE, and a
+wheel that carries the dashboard's files (uPlot vendored)."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,30 @@ def test_the_documents_cov_command_runs(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert re.search(r"pycluster/config\.py\s+\d+\s+\d+\s+\d+%", done.stdout), done.stdout[-2000:]
+
+
+def test_the_wheel_ships_the_dashboard_files_and_no_plotly(tmp_path: Path) -> None:
+    # the charts' library is vendored package data: a wheel without it draws no chart anywhere
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+         "-w", str(tmp_path / "dist"), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("pycluster-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        uplot = archive.read("pycluster/web/static/vendor/uPlot.iife.min.js").decode()
+        metadata = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+    vendor = "pycluster/web/static/vendor/"
+    assert {f"{vendor}uPlot.min.css", f"{vendor}uPlot.LICENSE", f"{vendor}README.md"} <= names
+    assert {"pycluster/web/static/index.html", "pycluster/web/static/charts.js"} <= names
+    assert "pycluster/dashboard/templates/report.html.j2" in names
+    assert uplot.startswith("/*! https://github.com/leeoniya/uPlot (v1.6.32) */")
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert requires and not any("plotly" in line for line in requires)

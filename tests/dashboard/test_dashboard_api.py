@@ -140,15 +140,20 @@ def test_operations_are_listed_for_the_submit_form(api: httpx.Client) -> None:
     assert operations["sleep"]["description"]
 
 
-def test_dashboard_page_and_plotly_come_from_this_app(api: httpx.Client) -> None:
+def test_dashboard_page_and_its_chart_library_come_from_this_app(api: httpx.Client) -> None:
     page = api.get("/")
-    assert page.status_code == 200 and "/vendor/plotly.min.js" in page.text
+    assert page.status_code == 200
+    assert '<script src="/static/vendor/uPlot.iife.min.js" defer>' in page.text
+    assert '<link rel="stylesheet" href="/static/vendor/uPlot.min.css">' in page.text
     assert "cdn" not in page.text.lower() and "https://" not in page.text
-    plotly = api.get("/vendor/plotly.min.js", headers={"accept-encoding": "gzip"})
-    assert plotly.status_code == 200 and plotly.headers["content-encoding"] == "gzip"
-    assert "plotly" in plotly.text[:200]
-    again = api.get("/vendor/plotly.min.js", headers={"if-none-match": plotly.headers["etag"]})
+    uplot = api.get("/static/vendor/uPlot.iife.min.js")
+    assert uplot.status_code == 200 and uplot.headers["content-type"].startswith("text/javascript")
+    assert uplot.text.startswith("/*! https://github.com/leeoniya/uPlot (v1.6.32) */")
+    assert len(uplot.content) < 100_000  # ~50 kB, where plotly.js was 4.8 MB
+    again = api.get("/static/vendor/uPlot.iife.min.js", headers={"if-none-match": uplot.headers["etag"]})
     assert again.status_code == 304
+    assert api.get("/static/vendor/uPlot.min.css").status_code == 200
+    assert api.get("/vendor/plotly.min.js").status_code == 404  # gone with plotly
     assert api.get("/static/app.js").status_code == 200
 
 
@@ -193,8 +198,9 @@ def test_report_command_writes_a_standalone_html_page(head: HeadNode, tmp_path: 
     done = cli("report", "--url", head.dashboard_url or "", "--html", str(out))
     assert done.returncode == 0, done.stderr
     page = out.read_text(encoding="utf-8")
-    assert "pycluster report · dash-api" in page and "Plotly.newPlot" in page
-    assert len(page) > 1_000_000  # plotly.js is inside: the page works offline
+    assert "pycluster report · dash-api" in page and "new uPlot(" in page
+    assert "/*! https://github.com/leeoniya/uPlot (v1.6.32) */" in page  # inside: the page works offline
+    assert len(page) < 200_000  # ~60 kB with uPlot, where plotly.js made it 4.8 MB
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in page  # the failure, as text
     assert "<script>alert(3)" not in page
     assert "<script src=" not in page and "<link" not in page  # nothing to fetch: works offline

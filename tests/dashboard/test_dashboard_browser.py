@@ -17,7 +17,13 @@ import httpx
 import pytest
 
 from pycluster import DashboardManager, HeadNode, JobStatus, Settings, WorkerNode
-from tests.dashboard.browser import answer_confirmation, screenshot
+from tests.dashboard.browser import (
+    answer_confirmation,
+    chart_has_positive_point,
+    colour_pixels,
+    screenshot,
+    series_are_drawn,
+)
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.browser
@@ -79,14 +85,6 @@ def number(page: Any, selector: str) -> int:
     return int(page.locator(selector).inner_text().replace(",", "").strip() or 0)
 
 
-def chart_has_positive_point(page: Any, chart_id: str) -> None:
-    page.wait_for_function(
-        "id => { const d = document.getElementById(id).data; return !!d && d[0].y.some(v => v > 0); }",
-        arg=chart_id,
-        timeout=LIVE_TIMEOUT,
-    )
-
-
 def test_overview_shows_the_cluster(page: Any, head: HeadNode) -> None:
     open_tab(page, head, "overview")
     n_workers = head.get_cluster_status()["n_workers"]
@@ -95,7 +93,7 @@ def test_overview_shows_the_cluster(page: Any, head: HeadNode) -> None:
     expect(page.locator("#info-scheduler")).to_have_text(head.scheduler_address)
     expect(page.locator("#info-worker-command")).to_contain_text(head.scheduler_address)
     expect(page.locator("#dask-link")).to_have_attribute("href", head.dask_dashboard_url or "")
-    expect(page.locator("#chart-usage .main-svg").first).to_be_visible()
+    series_are_drawn(page, "chart-usage", {"CPU", "Memory"})
     expect(page).to_have_title("pycluster · dash-test")
     screenshot(page, "overview")
 
@@ -107,6 +105,15 @@ def test_tasks_move_the_counters_and_charts(page: Any, head: HeadNode) -> None:
     client.gather(client.map(abs, range(-300, 0), pure=False))
     wait_for(lambda: number(page, "#task-completed .v") >= before + 300, 20, what="completed tasks to rise")
     chart_has_positive_point(page, "chart-task-bars")
+    pie = page.locator("#chart-task-pie")
+    completed = pie.locator(".donut-legend li", has_text="Completed").locator(".donut-value")
+    expect(completed).not_to_have_text("0", timeout=LIVE_TIMEOUT)  # the donut redraws every 5-12 s
+    assert colour_pixels(pie, "--ok") > 500, "the donut draws no completed slice"
+    ring = pie.locator("canvas").bounding_box()  # the completed slice starts at 12 o'clock
+    page.mouse.move(ring["x"] + ring["width"] / 2 + 4, ring["y"] + ring["height"] * 0.09)
+    expect(pie.locator(".donut-legend li.hovered")).to_contain_text("Completed")
+    page.mouse.move(0, 0)
+    expect(pie.locator(".donut-legend li.hovered")).to_have_count(0)
     evil_error = "<script>alert(2)</script>"
     failing = client.submit(operator.getitem, {}, evil_error, pure=False)
     expect(page.locator("#failures pre").first).to_contain_text(evil_error, timeout=LIVE_TIMEOUT)
@@ -189,7 +196,8 @@ def test_workers_join_and_leave_and_names_stay_text(page: Any, head: HeadNode) -
 
 def test_monitoring_thresholds_and_refresh_interval(page: Any, head: HeadNode) -> None:
     open_tab(page, head, "monitoring")
-    expect(page.locator("#chart-cpu .main-svg").first).to_be_visible()
+    series_are_drawn(page, "chart-cpu", {"CPU"})
+    assert colour_pixels(page.locator("#chart-cpu"), "--bad") > 100, "no dashed alert line at 90 %"
     page.fill("#threshold-cpu", "55")
     page.click("#threshold-form button[type=submit]")
     alerts_url = f"{head.dashboard_url}/api/dashboard/alerts"
@@ -224,6 +232,9 @@ def test_dark_theme_and_phone_layout(browser: Any, head: HeadNode) -> None:
         page = context.new_page()
         open_tab(page, head, "overview")
         expect(page.locator("#card-workers .v")).to_have_text("2")
+        series_are_drawn(page, "chart-usage", {"CPU", "Memory"})
+        # the CPU line is drawn in this theme's accent colour (the dark one is lighter)
+        assert colour_pixels(page.locator("#chart-usage"), "--accent") >= 20, name
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
         screenshot(page, name)
@@ -231,6 +242,25 @@ def test_dark_theme_and_phone_layout(browser: Any, head: HeadNode) -> None:
             page.goto(f"{head.dashboard_url}/#jobs")
             screenshot(page, "jobs-phone")
         context.close()
+
+
+def test_the_html_report_opens_offline_and_draws_its_charts(page: Any, head: HeadNode, tmp_path: Any) -> None:
+    manager = DashboardManager(head.dashboard_url or "", token=DASH_TOKEN)
+    client = head.cluster_manager.client
+    client.gather(client.map(abs, range(-200, 0), pure=False))
+
+    def busy_history() -> bool:
+        history = manager.generate_dashboard_report()["metrics"]["history"]
+        return any((sample.get("tasks_per_second") or 0) > 0 for sample in history)
+
+    wait_for(busy_history, 20, what="the metrics history to record the tasks")
+    path = manager.write_html_report(tmp_path / "report.html")
+    page.goto(path.as_uri())  # a file: the page fixture fails the test on any fetch from outside
+    series_are_drawn(page, "chart-usage", {"CPU", "Memory"})
+    # on one machine every byte read over loopback is one written: "write" is drawn over "read"
+    series_are_drawn(page, "chart-network", {"write"})
+    chart_has_positive_point(page, "chart-throughput")
+    screenshot(page, "report")
 
 
 def test_token_is_asked_for_and_required(page: Any, tmp_path_factory: pytest.TempPathFactory) -> None:

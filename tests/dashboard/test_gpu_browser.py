@@ -19,7 +19,7 @@ import pytest
 from pycluster import HeadNode
 from pycluster.gpu.reader import RECORDING_ENV
 from pycluster.gpu.readings import gpu_status
-from tests.dashboard.browser import screenshot
+from tests.dashboard.browser import screenshot, series_are_drawn
 from tests.dashboard.test_dashboard_browser import LIVE_TIMEOUT, expect, open_tab
 from tests.gpu.readings import A100, RTX4090, reading
 from tests.helpers import running_head
@@ -123,7 +123,12 @@ def test_gpu_tab_overview_card_and_monitoring_show_the_recorded_gpus(page: Any, 
     expect(alerts.first).to_contain_text("A100")
     expect(a100).to_contain_text("86 °C", timeout=LIVE_TIMEOUT)
     # each card's history chart draws its utilization, memory and temperature lines
-    expect(a100.locator(".chart .scatterlayer .trace")).to_have_count(3, timeout=LIVE_TIMEOUT)
+    drawn = series_are_drawn(page, a100.locator(".chart"), {"utilization %", "memory %", "°C"})
+    # its legend shows the latest readings while nothing is hovered: the A100 at 86 °C now
+    expect(a100.locator(".chart .u-legend .u-series", has_text="°C").locator(".u-value")).to_have_text(
+        "86.0", timeout=LIVE_TIMEOUT
+    )
+    assert drawn["utilization %"] >= 20
     screenshot(page, "gpu-recorded")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: cards stack, nothing is cut off
     panel = page.locator("#panel-gpu")
@@ -137,6 +142,6 @@ def test_gpu_tab_overview_card_and_monitoring_show_the_recorded_gpus(page: Any, 
     expect(page.locator("#gpu-usage-summary")).to_contain_text("/ 64.0 GiB")
     # charts below the fold are drawn when they scroll into view (an off-screen chart costs nothing)
     page.locator("#chart-gpu-usage").scroll_into_view_if_needed()
-    expect(page.locator("#chart-gpu-usage .scatterlayer .trace")).to_have_count(2, timeout=LIVE_TIMEOUT)
+    series_are_drawn(page, page.locator("#chart-gpu-usage"), {"utilization", "memory"})
     assert page.locator("#gpu-usage-empty").is_hidden()
     screenshot(page, "monitoring-gpu")

@@ -28,7 +28,7 @@ def hostile_report() -> dict[str, object]:
 
 def test_every_value_is_text_and_the_chart_data_cannot_close_its_script() -> None:
     page = render_html_report(hostile_report())
-    # the only <script> elements are the report's own three (the JSON block, plotly.js, the charts)
+    # the only <script> elements are the report's own three (the JSON block, uPlot, the charts)
     assert len(re.findall(r"<script[ >]", page)) == 3
     assert "alert(1)" not in page.replace("&lt;script&gt;alert(1)&lt;/script&gt;", "").replace(
         "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e", ""

@@ -1,6 +1,6 @@
 """A dashboard report as one standalone HTML page: totals, charts, workers, jobs, alerts.
 
-plotly.js is inlined (from the plotly wheel), so the file opens offline, anywhere. The page
+uPlot (vendored in the package) is inlined, so the file opens offline, anywhere. The page
 is the Jinja2 template templates/report.html.j2, autoescaped: every value from the cluster
 is text; chart data travels as JSON (``tojson``) in a non-executed
 ``<script type="application/json">`` block.
@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..units import format_bytes
-from .plotly_bundle import plotly_js
+from .chart_bundle import uplot_css, uplot_js
 
 __all__ = ["render_html_report"]
 
@@ -53,7 +53,7 @@ class _Failure:
 def _template() -> jinja2.Template:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("pycluster.dashboard", "templates"),
-        autoescape=True,  # every value is text unless marked Markup (only plotly.js is)
+        autoescape=True,  # every value is text unless marked Markup (only uPlot's files are)
         undefined=jinja2.StrictUndefined,  # a misspelled name fails here, not as an empty cell
         keep_trailing_newline=True,
     )
@@ -136,8 +136,9 @@ def _failures(report: dict[str, Any]) -> list[_Failure]:
 def render_html_report(report: dict[str, Any]) -> str:
     """The report (``DashboardManager.generate_dashboard_report()``) as a standalone page."""
     c = report.get("cluster") or {}
-    # plotly.js is the one trusted piece of markup; "</script" inside it would end its element
-    library = Markup(plotly_js().replace("</script", "<\\/script"))
+    # uPlot is the one trusted piece of markup; "</script" ("</style") inside it would end its element
+    library = Markup(uplot_js().replace("</script", "<\\/script"))
+    library_css = Markup(uplot_css().replace("</style", "<\\/style"))
     return _template().render(
         name=c.get("cluster_name") or "pycluster",
         generated=_time(report.get("generated_at")),
@@ -150,4 +151,5 @@ def render_html_report(report: dict[str, Any]) -> str:
         failures=_failures(report),
         history=(report.get("metrics") or {}).get("history") or [],
         library=library,
+        library_css=library_css,
     )
