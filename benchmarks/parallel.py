@@ -18,6 +18,8 @@ JSON line each (``ratio`` = user's seconds / pycluster's, >= 1.0 is as fast):
   pycluster's multiprocessing and Dask backends start their worker processes without waiting
   for them (the first work waits: see ``cpu_first``); for Dask, ``pycluster_joined_s`` is when
   its workers had all joined (what ``LocalCluster`` waits for), and ``joined_ratio`` compares that.
+  ``*_other_cpu_s``: the CPU the rest of the machine used until ready (and, run alone with
+  ``--sections ready``, until pycluster's Dask workers joined: ``pycluster_joined_other_cpu_s``).
 - ``map``: N trivial items (x*x), after one warm-up call (median of up to 9 calls, 2 s); the user's
   code hand-batches (one batch per worker, as a user would); pycluster
   chooses its own chunks. Target for Ray: ratio >= 0.8.
@@ -154,6 +156,11 @@ def _machine_cpu() -> float:
     return float(times.user + times.system + getattr(times, "nice", 0.0) + getattr(times, "irq", 0.0))
 
 
+def _other_cpu(tree: float, machine: float) -> float:
+    """CPU seconds the rest of the machine used since ``_tree_cpu()``/``_machine_cpu()`` read these."""
+    return max(0.0, (_machine_cpu() - machine) - (_tree_cpu() - tree))
+
+
 # ---------------------------------------------------------------------- set-ups
 # A set-up is what one engine needs to run a map: started, then used, then stopped.
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
@@ -280,7 +287,9 @@ class Samples:
     """What one set-up measured, round after round."""
 
     ready: list[float] = field(default_factory=list)
+    ready_other_cpu: list[float] = field(default_factory=list)  # the rest of the machine's, meanwhile
     joined: list[float] = field(default_factory=list)  # Dask backend: all its workers joined
+    joined_other_cpu: list[float] = field(default_factory=list)  # meanwhile (only when nothing overlaps)
     map: list[float] = field(default_factory=list)
     cpu_first: CpuSamples = field(default_factory=CpuSamples)  # the first work after start
     cpu: CpuSamples = field(default_factory=CpuSamples)  # after the map: everything warm
@@ -290,10 +299,17 @@ class Samples:
 def measure(setup: SetUp, sizes: Sizes, sections: tuple[str, ...], spin_n: int, samples: Samples) -> None:
     items = list(range(sizes.map_items))
     expected = [x * x for x in items]
-    started = time.perf_counter()
+    # its own name: the map loop below times each call with ``started``, and the joined time
+    # read at the end was once taken from the last map call instead (negative, in a full run)
+    tree, machine, set_up_at = _tree_cpu(), _machine_cpu(), time.perf_counter()
     setup.start()
-    samples.ready.append(time.perf_counter() - started)
+    samples.ready.append(time.perf_counter() - set_up_at)
+    samples.ready_other_cpu.append(_other_cpu(tree, machine))
     try:
+        if sections == ("ready",) and isinstance(setup.backend, DaskBackend):
+            # nothing else runs, so the window until the workers joined is theirs alone
+            samples.joined.append(_joined(setup.backend) - set_up_at)
+            samples.joined_other_cpu.append(_other_cpu(tree, machine))
         if "cpu" in sections:  # the first work of a fresh set-up: what starting lazily costs shows here
             measure_cpu(setup, sizes, spin_n, samples.cpu_first)
         if "map" in sections:
@@ -309,8 +325,9 @@ def measure(setup: SetUp, sizes: Sizes, sections: tuple[str, ...], spin_n: int, 
             measure_cpu(setup, sizes, spin_n, samples.cpu)
         if "genetic" in sections and setup.backend is not None:
             samples.genetic.append(genetic(setup.backend, sizes, spin_n))
-        if isinstance(setup.backend, DaskBackend):  # read last: the work above overlapped the start
-            samples.joined.append(_joined(setup.backend) - started)
+        if isinstance(setup.backend, DaskBackend) and sections != ("ready",):
+            # read last: the work above overlapped the start
+            samples.joined.append(_joined(setup.backend) - set_up_at)
     finally:
         setup.stop()
 
@@ -411,9 +428,15 @@ def report(engine: str, user: Samples, ours: Samples, sizes: Sizes, sections: tu
     median = statistics.median
     if "ready" in sections:
         figure = _pair("ready", engine, median(user.ready), median(ours.ready))
+        figure |= {
+            "user_other_cpu_s": median(user.ready_other_cpu),
+            "pycluster_other_cpu_s": median(ours.ready_other_cpu),
+        }
         if ours.joined:
             joined = median(ours.joined)
             figure |= {"pycluster_joined_s": joined, "joined_ratio": median(user.ready) / joined}
+        if ours.joined_other_cpu:
+            figure |= {"pycluster_joined_other_cpu_s": median(ours.joined_other_cpu)}
         emit(**figure, target=TARGETS.get(("ready", engine)))
     if "map" in sections:
         u, p = median(user.map), median(ours.map)

@@ -43,6 +43,7 @@ import contextlib
 import datetime
 import functools
 import hashlib
+import json
 import logging
 import math
 import re
@@ -53,7 +54,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,7 @@ __all__ = [
     "GENERATED_KEY_PREFIX",
     "STRONG_KEY_BITS",
     "ClusterCA",
+    "NodeTLS",
     "check_key",
     "check_key_strength",
     "check_scheduler_key",
@@ -79,6 +81,7 @@ __all__ = [
     "is_generated_key",
     "key_fingerprint",
     "key_strength_bits",
+    "node_tls",
     "scheduler_security",
     "speaks_tls",
     "tls_address",
@@ -300,19 +303,66 @@ def cluster_ca(key: str) -> ClusterCA:
     return ClusterCA(cert.public_bytes(serialization.Encoding.PEM).decode(), private_key)
 
 
+@dataclass(frozen=True)
+class NodeTLS:
+    """One node's TLS material: the cluster CA's certificate and a fresh leaf signed by it (PEM).
+
+    Whoever holds the derived CA issues it (:func:`node_tls`); the node turns it into a
+    ``Security`` without the key's derivation and without importing ``cryptography``. A head
+    hands it to each local worker it starts (in that worker's environment, beside the key,
+    which is worth more): ~35 ms of CPU less per worker start, ~0.5 s with a user-chosen key.
+    """
+
+    ca_pem: str
+    cert_pem: str
+    key_pem: str = field(repr=False)
+
+    def security(self) -> Any:
+        """A ``distributed.security.Security`` for every role, trusting only this CA.
+
+        ``require_encryption=True``: nodes and clients using it refuse plain ``tcp://``.
+        """
+        from distributed.security import Security
+
+        roles = ("client", "scheduler", "worker")
+        pairs = (("cert", self.cert_pem), ("key", self.key_pem))
+        files = {f"tls_{role}_{kind}": value for role in roles for kind, value in pairs}
+        return Security(require_encryption=True, tls_ca_file=self.ca_pem, **files)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> NodeTLS:
+        """What :meth:`to_json` wrote; :class:`AuthenticationError` for anything else.
+
+        >>> tls = node_tls(generate_key())
+        >>> NodeTLS.from_json(tls.to_json()) == tls
+        True
+        """
+        try:
+            fields = json.loads(text)
+            tls = cls(str(fields["ca_pem"]), str(fields["cert_pem"]), str(fields["key_pem"]))
+        except (ValueError, TypeError, KeyError):
+            raise AuthenticationError("the TLS material handed to this worker is unreadable") from None
+        if not all("-----BEGIN " in pem for pem in (tls.ca_pem, tls.cert_pem, tls.key_pem)):
+            raise AuthenticationError("the TLS material handed to this worker is not PEM")
+        return tls
+
+
+def node_tls(key: str | bytes) -> NodeTLS:
+    """A fresh leaf for one node of the key's cluster, with the CA's certificate."""
+    ca = cluster_ca(check_key(key))
+    cert, private_key = ca.issue()
+    return NodeTLS(ca.cert_pem, cert, private_key)
+
+
 def cluster_security(key: str | bytes) -> Any:
     """A ``distributed.security.Security`` for every role, trusting only the key's CA.
 
     ``require_encryption=True``: nodes and clients using it refuse plain ``tcp://``.
     """
-    from distributed.security import Security
-
-    ca = cluster_ca(check_key(key))
-    cert, private_key = ca.issue()
-    roles = ("client", "scheduler", "worker")
-    pairs = (("cert", cert), ("key", private_key))
-    files = {f"tls_{role}_{kind}": value for role in roles for kind, value in pairs}
-    return Security(require_encryption=True, tls_ca_file=ca.cert_pem, **files)
+    return node_tls(key).security()
 
 
 def tls_address(address: str) -> str:

@@ -125,7 +125,13 @@ def resolve_services(
     points. A name is looked up among the built-ins, then the entry points. Unknown
     names, duplicates, missing requirements and cycles raise :class:`ClusterError`.
     """
-    found = _entry_points() if extras is None else dict(extras)
+    specs = None if specs is None else list(specs)
+    if extras is not None:
+        found = dict(extras)
+    elif specs is None or any(isinstance(s, str) and s not in BUILTIN_SERVICES for s in specs):
+        found = _entry_points()
+    else:  # only built-ins and objects: no need to read every installed package's entry points (~14 ms)
+        found = {}
     if specs is None:
         specs = [*BUILTIN_SERVICES, *(n for n in found if n not in BUILTIN_SERVICES)]
     services = [spec if isinstance(spec, HeadService) else _load(spec, found) for spec in specs]

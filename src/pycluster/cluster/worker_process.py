@@ -22,7 +22,9 @@ from pathlib import Path
 import psutil
 
 from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStartError
-from .worker_entry import OPTIONS_VARIABLE
+from . import sizeof_plugins
+from .security import node_tls
+from .worker_entry import OPTIONS_VARIABLE, TLS_VARIABLE
 from .worker_options import WorkerOptions
 from .worker_runner import READY_MARKER
 
@@ -70,11 +72,16 @@ class WorkerProcess:
         """Start the subprocess and wait until its workers have joined; their addresses."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _parent_sys_path()}
         env.update(self.options.dask_env())
+        for inherited in ("PYCLUSTER_AUTH_KEY", TLS_VARIABLE, sizeof_plugins.VARIABLE):
+            env.pop(inherited, None)
         if not self.options.nanny:  # one worker in this process: it is the one to pin
             env[OPTIONS_VARIABLE] = self.options.to_json()
             env.update(self.options.worker_env(0) or {})
+            # made here once rather than in every worker (see worker_entry)
+            env[sizeof_plugins.VARIABLE] = sizeof_plugins.found()
+            if self.options.auth_key:
+                env[TLS_VARIABLE] = node_tls(self.options.auth_key).to_json()
         # the key travels in the environment, never in argv (which ps shows to every user)
-        env.pop("PYCLUSTER_AUTH_KEY", None)
         if self.options.auth_key:
             env["PYCLUSTER_AUTH_KEY"] = self.options.auth_key
         flags = subprocess.CREATE_NEW_PROCESS_GROUP if _IS_WINDOWS else 0  # type: ignore[attr-defined]

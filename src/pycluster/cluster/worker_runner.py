@@ -28,7 +28,7 @@ from ..errors import AuthenticationError, SchedulerUnreachableError, WorkerStart
 from .diagnostics import WorkerWithoutHTTP
 from .ports import wait_until_reachable
 from .scheduler_probe import HTTP_PORT_HINT, await_scheduler, diagnose_port
-from .security import cluster_security, scheduler_security
+from .security import NodeTLS, cluster_security, scheduler_security
 from .worker_options import WorkerOptions
 
 if TYPE_CHECKING:
@@ -71,16 +71,21 @@ def run_workers(
     watch_pid: int | None = None,
     announce: Callable[[str], None] = print,
     trusted: bool = False,
+    tls: NodeTLS | None = None,
 ) -> int:
     """Start ``options.n_workers`` Nannies, announce readiness, block until a signal; exit code.
 
     ``trusted``: the scheduler is the head that started this process with its own key (a
     local worker), so its key needs no probe first: one TLS handshake less at start-up.
+    ``tls``: the leaf that head issued for this process (trusted only), so the key's CA
+    need not be derived here.
     """
     deadline = time.monotonic() + options.connect_timeout
     try:
         wait_until_reachable(options.scheduler_address, options.connect_timeout)
-        if trusted:
+        if trusted and tls is not None:
+            security = tls.security()
+        elif trusted:
             security = cluster_security(options.auth_key) if options.auth_key else None
         else:
             security = scheduler_security(options.scheduler_address, options.auth_key)
