@@ -15,7 +15,6 @@ from pycluster.cluster.dask_logs import HEAD_LOW_LEVEL_LOG_LENGTH, LOG_LENGTH_KE
 from tests.helpers import running_head, wait_for
 
 
-@pytest.mark.slow
 def test_a_busy_head_forgets_finished_spans_and_keeps_dask_logs_short(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
