@@ -15,20 +15,27 @@ jobs submitted / completed / failed / lost, maps and items, the head's RSS and o
 descriptors at warm-up and at the end, RSS growth per 1,000 jobs submitted after warm-up (and over
 the last half alone), and the RSS every tenth of the run.
 
-    python benchmarks/soak.py [--minutes 2]
+    python benchmarks/soak.py [--minutes 2] [--trace-memory]
+
+``--trace-memory`` is a diagnostic mode: the head runs under ``tracemalloc`` (so slower, and its RSS
+includes tracemalloc's own tables) and the run ends with the allocations that grew most between
+warm-up and the end, by source line and by call path, and the object types whose count grew most.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +46,29 @@ from pycluster import ClusterManager
 
 CSV = "reads,group\n" + "".join(f"{i % 97},{i % 5}\n" for i in range(2000))
 FINISHED = {"completed", "failed", "cancelled"}
+
+
+# The head under --trace-memory: tracemalloc from the start, and on SIGUSR1 a snapshot (after a full
+# collection) plus a count of live objects by type, written where the benchmark waits for them.
+TRACED_HEAD = """
+import collections, gc, json, os, signal, sys, tracemalloc
+tracemalloc.start(int(os.environ["SOAK_TRACE_FRAMES"]))
+out = os.environ["SOAK_TRACE_DIR"]
+taken = 0
+def dump(*_):
+    global taken
+    taken += 1
+    gc.collect()
+    types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    with open(os.path.join(out, f"types-{taken}.json"), "w") as f:
+        json.dump(dict(types.most_common(400)), f)
+    tracemalloc.take_snapshot().dump(os.path.join(out, f"head-{taken}.part"))
+    os.rename(os.path.join(out, f"head-{taken}.part"), os.path.join(out, f"head-{taken}.snapshot"))
+signal.signal(signal.SIGUSR1, dump)
+from pycluster.cli import main
+sys.argv[0] = "pycluster"
+sys.exit(main())
+"""
 
 
 def emit(**figure: object) -> None:
@@ -58,10 +88,12 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def start_head(state: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
+def start_head(state: Path, env: dict[str, str], traced: bool) -> tuple[subprocess.Popen[str], str, str]:
     """The head process; its dashboard URL and scheduler address once its banner is out."""
+    plain = [str(Path(sys.executable).parent / "pycluster")]
+    command = [sys.executable, "-c", TRACED_HEAD] if traced else plain
     head = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pycluster"), "head", "--local-workers", "2",
+        [*command, "head", "--local-workers", "2",
          "--scheduler-port", "0", "--dashboard-port", "0", "--dask-dashboard-port", "off",
          "--state-dir", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
@@ -88,6 +120,44 @@ def head_figures(pid: int) -> tuple[int, int]:
     """RSS bytes and open file descriptors of the head process (not its workers)."""
     process = psutil.Process(pid)
     return process.memory_info().rss, process.num_fds()
+
+
+Traced = tuple[tracemalloc.Snapshot, dict[str, int]]
+
+
+def head_snapshot(head: subprocess.Popen[str], trace_dir: Path) -> Traced:
+    """Asks the traced head for a snapshot and waits for it (a big heap takes a while to write)."""
+    taken = len(list(trace_dir.glob("head-*.snapshot"))) + 1
+    head.send_signal(signal.SIGUSR1)
+    path = trace_dir / f"head-{taken}.snapshot"
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the traced head wrote no snapshot")
+        time.sleep(0.5)
+    types = json.loads((trace_dir / f"types-{taken}.json").read_text())
+    return tracemalloc.Snapshot.load(str(path)), types
+
+
+def emit_growth(warm: Traced, end: Traced) -> None:
+    """What grew in the head between the two snapshots: lines, call paths, object types."""
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen *>")]
+    before, after = warm[0].filter_traces(ignore), end[0].filter_traces(ignore)
+    emit(
+        figure="traced_heap_mb",
+        warm_up=round(sum(s.size for s in before.statistics("filename")) / 1e6, 1),
+        end=round(sum(s.size for s in after.statistics("filename")) / 1e6, 1),
+    )
+    for line in after.compare_to(before, "lineno")[:25]:
+        frame = line.traceback[0]
+        emit(figure="grew_at_line", kib=round(line.size_diff / 1024), count=line.count_diff,
+             at=f"{frame.filename}:{frame.lineno}")  # fmt: skip
+    for path in after.compare_to(before, "traceback")[:12]:
+        frames = [f"{f.filename.split('-packages/')[-1]}:{f.lineno}" for f in path.traceback]
+        emit(figure="grew_along_path", kib=round(path.size_diff / 1024), count=path.count_diff, path=frames)
+    counts = collections.Counter(end[1])
+    counts.subtract(collections.Counter(warm[1]))
+    emit(figure="object_types_grown", value=dict(counts.most_common(25)))
 
 
 def submit_jobs(http: httpx.Client, tally: Tally, stop: threading.Event, dataset: list[str]) -> None:
@@ -188,6 +258,8 @@ def settle(http: httpx.Client, ids: list[str], timeout: float) -> dict[str, str]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--trace-memory", action="store_true", help="diagnostic: what grows in the head")
+    parser.add_argument("--trace-frames", type=int, default=12, help="frames kept per allocation")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pycluster-soak-") as tmp:
         root = Path(tmp)
@@ -198,9 +270,14 @@ def main() -> None:
             "PYCLUSTER_DISCOVERY_PORT": "0", "PYCLUSTER_CONFIG_DIR": str(root / "config"),
             "PYCLUSTER_RUNTIME_DIR": str(root / "runtime"), "PYCLUSTER_STATE_DIR": str(root / "state"),
         })  # fmt: skip
-        head, url, scheduler = start_head(root / "state", dict(os.environ))
+        trace_dir = root / "trace" if args.trace_memory else None
+        env = dict(os.environ)
+        if trace_dir is not None:
+            trace_dir.mkdir()
+            env.update(SOAK_TRACE_DIR=str(trace_dir), SOAK_TRACE_FRAMES=str(args.trace_frames))
+        head, url, scheduler = start_head(root / "state", env, trace_dir is not None)
         try:
-            run(head, url, scheduler, args.minutes * 60)
+            run(head, url, scheduler, args.minutes * 60, trace_dir)
         finally:
             head.terminate()
             try:
@@ -209,7 +286,9 @@ def main() -> None:
                 head.kill()
 
 
-def run(head: subprocess.Popen[str], url: str, scheduler: str, seconds: float) -> None:
+def run(
+    head: subprocess.Popen[str], url: str, scheduler: str, seconds: float, trace_dir: Path | None
+) -> None:
     tally, stop = Tally(), threading.Event()
     kept: list[str] = []  # the dataset the aggregate jobs run on, once uploaded
     with httpx.Client(base_url=url, timeout=60) as http, httpx.Client(base_url=url, timeout=60) as polling:
@@ -225,6 +304,7 @@ def run(head: subprocess.Popen[str], url: str, scheduler: str, seconds: float) -
             thread.start()
         time.sleep(seconds / 5)
         rss_warm, fds_warm = head_figures(head.pid)
+        warm_snapshot = head_snapshot(head, trace_dir) if trace_dir is not None else None
         with tally.lock:
             jobs_at_warm = len(tally.job_ids)
         # RSS every tenth of the run: a leak climbs steadily, bounded logs and caches level off
@@ -240,6 +320,8 @@ def run(head: subprocess.Popen[str], url: str, scheduler: str, seconds: float) -
         final = settle(http, tally.job_ids, 300)
         time.sleep(2)  # the last answers and streams closed
         rss_end, fds_end = head_figures(head.pid)
+        if trace_dir is not None and warm_snapshot is not None:
+            emit_growth(warm_snapshot, head_snapshot(head, trace_dir))
     counts = {s: sum(1 for v in final.values() if v == s) for s in ("completed", "failed", "cancelled")}
     lost = len(final) - sum(counts.values())
     after_warm = max(1, len(tally.job_ids) - jobs_at_warm)

@@ -50,7 +50,11 @@ def cell(text: str) -> str:
 def body_of(operation: dict[str, Any]) -> str:
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" in content:
-        ref = content["application/json"]["schema"].get("$ref", "")
+        body = content["application/json"]["schema"]
+        ref = body.get("$ref", "")
+        if "oneOf" in body:  # one variant per kind (the submit body: per operation)
+            names = ", ".join(f"`{v['$ref'].rsplit('/', 1)[-1]}`" for v in body["oneOf"] if "$ref" in v)
+            return f"JSON, one of {names}"
         return f"JSON `{ref.rsplit('/', 1)[-1]}`" if ref else "JSON"
     return ", ".join(f"`{kind}`" for kind in content)
 

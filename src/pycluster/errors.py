@@ -21,6 +21,7 @@ what happened *and what to do about it*::
     │   ├── JobNotFoundError     (also a KeyError) no job with that id
     │   ├── JobStateError        the job is in the wrong state (e.g. cancelling a finished job)
     │   ├── JobRejectedError     (also a ValueError) the job can never run here; says why
+    │   │   └── JobDoesNotFitError   more cores or memory than the whole cluster has (REST: 409)
     │   ├── JobFailedError       a job failed after its retries; result() raises it
     │   └── JobMemoryLimitError  a piece went past its job's max_memory_gb and was stopped
     ├── DatasetError             a dataset cannot be registered, read or used
@@ -74,6 +75,7 @@ __all__ = [
     "DiscoveryError",
     "GPUUnavailableError",
     "InferenceRequestError",
+    "JobDoesNotFitError",
     "JobError",
     "JobFailedError",
     "JobMemoryLimitError",
@@ -182,6 +184,11 @@ class JobStateError(JobError):
 
 class JobRejectedError(JobError, ValueError):
     """The job can never run on this cluster (unknown operation, bad parameters, too big)."""
+
+
+class JobDoesNotFitError(JobRejectedError):
+    """The job asks for more cores or memory than the whole cluster has: a conflict with the
+    cluster as it is (409 over REST), not a wrong body; more workers would take it."""
 
 
 class JobFailedError(JobError):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ..config import Settings
 from ..errors import ClusterError, ClusterNotRunningError
 from .cluster_info import ClusterInfoFile, remove_cluster_info, write_cluster_info
+from .dask_logs import bound_dask_logs
 from .diagnostics import SchedulerWithoutHTTP, diagnostics_host, is_loopback
 from .local_heads import publish, withdraw
 from .local_workers import LocalWorkers
@@ -370,6 +371,10 @@ class HeadNode:
     async def _start_scheduler(self) -> Any:
         from distributed import Scheduler
 
+        from .spans import scheduler_extensions
+
+        bound_dask_logs()  # before the scheduler and its comms create their logs
+
         c = self.settings.cluster
         diagnostics = c.dask_dashboard_port
         if diagnostics is not None and not is_loopback(self._diagnostics_host):
@@ -392,6 +397,7 @@ class HeadNode:
             security=self._security,
             protocol="tls" if self._security else None,
             worker_ttl=worker_ttl(),
+            extensions=scheduler_extensions(),  # finished spans forgotten (spans.py)
         )
         check_worker_ttl_often(scheduler)
         await scheduler

@@ -9,8 +9,9 @@ traceback, as the worker saw it; a ``piece`` entry marks when each attempt start
 ended ("completed in 0.120 s", "failed: ValueError in 0.003 s"), for per-piece durations.
 
 Memory: the scheduler keeps the last events of a topic (Dask's
-``distributed.admin.low-level-log-length``, 1,000 by default), so batches stay small (about
-8,000 characters at most, one line at most 16,000): a few tens of MB at worst.
+``distributed.admin.low-level-log-length``: 100 in a head, see ``cluster/dask_logs.py``; Dask's
+default is 1,000), so batches stay small (about 8,000 characters at most, one line at most
+16,000): a few MB at worst.
 
 Thread safety: a worker runs several pieces at once on its thread pool, and ``sys.stdout``
 is one object per process. So the process's ``sys.stdout``/``sys.stderr`` are replaced once

@@ -32,7 +32,7 @@ from typing import Any
 from distributed import Client
 
 from ..cluster.secret_files import private_dir, private_file
-from ..errors import JobNotFoundError, JobRejectedError, JobStateError, StorageError
+from ..errors import JobDoesNotFitError, JobNotFoundError, JobRejectedError, JobStateError, StorageError
 from .commit import GroupCommit
 from .gates import gate
 from .handle import JobHandle
@@ -402,7 +402,7 @@ class JobQueue:
             peak = WorkerCapacity(max(c for c, _ in recent), max(m for _, m in recent))
             if never_fits(job, Capacity((peak,))) is None:
                 return
-        raise JobRejectedError(reason)
+        raise JobDoesNotFitError(reason)
 
     def submit(
         self,

@@ -27,6 +27,7 @@ from ..errors import (
     DeploymentNotFoundError,
     DeploymentStateError,
     InferenceRequestError,
+    JobDoesNotFitError,
     JobNotFoundError,
     JobRejectedError,
     JobStateError,
@@ -83,6 +84,7 @@ _STATUS_FOR = [
     (DeploymentStateError, 409),
     (JobStateError, 409),
     (PortInUseError, 409),
+    (JobDoesNotFitError, 409),  # before JobRejectedError, its base: the cluster, not the body
     (JobRejectedError, 422),
     (ConfigError, 422),
     (ClusterNotRunningError, 503),

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...cluster.recommendations import recommend
 from ...errors import JobStateError
 from ...jobs.model import Job, JobStatus
 from ...jobs.operations import OPERATIONS
 from ...jobs.request import JobRequest
-from ...jobs.runner import MAX_BACKOFF
 from ...jobs.schedules import JobTemplate, Schedule
 from ..deps import ERROR_RESPONSES, controller, head, iso, jobs, with_dashboard
 from ..joblogs import follow_logs, logs_answer
@@ -39,59 +38,12 @@ from ..models import (
 from ..models import (
     JobLogs as JobLogsModel,
 )
+from ..models_jobs import JobSpec, JobSubmissionBody
 from .cluster import cluster_metrics, cluster_status
 
 __all__ = ["router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["processing"])
-
-PriorityName = Literal["LOW", "NORMAL", "HIGH", "CRITICAL"]
-
-
-class JobSpec(BaseModel):
-    """What a job runs and how: an operation from the registry, never code."""
-
-    model_config = ConfigDict(extra="forbid")
-    operation: str = Field(min_length=1, max_length=100, examples=["aggregate"])
-    dataset_id: str | None = Field(None, min_length=1, max_length=200)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    priority: PriorityName = "NORMAL"
-    max_memory_gb: float | None = Field(None, gt=0, le=1_000_000)
-    max_cores: float | None = Field(None, gt=0, le=1_000_000)
-    retries: int | None = Field(None, ge=0, le=100)
-    timeout_s: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="seconds a piece may run; the job fails past it"
-    )
-    retry_backoff_s: float | None = Field(
-        None,
-        ge=0,
-        le=MAX_BACKOFF,
-        allow_inf_nan=False,
-        description="seconds before a failed piece's first retry; doubled per attempt, with jitter",
-    )
-    result_ttl_s: float | None = Field(
-        None,
-        gt=0,
-        allow_inf_nan=False,
-        description="seconds a finished job and its result are kept; then both are deleted",
-    )
-    client_id: str | None = Field(None, min_length=1, max_length=100)
-
-    @field_validator("priority", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-class JobSubmission(JobSpec):
-    """A job over REST, now or at ``run_at``, after the jobs it ``depends_on``."""
-
-    depends_on: list[str] | None = Field(
-        None, max_length=1000, description="ids of jobs that must complete before this one starts"
-    )
-    run_at: float | str | None = Field(
-        None, description="not before this time: ISO 8601 (UTC unless it names a zone) or epoch seconds"
-    )
 
 
 class ScheduleSubmission(JobSpec):
@@ -256,14 +208,16 @@ def stop_cluster(request: Request) -> Message:
 
 # ---------------------------------------------------------------- jobs
 @router.post("/jobs/submit")
-async def submit_job(body: JobSubmission, request: Request) -> JobAccepted:
-    """Queue an operation; dispatched by priority (LOW < NORMAL < HIGH < CRITICAL)."""
+async def submit_job(body: JobSubmissionBody, request: Request) -> JobAccepted:
+    """Queue an operation; dispatched by priority (LOW < NORMAL < HIGH < CRITICAL).
+
+    The body is one variant per operation (``operation`` tells which): see ``web/models_jobs.py``."""
     client_id = body.client_id or request.headers.get("x-client-id") or _peer(request)
     # async: stored by the group commit without a thread per request (JobQueue.submit_async)
     job = await jobs(request).submit_async(
         JobRequest(
             body.operation,
-            body.parameters,
+            body.parameter_dict(),
             dataset_id=body.dataset_id,
             priority=body.priority,
             max_cores=body.max_cores,
@@ -361,6 +315,21 @@ def job_status(job_id: str, request: Request) -> dict[str, Any]:
     return detail
 
 
+# one server-sent event (Open API before 3.2 has a stream's schema describe each event): its name
+# and its data line, JSON text (web/joblogs.py writes them)
+LOG_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["logs", "end"]},
+        "data": {
+            "type": "string",
+            "description": "JSON: 'logs', a page as the JSON answer has it; 'end', {job_id, status}",
+        },
+    },
+}
+
+
 @router.get(
     "/jobs/{job_id}/logs",
     response_model=None,
@@ -369,7 +338,7 @@ def job_status(job_id: str, request: Request) -> dict[str, Any]:
             "model": JobLogsModel,
             "description": "A page of the logs as JSON; with follow=true, Server-Sent Events "
             "('logs': such a page, 'end': {job_id, status})",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": LOG_EVENT_SCHEMA}},
         }
     },
 )
