@@ -181,7 +181,23 @@ def check_curl(line: str) -> None:
     assert operation is not None, f"{method} is not a method of {routes}: {line!r}"
     if body is not None:
         model = operation["requestBody"]["content"]["application/json"]["schema"]
-        jsonschema.validate(json.loads(body), {**model, "components": schema["components"]})
+        data = json.loads(body)
+        model = _variant_for(data, model, schema["components"]["schemas"])
+        jsonschema.validate(data, {**model, "components": schema["components"]})
+
+
+def _variant_for(data: Any, model: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """A ``oneOf`` body (one variant per job operation): the variant whose constant fields the body
+    has, so that a mistake is reported against that variant ("'priorty' was unexpected"), not as
+    "valid under none of ten"."""
+    if "oneOf" not in model or not isinstance(data, dict):
+        return model
+    for variant in model["oneOf"]:
+        resolved = components[variant["$ref"].rsplit("/", 1)[1]] if "$ref" in variant else variant
+        constants = {k: p["const"] for k, p in resolved.get("properties", {}).items() if "const" in p}
+        if constants and all(data.get(k) == v for k, v in constants.items()):
+            return dict(variant)
+    return model
 
 
 def check_yaml(code: str) -> None:
