@@ -118,6 +118,14 @@ def test_the_stream_sends_deltas_that_rebuild_the_snapshot(head: HeadNode) -> No
     assert len(json.dumps(events[-1][1])) < len(json.dumps(events[0][1])) / 2
 
 
+def test_a_worker_the_scheduler_forgot_comes_back(head: HeadNode, api: httpx.Client) -> None:
+    """A local worker removed without being told (its next heartbeat hears "missing": what a
+    restart racing that heartbeat does) exits to be started again, and the head starts it."""
+    first, _ = workers(api)
+    head.run_on_loop(head.scheduler.remove_worker(first, stimulus_id="test-forget", close=False), timeout=30)
+    wait_for(lambda: len(w := workers(api)) == 2 and first not in w, 60, what="a fresh worker")
+
+
 def test_restart_and_retire_a_worker(head: HeadNode, api: httpx.Client) -> None:
     first, second = workers(api)
     answer = api.post("/api/dashboard/workers/restart", json={"address": first})

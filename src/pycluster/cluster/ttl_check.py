@@ -20,6 +20,8 @@ import asyncio
 import logging
 from typing import Any
 
+__all__ = ["CHECK_INTERVAL", "NANNY_WAIT", "check_worker_ttl", "check_worker_ttl_often"]
+
 _log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 1.0

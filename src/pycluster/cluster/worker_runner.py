@@ -42,8 +42,10 @@ READY_MARKER = "PYCLUSTER-WORKERS-READY"
 # does that to workers without a Nanny, and so does a scheduler that lost their heartbeats):
 # the worker is meant to come back, so whoever supervises the process starts it again
 RESTART_EXIT_CODE = 75
-# Close reasons that mean "come back" (see RESTART_EXIT_CODE)
-_RESTART_REASONS = frozenset({"scheduler-remove-worker"})
+# Close reasons that mean "come back" (see RESTART_EXIT_CODE). "worker-heartbeat-missing": the
+# scheduler answered but no longer knows the worker (it removed it): when a removal races the
+# worker's next heartbeat, that reason arrives before "scheduler-remove-worker"
+_RESTART_REASONS = frozenset({"scheduler-remove-worker", "worker-heartbeat-missing"})
 # Close reasons that mean "the head is gone" (killed, restarted, its machine down or out of
 # reach; "scheduler-close": it is shutting down, perhaps to restart): a worker with a
 # reconnect timeout waits for it to come back and joins it again
