@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.net.lossy_link import Impairment, LinkedPair, LossyLink, linked_pair, udp_socket
 
 pytestmark = [
@@ -80,19 +81,26 @@ def test_delay_shows_in_the_round_trip(pair: LinkedPair, link: LossyLink) -> Non
 def test_loss_drops_about_that_fraction_and_a_cut_drops_all(pair: LinkedPair, link: LossyLink) -> None:
     a, b = _sockets(pair)
     with a, b:
+        # the 500 wait in a's buffer until read: large enough that it never drops any itself
+        # (on a loaded machine the reader starts late; the default buffer dropped 18 once)
+        try:
+            a.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 4 << 20)  # Linux: 33
+        except OSError:
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         link.set(Impairment(loss=0.2))
         before = link.stats()
         for n in range(500):
             b.send(n.to_bytes(4, "big"))
-        received = 0
-        a.settimeout(0.3)
-        try:
-            while True:
-                a.recv(64)
-                received += 1
-        except TimeoutError:
-            pass
+            if n % 50 == 49:  # paced: a TUN device's queue (500 packets) never overflows before the relay
+                wait_for(lambda n=n: (link.stats() - before).seen > n, 20, what=f"the relay to see {n + 1}")
         moved = link.stats() - before
+        received = 0
+        while received < moved.forwarded:  # each recv waits up to 2 s (the relay thread may lag)
+            a.recv(64)
+            received += 1
+        a.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # and none beyond what the relay counted as forwarded
+            a.recv(64)
         print(f"20% loss, 500 datagrams: {received} arrived; {moved}")
         assert moved.seen == 500
         assert received == moved.forwarded == 500 - moved.dropped
