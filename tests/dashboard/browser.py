@@ -99,17 +99,6 @@ def legend(chart: Any) -> dict[str, str]:
     }
 
 
-def hover_across(page: Any, chart: Any, steps: int = 30) -> list[dict[str, str]]:
-    """Move the mouse across the chart's plot, left to right; the legend at each stop."""
-    box = chart.locator(".u-over").bounding_box()
-    seen = []
-    for i in range(steps):
-        page.mouse.move(box["x"] + box["width"] * (i + 0.5) / steps, box["y"] + box["height"] / 2)
-        seen.append(legend(chart))
-    page.mouse.move(0, 0)  # off the chart: its legend shows the latest values again
-    return seen
-
-
 def series_are_drawn(page: Any, chart_or_id: Any, labels: set[str]) -> dict[str, int]:
     """Wait until the chart's canvas shows each of ``labels``' series (pixels of its colour)."""
     chart = page.locator(f"#{chart_or_id}") if isinstance(chart_or_id, str) else chart_or_id
@@ -124,18 +113,69 @@ def series_are_drawn(page: Any, chart_or_id: Any, labels: set[str]) -> dict[str,
     return drawn
 
 
+# Where a user would point to read a chart's highest point: the canvas column whose topmost pixel
+# in a series colour is highest (a bar's top, a line's peak), as page coordinates; null when the
+# canvas shows no series yet
+_PEAK = """([el, colours]) => {
+  const canvas = el.querySelector("canvas");
+  const over = el.querySelector(".u-over");
+  if (!canvas || !canvas.width || !over) return null;
+  const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const probe = document.createElement("i");
+  document.body.append(probe);
+  const rgbs = colours.map((colour) => {
+    probe.style.color = colour;
+    return getComputedStyle(probe).color.match(/\\d+/g).map(Number);
+  });
+  probe.remove();
+  let best = null;
+  for (let x = 0; x < canvas.width; x += 1) {
+    for (let y = 0; y < (best ? best.y : canvas.height); y += 1) {
+      const i = (y * canvas.width + x) * 4;
+      const off = (c) => Math.abs(px[i] - c[0]) + Math.abs(px[i + 1] - c[1]) + Math.abs(px[i + 2] - c[2]);
+      if (px[i + 3] > 200 && rgbs.some((c) => off(c) < 24)) {
+        best = { x, y };
+        break;
+      }
+    }
+  }
+  if (!best) return null;
+  const box = canvas.getBoundingClientRect();
+  const plot = over.getBoundingClientRect();
+  return { x: box.left + (best.x + 0.5) * (box.width / canvas.width), y: plot.top + plot.height / 2 };
+}"""
+
+
+def hover_peak(page: Any, chart: Any) -> dict[str, str] | None:
+    """Point at the chart's highest drawn point (as a user reads a spike); the legend there."""
+    colours: dict[str, str] = chart.evaluate(_LEGEND_COLOURS)
+    peak = page.evaluate(_PEAK, [chart.element_handle(), list(colours.values())])
+    if peak is None:
+        return None
+    page.mouse.move(peak["x"], peak["y"])
+    shown = legend(chart)
+    page.mouse.move(0, 0)  # off the chart: its legend shows the latest values again
+    return shown
+
+
 def chart_has_positive_point(page: Any, chart_id: str) -> None:
-    """Hovering the chart shows a value above 0 in its legend somewhere (as a user finds a spike)."""
+    """Pointing at the chart's highest drawn point shows a value above 0 and that point's time in
+    its legend (as a user finds a spike); off the chart the legend shows the latest values."""
     chart = page.locator(f"#{chart_id}")
     chart.scroll_into_view_if_needed()
     seen: list[dict[str, str]] = []
 
     def positive() -> bool:
-        seen[:] = hover_across(page, chart)
-        values = [value for stop in seen for label, value in stop.items() if label != "time"]
+        shown = hover_peak(page, chart)
+        if shown is None:
+            return False
+        seen.append(shown)
+        values = [value for label, value in shown.items() if label != "time"]
         return any(float(re.sub(r"[^0-9.]", "", v) or 0) > 0 for v in values)
 
-    wait_for(positive, CHART_TIMEOUT, what=f"a value above 0 on {chart_id}")
-    # hovering names the point's time; off the chart, the legend shows the latest values
-    assert any(re.fullmatch(r"\d\d:\d\d:\d\d", stop.get("time", "")) for stop in seen), seen
+    try:
+        wait_for(positive, CHART_TIMEOUT, what=f"a value above 0 on {chart_id}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; legends at its highest point: {seen[-3:]}") from None
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", seen[-1].get("time", "")), seen[-1]
     assert legend(chart)["time"] == "latest"
