@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -83,6 +84,34 @@ def test_cancel_running_then_409_on_finished(api: httpx.Client) -> None:
     assert status["status"] == "cancelled" and status["pieces_done"] < 20
     again = api.post(f"/api/processing/jobs/{job_id}/cancel")
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
+
+
+def test_status_is_answered_while_a_commit_holds_the_database(api: httpx.Client, api_head: HeadNode) -> None:
+    """A status read never waits for the group commit: the committer's write transaction is
+    held open here (as while it writes a batch) and the status of a stored job still comes."""
+    job_id = api.post(
+        "/api/processing/jobs/submit", json={"operation": "echo", "parameters": {"value": 7}}
+    ).json()["job_id"]
+    assert wait_for_job(api, job_id)["status"] == "completed"  # now read from its row
+    holding, release = threading.Event(), threading.Event()
+
+    def commit_in_progress() -> None:
+        with api_head.jobs.store.transaction():
+            holding.set()
+            release.wait(30)
+
+    committer = threading.Thread(target=commit_in_progress)
+    committer.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        answer = api.get(f"/api/processing/jobs/{job_id}/status", timeout=5)
+        took = time.monotonic() - started
+        assert answer.status_code == 200 and answer.json()["result"] == {"echo": 7}
+        assert took < 2, f"the status read waited {took:.1f} s for the write transaction"
+    finally:
+        release.set()
+        committer.join(10)
 
 
 def test_queue_status_metrics_and_health(api: httpx.Client) -> None:

@@ -1,5 +1,9 @@
 """Jobs as rows in one SQLite database (WAL mode), safe to share between threads.
 
+Reads never wait for a write: each thread reads through a read-only connection of its own
+(WAL lets readers see the last commit while a write transaction is open), so a status request
+is answered while the group commit writes a batch.
+
 Storage faults: an insert that cannot be written raises a
 :class:`~pycluster.errors.StorageError` (the submission is refused, HTTP 507/503). An update
 that cannot be written (the dispatcher recording progress or a job's end on a full disk) is
@@ -67,6 +71,10 @@ class JobStore:
         self._counts: dict[tuple[str, int], int] | None = None
         self._unsaved: dict[str, Job] = {}  # updates a storage fault kept from the database
         self._seq: int | None = None  # the last seq given out (read from the table once)
+        self._uri = path.resolve().as_uri() + "?mode=ro"
+        self._local = threading.local()  # this thread's read-only connection
+        self._readers: builtins.list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._readers_lock = threading.Lock()
 
     def _add_new_columns(self) -> None:
         """A database written by an older version lacks the newer fields' columns: add them."""
@@ -132,6 +140,42 @@ class JobStore:
                 if isinstance(exc, (sqlite3.OperationalError, OSError)):
                     raise self._fault(exc) from None
                 raise
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads that never waits for a write: this thread's read-only one, or
+        the writer's under the lock where none could be opened."""
+        db = self._reader()
+        if db is not None:
+            yield db
+            return
+        with self._lock:
+            yield self._db
+
+    def _reader(self) -> sqlite3.Connection | None:
+        db: sqlite3.Connection | bool | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._open_reader()
+            self._local.db = db
+        return db if isinstance(db, sqlite3.Connection) else None
+
+    def _open_reader(self) -> sqlite3.Connection | bool:
+        """This thread's read-only connection; False when none can be opened (reads then share the
+        writer's). Connections of threads that ended are closed here, so they never pile up."""
+        try:
+            db = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            log.debug("no read-only connection to %s (%s): reads share the writer's", self.path, exc)
+            return False
+        with self._readers_lock:
+            live = []
+            for thread, other in self._readers:
+                if thread.is_alive():
+                    live.append((thread, other))
+                else:
+                    other.close()
+            self._readers = [*live, (threading.current_thread(), db)]
+        return db
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -211,8 +255,8 @@ class JobStore:
         return storage_error(exc, self.path.parent) or exc
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            unsaved = self._unsaved.get(job_id)
+        # no lock for the dict: one lookup is atomic, and the write lock is held for whole commits
+        unsaved = self._unsaved.get(job_id)
         if unsaved is not None:
             return unsaved
         rows = self._select("WHERE id = ?", [job_id])
@@ -225,13 +269,12 @@ class JobStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT id, status, error FROM jobs WHERE id IN ({marks})", chunk
-                ).fetchall()
-                for job_id, status, error in rows:
-                    unsaved = self._unsaved.get(job_id)
-                    found[job_id] = (unsaved.status, unsaved.error) if unsaved else (JobStatus(status), error)
+            query = f"SELECT id, status, error FROM jobs WHERE id IN ({marks})"
+            with self._reading() as db:
+                rows = db.execute(query, chunk).fetchall()
+            for job_id, status, error in rows:
+                unsaved = self._unsaved.get(job_id)
+                found[job_id] = (unsaved.status, unsaved.error) if unsaved else (JobStatus(status), error)
         return found
 
     def parents(self, job_ids: Iterable[str]) -> dict[str, builtins.list[str]]:
@@ -241,10 +284,11 @@ class JobStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            with self._lock:
-                query = f"SELECT id, depends_on FROM jobs WHERE id IN ({marks})"
-                for job_id, parents in self._db.execute(query, chunk).fetchall():
-                    found[job_id] = json.loads(parents) if parents else []
+            query = f"SELECT id, depends_on FROM jobs WHERE id IN ({marks})"
+            with self._reading() as db:
+                rows = db.execute(query, chunk).fetchall()
+            for job_id, parents in rows:
+                found[job_id] = json.loads(parents) if parents else []
         return found
 
     def with_status(self, *statuses: JobStatus) -> list[Job]:
@@ -259,9 +303,7 @@ class JobStore:
         counts = self.counts()
         total = sum(n for (s, _), n in counts.items() if status is None or s == status.value)
         jobs = self._select(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
-        with self._lock:
-            jobs = [self._unsaved.get(j.id, j) for j in jobs]
-        return int(total), jobs
+        return int(total), [self._unsaved.get(j.id, j) for j in jobs]
 
     def search(
         self, statuses: Iterable[JobStatus] = (), text: str = "", limit: int = 50, offset: int = 0
@@ -279,12 +321,10 @@ class JobStore:
             clauses.append("(" + " OR ".join(f"{f} LIKE ? ESCAPE '\\'" for f in fields_) + ")")
             args.extend([like] * len(fields_))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._lock:
-            (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
+        with self._reading() as db:
+            (total,) = db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
         jobs = self._select(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
-        with self._lock:
-            jobs = [self._unsaved.get(j.id, j) for j in jobs]
-        return int(total), jobs
+        return int(total), [self._unsaved.get(j.id, j) for j in jobs]
 
     def expired(self, now: float, limit: int = 100) -> builtins.list[Job]:
         """Finished jobs whose ``expires_at`` has passed (an index lookup, oldest first)."""
@@ -293,9 +333,9 @@ class JobStore:
 
     def next_expiry(self) -> float | None:
         """The earliest ``expires_at`` of any stored job; None when no job expires."""
-        with self._lock:
-            query = "SELECT MIN(expires_at) FROM jobs WHERE expires_at IS NOT NULL"
-            (first,) = self._db.execute(query).fetchone()
+        query = "SELECT MIN(expires_at) FROM jobs WHERE expires_at IS NOT NULL"
+        with self._reading() as db:
+            (first,) = db.execute(query).fetchone()
         return None if first is None else float(first)
 
     def delete(self, job_id: str) -> bool:
@@ -321,11 +361,15 @@ class JobStore:
             return dict(self._counts)
 
     def _select(self, clause: str, args: Iterable[Any]) -> builtins.list[Job]:
-        with self._lock:
-            cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {clause}", list(args))
-            return [_from_row(dict(zip(_COLUMNS, values))) for values in cursor.fetchall()]
+        with self._reading() as db:
+            rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {clause}", list(args)).fetchall()
+        return [_from_row(dict(zip(_COLUMNS, values))) for values in rows]
 
     def close(self) -> None:
+        with self._readers_lock:
+            for _, db in self._readers:
+                db.close()
+            self._readers = []
         with self._lock:
             self._db.close()
 

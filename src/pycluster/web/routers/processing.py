@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -303,14 +304,16 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}/status", response_model=JobDetail, response_model_exclude_unset=True)
-def job_status(job_id: str, request: Request) -> dict[str, Any]:
+async def job_status(job_id: str, request: Request) -> dict[str, Any]:
     """The job's state; ``result`` (and ``result_url`` for a result file) once it completed;
     ``tracebacks`` of its failed pieces (the workers' full tracebacks) once one failed."""
     queue = jobs(request)
+    # on the loop, no thread hop: a lookup in memory, or one indexed row through the store's
+    # read-only connection, which never waits for the group commit's write transaction
     job = queue.get(job_id)
     detail = job_detail(job)
     if job.attempts or job.status == JobStatus.FAILED:  # only then is there one to read
-        found = queue.runner.logs.tracebacks(job.id)
+        found = await asyncio.to_thread(queue.runner.logs.tracebacks, job.id)  # a file read
         detail["tracebacks"] = [{"piece": e.piece, "attempt": e.attempt, "text": e.text} for e in found]
     return detail
 
