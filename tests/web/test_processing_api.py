@@ -72,20 +72,6 @@ def test_list_filter_and_paging(api: httpx.Client) -> None:
     assert {j["job_id"] for j in page2["jobs"]}.isdisjoint({j["job_id"] for j in listing["jobs"]})
 
 
-def test_cancel_running_then_409_on_finished(api: httpx.Client) -> None:
-    job_id = api.post(
-        "/api/processing/jobs/submit",
-        json={"operation": "sleep", "parameters": {"seconds": 0.5, "pieces": 20}},
-    ).json()["job_id"]
-    wait_for(lambda: api.get(f"/api/processing/jobs/{job_id}/status").json()["status"] == "running", 30)
-    cancelled = api.post(f"/api/processing/jobs/{job_id}/cancel")
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    status = api.get(f"/api/processing/jobs/{job_id}/status").json()
-    assert status["status"] == "cancelled" and status["pieces_done"] < 20
-    again = api.post(f"/api/processing/jobs/{job_id}/cancel")
-    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
-
-
 def test_status_is_answered_while_a_commit_holds_the_database(api: httpx.Client, api_head: HeadNode) -> None:
     """A status read never waits for the group commit: the committer's write transaction is
     held open here (as while it writes a batch) and the status of a stored job still comes."""
@@ -112,6 +98,20 @@ def test_status_is_answered_while_a_commit_holds_the_database(api: httpx.Client,
     finally:
         release.set()
         committer.join(10)
+
+
+def test_cancel_running_then_409_on_finished(api: httpx.Client) -> None:
+    job_id = api.post(
+        "/api/processing/jobs/submit",
+        json={"operation": "sleep", "parameters": {"seconds": 0.5, "pieces": 20}},
+    ).json()["job_id"]
+    wait_for(lambda: api.get(f"/api/processing/jobs/{job_id}/status").json()["status"] == "running", 30)
+    cancelled = api.post(f"/api/processing/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    status = api.get(f"/api/processing/jobs/{job_id}/status").json()
+    assert status["status"] == "cancelled" and status["pieces_done"] < 20
+    again = api.post(f"/api/processing/jobs/{job_id}/cancel")
+    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
 
 
 def test_queue_status_metrics_and_health(api: httpx.Client) -> None:
