@@ -33,6 +33,9 @@ from distributed import wait
 
 from pycluster import HeadNode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, run as a script or not
+from lean_http import LeanConnection, encode_get, encode_post_json
+
 JOBS = "/api/processing/jobs"
 
 HEAD_SCRIPT = """
@@ -68,32 +71,80 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def load(base: str, n_jobs: int, n_clients: int) -> dict[str, object]:
+class HttpxSession:
+    """The same calls as :class:`LeanConnection`, through httpx (``--client httpx``): what a
+    user's Python client costs, and the figure earlier runs printed."""
+
+    def __init__(self, base: str) -> None:
+        self._http = httpx.AsyncClient(base_url=base, timeout=60)
+
+    async def __aenter__(self) -> HttpxSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        headers = {"content-type": "application/json"} if body is not None else None
+        r = await self._http.request(method, path, content=body, headers=headers)
+        return r.status_code, r.content
+
+
+class LeanSession:
+    """:class:`LeanConnection` with the calls encoded here (a few microseconds each)."""
+
+    def __init__(self, base: str) -> None:
+        self._connection = LeanConnection(base)
+        self._host = self._connection.host
+
+    async def __aenter__(self) -> LeanSession:
+        await self._connection.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._connection.__aexit__(None, None, None)
+
+    async def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        raw = encode_get(self._host, path) if body is None else encode_post_json(self._host, path, body)
+        return await self._connection.request(raw)
+
+
+SESSIONS = {"lean": LeanSession, "httpx": HttpxSession}
+
+
+async def load(base: str, n_jobs: int, n_clients: int, client: str = "lean") -> dict[str, object]:
+    session = SESSIONS[client]
     ids: list[str] = []
     submit_lat: list[float] = []
     status_lat: list[float] = []
     health_lat: list[float] = []
-    counter = iter(range(n_jobs))
+    # encoded before the clock starts, so the client spends its time sending and reading
+    bodies = [json.dumps({"operation": "echo", "parameters": {"value": i}}).encode() for i in range(n_jobs)]
+    counter = iter(bodies)
     submitting = True
 
+    def check(status: int, body: bytes, path: str) -> bytes:
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}: {body[:300]!r}")
+        return body
+
     async def submitter() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            for i in counter:
+        async with session(base) as http:
+            for body in counter:
                 start = time.perf_counter()
-                r = await http.post(f"{JOBS}/submit", json={"operation": "echo", "parameters": {"value": i}})
+                status, answer = await http.call("POST", f"{JOBS}/submit", body)
                 submit_lat.append(time.perf_counter() - start)
-                r.raise_for_status()
-                ids.append(r.json()["job_id"])
+                ids.append(json.loads(check(status, answer, "submit"))["job_id"])
 
     async def reader(path_of: object, into: list[float]) -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        async with session(base) as http:
             while submitting:
                 path = path_of() if callable(path_of) else str(path_of)
                 if path is None:
                     await asyncio.sleep(0.005)
                     continue
                 start = time.perf_counter()
-                (await http.get(path)).raise_for_status()
+                check(*(await http.call("GET", path)), path)
                 into.append(time.perf_counter() - start)
                 await asyncio.sleep(0.005)
 
@@ -130,7 +181,7 @@ async def drain(base: str, n_jobs: int, timeout: float = 600) -> tuple[float, in
             await asyncio.sleep(0.2)
 
 
-def http_load(n_jobs: int, n_clients: int) -> None:
+def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
     with tempfile.TemporaryDirectory() as state:
         script = Path(state) / "head.py"
         script.write_text(textwrap.dedent(HEAD_SCRIPT))
@@ -154,7 +205,7 @@ def http_load(n_jobs: int, n_clients: int) -> None:
             emit(benchmark="head_pid", pid=head.pid)  # for py-spy
             started = time.perf_counter()
             head_cpu, client_cpu = cpu_seconds(head.pid), time.process_time()
-            got = asyncio.run(load(base, n_jobs, n_clients))
+            got = asyncio.run(load(base, n_jobs, n_clients, client))
             head_cpu, client_cpu = cpu_seconds(head.pid) - head_cpu, time.process_time() - client_cpu
             finished, completed, rows = asyncio.run(drain(base, n_jobs))
         finally:
@@ -170,6 +221,7 @@ def http_load(n_jobs: int, n_clients: int) -> None:
         benchmark="rest_submit_latency",
         jobs=n_jobs,
         clients=n_clients,
+        client=client,
         p50_ms=ms(percentile(submit, 0.5)),
         p99_ms=ms(percentile(submit, 0.99)),
         submits_per_s=round(n_jobs / elapsed, 1),
@@ -190,6 +242,7 @@ def http_load(n_jobs: int, n_clients: int) -> None:
     # its share says whether it, not the head, limits the rate
     emit(
         benchmark="rest_cpu_during_submit_load",
+        client=client,
         head_cpu_s_per_1000_submits=round(1000 * head_cpu / n_jobs, 3),
         client_cpu_s_per_1000_submits=round(1000 * client_cpu / n_jobs, 3),
         load_average=round(os.getloadavg()[0], 2),
@@ -247,11 +300,18 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument(
+        "--client",
+        choices=sorted(SESSIONS),
+        default="lean",
+        help="the load generator: lean (raw keep-alive HTTP/1.1, cheap enough not to limit the "
+        "rate on a small machine) or httpx (what a Python user's client costs)",
+    )
     parser.add_argument("--skip-python", action="store_true", help="leave out the Python API comparison")
     parser.add_argument("--scale", action="store_true", help="also 1k/10k/100k jobs in the database")
     args = parser.parse_args()
     os.environ.setdefault("PYCLUSTER_DISCOVERY_PORT", "0")  # another head here may hold the usual one
-    http_load(args.jobs, args.clients)
+    http_load(args.jobs, args.clients, args.client)
     if not args.skip_python:
         python_api_vs_raw(args.jobs)
     if args.scale:
