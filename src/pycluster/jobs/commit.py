@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from ..errors import JobStateError
 from .model import Job
 
 __all__ = ["MAX_BATCH", "GroupCommit"]
@@ -40,24 +41,38 @@ class GroupCommit:
         self._write = write
         self._then = then
         self._queue: stdqueue.SimpleQueue[tuple[Job, _Waiter] | None] = stdqueue.SimpleQueue()
+        self._put_lock = threading.Lock()
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="pycluster-job-commit", daemon=True)
         self._thread.start()
 
     def commit(self, job: Job, timeout: float = 60.0) -> None:
         """Store ``job``; returns once it is committed, or raises why it could not be."""
         done: Future[None] = Future()
-        self._queue.put((job, done))
+        self._put(job, done)
         done.result(timeout)
 
-    async def commit_async(self, job: Job, timeout: float = 60.0) -> None:
-        """:meth:`commit` for a coroutine: the event loop goes on while the batch is written."""
+    async def commit_async(self, job: Job) -> None:
+        """:meth:`commit` for a coroutine: the event loop goes on while the batch is written.
+
+        No timeout, unlike :meth:`commit`: a timer per request was 5 % of a REST submission's CPU
+        on the loop, and the committer answers every waiter it took, an error included."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put((job, done))
-        await asyncio.wait_for(done, timeout)
+        self._put(job, done)
+        await done
+
+    def _put(self, job: Job, done: _Waiter) -> None:
+        """Queue ``job`` for the committer; refused once it is closing or gone (nobody would answer)."""
+        with self._put_lock:
+            if self._closing or not self._thread.is_alive():
+                raise JobStateError("the job queue is stopped: the job was not stored")
+            self._queue.put((job, done))
 
     def close(self) -> None:
         """Write what is queued, then end the committer thread."""
-        self._queue.put(None)
+        with self._put_lock:  # whatever was queued before is written; nothing comes after
+            self._closing = True
+            self._queue.put(None)
         self._thread.join(30)
 
     def _run(self) -> None:

@@ -17,6 +17,7 @@ port within the TTL and be taken for the first one.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -31,8 +32,10 @@ CACHE_TTL = 2.0
 _CACHE_MAX = 4096
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback_ip(ip: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and IPv4-mapped 127.x (``::ffff:127.0.0.1``)."""
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped 127.x (``::ffff:127.0.0.1``). Cached: every
+    request asks it for its peer, its server and its Host (parsing was 5 % of a submission)."""
     try:
         address = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
