@@ -167,6 +167,9 @@ class JobStore:
         except sqlite3.Error as exc:
             log.debug("no read-only connection to %s (%s): reads share the writer's", self.path, exc)
             return False
+        # a small page cache each: a head may have dozens of request threads, the reads are index
+        # lookups, and the operating system caches the file anyway (SQLite's default is 2 MB each)
+        db.execute("PRAGMA cache_size=-256")
         with self._readers_lock:
             live = []
             for thread, other in self._readers:
