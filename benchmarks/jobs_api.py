@@ -249,9 +249,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--skip-python", action="store_true", help="leave out the Python API comparison")
     parser.add_argument("--scale", action="store_true", help="also 1k/10k/100k jobs in the database")
+    parser.add_argument("--skip-http", action="store_true", help="leave out the REST load")
     args = parser.parse_args()
     os.environ.setdefault("PYCLUSTER_DISCOVERY_PORT", "0")  # another head here may hold the usual one
-    http_load(args.jobs, args.clients)
+    if not args.skip_http:
+        http_load(args.jobs, args.clients)
     if not args.skip_python:
         python_api_vs_raw(args.jobs)
     if args.scale:
