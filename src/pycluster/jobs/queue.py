@@ -212,6 +212,7 @@ class JobQueue:
             self._thread.join(10)
         self._commits.close()
         with self._lock:
+            self.runner.write_pending()  # what the last look left (one that failed half-way)
             self.runner.stop()
             self.runner.close()
         self.store.close()
@@ -510,23 +511,29 @@ class JobQueue:
         job_id = new_job_id()
         # written with the job's row, in its transaction (jobs/payloads.py)
         self.payloads.keep(job_id, _pickled_payload(payload))
+        request = JobRequest(
+            operation,
+            {},
+            priority=priority,
+            max_cores=max_cores,
+            max_memory_gb=max_memory_gb,
+            retries=retries,
+            client_id=client_id,
+            kind="python",
+            job_id=job_id,
+            timeout_s=timeout_s,
+            retry_backoff_s=retry_backoff_s,
+            result_ttl_s=result_ttl_s,
+            depends_on=depends_on,
+            run_at=run_at,
+        )
         try:
-            self.submit_job(
-                operation,
-                {},
-                priority=priority,
-                max_cores=max_cores,
-                max_memory_gb=max_memory_gb,
-                retries=retries,
-                client_id=client_id,
-                kind="python",
-                job_id=job_id,
-                timeout_s=timeout_s,
-                retry_backoff_s=retry_backoff_s,
-                result_ttl_s=result_ttl_s,
-                depends_on=depends_on,
-                run_at=run_at,
-            )
+            job = self._checked(request, max_age=2.0)
+            # stored before it is acknowledged, in one transaction on the caller's thread: the
+            # group commit's thread gathers concurrent REST submissions, and the hop there and
+            # back cost a Python job more than its write (a caller's thread submits one at a time)
+            self._insert([job])
+            self._arrive([job])
         except BaseException:
             self.payloads.forget_unwritten(job_id)
             raise

@@ -386,8 +386,8 @@ class JobRunner:
         future = run.in_flight.get(key) if run else None
         if run is None or future is None:
             return
-        if run.handed:  # it ended before its start was heard of (events travel apart)
-            self._mark_running(run)
+        if run.handed and future.status in ("finished", "error"):
+            self._mark_running(run)  # it ran, and ended before its start was heard of (events travel apart)
         if future.status == "finished":
             # fetched on the pool (the worker holding the result may not answer), together with
             # the others that finished since the last look: one gather instead of one per piece
