@@ -1,4 +1,5 @@
-"""Look-ahead dispatch on a real head (2 workers x 1 thread, ``dispatch_lookahead`` 2 per thread):
+"""Look-ahead dispatch on a real head (2 workers x 1 thread, ``dispatch_lookahead`` 2 per thread,
+below the default 8 so that a dozen jobs fill it):
 small jobs handed to the cluster ahead of a free core stay ``queued`` until a worker starts them,
 a CRITICAL job still overtakes the NORMAL ones that have not started, and a handed-over job is
 cancelled without its code running."""
@@ -39,15 +40,21 @@ def touch_after(path: str, seconds: float) -> str:
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadNode]:
-    node = HeadNode(
-        "lookahead",
-        scheduler_port=0,
-        dashboard_port=0,
-        dask_dashboard_port=False,
-        state_dir=str(tmp_path_factory.mktemp("lookahead-state")),
-    )
+    import os
+
+    os.environ["PYCLUSTER_JOB_DISPATCH_LOOKAHEAD"] = "2"
+    try:
+        node = HeadNode(
+            "lookahead",
+            scheduler_port=0,
+            dashboard_port=0,
+            dask_dashboard_port=False,
+            state_dir=str(tmp_path_factory.mktemp("lookahead-state")),
+        )
+    finally:
+        del os.environ["PYCLUSTER_JOB_DISPATCH_LOOKAHEAD"]
     node.start(n_local_workers=2, threads_per_worker=1)
-    assert node.jobs.settings.dispatch_lookahead == 2  # the default these tests are about
+    assert node.jobs.settings.dispatch_lookahead == 2
     yield node
     node.shutdown()
 

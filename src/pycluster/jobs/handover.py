@@ -16,7 +16,7 @@ from typing import Any
 
 from .progress import PROGRESS_TOPIC
 
-__all__ = ["HANDED_OVER", "StartReported"]
+__all__ = ["HANDED_OVER", "StartReported", "run_piece"]
 
 HANDED_OVER = "handed to the cluster, waiting for a free core"
 
@@ -30,6 +30,13 @@ class StartReported:
     def __call__(self, piece_input: Any) -> Any:
         _report_start()
         return self.func(piece_input)
+
+
+def run_piece(func: Callable[[Any], Any], piece_input: Any) -> Any:
+    """What the cluster runs for a piece: its function (with the log capture, memory limit and
+    start report around it) on its input; one function for all, so one ``Client.map`` submits
+    the pieces of many jobs."""
+    return func(piece_input)
 
 
 def _report_start() -> None:

@@ -188,7 +188,7 @@ def pick_ahead(
     *,
     small: Callable[[Job], bool],
     aging_interval: float = 60.0,
-) -> tuple[tuple[Job, float], ...]:
+) -> tuple[tuple[Job, int], ...]:
     """The queued jobs to hand to the cluster ahead of a free core, best first, each with the
     Dask priority to submit it with (:func:`dask_priority`).
 
@@ -207,12 +207,15 @@ def pick_ahead(
     ['c']
     """
     load = Counter(r.client_id for r in capacity.running)
+    # a client's jobs handed over in one call share one Dask priority (the cluster keeps them in
+    # submission order anyway), so the runner submits them in one Client.map
+    before = Counter(load)
 
     def key(job: Job) -> tuple[int, int, int]:
         return (-level(job, now, aging_interval), load[job.client_id], job.seq)
 
     ahead = sorted(key(job) for job in handed)
-    chosen: list[tuple[Job, float]] = []
+    chosen: list[tuple[Job, int]] = []
     for job in sorted(queued, key=key):
         if never_fits(job, capacity) is not None:
             continue
@@ -221,23 +224,23 @@ def pick_ahead(
         own = key(job)
         if bisect.bisect_left(ahead, own) >= limit:
             continue  # enough wait on the cluster before it; a later job may still pass them
-        chosen.append((job, dask_priority(job, now, load[job.client_id], aging_interval)))
+        chosen.append((job, dask_priority(job, now, before[job.client_id], aging_interval)))
         load[job.client_id] += 1
         bisect.insort(ahead, own)
     return tuple(chosen)
 
 
-def dask_priority(job: Job, now: float, client_load: int, aging_interval: float = 60.0) -> float:
-    """The Dask priority of ``job``'s pieces: its level, plus less than one half that is larger
-    the fewer jobs its client has on the cluster, so the cluster orders what was handed to it
-    as the dispatcher would have (priority and aging first, then fairness between clients).
+def dask_priority(job: Job, now: float, client_load: int, aging_interval: float = 60.0) -> int:
+    """The Dask priority of ``job``'s pieces: 1000 per level, plus up to 500 more the fewer jobs
+    its client has on the cluster, so the cluster orders what was handed to it as the
+    dispatcher would have (priority and aging first, then fairness between clients).
 
     >>> from pycluster.jobs.model import Job, Priority
     >>> high = Job("h", "operation", "echo", priority=Priority.HIGH, queued_at=0.5)
     >>> dask_priority(high, 1.0, 0), dask_priority(high, 1.0, 3)
-    (2.5, 2.125)
+    (2500, 2125)
     """
-    return level(job, now, aging_interval) + 0.5 / (1 + client_load)
+    return 1000 * level(job, now, aging_interval) + 500 // (1 + client_load)
 
 
 def waiting_reasons(

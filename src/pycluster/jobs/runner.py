@@ -41,7 +41,7 @@ from distributed import Client, Future
 
 from ..errors import JobMemoryLimitError
 from .checkpoints import Checkpoints
-from .handover import HANDED_OVER, StartReported
+from .handover import HANDED_OVER, StartReported, run_piece
 from .logcapture import LoggedPiece
 from .logstore import JobLogs
 from .model import Job, JobStatus
@@ -105,7 +105,7 @@ class _Run:
     # handed over ahead of a free core (look-ahead, jobs/handover.py): still 'queued' until a
     # piece reports that it started on a worker
     handed: bool = False
-    dask_priority: float = 0.0  # of its pieces on the cluster (policy.dask_priority)
+    dask_priority: int = 0  # of its pieces on the cluster (policy.dask_priority)
 
     @property
     def finished_pieces(self) -> bool:
@@ -178,7 +178,7 @@ class JobRunner:
         return [r.job for r in self._runs.values() if r.handed]
 
     # ------------------------------------------------------------ start, feed, stop
-    def start(self, job: Job, handed: bool = False, dask_priority: float | None = None) -> None:
+    def start(self, job: Job, handed: bool = False, dask_priority: int | None = None) -> None:
         """Plan ``job``'s pieces, restore checkpointed ones, and mark it running; ``handed``: hand
         it to the cluster ahead of a free core, still queued until a piece starts. Its pieces go
         to Dask with ``dask_priority`` (default: the job's priority)."""
@@ -217,13 +217,32 @@ class JobRunner:
         self._write_progress(run, force=True)
 
     def feed(self) -> None:
-        """Keep up to ``max_cores`` pieces of every running job on the cluster."""
-        for run in list(self._runs.values()):
-            self._feed(run)
-
-    def _feed(self, run: _Run) -> None:
-        if run.job.id not in self._runs or self.client is None:
+        """Keep up to ``max_cores`` pieces of every running job on the cluster: the pieces that go
+        now are submitted together, one ``Client.map`` per Dask priority (one graph update on
+        the scheduler for a look's worth of trivial jobs instead of one per job)."""
+        if self.client is None:
             return
+        batches: dict[int, list[tuple[_Run, int, str, LoggedPiece]]] = {}
+        for run in list(self._runs.values()):
+            for item in self._pieces_to_send(run):
+                batches.setdefault(run.dask_priority, []).append(item)
+        for priority, items in batches.items():
+            futures = self.client.map(
+                run_piece,
+                [logged for *_, logged in items],
+                [run.pieces[piece] for run, piece, _, _ in items],
+                key=[key for _, _, key, _ in items],
+                priority=priority,
+                pure=False,
+            )
+            sent = time.monotonic()
+            for (run, piece, key, _), future in zip(items, futures):
+                run.in_flight[key] = future
+                run.sent[key] = sent
+                self._keys[key] = (run.job.id, piece)
+                future.add_done_callback(self.on_future_done)
+
+    def _pieces_to_send(self, run: _Run) -> list[tuple[_Run, int, str, LoggedPiece]]:
         now = time.monotonic()
         for piece, due in sorted(run.delayed.items(), key=lambda item: item[1], reverse=True):
             if due <= now:  # its backoff has passed: first in line again
@@ -233,6 +252,7 @@ class JobRunner:
         if run.handed:
             func = StartReported(func)
         slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
+        out: list[tuple[_Run, int, str, LoggedPiece]] = []
         while slots > 0 and run.pending:
             piece = run.pending.popleft()
             key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{_KEY_PREFIX}{next(_key_serial)}"
@@ -240,14 +260,9 @@ class JobRunner:
             logged = LoggedPiece(
                 limited, run.job.id, piece, run.attempts[piece]
             )  # its output: the job's logs
-            future = self.client.submit(
-                logged, run.pieces[piece], key=key, priority=run.dask_priority, pure=False
-            )
-            run.in_flight[key] = future
-            run.sent[key] = time.monotonic()
-            self._keys[key] = (run.job.id, piece)
-            future.add_done_callback(self.on_future_done)
+            out.append((run, piece, key, logged))
             slots -= 1
+        return out
 
     def cancel(self, job_id: str) -> None:
         """Drop a running job and stop its running pieces (no-op when not running)."""
