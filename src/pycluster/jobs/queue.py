@@ -40,7 +40,15 @@ from .logcapture import LOGS_TOPIC
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
 from .operations import OPERATIONS, OperationContext, OperationRegistry
 from .payloads import PayloadStore
-from .policy import Capacity, WorkerCapacity, never_fits, pick_ahead, pick_next, waiting_reasons
+from .policy import (
+    Capacity,
+    WorkerCapacity,
+    dask_priority,
+    never_fits,
+    pick_ahead,
+    pick_next,
+    waiting_reasons,
+)
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
 from .request import JobRequest
@@ -859,10 +867,14 @@ class JobQueue:
             )
             decision = pick_next(candidates, capacity, now, aging_interval=self.settings.aging_interval)
             ahead = self._lookahead(capacity)
+            load = Counter(r.client_id for r in capacity.running)
+            aging = self.settings.aging_interval
             for job in decision.start:
                 self._waiting.remove(job.id)
                 job.waiting_reason = None
-                self.runner.start(job, handed=bool(ahead) and self._small(job))
+                priority = dask_priority(job, now, load[job.client_id], aging)
+                load[job.client_id] += 1
+                self.runner.start(job, handed=bool(ahead) and self._small(job), dask_priority=priority)
             if any(job.id not in self.runner for job in decision.start):
                 self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
             capacity = decision.left

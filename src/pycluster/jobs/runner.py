@@ -195,7 +195,8 @@ class JobRunner:
         run = _Run(
             job, pieces, done, deque(i for i in range(len(pieces)) if i not in done), restored=len(done)
         )
-        run.dask_priority = int(job.priority) if dask_priority is None else dask_priority
+        # the policy's scale (policy.dask_priority) without aging or fairness when none is given
+        run.dask_priority = 1000 * int(job.priority) if dask_priority is None else dask_priority
         job.pieces_total, job.pieces_done = len(pieces), len(done)
         self._runs[job.id] = run
         if handed and not run.finished_pieces:
