@@ -143,10 +143,10 @@ class JobRunner:
         self._fetcher = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pycluster-fetch")
         self._to_fetch: list[tuple[str, Future[Any]]] = []  # finished pieces, fetched per look
         self._stopper: PieceStopper | None = None
-        # job updates not written yet, with the fields to write (empty: the whole row): one
-        # transaction per dispatcher look (write_pending) instead of one per job
-        self._unwritten: dict[str, tuple[Job, set[str]]] = {}
-        self._writing: dict[str, tuple[Job, set[str]]] = {}  # being written (readers look here too)
+        # jobs whose rows are not written yet: one transaction per dispatcher look (write_pending)
+        # instead of one per job and change
+        self._unwritten: dict[str, Job] = {}
+        self._writing: dict[str, Job] = {}  # being written (readers look here too)
         self.payloads: PayloadStore | None = None  # Python jobs' calls; set by the queue
         self._ended_python: list[str] = []  # Python jobs whose payloads can go (write_pending)
 
@@ -163,8 +163,7 @@ class JobRunner:
         run = self._runs.get(job_id)
         if run is not None:
             return run.job
-        unwritten = self._unwritten.get(job_id) or self._writing.get(job_id)
-        return unwritten[0] if unwritten is not None else None
+        return self._unwritten.get(job_id) or self._writing.get(job_id)
 
     def reservations(self) -> tuple[Running, ...]:
         """What running jobs have reserved, for the scheduling policy (handed-over jobs too: a
@@ -213,7 +212,7 @@ class JobRunner:
         run.started = time.monotonic()
         job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
         job.waiting_reason = None
-        self._write(job, "status", "started_at", "pieces_total", "pieces_done")
+        self.write(job)
         log.info("job %s running: %d pieces, %d restored", job.id, job.pieces_total, run.restored)
         self._write_progress(run, force=True)
 
@@ -484,7 +483,7 @@ class JobRunner:
             delay = backoff_delay(job.retry_backoff_s, run.attempts[piece])
             run.delayed[piece] = time.monotonic() + delay
             job.error = f"{error} (attempt {run.attempts[piece]}; retrying in {delay:.2f} s)"
-            self._write(job, "attempts", "error")
+            self.write(job)
             return
         self._abort(
             run, f"piece {piece} failed after {run.attempts[piece]} attempts: {type(exc).__name__}: {exc}"
@@ -517,7 +516,7 @@ class JobRunner:
         if status != JobStatus.COMPLETED:
             job.eta_seconds = None
         job.waiting_reason = None
-        self._write(job)
+        self.write(job)
         log.info("job %s %s%s", job.id, status.value, f": {error}" if error else "")
         if job.pieces_total > 1:
             self.checkpoints.discard(job.id)
@@ -528,16 +527,14 @@ class JobRunner:
 
     # ------------------------------------------------------------ writes, batched
     def write(self, job: Job) -> None:
-        """Write ``job``'s row at the next :meth:`write_pending` (the live record is the truth:
-        readers get it from :meth:`get` until then)."""
-        self._unwritten[job.id] = (job, set())
-
-    def _write(self, job: Job, *names: str) -> None:
-        self.write(job)  # the whole row: as cheap as a few of its fields, and one statement for all
+        """Write ``job``'s whole row (as cheap as a few of its fields, and one statement for all
+        jobs) at the next :meth:`write_pending`; readers get the live record from :meth:`get`
+        until then."""
+        self._unwritten[job.id] = job
 
     def write_pending(self) -> None:
-        """Write the job updates made since the last call in one transaction per set of fields,
-        then wake whoever waits on a job. The dispatcher calls it at the end of every look (and
+        """Write the job updates made since the last call in one transaction, then wake whoever
+        waits on a job. The dispatcher calls it at the end of every look (and
         after a cancel), so a finished job is stored within that look; a head killed before
         that runs the job again, as it would one killed while its piece was running."""
         ended, self._ended_python = self._ended_python, []
@@ -553,8 +550,7 @@ class JobRunner:
         try:
             # whole rows, in one transaction with the ended jobs' payloads: one commit per look.
             # A storage fault keeps the rows for store.flush; the payloads are deleted later
-            jobs = [job for job, _ in self._writing.values()]
-            if not self.store.update_many(jobs, also=discard if ended else None):
+            if not self.store.update_many(self._writing.values(), also=discard if ended else None):
                 self._ended_python.extend(ended)
         finally:
             self._writing = {}
@@ -570,7 +566,7 @@ class JobRunner:
         job.eta_seconds = round((now - run.started) * remaining / done_here, 2) if done_here > 0 else None
         if force or now - run.last_write > 0.25:
             run.last_write = now
-            self._write(job, "progress", "eta_seconds", "pieces_done")
+            self.write(job)
 
 
 def remove_file(path: Path) -> None:
