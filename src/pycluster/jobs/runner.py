@@ -66,6 +66,20 @@ MAX_BACKOFF = 600.0
 # an attempt that an earlier process (before a restart) may still have on the scheduler
 _KEY_PREFIX = secrets.token_hex(3)
 _key_serial = itertools.count()
+_LETTERS = str.maketrans("0123456789_", "ghijklmnopq")
+
+
+def _group(job_id: str) -> str:
+    """The start of a piece's Dask key: ``pycluster-job-`` and the job id in letters, so that each
+    job is a Dask task group of its own (Dask names a group after the key's leading words of
+    letters). Dask then sends a job's few pieces to a worker as they arrive and the worker starts
+    the highest priority first; a group of thousands of trivial jobs would instead wait on the
+    scheduler behind pieces already sent to the workers, whatever their priority.
+
+    >>> _group("job_51d4fab6eb62")
+    'pycluster-job-jobqlhdkfabmebmi'
+    """
+    return "pycluster-job-" + job_id.translate(_LETTERS)
 
 
 def backoff_delay(base: float, attempt: int, rng: random.Random | None = None) -> float:
@@ -255,7 +269,8 @@ class JobRunner:
         out: list[tuple[_Run, int, str, LoggedPiece]] = []
         while slots > 0 and run.pending:
             piece = run.pending.popleft()
-            key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{_KEY_PREFIX}{next(_key_serial)}"
+            attempt = f"{piece}-{run.attempts[piece]}-{_KEY_PREFIX}{next(_key_serial)}"
+            key = f"{_group(run.job.id)}-{run.job.id}-{attempt}"
             limited = MemoryLimitedPiece(func, run.job.max_memory_gb, piece)  # stopped past max_memory_gb
             logged = LoggedPiece(
                 limited, run.job.id, piece, run.attempts[piece]
