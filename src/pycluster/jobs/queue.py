@@ -172,7 +172,7 @@ class JobQueue:
             self._waiting.add(job)
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
-            self.client.subscribe_topic(LOGS_TOPIC, self.runner.logs.on_event)
+            self.client.subscribe_topic(LOGS_TOPIC, self.runner.on_logs_event)
         self._next_schedule = self.schedules.next_due()
         if not hold:
             self._ready.set()
@@ -192,7 +192,7 @@ class JobQueue:
             self.client = self.runner.client = client
             self._workers_cache = (0.0, (), 0.0)
             client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
-            client.subscribe_topic(LOGS_TOPIC, self.runner.logs.on_event)
+            client.subscribe_topic(LOGS_TOPIC, self.runner.on_logs_event)
         self._wake.set()
 
     def detach_client(self) -> None:

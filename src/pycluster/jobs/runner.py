@@ -41,7 +41,7 @@ from distributed import Client, Future
 
 from ..errors import JobMemoryLimitError
 from .checkpoints import Checkpoints
-from .handover import HANDED_OVER, StartReported, run_piece
+from .handover import HANDED_OVER, run_piece, started_at
 from .logcapture import LoggedPiece
 from .logstore import JobLogs
 from .model import Job, JobStatus
@@ -263,8 +263,6 @@ class JobRunner:
                 del run.delayed[piece]
                 run.pending.appendleft(piece)
         func = self.operations.lookup(run.job.operation).piece_function()
-        if run.handed:
-            func = StartReported(func)
         slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
         out: list[tuple[_Run, int, str, LoggedPiece]] = []
         while slots > 0 and run.pending:
@@ -370,6 +368,15 @@ class JobRunner:
         self._events.put(("done", future.key))
         self._wake()
 
+    def on_logs_event(self, event: tuple[float, Any]) -> None:
+        """A batch of a piece's output (the subscriber of the logs topic): stored, and its
+        "piece started" line tells a handed-over job that it runs (jobs/handover.py)."""
+        self.logs.on_event(event)
+        found = started_at(event[1])
+        if found is not None:
+            self._events.put(("started", found))
+            self._wake()
+
     def on_progress_event(self, event: tuple[float, dict[str, Any]]) -> None:
         _, message = event
         self._events.put(("progress", message))
@@ -386,21 +393,23 @@ class JobRunner:
                 self._piece_done(payload)
             elif kind == "fetched":
                 self._piece_fetched(*payload)
-            elif kind == "progress" and isinstance(payload, dict) and payload.get("started"):
-                self._piece_started(str(payload.get("key")))
+            elif kind == "started":
+                self._piece_started(*payload)
             elif kind == "progress" and isinstance(payload, dict):
                 self._piece_progress(str(payload.get("key")), float(payload.get("fraction", 0.0)))
         self._fetch_finished()
 
     # ------------------------------------------------------------ pieces
-    def _piece_started(self, key: str) -> None:
-        """A handed-over job's piece started on a worker: the job runs from now on."""
-        job_id, _ = self._keys.get(key, (None, -1))
-        run = self._runs.get(job_id) if job_id else None
+    def _piece_started(self, job_id: str, when: float) -> None:
+        """A handed-over job's piece started on a worker at ``when``: the job runs."""
+        run = self._runs.get(job_id)
         if run is None or not run.handed:
             return
-        if key in run.sent:
-            run.sent[key] = time.monotonic()  # its timeout_s counts from here
+        now = time.time()
+        started = min(when, now)  # a worker's clock ahead of ours: never a start in the future
+        for key in run.sent:
+            run.sent[key] = time.monotonic() - (now - started)  # its timeout_s counts from the start
+        run.job.started_at = started
         self._mark_running(run)
 
     def _piece_progress(self, key: str, fraction: float) -> None:
