@@ -337,7 +337,7 @@ class JobSettings:
         doc="After how long a waiting job moves up one priority.",
     )
     dispatch_lookahead: int = _setting(
-        8,
+        32,
         parse_non_negative_int,
         "PYCLUSTER_JOB_DISPATCH_LOOKAHEAD",
         doc=(

@@ -1,5 +1,5 @@
 """Look-ahead dispatch on a real head (2 workers x 1 thread, ``dispatch_lookahead`` 2 per thread,
-below the default 8 so that a dozen jobs fill it):
+below the default 32 so that a dozen jobs fill it):
 small jobs handed to the cluster ahead of a free core stay ``queued`` until a worker starts them,
 a CRITICAL job still overtakes the NORMAL ones that have not started, and a handed-over job is
 cancelled without its code running."""

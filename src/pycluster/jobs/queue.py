@@ -98,7 +98,7 @@ class QueueSettings:
     aging_interval: float = 60.0
     # small jobs handed to the cluster per worker thread ahead of a free core (jobs/handover.py);
     # 0: every job waits here until a core is free for it
-    dispatch_lookahead: int = 8
+    dispatch_lookahead: int = 32
 
 
 class JobQueue:
