@@ -336,6 +336,16 @@ class JobSettings:
         "PYCLUSTER_JOB_AGING_INTERVAL",
         doc="After how long a waiting job moves up one priority.",
     )
+    dispatch_lookahead: int = _setting(
+        32,
+        parse_non_negative_int,
+        "PYCLUSTER_JOB_DISPATCH_LOOKAHEAD",
+        doc=(
+            "Small jobs (one core, default memory) handed to the cluster per worker thread ahead "
+            "of a free core, so workers never wait for the dispatcher; they stay queued until they "
+            "start. 0: none."
+        ),
+    )
 
 
 @dataclass

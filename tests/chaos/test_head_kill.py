@@ -20,6 +20,7 @@ import httpx
 import psutil
 import pytest
 
+from pycluster.jobs.handover import HANDED_OVER
 from pycluster.jobs.queue import DATABASE_NAME
 from tests.helpers import CliProcess, all_gone, cli, descendants, wait_for
 
@@ -33,10 +34,10 @@ JOBS = 5
 PIECES = 6
 
 
-def _head(state: Path) -> tuple[CliProcess, str]:
+def _head(state: Path, env: dict[str, str] = ENV) -> tuple[CliProcess, str]:
     head = CliProcess(
         "head", "--local-workers", "2", "--scheduler-port", "0", "--dashboard-port", "0",
-        "--dask-dashboard-port", "off", "--state-dir", str(state), env=ENV,
+        "--dask-dashboard-port", "off", "--state-dir", str(state), env=env,
     )  # fmt: skip
     return head, head.wait_for_line(r"dashboard:\s+(http://\S+)", 90).group(1).rstrip("/")
 
@@ -104,6 +105,56 @@ def test_kill_dash_nine_the_head_with_queued_and_running_jobs(tmp_path: Path) ->
             assert after_restart[job]["pieces_done"] >= checkpointed[job] or (
                 after_restart[job]["status"] == "completed"
             ), (after_restart[job], checkpointed[job])
+    finally:
+        if restarted is not None:
+            restarted.stop()
+        head.stop()
+
+
+def test_kill_dash_nine_the_head_with_jobs_handed_to_the_cluster(tmp_path: Path) -> None:
+    """Look-ahead on (the default: 4 jobs may run at once, the 2 workers have 2 threads): small jobs
+    waiting on the cluster for a core are ``queued`` in SQLite, so a restarted head runs them."""
+    state = tmp_path / "state"
+    head, url = _head(state, {"PYCLUSTER_JOB_CHECK_INTERVAL": "0.2s"})
+    restarted: CliProcess | None = None
+    try:
+        with httpx.Client(base_url=url, timeout=30) as api:
+            acknowledged = [
+                api.post(
+                    "/api/processing/jobs/submit",
+                    json={"operation": "sleep", "parameters": {"seconds": 1.0, "pieces": 1}},
+                ).json()["job_id"]
+                for _ in range(8)
+            ]
+
+            def handed_and_running() -> dict[str, dict[str, Any]] | None:
+                states = {job: _status(api, job) for job in acknowledged}
+                running = [s for s in states.values() if s["status"] == "running"]
+                handed = [s for s in states.values() if s["waiting_reason"] == HANDED_OVER]
+                return states if running and handed else None
+
+            before = wait_for(handed_and_running, 60, what="jobs running and jobs handed to the cluster")
+        handed = [j for j, s in before.items() if s["waiting_reason"] == HANDED_OVER]
+        assert all(before[j]["status"] == "queued" for j in handed), before
+        os.kill(head.proc.pid, signal.SIGKILL)
+        head.proc.wait(10)
+        restarted, url = _head(state, {"PYCLUSTER_JOB_CHECK_INTERVAL": "0.2s"})
+        with httpx.Client(base_url=url, timeout=30) as api:
+            finished = {
+                job: wait_for(
+                    lambda job=job: (
+                        (s := _status(api, job))["status"] in {"completed", "failed", "cancelled"} and s
+                    ),
+                    90,
+                    what=f"job {job} to finish",
+                )
+                for job in acknowledged
+            }
+        lost = [j for j, s in finished.items() if s["status"] != "completed"]
+        print(
+            f"head killed with {len(handed)} of {len(acknowledged)} handed to the cluster; lost {len(lost)}"
+        )
+        assert not lost, {j: finished[j] for j in lost}
     finally:
         if restarted is not None:
             restarted.stop()

@@ -147,8 +147,9 @@ def test_the_state_directory_is_0700_and_its_files_0600(tmp_path: Path, permissi
 
 
 def _check_payload_and_checkpoint_modes(node: Any, state: Path) -> None:
-    """A Python map job's pickled payload and its finished pieces are 0600 in 0700 folders
-    (they hold the user's code and data), looked at while the job still runs."""
+    """A Python map job's finished pieces are 0600 in 0700 folders (they hold the user's code
+    and data), looked at while the job still runs; its pickled payload is a row of the 0600
+    database (jobs/payloads.py), never a file."""
 
     def slow(item: int) -> int:  # defined here: pickled by value, so workers need not import tests
         import time
@@ -157,20 +158,17 @@ def _check_payload_and_checkpoint_modes(node: Any, state: Path) -> None:
         return item * 2
 
     handle = node.jobs.map(slow, range(8))
-    payload = state / "payloads" / f"{handle.job_id}.pkl"
     pieces = state / "checkpoints" / handle.job_id
-    wait_for(lambda: payload.is_file() and any(pieces.glob("*.pkl")), 60, what="a checkpointed piece")
+    wait_for(lambda: any(pieces.glob("*.pkl")), 60, what="a checkpointed piece")
+    assert not (state / "payloads" / f"{handle.job_id}.pkl").exists()
+    database = state / "pycluster.sqlite3"
     modes = {
         str(p.relative_to(state)): oct(_mode(p))
-        for p in [payload, *pieces.glob("*.pkl")]
+        for p in [database, *pieces.glob("*.pkl")]
         if _mode(p) != 0o600
     }
     modes.update(
-        {
-            str(p.relative_to(state)): oct(_mode(p))
-            for p in [payload.parent, pieces.parent, pieces]
-            if _mode(p) != 0o700
-        }
+        {str(p.relative_to(state)): oct(_mode(p)) for p in [pieces.parent, pieces] if _mode(p) != 0o700}
     )
     assert not modes, modes
     assert handle.result(timeout=120) == [i * 2 for i in range(8)]

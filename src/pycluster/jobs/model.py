@@ -24,7 +24,7 @@ FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED
 
 
 class Priority(IntEnum):
-    """Higher dispatches first; the value is also passed to Dask as task priority."""
+    """Higher dispatches first; Dask gets it as task priority too (scaled: policy.dask_priority)."""
 
     LOW = 0
     NORMAL = 1

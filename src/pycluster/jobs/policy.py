@@ -13,6 +13,12 @@ A job starts only while fewer than ``max_concurrent`` jobs run and its
 ``max_cores`` / ``max_memory_gb`` fit in what running jobs have not reserved;
 smaller jobs further down may start while a bigger one waits (backfill).
 
+Look-ahead (:func:`pick_ahead`): besides the jobs that fit in what is free, up to
+``limit`` small jobs (at most one core, no more than the default memory) at each priority and
+above may wait on the cluster itself, handed over in the same order, so a worker starts the
+next one the moment it finishes one. A job that needs more stops the look-ahead at its place
+in the order: the jobs behind it are not handed over, so it starts once its cores are free.
+
 A job's pieces spread over all workers, so what a job can never fit is more than
 the *whole cluster* has, not more than one worker has.
 
@@ -26,9 +32,10 @@ the *whole cluster* has, not more than one worker has.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -39,8 +46,10 @@ __all__ = [
     "Decision",
     "Running",
     "WorkerCapacity",
+    "dask_priority",
     "level",
     "never_fits",
+    "pick_ahead",
     "pick_next",
     "waiting_reasons",
 ]
@@ -168,6 +177,70 @@ def pick_next(
         free_gb -= job.max_memory_gb
         left = _with_running(left, job)
     return Decision(tuple(start), unfittable, left)
+
+
+def pick_ahead(
+    queued: Iterable[Job],
+    capacity: Capacity,
+    handed: Iterable[Job],
+    limit: int,
+    now: float,
+    *,
+    small: Callable[[Job], bool],
+    aging_interval: float = 60.0,
+) -> tuple[tuple[Job, int], ...]:
+    """The queued jobs to hand to the cluster ahead of a free core, best first, each with the
+    Dask priority to submit it with (:func:`dask_priority`).
+
+    ``handed`` are the jobs handed over that have not started yet. A job is handed over while
+    fewer than ``limit`` of them come before it in dispatch order: a HIGH job, or the single
+    job of a client with nothing running, submitted while others fill the look-ahead still goes,
+    and its Dask priority makes the cluster start it before them. The first job in order that
+    is not ``small`` ends the look-ahead (it waits for its cores under the strict rule,
+    :func:`pick_next`).
+
+    >>> from pycluster.jobs.model import Job, Priority
+    >>> jobs = [Job(str(i), "operation", "echo", queued_at=0.5, seq=i) for i in range(4)]
+    >>> critical = Job("c", "operation", "echo", priority=Priority.CRITICAL, queued_at=0.5, seq=9)
+    >>> two = Capacity(workers=(WorkerCapacity(cores=2, memory_gb=4),))
+    >>> [j.id for j, _ in pick_ahead([*jobs[2:], critical], two, jobs[:2], 2, 1.0, small=lambda j: True)]
+    ['c']
+    """
+    load = Counter(r.client_id for r in capacity.running)
+    # a client's jobs handed over in one call share one Dask priority (the cluster keeps them in
+    # submission order anyway), so the runner submits them in one Client.map
+    before = Counter(load)
+
+    def key(job: Job) -> tuple[int, int, int]:
+        return (-level(job, now, aging_interval), load[job.client_id], job.seq)
+
+    ahead = sorted(key(job) for job in handed)
+    chosen: list[tuple[Job, int]] = []
+    for job in sorted(queued, key=key):
+        if never_fits(job, capacity) is not None:
+            continue
+        if not small(job):
+            break
+        own = key(job)
+        if bisect.bisect_left(ahead, own) >= limit:
+            continue  # enough wait on the cluster before it; a later job may still pass them
+        chosen.append((job, dask_priority(job, now, before[job.client_id], aging_interval)))
+        load[job.client_id] += 1
+        bisect.insort(ahead, own)
+    return tuple(chosen)
+
+
+def dask_priority(job: Job, now: float, client_load: int, aging_interval: float = 60.0) -> int:
+    """The Dask priority of ``job``'s pieces: 1000 per level, plus up to 500 more the fewer jobs
+    its client has on the cluster, so the cluster orders what was handed to it as the
+    dispatcher would have (priority and aging first, then fairness between clients).
+
+    >>> from pycluster.jobs.model import Job, Priority
+    >>> high = Job("h", "operation", "echo", priority=Priority.HIGH, queued_at=0.5)
+    >>> dask_priority(high, 1.0, 0), dask_priority(high, 1.0, 3)
+    (2500, 2125)
+    """
+    return 1000 * level(job, now, aging_interval) + 500 // (1 + client_load)
 
 
 def waiting_reasons(

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -31,21 +32,29 @@ from typing import Any
 
 from distributed import Client
 
-from ..cluster.secret_files import private_dir, private_file
 from ..errors import JobDoesNotFitError, JobNotFoundError, JobRejectedError, JobStateError, StorageError
 from .commit import GroupCommit
 from .gates import gate
 from .handle import JobHandle
 from .logcapture import LOGS_TOPIC
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
-from .operations import OPERATIONS, OperationContext, OperationRegistry, payload_path
-from .policy import Capacity, WorkerCapacity, never_fits, pick_next, waiting_reasons
+from .operations import OPERATIONS, OperationContext, OperationRegistry
+from .payloads import PayloadStore
+from .policy import (
+    Capacity,
+    WorkerCapacity,
+    dask_priority,
+    never_fits,
+    pick_ahead,
+    pick_next,
+    waiting_reasons,
+)
 from .progress import PROGRESS_TOPIC
 from .queue_status import QueueStatus, ResourceUsage
 from .request import JobRequest
 from .runner import JobRunner, remove_file
 from .schedules import JobTemplate, Schedule, ScheduleStore, new_schedule_id, slot_job_id
-from .storage import check_database, storage_error
+from .storage import check_database, check_room
 from .store import JobStore
 from .timing import check_cron, next_slot, parse_run_at
 from .waiting import WaitingJobs
@@ -87,6 +96,9 @@ class QueueSettings:
     default_retry_backoff_s: float = 0.5
     default_result_ttl_s: float | None = None  # finished jobs are kept until deleted
     aging_interval: float = 60.0
+    # small jobs handed to the cluster per worker thread ahead of a free core (jobs/handover.py);
+    # 0: every job waits here until a core is free for it
+    dispatch_lookahead: int = 32
 
 
 class JobQueue:
@@ -125,6 +137,9 @@ class JobQueue:
             wake=self._wake.set,
             changed=self._changed.notify_all,
         )
+        self.payloads = PayloadStore(self.store, self.state_dir / "payloads")
+        self.context.read_payload = self.payloads.get
+        self.runner.payloads = self.payloads
         self.checkpoints = self.runner.checkpoints
         self.results = self.runner.results
         self._waiting = WaitingJobs()
@@ -134,7 +149,7 @@ class JobQueue:
         self._arrivals_lock = threading.Lock()
         self._reasons_at = 0.0  # when waiting reasons were last worked out (monotonic)
         self._reasons_every = REASONS_INTERVAL  # seconds between rounds while many jobs wait
-        self._commits = GroupCommit(self.store.insert_many, self._arrive)
+        self._commits = GroupCommit(self._insert, self._arrive)
         self._workers_cache: tuple[float, tuple[WorkerCapacity, ...], float] = (0.0, (), 0.0)
         # (when, cores, memory GB) of the whole cluster at recent reads, for submit's refusals
         self._peaks: deque[tuple[float, float, float]] = deque(maxlen=64)
@@ -157,7 +172,7 @@ class JobQueue:
             self._waiting.add(job)
         if self.client is not None:
             self.client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
-            self.client.subscribe_topic(LOGS_TOPIC, self.runner.logs.on_event)
+            self.client.subscribe_topic(LOGS_TOPIC, self.runner.on_logs_event)
         self._next_schedule = self.schedules.next_due()
         if not hold:
             self._ready.set()
@@ -177,7 +192,7 @@ class JobQueue:
             self.client = self.runner.client = client
             self._workers_cache = (0.0, (), 0.0)
             client.subscribe_topic(PROGRESS_TOPIC, self.runner.on_progress_event)
-            client.subscribe_topic(LOGS_TOPIC, self.runner.logs.on_event)
+            client.subscribe_topic(LOGS_TOPIC, self.runner.on_logs_event)
         self._wake.set()
 
     def detach_client(self) -> None:
@@ -205,6 +220,7 @@ class JobQueue:
             self._thread.join(10)
         self._commits.close()
         with self._lock:
+            self.runner.write_pending()  # what the last look left (one that failed half-way)
             self.runner.stop()
             self.runner.close()
         self.store.close()
@@ -307,6 +323,16 @@ class JobQueue:
         with self._arrivals_lock:
             self._arrived.update((job.id, dataclasses.replace(job)) for job in jobs)
         self._wake.set()
+
+    def _insert(self, jobs: builtins.list[Job]) -> None:
+        """Store new jobs, and the payloads of Python ones, in one transaction (the group commit's
+        write; StorageError, none stored, when the state directory cannot take them)."""
+        check_room(self.store.path.parent)
+        with self.store.transaction() as db:
+            for job in jobs:
+                if not self.store.insert_in(db, job):
+                    raise sqlite3.IntegrityError(f"a job with id {job.id!r} exists already")
+            self.payloads.insert_in(db, (job.id for job in jobs if job.kind == "python"))
 
     def _take_arrivals(self) -> None:
         """Move committed submissions into the waiting jobs (with the queue's lock held)."""
@@ -491,33 +517,33 @@ class JobQueue:
         run_at: float | str | datetime | None = None,
     ) -> JobHandle:
         job_id = new_job_id()
-        path = payload_path(self.context, job_id)
-        pickled = _pickled_payload(payload)
+        # written with the job's row, in its transaction (jobs/payloads.py)
+        self.payloads.keep(job_id, _pickled_payload(payload))
+        request = JobRequest(
+            operation,
+            {},
+            priority=priority,
+            max_cores=max_cores,
+            max_memory_gb=max_memory_gb,
+            retries=retries,
+            client_id=client_id,
+            kind="python",
+            job_id=job_id,
+            timeout_s=timeout_s,
+            retry_backoff_s=retry_backoff_s,
+            result_ttl_s=result_ttl_s,
+            depends_on=depends_on,
+            run_at=run_at,
+        )
         try:
-            private_dir(path.parent)
-            private_file(path).write_bytes(pickled)  # 0600: the user's code and data, whatever the umask
-        except OSError as exc:
-            remove_file(path)
-            raise (storage_error(exc, self.state_dir) or exc) from None
-        try:
-            self.submit_job(
-                operation,
-                {},
-                priority=priority,
-                max_cores=max_cores,
-                max_memory_gb=max_memory_gb,
-                retries=retries,
-                client_id=client_id,
-                kind="python",
-                job_id=job_id,
-                timeout_s=timeout_s,
-                retry_backoff_s=retry_backoff_s,
-                result_ttl_s=result_ttl_s,
-                depends_on=depends_on,
-                run_at=run_at,
-            )
+            job = self._checked(request, max_age=2.0)
+            # stored before it is acknowledged, in one transaction on the caller's thread: the
+            # group commit's thread gathers concurrent REST submissions, and the hop there and
+            # back cost a Python job more than its write (a caller's thread submits one at a time)
+            self._insert([job])
+            self._arrive([job])
         except BaseException:
-            remove_file(path)
+            self.payloads.forget_unwritten(job_id)
             raise
         return JobHandle(self, job_id)
 
@@ -648,6 +674,7 @@ class JobQueue:
             job.waiting_reason = None
             self.runner.cancel(job_id)
             self.runner.finish(job, JobStatus.CANCELLED, error=job.error)
+            self.runner.write_pending()
         self._wake.set()  # its result_ttl_s runs from now: the sweeper looks again
         return job
 
@@ -697,7 +724,8 @@ class JobQueue:
         self.store.delete(job.id)
         self.checkpoints.discard(job.id)
         self.runner.logs.discard(job.id)
-        remove_file(payload_path(self.context, job))
+        if job.kind == "python":
+            self.payloads.discard([job.id])
         if job.result_path is not None and _inside(Path(job.result_path), self.state_dir):
             remove_file(Path(job.result_path))  # a result file is ours; never a file outside
 
@@ -787,6 +815,7 @@ class JobQueue:
         self._admit()
         self.runner.feed()
         self._sweep()
+        self.runner.write_pending()
 
     def _sweep(self) -> None:
         """Delete the finished jobs whose ``result_ttl_s`` has run out, with their result files.
@@ -813,8 +842,7 @@ class JobQueue:
         now = time.time()
         for job in pending:
             job.status, job.queued_at = JobStatus.QUEUED, now
-        if pending:
-            self.store.update_many(pending, "status", "queued_at")
+            self.runner.write(job)  # with the look's other writes, in one transaction
 
     def _admit(self) -> None:
         """Start what fits now, then say for every job still waiting why it waits.
@@ -838,13 +866,19 @@ class JobQueue:
                 capacity.free_slots, capacity.free_cores, capacity.free_memory_gb
             )
             decision = pick_next(candidates, capacity, now, aging_interval=self.settings.aging_interval)
+            ahead = self._lookahead(capacity)
+            load = Counter(r.client_id for r in capacity.running)
+            aging = self.settings.aging_interval
             for job in decision.start:
                 self._waiting.remove(job.id)
                 job.waiting_reason = None
-                self.runner.start(job)
+                priority = dask_priority(job, now, load[job.client_id], aging)
+                load[job.client_id] += 1
+                self.runner.start(job, handed=bool(ahead) and self._small(job), dask_priority=priority)
             if any(job.id not in self.runner for job in decision.start):
                 self._wake.set()  # one ended at once (nothing to run, or could not plan): its slot is free
             capacity = decision.left
+        self._hand_over(capacity, now)
         for job in self._waiting.gated():
             job.waiting_reason = held.get(job.id)
         many = len(self._waiting) > REASONS_EVERY_LOOK
@@ -856,6 +890,35 @@ class JobQueue:
         for job in ready:
             job.waiting_reason = reasons.get(job.id)
         self._reasons_every = max(REASONS_INTERVAL, 10 * (time.monotonic() - started))
+
+    def _lookahead(self, capacity: Capacity) -> int:
+        """How many small jobs per priority level may wait on the cluster ahead of a free core:
+        ``dispatch_lookahead`` per worker thread; none where fewer jobs may run at once than the
+        cluster has threads (the cluster would run more of them at once than allowed)."""
+        cores = capacity.total_cores
+        if not cores or self.settings.max_concurrent_jobs < cores:
+            return 0
+        return max(0, math.floor(self.settings.dispatch_lookahead * cores))
+
+    def _small(self, job: Job) -> bool:
+        """A job for the look-ahead: one core at most and no more than the default memory."""
+        return job.max_cores <= 1 and job.max_memory_gb <= self.settings.default_max_memory_gb
+
+    def _hand_over(self, capacity: Capacity, now: float) -> None:
+        """Hand small jobs to the cluster ahead of a free core, in dispatch order (see
+        :func:`~pycluster.jobs.policy.pick_ahead`): they stay queued until a worker starts them."""
+        limit = self._lookahead(capacity)
+        if not limit or not self._waiting:
+            return
+        candidates = self._waiting.candidates(limit, math.inf, math.inf)
+        handed = self.runner.handed()
+        aging = self.settings.aging_interval
+        chosen = pick_ahead(candidates, capacity, handed, limit, now, small=self._small, aging_interval=aging)
+        for job, priority in chosen:
+            self._waiting.remove(job.id)
+            self.runner.start(job, handed=True, dask_priority=priority)
+        if any(job.id not in self.runner for job, _ in chosen):
+            self._wake.set()  # one ended at once (nothing to run, or could not plan)
 
     def _gate(self, now: float) -> dict[str, str]:
         """Why each waiting job that may not start yet waits (parents, ``run_at``); cancels those

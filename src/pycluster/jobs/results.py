@@ -1,4 +1,9 @@
-"""Where a finished job's result lives: inline in the job row when small, else in a file."""
+"""Where a finished job's result lives: inline in the job row when small, else in a file.
+
+A Python job's result is kept as a pickle file, the source of truth, unless it is small JSON
+that reads back as the very same value (``None``, ``bool``, ``int``, ``str``, finite ``float``,
+and lists and str-keyed dicts of them): then the row alone holds it, which spares a file
+write and removal per trivial job."""
 
 from __future__ import annotations
 
@@ -32,10 +37,12 @@ class ResultStore:
 
     def save(self, job: Job, result: Any) -> tuple[Any, str | None]:
         """Persist ``result``; (inline JSON value or None, file path or None)."""
-        private_dir(self.root)  # 0700, as the state directory
         if isinstance(result, FileResult):
             return result.summary, result.path
         text = _json_or_none(result)
+        if job.kind == "python" and text is not None and len(text) <= INLINE_LIMIT and _exact(result):
+            return result, None
+        private_dir(self.root)  # 0700, as the state directory
         if job.kind == "python":
             # Python results may not be JSON: the pickle is the source of truth
             path = self._write(job.id, ".pkl", cloudpickle.dumps(result))
@@ -63,6 +70,25 @@ class ResultStore:
         private_file(tmp).write_bytes(data)  # 0600 before the first byte, whatever the umask
         os.replace(tmp, path)  # never present a half-written result
         return path
+
+
+def _exact(value: Any, depth: int = 0) -> bool:
+    """Whether JSON gives ``value`` back as the same value of the same types (a tuple would
+    come back a list, an int-keyed dict with str keys: those keep their pickle).
+
+    >>> _exact({"a": [1, 2.5, None, True, "x"]}), _exact((1, 2)), _exact({1: "a"})
+    (True, False, False)
+    """
+    if depth > 50:
+        return False
+    kind = type(value)
+    if value is None or kind in (bool, int, str, float):
+        return True
+    if kind is list:
+        return all(_exact(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _exact(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _json_or_none(value: Any) -> str | None:

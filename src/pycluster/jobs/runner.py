@@ -21,12 +21,14 @@ any thread (Dask's); they queue the event and call ``wake``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
 import queue as stdqueue
 import random
 import secrets
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -39,10 +41,12 @@ from distributed import Client, Future
 
 from ..errors import JobMemoryLimitError
 from .checkpoints import Checkpoints
+from .handover import HANDED_OVER, run_piece, started_at
 from .logcapture import LoggedPiece
 from .logstore import JobLogs
 from .model import Job, JobStatus
 from .operations import OperationContext, OperationRegistry, payload_path
+from .payloads import PayloadStore
 from .piece_memory import MemoryLimitedPiece
 from .policy import Running
 from .results import ResultStore
@@ -58,6 +62,24 @@ log = logging.getLogger(__name__)
 FETCH_TIMEOUT = 120.0
 # no retry waits longer than this, however many attempts came before (seconds)
 MAX_BACKOFF = 600.0
+# a piece's Dask key ends in this process's random prefix and a serial number: never the key of
+# an attempt that an earlier process (before a restart) may still have on the scheduler
+_KEY_PREFIX = secrets.token_hex(3)
+_key_serial = itertools.count()
+_LETTERS = str.maketrans("0123456789_", "ghijklmnopq")
+
+
+def _group(job_id: str) -> str:
+    """The start of a piece's Dask key: ``pycluster-job-`` and the job id in letters, so that each
+    job is a Dask task group of its own (Dask names a group after the key's leading words of
+    letters). Dask then sends a job's few pieces to a worker as they arrive and the worker starts
+    the highest priority first; a group of thousands of trivial jobs would instead wait on the
+    scheduler behind pieces already sent to the workers, whatever their priority.
+
+    >>> _group("job_51d4fab6eb62")
+    'pycluster-job-jobqlhdkfabmebmi'
+    """
+    return "pycluster-job-" + job_id.translate(_LETTERS)
 
 
 def backoff_delay(base: float, attempt: int, rng: random.Random | None = None) -> float:
@@ -94,6 +116,10 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
     restored: int = 0  # pieces taken from checkpoints, left out of the rate
     last_write: float = 0.0
+    # handed over ahead of a free core (look-ahead, jobs/handover.py): still 'queued' until a
+    # piece reports that it started on a worker
+    handed: bool = False
+    dask_priority: int = 0  # of its pieces on the cluster (policy.dask_priority)
 
     @property
     def finished_pieces(self) -> bool:
@@ -129,7 +155,14 @@ class JobRunner:
         self._keys: dict[str, tuple[str, int]] = {}
         self._events: stdqueue.SimpleQueue[tuple[str, Any]] = stdqueue.SimpleQueue()
         self._fetcher = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pycluster-fetch")
+        self._to_fetch: list[tuple[str, Future[Any]]] = []  # finished pieces, fetched per look
         self._stopper: PieceStopper | None = None
+        # jobs whose rows are not written yet: one transaction per dispatcher look (write_pending)
+        # instead of one per job and change
+        self._unwritten: dict[str, Job] = {}
+        self._writing: dict[str, Job] = {}  # being written (readers look here too)
+        self.payloads: PayloadStore | None = None  # Python jobs' calls; set by the queue
+        self._ended_python: list[str] = []  # Python jobs whose payloads can go (write_pending)
 
     # ------------------------------------------------------------ what runs
     def __len__(self) -> int:
@@ -139,46 +172,91 @@ class JobRunner:
         return job_id in self._runs
 
     def get(self, job_id: str) -> Job | None:
-        """The live record of a running job; None when it is not running here."""
+        """The live record of a running (or handed-over) job, or of one that ended here and is
+        not written yet; None otherwise. Lock-free: one dict lookup at a time."""
         run = self._runs.get(job_id)
-        return run.job if run else None
+        if run is not None:
+            return run.job
+        return self._unwritten.get(job_id) or self._writing.get(job_id)
 
     def reservations(self) -> tuple[Running, ...]:
-        """What running jobs have reserved, for the scheduling policy."""
+        """What running jobs have reserved, for the scheduling policy (handed-over jobs too: a
+        job that needs several cores starts only once they are all free)."""
         return tuple(
             Running(r.job.client_id, r.job.max_cores, r.job.max_memory_gb) for r in self._runs.values()
         )
 
+    def handed(self) -> list[Job]:
+        """The handed-over jobs that have not started yet."""
+        return [r.job for r in self._runs.values() if r.handed]
+
     # ------------------------------------------------------------ start, feed, stop
-    def start(self, job: Job) -> None:
-        """Plan ``job``'s pieces, restore checkpointed ones, and mark it running."""
+    def start(self, job: Job, handed: bool = False, dask_priority: int | None = None) -> None:
+        """Plan ``job``'s pieces, restore checkpointed ones, and mark it running; ``handed``: hand
+        it to the cluster ahead of a free core, still queued until a piece starts. Its pieces go
+        to Dask with ``dask_priority`` (default: the job's priority)."""
         try:
             pieces = self.operations.lookup(job.operation).plan(job, self.context)
         except Exception as exc:
             self.finish(job, JobStatus.FAILED, error=f"could not plan the job: {type(exc).__name__}: {exc}")
             return
-        done = {i: r for i, r in self.checkpoints.load_all(job.id).items() if i < len(pieces)}
+        if self.payloads is not None and job.kind == "python":
+            self.payloads.planned(job.id)  # read back from its row if it is planned again
+        # a single piece is never checkpointed (its result is the job's): no folder to look for
+        saved = self.checkpoints.load_all(job.id) if len(pieces) > 1 else {}
+        done = {i: r for i, r in saved.items() if i < len(pieces)}
         run = _Run(
             job, pieces, done, deque(i for i in range(len(pieces)) if i not in done), restored=len(done)
         )
-        job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
-        job.waiting_reason = None
+        # the policy's scale (policy.dask_priority) without aging or fairness when none is given
+        run.dask_priority = 1000 * int(job.priority) if dask_priority is None else dask_priority
         job.pieces_total, job.pieces_done = len(pieces), len(done)
         self._runs[job.id] = run
-        self.store.update(job, "status", "started_at", "pieces_total", "pieces_done")
-        log.info("job %s running: %d pieces, %d restored", job.id, len(pieces), len(done))
-        self._write_progress(run, force=True)
+        if handed and not run.finished_pieces:
+            run.handed = True
+            job.waiting_reason = HANDED_OVER  # nothing to write: the row says 'queued', as it is
+            return
+        self._mark_running(run)
         if run.finished_pieces:
             self._complete(run)
 
-    def feed(self) -> None:
-        """Keep up to ``max_cores`` pieces of every running job on the cluster."""
-        for run in list(self._runs.values()):
-            self._feed(run)
+    def _mark_running(self, run: _Run) -> None:
+        job = run.job
+        run.handed = False
+        run.started = time.monotonic()
+        job.status, job.started_at = JobStatus.RUNNING, job.started_at or time.time()
+        job.waiting_reason = None
+        self.write(job)
+        log.info("job %s running: %d pieces, %d restored", job.id, job.pieces_total, run.restored)
+        self._write_progress(run, force=True)
 
-    def _feed(self, run: _Run) -> None:
-        if run.job.id not in self._runs or self.client is None:
+    def feed(self) -> None:
+        """Keep up to ``max_cores`` pieces of every running job on the cluster: the pieces that go
+        now are submitted together, one ``Client.map`` per Dask priority (one graph update on
+        the scheduler for a look's worth of trivial jobs instead of one per job)."""
+        if self.client is None:
             return
+        batches: dict[int, list[tuple[_Run, int, str, LoggedPiece]]] = {}
+        for run in list(self._runs.values()):
+            for item in self._pieces_to_send(run):
+                batches.setdefault(run.dask_priority, []).append(item)
+        for priority, items in batches.items():
+            futures = self.client.map(
+                run_piece,
+                [logged for *_, logged in items],
+                [run.pieces[piece] for run, piece, _, _ in items],
+                key=[key for _, _, key, _ in items],
+                priority=priority,
+                pure=False,
+            )
+            sent = time.monotonic()
+            for (run, piece, key, _), future in zip(items, futures):
+                run.in_flight[key] = future
+                run.sent[key] = sent
+                self._keys[key] = (run.job.id, piece)
+                future.add_done_callback(self.on_future_done)
+
+    def _pieces_to_send(self, run: _Run) -> list[tuple[_Run, int, str, LoggedPiece]]:
         now = time.monotonic()
         for piece, due in sorted(run.delayed.items(), key=lambda item: item[1], reverse=True):
             if due <= now:  # its backoff has passed: first in line again
@@ -186,21 +264,18 @@ class JobRunner:
                 run.pending.appendleft(piece)
         func = self.operations.lookup(run.job.operation).piece_function()
         slots = max(1, math.floor(run.job.max_cores)) - len(run.in_flight)
+        out: list[tuple[_Run, int, str, LoggedPiece]] = []
         while slots > 0 and run.pending:
             piece = run.pending.popleft()
-            key = f"pycluster-job-{run.job.id}-{piece}-{run.attempts[piece]}-{secrets.token_hex(3)}"
+            attempt = f"{piece}-{run.attempts[piece]}-{_KEY_PREFIX}{next(_key_serial)}"
+            key = f"{_group(run.job.id)}-{run.job.id}-{attempt}"
             limited = MemoryLimitedPiece(func, run.job.max_memory_gb, piece)  # stopped past max_memory_gb
             logged = LoggedPiece(
                 limited, run.job.id, piece, run.attempts[piece]
             )  # its output: the job's logs
-            future = self.client.submit(
-                logged, run.pieces[piece], key=key, priority=int(run.job.priority), pure=False
-            )
-            run.in_flight[key] = future
-            run.sent[key] = time.monotonic()
-            self._keys[key] = (run.job.id, piece)
-            future.add_done_callback(self.on_future_done)
+            out.append((run, piece, key, logged))
             slots -= 1
+        return out
 
     def cancel(self, job_id: str) -> None:
         """Drop a running job and stop its running pieces (no-op when not running)."""
@@ -215,7 +290,7 @@ class JobRunner:
         deadlines = [
             sent + run.job.timeout_s
             for run in self._runs.values()
-            if run.job.timeout_s is not None
+            if run.job.timeout_s is not None and not run.handed  # its clock starts with the piece
             for sent in run.sent.values()
         ]
         deadlines.extend(due for run in self._runs.values() for due in run.delayed.values())
@@ -226,6 +301,8 @@ class JobRunner:
         now = time.monotonic() if now is None else now
         for run in list(self._runs.values()):
             limit = run.job.timeout_s
+            if run.handed:
+                continue  # waiting for a core is not running past the limit
             late = [k for k, sent in run.sent.items() if limit is not None and now - sent >= limit]
             if not late or limit is None:
                 continue
@@ -291,6 +368,15 @@ class JobRunner:
         self._events.put(("done", future.key))
         self._wake()
 
+    def on_logs_event(self, event: tuple[float, Any]) -> None:
+        """A batch of a piece's output (the subscriber of the logs topic): stored, and its
+        "piece started" line tells a handed-over job that it runs (jobs/handover.py)."""
+        self.logs.on_event(event)
+        found = started_at(event[1])
+        if found is not None:
+            self._events.put(("started", found))
+            self._wake()
+
     def on_progress_event(self, event: tuple[float, dict[str, Any]]) -> None:
         _, message = event
         self._events.put(("progress", message))
@@ -302,15 +388,30 @@ class JobRunner:
             try:
                 kind, payload = self._events.get_nowait()
             except stdqueue.Empty:
-                return
+                break
             if kind == "done":
                 self._piece_done(payload)
             elif kind == "fetched":
                 self._piece_fetched(*payload)
+            elif kind == "started":
+                self._piece_started(*payload)
             elif kind == "progress" and isinstance(payload, dict):
                 self._piece_progress(str(payload.get("key")), float(payload.get("fraction", 0.0)))
+        self._fetch_finished()
 
     # ------------------------------------------------------------ pieces
+    def _piece_started(self, job_id: str, when: float) -> None:
+        """A handed-over job's piece started on a worker at ``when``: the job runs."""
+        run = self._runs.get(job_id)
+        if run is None or not run.handed:
+            return
+        now = time.time()
+        started = min(when, now)  # a worker's clock ahead of ours: never a start in the future
+        for key in run.sent:
+            run.sent[key] = time.monotonic() - (now - started)  # its timeout_s counts from the start
+        run.job.started_at = started
+        self._mark_running(run)
+
     def _piece_progress(self, key: str, fraction: float) -> None:
         job_id, piece = self._keys.get(key, (None, -1))
         run = self._runs.get(job_id) if job_id else None
@@ -324,9 +425,12 @@ class JobRunner:
         future = run.in_flight.get(key) if run else None
         if run is None or future is None:
             return
+        if run.handed and future.status in ("finished", "error"):
+            self._mark_running(run)  # it ran, and ended before its start was heard of (events travel apart)
         if future.status == "finished":
-            # fetched on the pool: the worker holding the result may not answer
-            self._fetcher.submit(self._fetch, key, future)
+            # fetched on the pool (the worker holding the result may not answer), together with
+            # the others that finished since the last look: one gather instead of one per piece
+            self._to_fetch.append((key, future))
             return
         self._keys.pop(key, None)
         run.in_flight.pop(key, None)
@@ -336,6 +440,27 @@ class JobRunner:
             self._piece_failed(run, piece, future.exception())
         else:  # cancelled underneath us (a scheduler restart): run it again
             run.pending.appendleft(piece)
+
+    def _fetch_finished(self) -> None:
+        if not self._to_fetch or self.client is None:
+            return
+        batch, self._to_fetch = self._to_fetch, []
+        if len(batch) == 1:
+            self._fetcher.submit(self._fetch, *batch[0])
+        else:
+            self._fetcher.submit(self._fetch_many, self.client, batch)
+
+    def _fetch_many(self, client: Client, batch: list[tuple[str, Future[Any]]]) -> None:
+        try:
+            futures = [future for _, future in batch]
+            results = client.sync(client._gather, futures, callback_timeout=FETCH_TIMEOUT)
+        except BaseException:  # one of them was lost or is slow: each on its own, with its own error
+            for key, future in batch:
+                self._fetch(key, future)
+            return
+        for (key, _), result in zip(batch, results):
+            self._events.put(("fetched", (key, result, None)))
+        self._wake()
 
     def _fetch(self, key: str, future: Future[Any]) -> None:
         try:
@@ -382,7 +507,7 @@ class JobRunner:
             delay = backoff_delay(job.retry_backoff_s, run.attempts[piece])
             run.delayed[piece] = time.monotonic() + delay
             job.error = f"{error} (attempt {run.attempts[piece]}; retrying in {delay:.2f} s)"
-            self.store.update(job, "attempts", "error")
+            self.write(job)
             return
         self._abort(
             run, f"piece {piece} failed after {run.attempts[piece]} attempts: {type(exc).__name__}: {exc}"
@@ -414,10 +539,45 @@ class JobRunner:
         job.expires_at = None if job.result_ttl_s is None else job.finished_at + job.result_ttl_s
         if status != JobStatus.COMPLETED:
             job.eta_seconds = None
-        self.store.update(job)
+        job.waiting_reason = None
+        self.write(job)
         log.info("job %s %s%s", job.id, status.value, f": {error}" if error else "")
-        self.checkpoints.discard(job.id)
-        remove_file(payload_path(self.context, job))
+        if job.pieces_total > 1:
+            self.checkpoints.discard(job.id)
+        if job.kind == "python" and self.payloads is not None:
+            self._ended_python.append(job.id)
+        elif job.kind == "python":
+            remove_file(payload_path(self.context, job))
+
+    # ------------------------------------------------------------ writes, batched
+    def write(self, job: Job) -> None:
+        """Write ``job``'s whole row (as cheap as a few of its fields, and one statement for all
+        jobs) at the next :meth:`write_pending`; readers get the live record from :meth:`get`
+        until then."""
+        self._unwritten[job.id] = job
+
+    def write_pending(self) -> None:
+        """Write the job updates made since the last call in one transaction, then wake whoever
+        waits on a job. The dispatcher calls it at the end of every look (and
+        after a cancel), so a finished job is stored within that look; a head killed before
+        that runs the job again, as it would one killed while its piece was running."""
+        ended, self._ended_python = self._ended_python, []
+        if not self._unwritten and not ended:
+            return
+        self._writing, self._unwritten = self._unwritten, {}
+        payloads = self.payloads
+
+        def discard(db: sqlite3.Connection) -> None:
+            if payloads is not None:
+                payloads.delete_in(db, ended)
+
+        try:
+            # whole rows, in one transaction with the ended jobs' payloads: one commit per look.
+            # A storage fault keeps the rows for store.flush; the payloads are deleted later
+            if not self.store.update_many(self._writing.values(), also=discard if ended else None):
+                self._ended_python.extend(ended)
+        finally:
+            self._writing = {}
         self._changed()
 
     def _write_progress(self, run: _Run, force: bool = False) -> None:
@@ -430,8 +590,7 @@ class JobRunner:
         job.eta_seconds = round((now - run.started) * remaining / done_here, 2) if done_here > 0 else None
         if force or now - run.last_write > 0.25:
             run.last_write = now
-            self.store.update(job, "progress", "eta_seconds", "pieces_done")
-            self._changed()
+            self.write(job)
 
 
 def remove_file(path: Path) -> None:

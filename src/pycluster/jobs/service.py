@@ -68,6 +68,7 @@ def queue_settings(settings: Settings) -> QueueSettings:
         default_max_memory_gb=j.default_max_memory_gb,
         default_retries=j.default_retries,
         aging_interval=j.aging_interval,
+        dispatch_lookahead=j.dispatch_lookahead,
     )
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -210,11 +210,18 @@ class JobStore:
             if first:
                 log.warning("%s; keeping job updates in memory until they can be written", fault)
 
-    def update_many(self, jobs: Iterable[Job], *names: str) -> None:
-        """:meth:`update` for many jobs, in one transaction (each kept for :meth:`flush` on a fault)."""
+    def update_many(
+        self, jobs: Iterable[Job], *names: str, also: Callable[[sqlite3.Connection], None] | None = None
+    ) -> bool:
+        """:meth:`update` for many jobs, in one transaction (each kept for :meth:`flush` on a fault);
+        no ``names``: whole rows. ``also`` writes more in the same transaction. False when a
+        storage fault kept the jobs for :meth:`flush` (``also`` then wrote nothing)."""
         jobs = builtins.list(jobs)
+        names = names or tuple(c for c in _COLUMNS if c != "id")
         try:
             with self.transaction() as db:
+                if also is not None:
+                    also(db)
                 if "status" in names:
                     self._counts = None
                 for job in jobs:
@@ -229,6 +236,8 @@ class JobStore:
         except (StorageError, sqlite3.OperationalError, OSError):
             for job in jobs:
                 self.update(job, *names)  # one by one: each is kept when it cannot be written
+            return False
+        return True
 
     def flush(self) -> int:
         """Write the updates a storage fault held back; how many are still unwritten."""
