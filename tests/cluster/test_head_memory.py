@@ -39,3 +39,18 @@ def test_a_busy_head_forgets_finished_spans_and_keeps_dask_logs_short(
         assert manager.submit_task(abs, -9).result(timeout=30) == 9
     with dask.config.set({LOG_LENGTH_KEY: 321}), running_head("mine", tmp_path / "b", workers=0) as node:
         assert node.scheduler.transition_log.maxlen == 321
+
+
+def test_jobs_share_one_dask_task_prefix(tmp_path: Path) -> None:
+    """Each job is a Dask task group of its own (so workers start pieces by priority), but Dask keeps
+    every task *prefix* (and the workers' metrics filed under it) for the scheduler's life: jobs
+    must share one, or the head's memory grows with every job it ever ran."""
+    with running_head("prefixes", tmp_path / "state", workers=1) as node:
+        handles = [node.jobs.submit(abs, -i) for i in range(20)]
+        assert [h.result(timeout=60) for h in handles] == list(range(20))
+        scheduler = node.scheduler
+        ours = [name for name in scheduler.task_prefixes if name.startswith("pycluster-job")]
+        assert ours == ["pycluster-job"], ours[:5]
+        time.sleep(1.5)  # a heartbeat or two: the workers' metrics are filed by prefix
+        prefixes = {key[2] for key in scheduler.cumulative_worker_metrics if len(key) > 2}
+        assert not any(str(p).startswith("pycluster-job-") for p in prefixes), sorted(map(str, prefixes))[:5]

@@ -31,7 +31,7 @@ def report_progress(done: float, total: float) -> bool:
         key = worker.get_current_task()
     except (ValueError, ImportError, AttributeError):
         return False
-    if not isinstance(key, str) or not key.startswith("pycluster-job-"):
+    if not isinstance(key, str) or not key.startswith("('pycluster-job-"):  # runner.piece_key
         return False
     now = time.monotonic()
     if done < total and now - _last_sent.get(key, 0.0) < _MIN_INTERVAL:

@@ -70,16 +70,32 @@ _LETTERS = str.maketrans("0123456789_", "ghijklmnopq")
 
 
 def _group(job_id: str) -> str:
-    """The start of a piece's Dask key: ``pycluster-job-`` and the job id in letters, so that each
-    job is a Dask task group of its own (Dask names a group after the key's leading words of
-    letters). Dask then sends a job's few pieces to a worker as they arrive and the worker starts
-    the highest priority first; a group of thousands of trivial jobs would instead wait on the
-    scheduler behind pieces already sent to the workers, whatever their priority.
+    """A job's own Dask task group: ``pycluster-job-`` and the job id in letters. Dask then sends a
+    job's few pieces to a worker as they arrive and the worker starts the highest priority first;
+    one group of thousands of trivial jobs would instead wait on the scheduler behind pieces
+    already sent to the workers, whatever their priority.
 
     >>> _group("job_51d4fab6eb62")
     'pycluster-job-jobqlhdkfabmebmi'
     """
     return "pycluster-job-" + job_id.translate(_LETTERS)
+
+
+def piece_key(job_id: str, attempt: str) -> str:
+    """A piece's Dask key, written as Dask writes a tuple key: ``('<group>', '<job id>-<attempt>')``.
+
+    Its task *group* is the job's own (:func:`_group`) while its task *prefix* is ``pycluster-job``
+    for every job: the scheduler keeps a prefix (and the workers' metrics filed under it) for its
+    whole life, so a prefix per job grew the head's memory with every job it ever ran; groups are
+    forgotten with their tasks.
+
+    >>> from dask.utils import key_split
+    >>> from distributed.utils import key_split_group
+    >>> key = piece_key("job_51d4fab6eb62", "0-0-a1b2c30")
+    >>> key_split(key), key_split_group(key)
+    ('pycluster-job', 'pycluster-job-jobqlhdkfabmebmi')
+    """
+    return f"('{_group(job_id)}', '{job_id}-{attempt}')"
 
 
 def backoff_delay(base: float, attempt: int, rng: random.Random | None = None) -> float:
@@ -268,7 +284,7 @@ class JobRunner:
         while slots > 0 and run.pending:
             piece = run.pending.popleft()
             attempt = f"{piece}-{run.attempts[piece]}-{_KEY_PREFIX}{next(_key_serial)}"
-            key = f"{_group(run.job.id)}-{run.job.id}-{attempt}"
+            key = piece_key(run.job.id, attempt)
             limited = MemoryLimitedPiece(func, run.job.max_memory_gb, piece)  # stopped past max_memory_gb
             logged = LoggedPiece(
                 limited, run.job.id, piece, run.attempts[piece]
