@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliProcess, cli
+from pycluster import ClusterManager
+from pycluster.errors import SchedulerUnreachableError
+from tests.helpers import CliProcess, cli, running_head
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -61,3 +64,12 @@ def test_worker_given_the_dashboard_port_says_it_is_an_http_port() -> None:
             assert "usually on 8786" in output and "Traceback" not in output
     finally:
         head.stop()
+
+
+def test_a_client_given_the_dashboard_port_says_it_is_an_http_port(tmp_path: Path) -> None:
+    """The web server answers Dask's handshake with "400 Bad Request" at once; Dask reads those
+    bytes as a frame length (an allocation of exabytes): the user gets the diagnosis instead."""
+    with running_head("wrong-port", tmp_path / "state", workers=0) as node:
+        dashboard = node.dashboard_url.rsplit(":", 1)[1]
+        with pytest.raises(SchedulerUnreachableError, match="HTTP port"):
+            ClusterManager.connect(f"tcp://127.0.0.1:{dashboard}", timeout=5)

@@ -111,6 +111,14 @@ class ClusterManager:
             raise SchedulerUnreachableError(
                 f"could not connect a client to {address} within {timeout:g}s: {exc}"
             ) from None
+        except (MemoryError, ValueError):
+            # another protocol's answer read as a Dask frame (an HTTP server's "400 Bad Request":
+            # its first bytes taken for a length); say what answers there instead
+            from .scheduler_probe import diagnose_port
+
+            raise SchedulerUnreachableError(
+                f"could not connect a client to {address}: {diagnose_port(address)}"
+            ) from None
         self.scheduler_address = address
         self._auth_key = auth_key
 

@@ -42,10 +42,14 @@ async def await_scheduler(address: str, security: Any, timeout: float, budget: f
         # Dask's connect retries refused and failed handshakes with backoff until the timeout,
         # and bounds the handshake itself by what is left of it
         comm = await asyncio.wait_for(connect(address, timeout=timeout, **args), timeout + 1.0)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (OSError, asyncio.TimeoutError, MemoryError, ValueError) as exc:
         cause = exc.__cause__ or exc
         # Dask's own "Timed out trying to connect" adds nothing to ours; a refusal or a TLS error does
         detail = "" if isinstance(cause, (TimeoutError, asyncio.TimeoutError)) else f" ({cause})"
+        if isinstance(exc, (MemoryError, ValueError)):
+            # another protocol's answer (an HTTP server's "400 Bad Request" to the handshake, as
+            # httptools sends at once) read as a Dask frame: its first bytes taken for a length
+            detail = " (what answered does not speak Dask's protocol)"
         hint = await asyncio.to_thread(diagnose_port, address)
         raise SchedulerUnreachableError(
             f"no Dask scheduler answered at {address} within {budget or timeout:g}s{detail}: {hint}"
