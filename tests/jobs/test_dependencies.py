@@ -51,7 +51,14 @@ def status(api: Any, job_id: str) -> dict[str, Any]:
 def test_a_dependent_waits_for_its_parent_and_says_so(api: Any) -> None:
     parent = submit(api, operation="sleep", parameters={"seconds": 1.0, "pieces": 1})
     child = submit(api, operation="echo", parameters={"value": 7}, depends_on=[parent])
-    seen = wait_for(lambda: status(api, child)["waiting_reason"], what="the child's waiting reason")
+    seen = wait_for(
+        lambda: (
+            (reason := status(api, child)["waiting_reason"])
+            and not reason.startswith("just submitted")
+            and reason
+        ),
+        what="the child's waiting reason (after the dispatcher's first look at it)",
+    )
     assert seen.startswith(f"waiting for job {parent} ("), seen
     assert status(api, child)["depends_on"] == [parent]
     done = wait_for_job(api, child, timeout=60)

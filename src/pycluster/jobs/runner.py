@@ -296,8 +296,14 @@ class JobRunner:
     def cancel(self, job_id: str) -> None:
         """Drop a running job and stop its running pieces (no-op when not running)."""
         run = self._runs.pop(job_id, None)
-        if run is not None:
-            self._drop_pieces(run, stop=True)
+        if run is None:
+            return
+        if run.handed and run.in_flight and self.client is not None:
+            # not started yet: cancelled on the scheduler before the caller hears "cancelled", so a
+            # core freed a moment later never starts it (the stopper below works in the background)
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(run.in_flight.values()))
+        self._drop_pieces(run, stop=True)
 
     # ------------------------------------------------------------ time limits
     def next_deadline(self) -> float | None:
