@@ -48,6 +48,18 @@ def _status(api: httpx.Client, job_id: str) -> dict[str, Any]:
     return answer.json()  # type: ignore[no-any-return]
 
 
+def _wait_until_finished(api: httpx.Client, jobs: list[str]) -> dict[str, dict[str, Any]]:
+    """The final status of each of ``jobs``, waiting up to 90 s for each to end."""
+    return {
+        job: wait_for(
+            lambda job=job: (s := _status(api, job))["status"] in {"completed", "failed", "cancelled"} and s,
+            90,
+            what=f"job {job} to finish",
+        )
+        for job in jobs
+    }
+
+
 def test_kill_dash_nine_the_head_with_queued_and_running_jobs(tmp_path: Path) -> None:
     state = tmp_path / "state"
     head, url = _head(state)
@@ -78,16 +90,7 @@ def test_kill_dash_nine_the_head_with_queued_and_running_jobs(tmp_path: Path) ->
         serving = time.monotonic() - killed_at
         with httpx.Client(base_url=url, timeout=30) as api:
             after_restart = {job: _status(api, job) for job in acknowledged}  # every one is known
-            finished = {
-                job: wait_for(
-                    lambda job=job: (
-                        (s := _status(api, job))["status"] in {"completed", "failed", "cancelled"} and s
-                    ),
-                    90,
-                    what=f"job {job} to finish",
-                )
-                for job in acknowledged
-            }
+            finished = _wait_until_finished(api, acknowledged)
         recovered = time.monotonic() - killed_at
         lost = [j for j, s in finished.items() if s["status"] != "completed"]
         resumed_from = {j: after_restart[j]["pieces_done"] for j in running}
@@ -140,16 +143,7 @@ def test_kill_dash_nine_the_head_with_jobs_handed_to_the_cluster(tmp_path: Path)
         head.proc.wait(10)
         restarted, url = _head(state, {"PYCLUSTER_JOB_CHECK_INTERVAL": "0.2s"})
         with httpx.Client(base_url=url, timeout=30) as api:
-            finished = {
-                job: wait_for(
-                    lambda job=job: (
-                        (s := _status(api, job))["status"] in {"completed", "failed", "cancelled"} and s
-                    ),
-                    90,
-                    what=f"job {job} to finish",
-                )
-                for job in acknowledged
-            }
+            finished = _wait_until_finished(api, acknowledged)
         lost = [j for j, s in finished.items() if s["status"] != "completed"]
         print(
             f"head killed with {len(handed)} of {len(acknowledged)} handed to the cluster; lost {len(lost)}"

@@ -42,10 +42,9 @@ def answer_confirmation(page: Any, agree: bool) -> str:
     return asked
 
 
-# How many opaque pixels of a chart's canvas have (nearly) each of the given CSS colours
-_PIXELS = """([el, colours]) => {
-  const canvas = el.querySelector("canvas");
-  if (!canvas || !canvas.width) return colours.map(() => 0);
+# Shared by the pixel scripts below: the canvas's RGBA bytes, and each CSS colour as [r, g, b]
+# (a probe element resolves variables and names as the page's stylesheet does)
+_CANVAS_AND_COLOURS = """function canvasAndColours(canvas, colours) {
   const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
   const probe = document.createElement("i");
   document.body.append(probe);
@@ -54,6 +53,20 @@ _PIXELS = """([el, colours]) => {
     return getComputedStyle(probe).color.match(/\\d+/g).map(Number);
   });
   probe.remove();
+  return [px, rgbs];
+}"""
+
+
+def _with_pixels(script: str) -> str:
+    """``script`` (an arrow function) with :data:`_CANVAS_AND_COLOURS` in scope."""
+    return f"(...args) => {{ {_CANVAS_AND_COLOURS}; return ({script})(...args); }}"
+
+
+# How many opaque pixels of a chart's canvas have (nearly) each of the given CSS colours
+_PIXELS = """([el, colours]) => {
+  const canvas = el.querySelector("canvas");
+  if (!canvas || !canvas.width) return colours.map(() => 0);
+  const [px, rgbs] = canvasAndColours(canvas, colours);
   return rgbs.map((rgb) => {
     let n = 0;
     for (let i = 0; i < px.length; i += 4) {
@@ -74,7 +87,7 @@ _LEGEND_COLOURS = """el => Object.fromEntries([...el.querySelectorAll(".u-legend
 
 
 def _pixels(chart: Any, colours: list[str]) -> list[int]:
-    counts: list[int] = chart.page.evaluate(_PIXELS, [chart.element_handle(), colours])
+    counts: list[int] = chart.page.evaluate(_with_pixels(_PIXELS), [chart.element_handle(), colours])
     return counts
 
 
@@ -120,14 +133,7 @@ _PEAK = """([el, colours]) => {
   const canvas = el.querySelector("canvas");
   const over = el.querySelector(".u-over");
   if (!canvas || !canvas.width || !over) return null;
-  const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  const probe = document.createElement("i");
-  document.body.append(probe);
-  const rgbs = colours.map((colour) => {
-    probe.style.color = colour;
-    return getComputedStyle(probe).color.match(/\\d+/g).map(Number);
-  });
-  probe.remove();
+  const [px, rgbs] = canvasAndColours(canvas, colours);
   let best = null;
   for (let x = 0; x < canvas.width; x += 1) {
     for (let y = 0; y < (best ? best.y : canvas.height); y += 1) {
@@ -149,7 +155,7 @@ _PEAK = """([el, colours]) => {
 def hover_peak(page: Any, chart: Any) -> dict[str, str] | None:
     """Point at the chart's highest drawn point (as a user reads a spike); the legend there."""
     colours: dict[str, str] = chart.evaluate(_LEGEND_COLOURS)
-    peak = page.evaluate(_PEAK, [chart.element_handle(), list(colours.values())])
+    peak = page.evaluate(_with_pixels(_PEAK), [chart.element_handle(), list(colours.values())])
     if peak is None:
         return None
     page.mouse.move(peak["x"], peak["y"])
