@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from .model import Job, JobStatus
 
-__all__ = ["Gated", "gate"]
+__all__ = ["Gated", "gate", "scheduled_reason"]
 
 ParentStates = Mapping[str, tuple[JobStatus, str | None]]
 
@@ -59,7 +59,7 @@ def gate(waiting: Iterable[Job], parents: ParentStates, now: float) -> Gated:
             if blockers:
                 result.held[job.id] = _waiting_for(blockers, len(job.depends_on))
             elif job.run_at is not None and job.run_at > now:
-                result.held[job.id] = f"scheduled to run at {_iso(job.run_at)}"
+                result.held[job.id] = scheduled_reason(job.run_at)
                 first = result.next_run_at
                 result.next_run_at = job.run_at if first is None else min(first, job.run_at)
     return result
@@ -70,6 +70,11 @@ def _waiting_for(blockers: list[str], parents: int) -> str:
         return f"waiting for job {blockers[0]}"
     shown = ", ".join(blockers[:5]) + (f" and {len(blockers) - 5} more" if len(blockers) > 5 else "")
     return f"waiting for jobs {shown} ({len(blockers)} of its {parents} parents have not completed)"
+
+
+def scheduled_reason(run_at: float) -> str:
+    """What a job held for its ``run_at`` says while it waits."""
+    return f"scheduled to run at {_iso(run_at)}"
 
 
 def _iso(epoch: float) -> str:

@@ -34,7 +34,7 @@ from distributed import Client
 
 from ..errors import JobDoesNotFitError, JobNotFoundError, JobRejectedError, JobStateError, StorageError
 from .commit import GroupCommit
-from .gates import gate
+from .gates import gate, scheduled_reason
 from .handle import JobHandle
 from .logcapture import LOGS_TOPIC
 from .model import FINISHED, Job, JobStatus, Priority, new_job_id
@@ -84,6 +84,8 @@ MIN_TICK_GAP = 0.02
 # sorting the waiting jobs again on every look (quadratic in the burst)
 REASONS_EVERY_LOOK = 64
 REASONS_INTERVAL = 1.0
+# what a queued job says while dispatch is paused (at submission and at every look)
+PAUSED_REASON = "the queue is paused: resume it to start jobs"
 
 
 @dataclass(frozen=True)
@@ -313,7 +315,13 @@ class JobQueue:
     def _checked(self, request: JobRequest, max_age: float) -> Job:
         job = self._new_job(request)
         self._refuse_if_never_fits(job, max_age)
-        job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
+        if job.run_at is not None and job.run_at > time.time():
+            # known now; the dispatcher would say the same at its next look
+            job.waiting_reason = scheduled_reason(job.run_at)
+        elif self._paused.is_set():
+            job.waiting_reason = PAUSED_REASON
+        else:
+            job.waiting_reason = "just submitted: the dispatcher looks at it within a moment"
         return job
 
     def _arrive(self, jobs: list[Job]) -> None:
@@ -858,7 +866,7 @@ class JobQueue:
         held = self._gate(now)
         if self._paused.is_set():  # parents and run_at still decide (and cancel); nothing starts
             for job in self._waiting.values():
-                job.waiting_reason = held.get(job.id) or "the queue is paused: resume it to start jobs"
+                job.waiting_reason = held.get(job.id) or PAUSED_REASON
             return
         capacity = self._capacity(max_age=1.0)
         if len(self.runner) < self.settings.max_concurrent_jobs:
