@@ -226,3 +226,45 @@ def test_sigterm_of_a_head_process_leaves_no_children(subreaper: bool, tmp_path:
             p.kill()
         launcher.kill()
         launcher.wait(10)
+
+
+FORGOTTEN_SHUTDOWN = textwrap.dedent(
+    """
+    import sys
+    from pycluster import HeadNode, WorkerNode
+
+    head = HeadNode("forgotten", scheduler_port=0, dashboard_port=0, dask_dashboard_port=False,
+                    state_dir=sys.argv[1])
+    head.start(n_local_workers=1, threads_per_worker=1)
+    worker = WorkerNode(head.scheduler_address, auth_key=head.auth_key)
+    worker.start(n_workers=1, threads_per_worker=1)
+    assert head.cluster_manager.submit_task(abs, -3).result(timeout=60) == 3
+    print("pids", *[p.pid for p in __import__("psutil").Process().children(recursive=True)], flush=True)
+    # ends without head.shutdown() or worker.shutdown()
+    """
+)
+
+
+def test_a_script_that_never_shuts_down_exits_cleanly(tmp_path: Path) -> None:
+    """Nodes left running at exit are stopped quietly: no service's stop failing with a
+    traceback because the interpreter's thread pools had already closed, no process left."""
+    script = tmp_path / "forgotten.py"
+    script.write_text(FORGOTTEN_SHUTDOWN)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
+    pids = [int(p) for line in done.stdout.splitlines() if line.startswith("pids") for p in line.split()[1:]]
+    assert len(pids) >= 2, done.stdout  # the head's local worker and the WorkerNode's processes
+    children = []
+    for pid in pids:
+        try:
+            children.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    wait_for(lambda: all_gone(children), 10, what="every worker process to have ended")

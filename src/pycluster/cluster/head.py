@@ -17,7 +17,6 @@ thread, so ``start()`` returns at once; everything runs until ``shutdown()``.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from ..errors import ClusterError, ClusterNotRunningError
 from .cluster_info import ClusterInfoFile, remove_cluster_info, write_cluster_info
 from .dask_logs import bound_dask_logs
 from .diagnostics import SchedulerWithoutHTTP, diagnostics_host, is_loopback
+from .exit_hooks import call_at_exit
 from .local_heads import publish, withdraw
 from .local_workers import LocalWorkers
 from .loop import LoopThread
@@ -152,7 +152,7 @@ class HeadNode:
         self._info_file: tuple[Path, ClusterInfoFile] | None = None
         self._adaptive: QueueAwareAdaptive | None = None  # see adapt()
         self.launched: LaunchedWorkers | None = None  # see use_launcher()
-        atexit.register(_shutdown_at_exit, weakref.ref(self))
+        call_at_exit(_shutdown_at_exit, weakref.ref(self))
 
     # ----------------------------------------------------------------- start
     def start(

@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-import atexit
 import tempfile
 import threading
 import weakref
 from pathlib import Path
 from typing import Any
 
+from .exit_hooks import call_at_exit
 from .worker_options import WorkerOptions
 from .worker_process import WorkerProcess
 
@@ -40,7 +40,7 @@ class WorkerNode:
         self.timeout = timeout
         self._process: WorkerProcess | None = None
         self._lock = threading.Lock()
-        atexit.register(_shutdown_at_exit, weakref.ref(self))
+        call_at_exit(_shutdown_at_exit, weakref.ref(self))
 
     def start(
         self,
