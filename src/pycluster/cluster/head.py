@@ -401,6 +401,10 @@ class HeadNode:
         )
         check_worker_ttl_often(scheduler)
         await scheduler
+        # the head's own client (the job queue's; this process's default client) talks to the
+        # scheduler through memory: no TLS, no serialisation and no socket between two threads
+        # of one process (Dask's inproc comm). Workers and other clients use the address above.
+        await scheduler.listen("inproc://")
         scheduler.add_plugin(WorkerLog())  # workers joining and leaving, at INFO
         _log.debug("scheduler listening on %s", scheduler.address)
         return scheduler
@@ -428,6 +432,19 @@ class HeadNode:
     @property
     def is_running(self) -> bool:
         return self._scheduler is not None and self._loop is not None and self._loop.alive
+
+    @property
+    def in_process_address(self) -> str | None:
+        """The scheduler's address for clients in this process (``inproc://``; None when stopped)."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return None
+        found = [
+            str(ln.contact_address)
+            for ln in scheduler.listeners
+            if ln.contact_address.startswith("inproc://")
+        ]
+        return found[0] if found else None
 
     @property
     def scheduler_address(self) -> str:

@@ -40,6 +40,9 @@ class Head(Protocol):
     def scheduler_address(self) -> str: ...
 
     @property
+    def in_process_address(self) -> str | None: ...
+
+    @property
     def auth_key(self) -> str | None: ...
 
     @property
@@ -94,11 +97,16 @@ class ClusterManager:
         manager._attach(address, timeout, key)
         return manager
 
-    def _attach(self, address: str, timeout: float, auth_key: str | None, check: bool = True) -> None:
+    def _attach(
+        self, address: str, timeout: float, auth_key: str | None, check: bool = True, via: str | None = None
+    ) -> None:
+        """Become the client of the scheduler at ``address``; ``via``: the address to connect to
+        instead (the in-process one of a head in this process)."""
         address = normalize_scheduler_address(address)
         if auth_key:
             address = tls_address(address)
-        wait_until_reachable(address, timeout)
+        if via is None:
+            wait_until_reachable(address, timeout)
         # a wrong or missing key fails here at once; Dask alone would time out saying little
         if check:
             security = scheduler_security(address, auth_key)
@@ -106,7 +114,9 @@ class ClusterManager:
             security = cluster_security(auth_key) if auth_key else None
         try:
             # the default client, so dask collections, wait() and as_completed() use this cluster
-            self._client = ClusterClient(address, timeout=timeout, set_as_default=True, security=security)
+            self._client = ClusterClient(
+                via or address, timeout=timeout, set_as_default=True, security=security
+            )
         except OSError as exc:
             raise SchedulerUnreachableError(
                 f"could not connect a client to {address} within {timeout:g}s: {exc}"
@@ -325,7 +335,7 @@ class ClusterManager:
     def attach_head(self, head: Head, timeout: float) -> None:
         """Become the client of ``head`` (which calls this once its scheduler listens)."""
         self.head = head
-        self._attach(head.scheduler_address, timeout, head.auth_key, check=False)
+        self._attach(head.scheduler_address, timeout, head.auth_key, check=False, via=head.in_process_address)
 
     def release(self) -> None:
         """Close the client and stop the local workers this manager owns.
