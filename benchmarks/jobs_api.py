@@ -12,12 +12,17 @@
   The load generator is ``benchmarks/lean_http.py`` (keep-alive HTTP/1.1, requests encoded up
   front): httpx cost ~0.9 ms of client CPU per request on the same 2 cores as the head, more
   than the head's own share, so it limited the rate it measured; ``--client httpx`` keeps it.
+- The REST load runs twice: on a head with its defaults (the jobs of a burst of submissions
+  wait up to ``burst_hold``, 1 s, so the head answers the submissions first) and on one with
+  ``PYCLUSTER_JOB_BURST_HOLD=0`` (jobs start as they come); every figure names its
+  ``burst_hold``. The end-to-end figure (until every job completed) shows what the hold costs.
 - Python: the same number of trivial jobs through the Python job API vs raw ``Client.submit``
   on the same cluster (ratio = pycluster time / raw time).
 - ``--scale``: submit, status, list with a filter and dispatch with 1k, 10k and 100k jobs
   already in the database (finished and queued), each as a ratio to its cost at 1k.
 
-    python benchmarks/jobs_api.py [--jobs 2000] [--clients 20] [--client lean|httpx] [--skip-python] [--scale]
+    python benchmarks/jobs_api.py [--jobs 2000] [--clients 20] [--client lean|httpx] [--skip-python]
+                                  [--skip-no-hold] [--scale]
 """
 
 from __future__ import annotations
@@ -193,7 +198,9 @@ async def drain(base: str, n_jobs: int, timeout: float = 600) -> tuple[float, in
             await asyncio.sleep(0.2)
 
 
-def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
+def http_load(n_jobs: int, n_clients: int, client: str = "lean", burst_hold: str | None = None) -> None:
+    """The REST load on a head of its own; ``burst_hold``: its ``PYCLUSTER_JOB_BURST_HOLD``
+    (None: the default)."""
     with tempfile.TemporaryDirectory() as state:
         script = Path(state) / "head.py"
         script.write_text(textwrap.dedent(HEAD_SCRIPT))
@@ -202,6 +209,9 @@ def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
             "MAX_CONCURRENT_JOBS": os.environ.get("MAX_CONCURRENT_JOBS", "16"),
             "PYCLUSTER_DISCOVERY_PORT": "0",  # another head on this machine may hold the usual one
         }
+        if burst_hold is not None:
+            env["PYCLUSTER_JOB_BURST_HOLD"] = burst_hold
+        hold = burst_hold if burst_hold is not None else "default (1s)"
         head = subprocess.Popen(
             [sys.executable, str(script), str(Path(state) / "state")],
             stdin=subprocess.PIPE,
@@ -232,6 +242,7 @@ def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
     assert isinstance(elapsed, float)
     emit(
         benchmark="rest_submit_latency",
+        burst_hold=hold,
         jobs=n_jobs,
         clients=n_clients,
         client=client,
@@ -246,6 +257,7 @@ def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
     )
     emit(
         benchmark="rest_reads_under_submit_load",
+        burst_hold=hold,
         status_requests=len(status),
         status_p50_ms=ms(percentile(status, 0.5)),
         status_p99_ms=ms(percentile(status, 0.99)),
@@ -259,6 +271,7 @@ def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
     # its share says whether it, not the head, limits the rate
     emit(
         benchmark="rest_cpu_during_submit_load",
+        burst_hold=hold,
         client=client,
         head_cpu_s_per_1000_submits=round(1000 * head_cpu / n_jobs, 3),
         client_cpu_s_per_1000_submits=round(1000 * client_cpu / n_jobs, 3),
@@ -266,6 +279,7 @@ def http_load(n_jobs: int, n_clients: int, client: str = "lean") -> None:
     )
     emit(
         benchmark="rest_end_to_end",
+        burst_hold=hold,
         jobs=n_jobs,
         seconds=round(finished - started, 2),
         jobs_per_s=round(n_jobs / (finished - started), 1),
@@ -333,10 +347,19 @@ def main() -> None:
     parser.add_argument("--skip-python", action="store_true", help="leave out the Python API comparison")
     parser.add_argument("--scale", action="store_true", help="also 1k/10k/100k jobs in the database")
     parser.add_argument("--skip-http", action="store_true", help="leave out the REST load")
+    parser.add_argument(
+        "--skip-no-hold",
+        action="store_true",
+        help="leave out the second REST load, with PYCLUSTER_JOB_BURST_HOLD=0 (jobs start as they come)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYCLUSTER_DISCOVERY_PORT", "0")  # another head here may hold the usual one
     if not args.skip_http:
         http_load(args.jobs, args.clients, args.client)
+        if not args.skip_no_hold:
+            # the same load with jobs started as they come: what holding a burst's jobs buys
+            # (submissions) and costs (the burst's end-to-end time), in the same run
+            http_load(args.jobs, args.clients, args.client, burst_hold="0")
     if not args.skip_python:
         python_api_vs_raw(args.jobs)
     if args.scale:

@@ -336,6 +336,16 @@ class JobSettings:
         "PYCLUSTER_JOB_AGING_INTERVAL",
         doc="After how long a waiting job moves up one priority.",
     )
+    burst_hold: float = _setting(
+        1.0,
+        parse_seconds,
+        "PYCLUSTER_JOB_BURST_HOLD",
+        doc=(
+            "While REST submissions arrive in a burst (200 a second or more), jobs submitted in "
+            "it wait up to this long before they start, so the head answers the submissions "
+            "first; CRITICAL jobs never wait. 0: jobs start as they come."
+        ),
+    )
     dispatch_lookahead: int = _setting(
         32,
         parse_non_negative_int,

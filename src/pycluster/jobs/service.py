@@ -69,6 +69,7 @@ def queue_settings(settings: Settings) -> QueueSettings:
         default_retries=j.default_retries,
         aging_interval=j.aging_interval,
         dispatch_lookahead=j.dispatch_lookahead,
+        burst_hold=j.burst_hold,
     )
 
 
