@@ -157,7 +157,8 @@ class ClusterProfiler:
         if loop_cpu is not None and self._loop_cpu is not None:
             scheduler_cpu = max(0.0, loop_cpu - self._loop_cpu)
         return ProfileReport(
-            scheduler_address=str(client.scheduler.address),
+            # the scheduler's own address: a head's client in its process reaches it by inproc://
+            scheduler_address=str(client.scheduler_info().get("address") or client.scheduler.address),
             started_at=started_at,
             stopped_at=stopped_at,
             functions=function_stats(records),
