@@ -17,7 +17,9 @@
   ``PYCLUSTER_JOB_BURST_HOLD=0`` (jobs start as they come); every figure names its
   ``burst_hold``. The end-to-end figure (until every job completed) shows what the hold costs.
 - Python: the same number of trivial jobs through the Python job API vs raw ``Client.submit``
-  on the same cluster (ratio = pycluster time / raw time).
+  on the same cluster (``ratio`` = pycluster time / raw time), and vs what a user would write
+  instead, Dask's own ``LocalCluster`` (2 workers of 1 thread) and ``Client.submit``
+  (``ratio_to_local_cluster``).
 - ``--scale``: submit, status, list with a filter and dispatch with 1k, 10k and 100k jobs
   already in the database (finished and queued), each as a ratio to its cost at 1k.
 
@@ -296,6 +298,22 @@ def noop(x: int) -> int:
     return x
 
 
+def local_cluster_seconds(n_jobs: int) -> float:
+    """What a user would write instead: Dask's own LocalCluster (2 worker processes of 1
+    thread, as the head's) and ``Client.submit`` of the same trivial calls; seconds, once warm."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        wait([client.submit(noop, i, pure=False) for i in range(8)])  # both workers warm
+        start = time.perf_counter()
+        futures = [client.submit(noop, i, pure=False) for i in range(n_jobs)]
+        wait(futures)
+        return time.perf_counter() - start
+
+
 def python_api_vs_raw(n_jobs: int) -> None:
     with (
         tempfile.TemporaryDirectory() as state,
@@ -317,6 +335,7 @@ def python_api_vs_raw(n_jobs: int) -> None:
         wait(futures)
         raw, raw_cpu = time.perf_counter() - start, time.process_time() - cpu
         del futures
+    local = local_cluster_seconds(n_jobs)
     emit(
         benchmark="python_job_api_vs_client_submit",
         jobs=n_jobs,
@@ -327,6 +346,8 @@ def python_api_vs_raw(n_jobs: int) -> None:
         pycluster_jobs_per_s=round(n_jobs / ours, 1),
         dask_tasks_per_s=round(n_jobs / raw, 1),
         ratio=round(ours / raw, 2),
+        local_cluster_seconds=round(local, 3),
+        ratio_to_local_cluster=round(ours / local, 2),
         note="each job is a persisted SQLite row with retries, checkpoints and progress; a Dask task is not",
     )
 
