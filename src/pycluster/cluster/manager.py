@@ -155,7 +155,11 @@ class ClusterManager:
 
     @property
     def client(self) -> Client:
-        """The ``distributed.Client`` underneath, for anything Dask can do."""
+        """The ``distributed.Client`` underneath, for anything Dask can do.
+
+        A head's own manager reaches the scheduler in memory: its ``client.scheduler.address``
+        is an ``inproc://`` address, valid in this process only. Give other processes
+        :attr:`scheduler_address`."""
         if self._client is None:
             raise ClusterNotRunningError(
                 "this ClusterManager is not attached to a cluster: call start_head_node() "
