@@ -924,7 +924,7 @@ class JobQueue:
         Jobs that run take the head's CPU from the submissions that arrive: the scheduler that
         runs them shares the event loop (and the GIL) with the web server. With 2,000 trivial
         jobs from 20 clients, starting them as they came cut the head to ~700 submissions/s
-        with a p99 of 55-60 ms; held, it answered ~2,000/s with a p99 of ~15 ms, and the
+        with a p99 of 55-60 ms; held, it answered ~2,000/s with a p99 of 20-26 ms, and the
         burst's jobs then ran at the cluster's full rate. A job waits at most ``burst_hold``
         seconds for it, however long the burst: under endless load they start at the same
         rate, that much later."""
