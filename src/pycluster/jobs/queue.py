@@ -886,8 +886,7 @@ class JobQueue:
             candidates = self._waiting.candidates(
                 capacity.free_slots, capacity.free_cores, capacity.free_memory_gb
             )
-            if cutoff is not None:
-                candidates = [job for job in candidates if not _held_for_burst(job, cutoff)]
+            candidates = _outside_burst(candidates, cutoff)
             decision = pick_next(candidates, capacity, now, aging_interval=self.settings.aging_interval)
             ahead = self._lookahead(capacity)
             load = Counter(r.client_id for r in capacity.running)
@@ -955,9 +954,7 @@ class JobQueue:
         limit = self._lookahead(capacity)
         if not limit or not self._waiting:
             return
-        candidates = self._waiting.candidates(limit, math.inf, math.inf)
-        if cutoff is not None:
-            candidates = [job for job in candidates if not _held_for_burst(job, cutoff)]
+        candidates = _outside_burst(self._waiting.candidates(limit, math.inf, math.inf), cutoff)
         handed = self.runner.handed()
         aging = self.settings.aging_interval
         chosen = pick_ahead(candidates, capacity, handed, limit, now, small=self._small, aging_interval=aging)
@@ -1027,6 +1024,13 @@ class JobQueue:
 def _held_for_burst(job: Job, cutoff: float) -> bool:
     """Whether ``job`` waits for a burst of submissions to pass (see ``JobQueue._burst_cutoff``)."""
     return job.priority < Priority.CRITICAL and job.created_at > cutoff
+
+
+def _outside_burst(candidates: list[Job], cutoff: float | None) -> list[Job]:
+    """``candidates`` less those waiting for a burst to pass (all of them when there is none)."""
+    if cutoff is None:
+        return candidates
+    return [job for job in candidates if not _held_for_burst(job, cutoff)]
 
 
 def _positive(name: str, value: float | None, default: float) -> float:
